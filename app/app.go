@@ -1,0 +1,191 @@
+// Package app is Plinth's composition root. It finds the data folder, takes
+// the single-instance lock, opens the two stores, builds the core services,
+// starts the background scheduler, and shuts all of it down in order. The
+// window (RunWindow) and the headless commands (RunCommand) both start here.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/gofrs/flock"
+
+	"codeberg.org/plinth/plinth/app/localefix"
+	"codeberg.org/plinth/plinth/core/account"
+	"codeberg.org/plinth/plinth/core/schedule"
+	"codeberg.org/plinth/plinth/storage"
+)
+
+// Name and ID identify the application to the OS.
+const (
+	Name = "Plinth"
+	ID   = "org.plinth.console"
+)
+
+// Version is set at build time with -ldflags "-X codeberg.org/plinth/plinth/app.Version=…".
+var Version = "dev"
+
+// Fyne's packages have initialised by now; give child processes the
+// environment Plinth was started with.
+func init() { localefix.Restore() }
+
+// ErrAlreadyRunning means another Plinth process holds the data folder.
+var ErrAlreadyRunning = errors.New("Plinth is already running with this data folder")
+
+// ErrNotSetUp means the data folder holds no stores yet.
+var ErrNotSetUp = errors.New("data folder is not set up")
+
+type runningError struct{ dir string }
+
+func (e *runningError) Error() string {
+	return fmt.Sprintf("Plinth is already running with data folder %s", e.dir)
+}
+func (e *runningError) Is(target error) bool { return target == ErrAlreadyRunning }
+
+type notSetUpError struct{ dir string }
+
+func (e *notSetUpError) Error() string {
+	return fmt.Sprintf("data folder %s is not set up yet; run 'plinth init' or start the window to set it up", e.dir)
+}
+func (e *notSetUpError) Is(target error) bool { return target == ErrNotSetUp }
+
+// DefaultDataDir is where Plinth keeps its data: PLINTH_DATA when set, else
+// the per-user configuration folder of the OS ("Plinth" inside it).
+func DefaultDataDir() string {
+	if d := os.Getenv("PLINTH_DATA"); d != "" {
+		return d
+	}
+	base, err := os.UserConfigDir()
+	if err != nil {
+		base = "."
+	}
+	return filepath.Join(base, Name)
+}
+
+// Config says where and how to open Plinth.
+type Config struct {
+	DataDir string
+	// MustExist refuses to create stores in a data folder that has none.
+	MustExist bool
+	// LogToStderr mirrors warnings to stderr as well as the log file.
+	LogToStderr bool
+}
+
+// App is an open Plinth: both stores and the services on them.
+type App struct {
+	DataDir    string
+	Manager    *storage.Store
+	FileServer *storage.Store
+	Accounts   *account.Service
+	Scheduler  *schedule.Scheduler
+	Log        *slog.Logger
+
+	lock     *flock.Flock
+	closeLog func() error
+}
+
+// Open takes the data folder's lock and opens both stores. A second process
+// on the same folder gets ErrAlreadyRunning; an unwritable or full folder
+// gets its one-sentence error from storage.
+func Open(ctx context.Context, cfg Config) (a *App, err error) {
+	dir, err := filepath.Abs(cfg.DataDir)
+	if err != nil {
+		return nil, fmt.Errorf("data folder %s: %w", cfg.DataDir, err)
+	}
+	mgrDir, fsDir := storage.Path(dir, storage.Manager), storage.Path(dir, storage.FileServer)
+	if cfg.MustExist && !storage.Exists(mgrDir) {
+		return nil, &notSetUpError{dir}
+	}
+	if err := storage.CheckFolder(dir); err != nil {
+		return nil, err
+	}
+	lock := flock.New(filepath.Join(dir, "plinth.lock"))
+	ok, err := lock.TryLock()
+	if err != nil {
+		return nil, fmt.Errorf("lock data folder %s: %w", dir, err)
+	}
+	if !ok {
+		return nil, &runningError{dir}
+	}
+	a = &App{DataDir: dir, lock: lock}
+	defer func() {
+		if err != nil {
+			_ = a.Close()
+		}
+	}()
+	_ = os.WriteFile(lock.Path(), []byte(strconv.Itoa(os.Getpid())+"\n"), 0o600)
+
+	a.Log, a.closeLog, err = openLog(dir, cfg.LogToStderr)
+	if err != nil {
+		return nil, err
+	}
+	a.Log.Info("opening", "version", Version, "data", dir, "pid", os.Getpid())
+
+	sopt := storage.Options{Logger: a.Log}
+	if a.Manager, err = storage.Open(mgrDir, storage.Manager, sopt); err != nil {
+		return nil, err
+	}
+	if a.FileServer, err = storage.Open(fsDir, storage.FileServer, sopt); err != nil {
+		return nil, err
+	}
+	a.Accounts = account.NewService(a.Manager)
+	if a.Scheduler, err = schedule.New(a.Manager, nil, a.Log); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// StartBackground registers Plinth's timed maintenance jobs and starts the
+// scheduler. The window calls it; one-shot commands do not.
+func (a *App) StartBackground() error {
+	for _, st := range []*storage.Store{a.Manager, a.FileServer} {
+		st := st
+		err := a.Scheduler.Add(schedule.Job{
+			Name:  "maintenance.gc." + string(st.Kind()),
+			Title: "Reclaim disk space (" + string(st.Kind()) + " store)",
+			Spec:  schedule.EveryInterval(time.Hour),
+			Run: func(ctx context.Context) error {
+				n, err := st.RunGC(ctx)
+				if n > 0 {
+					a.Log.Info("value-log gc", "store", st.Kind(), "rewritten", n)
+				}
+				return err
+			},
+		})
+		if err != nil {
+			return err
+		}
+	}
+	a.Scheduler.Start()
+	return nil
+}
+
+// Close stops background work, then closes the stores, then releases the
+// lock: the order in which nothing is left half-done.
+func (a *App) Close() error {
+	var errs []error
+	if a.Scheduler != nil {
+		errs = append(errs, a.Scheduler.Stop())
+	}
+	for _, st := range []*storage.Store{a.FileServer, a.Manager} {
+		if st != nil {
+			errs = append(errs, st.Close())
+		}
+	}
+	if a.Log != nil {
+		a.Log.Info("closed")
+	}
+	if a.closeLog != nil {
+		errs = append(errs, a.closeLog())
+	}
+	if a.lock != nil {
+		errs = append(errs, a.lock.Unlock())
+	}
+	return errors.Join(errs...)
+}

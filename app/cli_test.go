@@ -1,0 +1,195 @@
+package app
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+type result struct {
+	code     int
+	out, err string
+}
+
+// run runs one command in-process against dir with the given environment
+// and standard input; no terminal is attached.
+func run(t *testing.T, dir string, env map[string]string, stdin string, args ...string) result {
+	t.Helper()
+	var g Global
+	g.DataDir = dir
+	for len(args) > 0 && strings.HasPrefix(args[0], "-") {
+		switch args[0] {
+		case "-user":
+			g.User, args = args[1], args[2:]
+		case "-password-stdin":
+			g.PasswordStdin, args = true, args[1:]
+		default:
+			t.Fatalf("test harness: unknown global flag %s", args[0])
+		}
+	}
+	var out, errb bytes.Buffer
+	io := IO{In: strings.NewReader(stdin), Out: &out, Err: &errb,
+		Getenv: func(k string) string { return env[k] }}
+	code := RunCommand(context.Background(), g, args, io)
+	return result{code, out.String(), errb.String()}
+}
+
+var master = map[string]string{"PLINTH_PASSWORD": "master password"}
+
+func initialised(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	if r := run(t, dir, master, "", "init"); r.code != 0 {
+		t.Fatalf("init: %+v", r)
+	}
+	return dir
+}
+
+func TestInitAndStatusJSON(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "new folder")
+	r := run(t, dir, master, "", "init")
+	if r.code != 0 || !strings.Contains(r.out, "Plinth is set up in "+dir) {
+		t.Fatalf("init = %+v", r)
+	}
+	r = run(t, dir, nil, "", "status", "--json")
+	if r.code != 0 || r.err != "" {
+		t.Fatalf("status --json = %+v", r)
+	}
+	var st Status
+	dec := json.NewDecoder(strings.NewReader(r.out))
+	if err := dec.Decode(&st); err != nil {
+		t.Fatalf("status output is not JSON: %v\n%s", err, r.out)
+	}
+	if dec.More() {
+		t.Fatalf("status printed more than one JSON object:\n%s", r.out)
+	}
+	if st.DataFolder != dir || !st.Initialised || st.Users != 1 ||
+		len(st.Manager.Identity) != 32 || len(st.FileServer.Identity) != 32 ||
+		st.Manager.Identity == st.FileServer.Identity || !st.Manager.Healthy || !st.FileServer.Healthy ||
+		st.Manager.Path != filepath.Join(dir, "manager") || st.FileServer.Path != filepath.Join(dir, "fileserver") {
+		t.Fatalf("status = %+v", st)
+	}
+	// The identity is stable across runs.
+	r2 := run(t, dir, nil, "", "status", "--json")
+	var st2 Status
+	_ = json.Unmarshal([]byte(r2.out), &st2)
+	if st2.Manager.Identity != st.Manager.Identity {
+		t.Error("manager identity changed between two status runs")
+	}
+
+	r = run(t, dir, master, "", "init")
+	if r.code != 1 || r.err != "Data folder "+dir+" is already set up; log in as masteradmin\n" {
+		t.Fatalf("second init = %+v", r)
+	}
+}
+
+func TestStatusOnEmptyFolderCreatesNothing(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "nothing here")
+	r := run(t, dir, nil, "", "status")
+	if r.code != 1 || !strings.Contains(r.err, "is not set up yet; run 'plinth init'") {
+		t.Fatalf("status on an empty folder = %+v", r)
+	}
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Fatal("status created the data folder")
+	}
+}
+
+func TestSecondProcessGetsOneSentence(t *testing.T) {
+	dir := initialised(t)
+	a, err := Open(context.Background(), Config{DataDir: dir, MustExist: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	for _, args := range [][]string{{"status"}, {"status", "--json"}, {"init"}, {"user", "list"}} {
+		r := run(t, dir, master, "", args...)
+		if r.code != 1 || r.out != "" || r.err != "Plinth is already running with data folder "+dir+"\n" {
+			t.Errorf("%v while locked = %+v", args, r)
+		}
+	}
+}
+
+func TestUserCommands(t *testing.T) {
+	dir := initialised(t)
+	withNew := map[string]string{"PLINTH_PASSWORD": "master password", "PLINTH_NEW_PASSWORD": "anna password"}
+
+	tests := []struct {
+		name    string
+		env     map[string]string
+		stdin   string
+		args    []string
+		code    int
+		out     string // substring of stdout
+		errText string // exact stderr first line ("" = empty)
+	}{
+		{"add", withNew, "", []string{"user", "add", "anna", "--role", "project-admin", "--email", "anna@office.test"}, 0, "Added anna as Project Administrator.", ""},
+		{"flags before name", map[string]string{"PLINTH_PASSWORD": "master password", "PLINTH_NEW_PASSWORD": "sam password"}, "", []string{"user", "add", "--role", "server-admin", "sam"}, 0, "Added sam as Server Administrator.", ""},
+		{"duplicate", withNew, "", []string{"user", "add", "ANNA", "--role", "none"}, 1, "", `A user named "ANNA" already exists`},
+		{"missing role", withNew, "", []string{"user", "add", "bob"}, 2, "", "User add needs --role"},
+		{"bad role", withNew, "", []string{"user", "add", "bob", "--role", "boss"}, 2, "", `Unknown role "boss": use server-admin, project-admin or none`},
+		{"bad name", withNew, "", []string{"user", "add", "b/ob", "--role", "none"}, 1, "", `Bad user name: '/' is not allowed in a name (use letters, digits, space, '.', '_', '-', '@')`},
+		{"wrong password", map[string]string{"PLINTH_PASSWORD": "nope nope", "PLINTH_NEW_PASSWORD": "x password"}, "", []string{"user", "add", "bob", "--role", "none"}, 1, "", "Wrong user name or password"},
+		{"no password anywhere", nil, "", []string{"user", "list"}, 1, "", "No password given: set PLINTH_PASSWORD, use -password-stdin, or run in a terminal"},
+		{"stdin passwords", nil, "master password\nbob password\n", []string{"-password-stdin", "user", "add", "bob", "--role", "none"}, 0, "Added bob as None.", ""},
+		{"project admin may not add", map[string]string{"PLINTH_PASSWORD": "anna password", "PLINTH_NEW_PASSWORD": "eve password"}, "", []string{"-user", "anna", "user", "add", "eve", "--role", "none"}, 1, "", `Anna does not have the "Modify access" permission on the Servers page`},
+		{"role change", master, "", []string{"user", "role", "bob", "project-admin"}, 0, "bob is now Project Administrator.", ""},
+		{"masteradmin role fixed", master, "", []string{"user", "role", "masteradmin", "none"}, 1, "", "Masteradmin is always a Server Administrator"},
+		{"reset", map[string]string{"PLINTH_PASSWORD": "master password", "PLINTH_NEW_PASSWORD": "bob new password"}, "", []string{"user", "reset-password", "bob"}, 0, "The password of bob is changed.", ""},
+		{"bob logs in with new password", map[string]string{"PLINTH_PASSWORD": "bob new password"}, "", []string{"-user", "bob", "user", "list"}, 0, "anna", ""},
+		{"remove", master, "", []string{"user", "rm", "sam"}, 0, "Removed sam.", ""},
+		{"remove unknown", master, "", []string{"user", "rm", "sam"}, 1, "", `There is no user "sam"`},
+		{"unknown command", master, "", []string{"frobnicate"}, 2, "", `Unknown command "frobnicate"; 'plinth help' lists the commands`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := run(t, dir, tt.env, tt.stdin, tt.args...)
+			firstErr, _, _ := strings.Cut(r.err, "\n")
+			if r.code != tt.code || !strings.Contains(r.out, tt.out) || firstErr != tt.errText {
+				t.Fatalf("got code %d out %q err %q\nwant code %d out ~%q err %q", r.code, r.out, r.err, tt.code, tt.out, tt.errText)
+			}
+		})
+	}
+
+	r := run(t, dir, master, "", "user", "list", "--json")
+	var list struct {
+		Users []struct {
+			Name, Role, Email string
+			Master            bool
+		}
+	}
+	if err := json.Unmarshal([]byte(r.out), &list); err != nil {
+		t.Fatalf("user list --json: %v\n%s", err, r.out)
+	}
+	var got []string
+	for _, u := range list.Users {
+		got = append(got, u.Name+"/"+u.Role+"/"+u.Email)
+	}
+	if want := "masteradmin/server-admin/,anna/project-admin/anna@office.test,bob/project-admin/"; strings.Join(got, ",") != want {
+		t.Fatalf("users = %s, want %s", strings.Join(got, ","), want)
+	}
+}
+
+func TestUnwritableDataFolder(t *testing.T) {
+	var parent string
+	if os.Geteuid() == 0 {
+		parent = t.TempDir()
+		if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=1m,ro", "tmpfs", parent).CombinedOutput(); err != nil {
+			t.Skipf("cannot mount a read-only tmpfs: %v %s", err, out)
+		}
+		t.Cleanup(func() { _ = exec.Command("umount", "-l", parent).Run() })
+	} else {
+		parent = t.TempDir()
+		_ = os.Chmod(parent, 0o500)
+		t.Cleanup(func() { _ = os.Chmod(parent, 0o700) })
+	}
+	dir := filepath.Join(parent, "plinth")
+	r := run(t, dir, master, "", "init")
+	if r.code != 1 || !strings.HasPrefix(r.err, "Plinth cannot write to folder "+dir) || strings.Count(r.err, "\n") != 1 {
+		t.Fatalf("init in a read-only folder = %+v", r)
+	}
+}

@@ -1,0 +1,3 @@
+package storage
+
+import "codeberg.org/plinth/plinth/core/account"

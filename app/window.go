@@ -1,0 +1,75 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+
+	"fyne.io/fyne/v2"
+	fyneapp "fyne.io/fyne/v2/app"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/widget"
+
+	"codeberg.org/plinth/plinth/views"
+)
+
+// RunWindow opens Plinth's window on the data folder and returns the exit
+// code when it closes. When the folder cannot be opened (another Plinth
+// has it, the disk is full), the window says so in one sentence, the same
+// sentence goes to stderr, and the exit code is 1.
+//
+// password, when not empty, logs g.User in without the login screen (from
+// -password-stdin, for scripted starts such as the smoke test). icon is the
+// PNG of the window icon.
+func RunWindow(ctx context.Context, g Global, password string, icon []byte) int {
+	if g.DataDir == "" {
+		g.DataDir = DefaultDataDir()
+	}
+	fa := fyneapp.NewWithID(ID)
+	if len(icon) > 0 {
+		fa.SetIcon(fyne.NewStaticResource("Icon.png", icon))
+	}
+	w := fa.NewWindow(Name)
+
+	a, err := Open(ctx, Config{DataDir: g.DataDir, LogToStderr: true})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, sentence(err))
+		showOpenError(w, err)
+		w.ShowAndRun()
+		return ExitFailure
+	}
+	if err := a.StartBackground(); err != nil {
+		a.Log.Error("start background jobs", "err", err)
+	}
+
+	ui := views.New(fa, w, views.Services{Accounts: a.Accounts, DataDir: a.DataDir})
+	views.RememberSize(w, fa.Preferences(), nil)
+	w.SetMaster()
+	ui.Start(views.StartOptions{User: g.User, Password: password, Page: g.Page})
+	// Ctrl+C or SIGTERM close the window the normal way, so the stores
+	// close cleanly.
+	stop := context.AfterFunc(ctx, func() { fyne.Do(fa.Quit) })
+	defer stop()
+	w.ShowAndRun()
+
+	ui.Wait()
+	if err := a.Close(); err != nil {
+		fmt.Fprintln(os.Stderr, sentence(err))
+		return ExitFailure
+	}
+	return ExitOK
+}
+
+func showOpenError(w fyne.Window, err error) {
+	title := "Plinth cannot open its data"
+	if errors.Is(err, ErrAlreadyRunning) {
+		title = "Plinth is already running"
+	}
+	w.SetContent(container.NewPadded(container.NewVBox(
+		&widget.Label{Text: title, TextStyle: fyne.TextStyle{Bold: true}},
+		&widget.Label{Text: sentence(err), Wrapping: fyne.TextWrapWord},
+		container.NewHBox(&widget.Button{Text: "Quit", Importance: widget.HighImportance, OnTapped: w.Close}),
+	)))
+	w.Resize(fyne.NewSize(480, 160))
+}

@@ -1,0 +1,349 @@
+package storage
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/dgraph-io/badger/v4"
+	"github.com/dgraph-io/badger/v4/options"
+)
+
+// Kind names one of Plinth's two stores.
+type Kind string
+
+// The two stores.
+const (
+	Manager    Kind = "manager"
+	FileServer Kind = "fileserver"
+)
+
+// Identity says which store this is. It is written when the store is
+// created; only a restore changes Generation.
+type Identity struct {
+	ID         string    `json:"id"`
+	Kind       Kind      `json:"kind"`
+	Generation uint64    `json:"generation"`
+	Created    time.Time `json:"created"`
+}
+
+var identityKey = []byte("meta/identity")
+
+// Store is one open Badger database.
+type Store struct {
+	db   *badger.DB
+	kind Kind
+	dir  string
+	log  *slog.Logger
+
+	mu    sync.RWMutex
+	ident Identity
+}
+
+// Options tunes Open. The zero value is right for production.
+type Options struct {
+	// Logger receives Badger's warnings and errors. Nil discards them.
+	Logger *slog.Logger
+}
+
+// badgerOptions returns Badger options sized for a desktop: small memtables
+// and caches, 64 MB value-log files (they are mmapped at twice their size),
+// and synchronous writes for the manager store.
+func badgerOptions(dir string, kind Kind, log *slog.Logger) badger.Options {
+	o := badger.DefaultOptions(dir).
+		WithMemTableSize(16 << 20).
+		WithNumMemtables(2).
+		WithNumLevelZeroTables(3).
+		WithNumLevelZeroTablesStall(8).
+		WithBaseTableSize(2 << 20).
+		WithValueLogFileSize(64 << 20).
+		WithBlockCacheSize(16 << 20).
+		WithIndexCacheSize(8 << 20).
+		WithNumCompactors(2).
+		WithNumGoroutines(4).
+		WithCompression(options.Snappy).
+		WithMetricsEnabled(false).
+		WithLogger(badgerLogger{log}).
+		WithSyncWrites(kind == Manager)
+	if kind == FileServer {
+		// Content chunks are large; keep them out of the LSM tree.
+		o = o.WithValueThreshold(64 << 10)
+	}
+	return o
+}
+
+// Open opens (creating if needed) the store of the given kind in dir.
+//
+// Errors are plain sentences: ErrLocked when another process has the
+// directory open, ErrNotWritable and ErrDiskFull for folders the OS refuses,
+// ErrWrongKind when dir holds the other store.
+func Open(dir string, kind Kind, opt Options) (*Store, error) {
+	if kind != Manager && kind != FileServer {
+		return nil, fmt.Errorf("open store: unknown kind %q", kind)
+	}
+	log := opt.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if err := ensureWritable(dir); err != nil {
+		return nil, err
+	}
+	db, err := badger.Open(badgerOptions(dir, kind, log))
+	if err != nil {
+		if c := classify(dir, err); c != nil {
+			return nil, c
+		}
+		return nil, fmt.Errorf("open %s store in %s: %w", kind, dir, err)
+	}
+	s := &Store{db: db, kind: kind, dir: dir, log: log}
+	if err := s.loadIdentity(); err != nil {
+		_ = db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// ensureWritable creates dir if needed and proves a file can be written in
+// it, so that a read-only or full folder gets a plain sentence instead of an
+// error from deep inside Badger.
+func ensureWritable(dir string) error { return CheckFolder(dir) }
+
+// CheckFolder creates dir if needed and proves that a file can be written
+// and synced in it. A read-only, unwritable or full folder gets its plain
+// sentence (ErrNotWritable, ErrDiskFull).
+func CheckFolder(dir string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		if c := classify(dir, err); c != nil {
+			return c
+		}
+		return fmt.Errorf("create folder %s: %w", dir, err)
+	}
+	f, err := os.CreateTemp(dir, ".probe-*")
+	if err != nil {
+		if c := classify(dir, err); c != nil {
+			return c
+		}
+		return fmt.Errorf("write in folder %s: %w", dir, err)
+	}
+	name := f.Name()
+	_, err = f.Write(make([]byte, 4096))
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	_ = os.Remove(name)
+	if err != nil {
+		if c := classify(dir, err); c != nil {
+			return c
+		}
+		return fmt.Errorf("write in folder %s: %w", dir, err)
+	}
+	return nil
+}
+
+func (s *Store) loadIdentity() error {
+	return s.db.Update(func(txn *badger.Txn) error {
+		item, err := txn.Get(identityKey)
+		if errors.Is(err, badger.ErrKeyNotFound) {
+			id, err := newID()
+			if err != nil {
+				return err
+			}
+			s.ident = Identity{ID: id, Kind: s.kind, Created: time.Now().UTC()}
+			b, _ := json.Marshal(s.ident)
+			return txn.Set(identityKey, b)
+		}
+		if err != nil {
+			return fmt.Errorf("read identity of %s: %w", s.dir, err)
+		}
+		err = item.Value(func(v []byte) error { return json.Unmarshal(v, &s.ident) })
+		if err != nil {
+			return fmt.Errorf("read identity of %s: %w", s.dir, err)
+		}
+		if s.ident.Kind != s.kind {
+			return fmt.Errorf("folder %s holds a %s store where the %s store belongs: %w",
+				s.dir, s.ident.Kind, s.kind, ErrWrongKind)
+		}
+		return nil
+	})
+}
+
+func newID() (string, error) {
+	b := make([]byte, 16)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("new store id: %w", err)
+	}
+	return hex.EncodeToString(b), nil
+}
+
+// Kind reports which store this is.
+func (s *Store) Kind() Kind { return s.kind }
+
+// Dir is the folder the store lives in.
+func (s *Store) Dir() string { return s.dir }
+
+// Identity returns the store's identity as of now.
+func (s *Store) Identity() Identity {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.ident
+}
+
+// BumpGeneration records that the store was restored from a backup and
+// returns the new generation.
+func (s *Store) BumpGeneration() (uint64, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	next := s.ident
+	next.Generation++
+	b, _ := json.Marshal(next)
+	if err := s.db.Update(func(txn *badger.Txn) error { return txn.Set(identityKey, b) }); err != nil {
+		return 0, s.wrap("bump generation", err)
+	}
+	s.ident = next
+	return next.Generation, nil
+}
+
+// Close flushes and closes the store. It is safe to call twice.
+func (s *Store) Close() error {
+	if s.db.IsClosed() {
+		return nil
+	}
+	if err := s.db.Close(); err != nil {
+		return fmt.Errorf("close %s store: %w", s.kind, err)
+	}
+	return nil
+}
+
+// Healthy reads the store's identity back from disk; it fails when the store
+// is closed or its files cannot be read.
+func (s *Store) Healthy() error {
+	if s.db.IsClosed() {
+		return fmt.Errorf("%s store: %w", s.kind, ErrClosed)
+	}
+	var got Identity
+	err := s.db.View(func(txn *badger.Txn) error {
+		item, err := txn.Get(identityKey)
+		if err != nil {
+			return err
+		}
+		return item.Value(func(v []byte) error { return json.Unmarshal(v, &got) })
+	})
+	if err != nil {
+		return s.wrap("health check", err)
+	}
+	if got.ID != s.Identity().ID {
+		return fmt.Errorf("%s store in %s changed identity while open", s.kind, s.dir)
+	}
+	return nil
+}
+
+// DiskSize is the bytes the store occupies on disk (LSM tree + value log).
+func (s *Store) DiskSize() int64 {
+	lsm, vlog := s.db.Size()
+	return lsm + vlog
+}
+
+// View runs fn in a read-only transaction.
+func (s *Store) View(fn func(tx *Tx) error) error {
+	if s.db.IsClosed() {
+		return fmt.Errorf("%s store: %w", s.kind, ErrClosed)
+	}
+	return s.db.View(func(txn *badger.Txn) error { return fn(&Tx{txn: txn}) })
+}
+
+// Update runs fn in a read-write transaction and commits it atomically. fn
+// may run again when a concurrent transaction conflicted with it, so it must
+// not have side effects outside tx.
+func (s *Store) Update(fn func(tx *Tx) error) error {
+	if s.db.IsClosed() {
+		return fmt.Errorf("%s store: %w", s.kind, ErrClosed)
+	}
+	var err error
+	for range 5 {
+		err = s.db.Update(func(txn *badger.Txn) error { return fn(&Tx{txn: txn}) })
+		if !errors.Is(err, badger.ErrConflict) {
+			break
+		}
+	}
+	if errors.Is(err, badger.ErrTxnTooBig) {
+		return fmt.Errorf("%s store: %w", s.kind, ErrTooLarge)
+	}
+	return s.wrap("write", err)
+}
+
+// wrap gives known OS failures their plain sentence and leaves others be.
+func (s *Store) wrap(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	if c := classify(s.dir, err); c != nil {
+		return c
+	}
+	return err
+}
+
+// RunGC reclaims value-log space left by deleted and overwritten values,
+// rewriting files until Badger finds nothing more worth rewriting. It returns
+// how many files were rewritten.
+func (s *Store) RunGC(ctx context.Context) (int, error) {
+	n := 0
+	for {
+		if err := ctx.Err(); err != nil {
+			return n, err
+		}
+		if s.db.IsClosed() {
+			return n, nil
+		}
+		err := s.db.RunValueLogGC(0.5)
+		switch {
+		case err == nil:
+			n++
+		case errors.Is(err, badger.ErrNoRewrite), errors.Is(err, badger.ErrRejected):
+			return n, nil
+		default:
+			return n, fmt.Errorf("value-log gc of %s store: %w", s.kind, err)
+		}
+	}
+}
+
+// Path joins the default sub-folder for a kind onto a data folder.
+func Path(dataDir string, kind Kind) string { return filepath.Join(dataDir, string(kind)) }
+
+// Exists reports whether dir already holds a Badger store.
+func Exists(dir string) bool {
+	_, err := os.Stat(filepath.Join(dir, "MANIFEST"))
+	return err == nil
+}
+
+// badgerLogger forwards Badger's log lines to slog. Badger's INFO lines
+// (compactions, replays) are debug-level noise for an office admin.
+type badgerLogger struct{ log *slog.Logger }
+
+func (l badgerLogger) Errorf(f string, a ...any) {
+	l.log.Error(trim(fmt.Sprintf(f, a...)), "src", "badger")
+}
+func (l badgerLogger) Warningf(f string, a ...any) {
+	l.log.Warn(trim(fmt.Sprintf(f, a...)), "src", "badger")
+}
+func (l badgerLogger) Infof(f string, a ...any) {
+	l.log.Debug(trim(fmt.Sprintf(f, a...)), "src", "badger")
+}
+func (l badgerLogger) Debugf(f string, a ...any) {}
+
+func trim(s string) string {
+	for len(s) > 0 && (s[len(s)-1] == '\n' || s[len(s)-1] == ' ') {
+		s = s[:len(s)-1]
+	}
+	return s
+}

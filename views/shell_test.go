@@ -1,0 +1,345 @@
+package views
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/test"
+	"fyne.io/fyne/v2/widget"
+
+	"codeberg.org/plinth/plinth/core/account"
+	"codeberg.org/plinth/plinth/storage"
+)
+
+const masterPw = "correct horse"
+
+// harness is a window on a real account service over a real Badger store.
+type harness struct {
+	t     *testing.T
+	ui    *UI
+	win   fyne.Window
+	acc   *account.Service
+	app   fyne.App
+	store *storage.Store
+}
+
+func newHarness(t *testing.T) *harness {
+	t.Helper()
+	a := test.NewTempApp(t)
+	st, err := storage.Open(t.TempDir(), storage.Manager, storage.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	acc := account.NewService(st)
+	w := test.NewTempWindow(t, widget.NewLabel(""))
+	w.Resize(DefaultSize)
+	ui := New(a, w, Services{Accounts: acc, DataDir: "/data/plinth"})
+	t.Cleanup(ui.Wait)
+	return &harness{t: t, ui: ui, win: w, acc: acc, app: a, store: st}
+}
+
+// bootstrap creates masteradmin outside the window, as `plinth init` would.
+func (h *harness) bootstrap() account.Actor {
+	h.t.Helper()
+	a, err := h.acc.Bootstrap(context.Background(), masterPw)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return a
+}
+
+func (h *harness) start(opt StartOptions) {
+	h.ui.Start(opt)
+	h.ui.Wait()
+}
+
+func (h *harness) login(user, pw string) {
+	h.t.Helper()
+	s := h.ui.login
+	if s == nil {
+		h.t.Fatal("login screen not shown")
+	}
+	s.user.SetText("")
+	test.Type(s.user, user)
+	test.Type(s.password, pw)
+	test.Tap(s.submit)
+	h.ui.Wait()
+}
+
+// texts collects every visible text in the window, dialogs included.
+func (h *harness) texts() string {
+	var b strings.Builder
+	var walk func(o fyne.CanvasObject)
+	walk = func(o fyne.CanvasObject) {
+		if o == nil || !o.Visible() {
+			return
+		}
+		switch x := o.(type) {
+		case *widget.Label:
+			b.WriteString(x.Text + "\n")
+		case *widget.Button:
+			b.WriteString("[" + x.Text + "]\n")
+		case *widget.Entry:
+			return
+		}
+		switch x := o.(type) {
+		case *fyne.Container:
+			for _, c := range x.Objects {
+				walk(c)
+			}
+		case fyne.Widget:
+			for _, c := range test.WidgetRenderer(x).Objects() {
+				walk(c)
+			}
+		}
+	}
+	walk(h.win.Content())
+	for _, o := range h.win.Canvas().Overlays().List() {
+		walk(o)
+	}
+	return b.String()
+}
+
+func (h *harness) mustSee(want ...string) {
+	h.t.Helper()
+	got := h.texts()
+	for _, w := range want {
+		if !strings.Contains(got, w) {
+			h.t.Fatalf("window does not show %q; it shows:\n%s", w, got)
+		}
+	}
+}
+
+func (h *harness) mustNotSee(text string) {
+	h.t.Helper()
+	if got := h.texts(); strings.Contains(got, text) {
+		h.t.Fatalf("window shows %q; it should not:\n%s", text, got)
+	}
+}
+
+func TestFirstRunThenEveryPage(t *testing.T) {
+	h := newHarness(t)
+	h.start(StartOptions{})
+	s := h.ui.firstRun
+	if s == nil {
+		t.Fatal("first start did not show the first-run screen")
+	}
+	h.mustSee("Welcome to Plinth")
+
+	// Mismatched and short passwords are refused in the window.
+	test.Type(s.password, masterPw)
+	test.Type(s.repeat, "something else")
+	test.Tap(s.submit)
+	h.ui.Wait()
+	h.mustSee("The two passwords differ")
+	s.password.SetText("short")
+	s.repeat.SetText("short")
+	test.Tap(s.submit)
+	h.ui.Wait()
+	h.mustSee("The password must have at least 8 characters")
+	if ok, _ := h.acc.Initialised(context.Background()); ok {
+		t.Fatal("a refused first-run created masteradmin")
+	}
+
+	s.password.SetText(masterPw)
+	s.repeat.SetText(masterPw)
+	test.Tap(s.submit)
+	h.ui.Wait()
+	if !h.ui.Actor().IsMaster() {
+		t.Fatalf("after first run the actor is %q, want masteradmin", h.ui.Actor().Name())
+	}
+	h.mustSee("Logged in as masteradmin", "Projects")
+
+	for i, p := range pages {
+		h.ui.nav.Select(i) // what a click on the navigation does
+		h.ui.Wait()
+		if h.ui.Current() != p.id {
+			t.Fatalf("after selecting %s the page is %s", p.title, h.ui.Current())
+		}
+		h.mustSee(p.title)
+		if p.id != PageUsers {
+			h.mustSee("Coming soon.")
+		}
+	}
+	h.mustSee("1 user.", "masteradmin", "Server Administrator")
+}
+
+func TestLogin(t *testing.T) {
+	h := newHarness(t)
+	h.bootstrap()
+	h.start(StartOptions{})
+	h.mustSee("Log in to Plinth", "/data/plinth")
+
+	h.login("masteradmin", "wrong password")
+	h.mustSee("Wrong user name or password")
+	if h.ui.login.password.Text != "" {
+		t.Error("the refused password stays in the field")
+	}
+	if !h.ui.Actor().IsZero() {
+		t.Fatal("a wrong password logged in")
+	}
+
+	h.login("masteradmin", masterPw)
+	h.mustSee("Logged in as masteradmin")
+	h.mustNotSee("Wrong user name or password")
+
+	// Log out leads back to the login screen with the name filled in.
+	test.Tap(findButton(t, h, "Log out"))
+	h.ui.Wait()
+	if h.ui.login == nil || h.ui.login.user.Text != "masteradmin" || !h.ui.Actor().IsZero() {
+		t.Fatal("log out did not return to the login screen")
+	}
+}
+
+func TestLoginLockoutIsExplained(t *testing.T) {
+	h := newHarness(t)
+	h.bootstrap()
+	h.start(StartOptions{})
+	for range account.MaxFailedLogins {
+		h.login("masteradmin", "nope nope")
+	}
+	h.mustSee("Masteradmin is locked for 30 more seconds after 5 wrong passwords in a row")
+	h.login("masteradmin", masterPw)
+	if !h.ui.Actor().IsZero() {
+		t.Fatal("a locked user logged in")
+	}
+}
+
+func TestStartWithPasswordOpensPage(t *testing.T) {
+	h := newHarness(t)
+	h.bootstrap()
+	h.start(StartOptions{User: "masteradmin", Password: masterPw, Page: PageBackups})
+	if h.ui.Current() != PageBackups {
+		t.Fatalf("page = %q, want backups", h.ui.Current())
+	}
+	h.mustSee("Backups", "Coming soon.")
+
+	// A wrong password given on start shows the login screen with the reason.
+	h2 := newHarness(t)
+	h2.bootstrap()
+	h2.start(StartOptions{User: "masteradmin", Password: "not it at all"})
+	h2.mustSee("Log in to Plinth", "Wrong user name or password")
+}
+
+func findButton(t *testing.T, h *harness, text string) *widget.Button {
+	t.Helper()
+	var found *widget.Button
+	var walk func(o fyne.CanvasObject)
+	walk = func(o fyne.CanvasObject) {
+		if found != nil || o == nil || !o.Visible() {
+			return
+		}
+		if b, ok := o.(*widget.Button); ok && b.Text == text {
+			found = b
+			return
+		}
+		switch x := o.(type) {
+		case *fyne.Container:
+			for _, c := range x.Objects {
+				walk(c)
+			}
+		case fyne.Widget:
+			for _, c := range test.WidgetRenderer(x).Objects() {
+				walk(c)
+			}
+		}
+	}
+	walk(h.win.Content())
+	for _, o := range h.win.Canvas().Overlays().List() {
+		walk(o)
+	}
+	if found == nil {
+		t.Fatalf("no visible button %q; the window shows:\n%s", text, h.texts())
+	}
+	return found
+}
+
+func TestBanner(t *testing.T) {
+	h := newHarness(t)
+	h.bootstrap()
+	h.start(StartOptions{User: "masteradmin", Password: masterPw})
+	b := h.ui.Banner()
+	if b.State() != BannerHidden || b.obj.Visible() {
+		t.Fatal("banner shows before any work")
+	}
+	cancelled := 0
+	b.Running("Synchronizing files…", func() { cancelled++ })
+	b.Progress(25, 100, "Synchronizing files: 25 of 100")
+	if b.State() != BannerShowRunning || b.bg.FillColor != BannerRunning || b.bar.Value != 0.25 {
+		t.Fatalf("running banner: state %v colour %v progress %v", b.State(), b.bg.FillColor, b.bar.Value)
+	}
+	if b.Text() != "Synchronizing files: 25 of 100" {
+		t.Errorf("running text = %q", b.Text())
+	}
+	test.Tap(b.cancel)
+	test.Tap(b.cancel) // a second press does nothing more
+	if cancelled != 1 || !b.cancel.Disabled() {
+		t.Fatalf("Cancel called the stop function %d times, want 1", cancelled)
+	}
+	b.Done("Synchronization finished: 3 deleted, 5 adopted")
+	if b.State() != BannerShowDone || b.bg.FillColor != BannerDone || b.bar.Visible() || b.cancel.Visible() {
+		t.Fatal("done banner is not the green bar without progress and Cancel")
+	}
+	b.Failed("Synchronization failed: the disk is full")
+	if b.State() != BannerShowFailed || b.bg.FillColor != BannerFailed {
+		t.Fatal("failed banner is not red")
+	}
+	test.Tap(b.close)
+	if b.State() != BannerHidden || b.obj.Visible() {
+		t.Fatal("closing the banner left it on screen")
+	}
+}
+
+func TestWindowRemembersSize(t *testing.T) {
+	a := test.NewTempApp(t)
+	w := test.NewTempWindow(t, widget.NewLabel("x"))
+	RememberSize(w, a.Preferences(), func() {})
+	if got := w.Canvas().Size(); got != DefaultSize {
+		t.Fatalf("first size = %v, want %v", got, DefaultSize)
+	}
+	w.Resize(fyne.NewSize(900, 600))
+	saveSize(w, a.Preferences()) // what the close intercept does; Fyne's test window cannot run it
+
+	w2 := test.NewTempWindow(t, widget.NewLabel("x"))
+	RememberSize(w2, a.Preferences(), func() {})
+	if got := w2.Canvas().Size(); got != fyne.NewSize(900, 600) {
+		t.Fatalf("second window size = %v, want 900x600", got)
+	}
+}
+
+// waitUntil is for the rare check that depends on another goroutine
+// beyond the window's own background work.
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); !cond(); {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// collectForms finds the form items inside o.
+func collectForms(o fyne.CanvasObject, out *[]*widget.FormItem) {
+	if o == nil || !o.Visible() {
+		return
+	}
+	if f, ok := o.(*widget.Form); ok {
+		*out = append(*out, f.Items...)
+		return
+	}
+	switch x := o.(type) {
+	case *fyne.Container:
+		for _, c := range x.Objects {
+			collectForms(c, out)
+		}
+	case fyne.Widget:
+		for _, c := range test.WidgetRenderer(x).Objects() {
+			collectForms(c, out)
+		}
+	}
+}
