@@ -1,7 +1,7 @@
 package views
 
 import (
-	"fyne.io/fyne/v2"
-	"codeberg.org/plinth/plinth/storage"
 	"codeberg.org/plinth/plinth/core/account"
+	"codeberg.org/plinth/plinth/storage"
+	"fyne.io/fyne/v2"
 )

@@ -1,7 +1,7 @@
 package files
 
 import (
-	"fyne.io/fyne/v2/widget"
-	"codeberg.org/plinth/plinth/views"
 	"codeberg.org/plinth/plinth/storage"
+	"codeberg.org/plinth/plinth/views"
+	"fyne.io/fyne/v2/widget"
 )
