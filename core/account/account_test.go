@@ -12,7 +12,9 @@ import (
 
 const pw = "correct horse"
 
-func newService(t *testing.T) (*Service, *storage.Store) {
+func newService(t *testing.T) (*Service, *storage.Store) { return newServiceB(t) }
+
+func newServiceB(t testing.TB) (*Service, *storage.Store) {
 	t.Helper()
 	st, err := storage.Open(t.TempDir(), storage.Manager, storage.Options{})
 	if err != nil {

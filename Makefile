@@ -1,0 +1,71 @@
+# Plinth. A newcomer needs two commands:
+#   make run    install what is missing, build, open the window
+#   make test   install what is missing, vet, race-test, real-window smoke test
+
+GO      ?= go
+BIN     := bin/plinth
+TAGS    := migrated_fynedo
+VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -X codeberg.org/plinth/plinth/app.Version=$(VERSION)
+FYNE    := $(GO) run fyne.io/tools/cmd/fyne@v1.7.4
+# Arguments for `make run`, e.g. make run ARGS="-data /tmp/plinth-try"
+ARGS    ?=
+
+export CGO_ENABLED := 1
+
+.PHONY: run build test deps test-deps vet unit smoke stress bench \
+	package-linux package-windows package-darwin clean help
+
+help:
+	@echo "make run    build and open Plinth on the default data folder (ARGS=\"-data DIR\" for another)"
+	@echo "make test   vet, race tests and the real-window smoke test"
+	@echo "make stress longer concurrency and kill loops; make bench benchmarks"
+	@echo "make package-linux | package-windows | package-darwin   installable packages"
+
+deps:
+	@scripts/deps.sh build
+
+test-deps:
+	@scripts/deps.sh test
+
+build: deps
+	$(GO) build -tags $(TAGS) -ldflags "$(LDFLAGS)" -o $(BIN) .
+
+run: build
+	./$(BIN) $(ARGS)
+
+test: test-deps vet unit smoke
+
+vet:
+	@bad=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$bad" ]; then echo "gofmt would change: $$bad"; exit 1; fi
+	$(GO) vet -tags $(TAGS) ./...
+
+unit:
+	$(GO) test -race -tags $(TAGS) -timeout 10m ./...
+
+# The real binary in a real X server: screenshots of every page go to
+# docs/screenshots/ (used by the README).
+smoke:
+	@if [ "$$(uname -s)" != Linux ]; then echo "smoke test runs on Linux only (needs Xvfb); skipped"; exit 0; fi; \
+	$(GO) test -tags smoke,$(TAGS) -run Smoke -count=1 -timeout 5m -v .
+
+stress:
+	$(GO) test -race -tags $(TAGS) -count=20 -timeout 30m ./storage ./core/...
+
+bench:
+	$(GO) test -tags $(TAGS) -run '^$$' -bench . -benchmem -timeout 30m ./...
+
+package-linux:
+	$(FYNE) package -os linux -release -tags $(TAGS)
+
+# Windows packages build on Windows in an MSYS2 MinGW 64-bit shell (see README).
+package-windows:
+	$(FYNE) package -os windows -release -tags $(TAGS)
+
+# macOS packages build on a Mac with the Xcode command line tools.
+package-darwin:
+	$(FYNE) package -os darwin -release -tags $(TAGS)
+
+clean:
+	rm -rf bin dist

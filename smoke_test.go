@@ -1,0 +1,241 @@
+//go:build smoke
+
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"image"
+	"image/png"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// The smoke test starts the real binary in a real X server (Xvfb), logs in
+// with a masteradmin made by the CLI, and photographs every page with
+// ImageMagick's `import -window root`. The pictures go to docs/screenshots/
+// for the README. Run it with `make smoke` (part of `make test`).
+
+const (
+	screenW, screenH = 1100, 720 // the window's default size: it fills the screen
+	smokePassword    = "smoke test password"
+)
+
+func need(t *testing.T, cmds ...string) {
+	t.Helper()
+	for _, c := range cmds {
+		if _, err := exec.LookPath(c); err != nil {
+			t.Fatalf("%s is missing; `make test` installs it (scripts/deps.sh test)", c)
+		}
+	}
+}
+
+// xvfb starts an X server on a free display and returns its DISPLAY value.
+func xvfb(t *testing.T) string {
+	t.Helper()
+	for n := 90 + os.Getpid()%50; n < 200; n++ {
+		if _, err := os.Stat(fmt.Sprintf("/tmp/.X11-unix/X%d", n)); err == nil {
+			continue
+		}
+		display := fmt.Sprintf(":%d", n)
+		cmd := exec.Command("Xvfb", display, "-screen", "0", fmt.Sprintf("%dx%dx24", screenW, screenH), "-nolisten", "tcp")
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+			if exec.Command("xdpyinfo", "-display", display).Run() == nil {
+				return display
+			}
+		}
+		t.Fatalf("Xvfb did not start on %s", display)
+	}
+	t.Fatal("no free X display")
+	return ""
+}
+
+// gui is one running window.
+type gui struct {
+	cmd    *exec.Cmd
+	stderr bytes.Buffer
+	done   chan error
+}
+
+func startGUI(t *testing.T, display, home string, stdin string, args ...string) *gui {
+	t.Helper()
+	g := &gui{cmd: exec.Command(binary, args...), done: make(chan error, 1)}
+	g.cmd.Env = append(os.Environ(), "DISPLAY="+display, "HOME="+home, "XDG_CONFIG_HOME="+filepath.Join(home, ".config"),
+		"LANG=C.UTF-8", "FYNE_THEME=light", "FYNE_SCALE=1")
+	g.cmd.Stdin = strings.NewReader(stdin)
+	g.cmd.Stderr = &g.stderr
+	if err := g.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { g.done <- g.cmd.Wait() }()
+	t.Cleanup(func() { _ = g.cmd.Process.Kill() })
+	// Wait for the window to be mapped.
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		search := exec.Command("xdotool", "search", "--onlyvisible", "--name", "^Plinth$")
+		search.Env = append(os.Environ(), "DISPLAY="+display)
+		out, _ := search.Output()
+		if len(bytes.TrimSpace(out)) > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no Plinth window after 20 s; stderr: %s", g.stderr.String())
+		}
+	}
+	return g
+}
+
+// stop closes the window the way Ctrl+C does and checks a clean exit.
+func (g *gui) stop(t *testing.T) {
+	t.Helper()
+	_ = g.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-g.done:
+		if err != nil {
+			t.Fatalf("window exited with %v; stderr: %s", err, g.stderr.String())
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("window did not close within 20 s of SIGTERM")
+	}
+}
+
+// shoot photographs the screen once the window has settled and checks the
+// picture is not blank.
+func shoot(t *testing.T, display, file string) {
+	t.Helper()
+	var prev, img image.Image
+	var raw []byte
+	// The window draws asynchronously and a text cursor blinks: take
+	// pictures until two in a row differ by no more than a cursor.
+	for i := 0; i < 30 && img == nil; i++ {
+		time.Sleep(300 * time.Millisecond)
+		cmd := exec.Command("import", "-display", display, "-window", "root", "-strip", "png:-")
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("import: %v", err)
+		}
+		cur, err := png.Decode(bytes.NewReader(out))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if prev != nil && differing(prev, cur) < 400 {
+			img, raw = cur, out
+		}
+		prev = cur
+	}
+	if img == nil {
+		t.Fatalf("%s: the screen never settled", file)
+	}
+	if err := os.WriteFile(file, raw, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	colours := map[uint32]bool{}
+	b := img.Bounds()
+	for y := b.Min.Y; y < b.Max.Y; y += 2 {
+		for x := b.Min.X; x < b.Max.X; x += 2 {
+			r, g, bl, _ := img.At(x, y).RGBA()
+			colours[r>>8<<16|g>>8<<8|bl>>8] = true
+		}
+	}
+	if len(colours) < 16 {
+		t.Fatalf("%s looks blank: %d colours", file, len(colours))
+	}
+	t.Logf("%s: %d colours", file, len(colours))
+}
+
+func TestSmokeRealWindow(t *testing.T) {
+	need(t, "Xvfb", "xdpyinfo", "import", "xdotool")
+	display := xvfb(t)
+	home := t.TempDir()
+	shots, err := filepath.Abs("docs/screenshots")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(shots, 0o755); err != nil {
+		t.Fatal(err)
+	}
+
+	// The data folders live at a fixed place under bin/ so that the paths in
+	// the screenshots do not change from run to run.
+	work, err := filepath.Abs("bin/smoke")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.RemoveAll(work); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = os.RemoveAll(work) })
+
+	// First start on an empty folder: the first-run screen.
+	fresh := filepath.Join(work, "fresh")
+	g := startGUI(t, display, home, "", "-data", fresh)
+	shoot(t, display, filepath.Join(shots, "first-run.png"))
+	g.stop(t)
+
+	// A folder set up by the CLI, with a few users.
+	dir := filepath.Join(work, "office data")
+	env := []string{"PLINTH_PASSWORD=" + smokePassword}
+	if p := plinth(t, env, "", "-data", dir, "init"); p.code != 0 {
+		t.Fatalf("init: %+v", p)
+	}
+	for _, u := range [][2]string{{"anna.berg", "server-admin"}, {"tomas.novak", "project-admin"}, {"lea.meyer", "none"}} {
+		p := plinth(t, append(env, "PLINTH_NEW_PASSWORD=password of "+u[0]), "", "-data", dir,
+			"user", "add", u[0], "--role", u[1], "--email", u[0]+"@office.example")
+		if p.code != 0 {
+			t.Fatalf("user add: %+v", p)
+		}
+	}
+
+	// Without a password: the login screen.
+	g = startGUI(t, display, home, "", "-data", dir)
+	shoot(t, display, filepath.Join(shots, "login.png"))
+	g.stop(t)
+
+	for _, page := range []string{"projects", "servers", "backups", "imodels", "notifications", "users"} {
+		g := startGUI(t, display, home, smokePassword+"\n", "-data", dir, "-password-stdin", "-page", page)
+		shoot(t, display, filepath.Join(shots, page+".png"))
+		if page == "users" {
+			// While the window holds the folder, a second process is refused
+			// with one sentence.
+			p := plinth(t, nil, "", "-data", dir, "status")
+			if want := "Plinth is already running with data folder " + dir + "\n"; p.code != 1 || p.stderr != want {
+				t.Errorf("status beside the window = %+v, want exit 1 and %q", p, want)
+			}
+		}
+		g.stop(t)
+	}
+
+	// Every window closed its stores cleanly.
+	log, err := os.ReadFile(filepath.Join(dir, "logs", "plinth.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if opened, closed := strings.Count(string(log), "msg=opening"), strings.Count(string(log), "msg=closed"); opened != closed {
+		t.Errorf("log shows %d opens and %d clean closes", opened, closed)
+	}
+}
+
+// differing counts the pixels in which two pictures of the screen differ.
+func differing(a, b image.Image) int {
+	if a.Bounds() != b.Bounds() {
+		return a.Bounds().Dx() * a.Bounds().Dy()
+	}
+	n := 0
+	r := a.Bounds()
+	for y := r.Min.Y; y < r.Max.Y; y++ {
+		for x := r.Min.X; x < r.Max.X; x++ {
+			if a.At(x, y) != b.At(x, y) {
+				n++
+			}
+		}
+	}
+	return n
+}
