@@ -4,6 +4,7 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"image"
 	"image/png"
@@ -204,10 +205,25 @@ func TestSmokeRealWindow(t *testing.T) {
 		shoot(t, display, filepath.Join(shots, page+".png"))
 		if page == "users" {
 			// While the window holds the folder, a second process is refused
-			// with one sentence.
+			// with one sentence, a command and a second window alike.
+			want := "Plinth is already running with data folder " + dir + "\n"
 			p := plinth(t, nil, "", "-data", dir, "status")
-			if want := "Plinth is already running with data folder " + dir + "\n"; p.code != 1 || p.stderr != want {
+			if p.code != 1 || p.stderr != want {
 				t.Errorf("status beside the window = %+v, want exit 1 and %q", p, want)
+			}
+			second := exec.Command(binary, "-data", dir)
+			second.Env = append(os.Environ(), "DISPLAY="+display, "HOME="+home, "LANG=C.UTF-8", "FYNE_THEME=light")
+			var errb bytes.Buffer
+			second.Stderr = &errb
+			if err := second.Start(); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(1500 * time.Millisecond)
+			_ = second.Process.Signal(syscall.SIGTERM)
+			err := second.Wait()
+			var exit *exec.ExitError
+			if !errors.As(err, &exit) || exit.ExitCode() != 1 || errb.String() != want {
+				t.Errorf("second window: %v, stderr %q; want exit 1 and %q", err, errb.String(), want)
 			}
 		}
 		g.stop(t)

@@ -145,7 +145,6 @@ func Open(ctx context.Context, cfg Config) (a *App, err error) {
 // scheduler. The window calls it; one-shot commands do not.
 func (a *App) StartBackground() error {
 	for _, st := range []*storage.Store{a.Manager, a.FileServer} {
-		st := st
 		err := a.Scheduler.Add(schedule.Job{
 			Name:  "maintenance.gc." + string(st.Kind()),
 			Title: "Reclaim disk space (" + string(st.Kind()) + " store)",

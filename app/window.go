@@ -31,6 +31,10 @@ func RunWindow(ctx context.Context, g Global, password string, icon []byte) int 
 		fa.SetIcon(fyne.NewStaticResource("Icon.png", icon))
 	}
 	w := fa.NewWindow(Name)
+	// Ctrl+C or SIGTERM close the window the normal way, so the stores
+	// close cleanly.
+	stop := context.AfterFunc(ctx, func() { fyne.Do(fa.Quit) })
+	defer stop()
 
 	a, err := Open(ctx, Config{DataDir: g.DataDir, LogToStderr: true})
 	if err != nil {
@@ -47,10 +51,6 @@ func RunWindow(ctx context.Context, g Global, password string, icon []byte) int 
 	views.RememberSize(w, fa.Preferences(), nil)
 	w.SetMaster()
 	ui.Start(views.StartOptions{User: g.User, Password: password, Page: g.Page})
-	// Ctrl+C or SIGTERM close the window the normal way, so the stores
-	// close cleanly.
-	stop := context.AfterFunc(ctx, func() { fyne.Do(fa.Quit) })
-	defer stop()
 	w.ShowAndRun()
 
 	ui.Wait()
