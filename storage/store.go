@@ -2,12 +2,13 @@ package storage
 
 import (
 	"context"
-	"crypto/rand"
+	crand "crypto/rand"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"sync"
@@ -180,7 +181,7 @@ func (s *Store) loadIdentity() error {
 
 func newID() (string, error) {
 	b := make([]byte, 16)
-	if _, err := rand.Read(b); err != nil {
+	if _, err := crand.Read(b); err != nil {
 		return "", fmt.Errorf("new store id: %w", err)
 	}
 	return hex.EncodeToString(b), nil
@@ -270,11 +271,17 @@ func (s *Store) Update(fn func(tx *Tx) error) error {
 		return fmt.Errorf("%s store: %w", s.kind, ErrClosed)
 	}
 	var err error
-	for range 5 {
+	// Two writers that touched the same key conflict; the later one runs
+	// again on fresh data. Back off a little so that many at once settle.
+	for attempt := range 100 {
 		err = s.db.Update(func(txn *badger.Txn) error { return fn(&Tx{txn: txn}) })
 		if !errors.Is(err, badger.ErrConflict) {
 			break
 		}
+		time.Sleep(time.Duration(rand.IntN(1+min(attempt, 20))) * time.Millisecond)
+	}
+	if errors.Is(err, badger.ErrConflict) {
+		return fmt.Errorf("%s store is too busy to save a change; try again", s.kind)
 	}
 	if errors.Is(err, badger.ErrTxnTooBig) {
 		return fmt.Errorf("%s store: %w", s.kind, ErrTooLarge)

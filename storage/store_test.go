@@ -355,3 +355,58 @@ func TestOpenOnReadOnlyFolder(t *testing.T) {
 		t.Errorf("message %q is not the plain sentence", err)
 	}
 }
+
+// Concurrent read-modify-write transactions never lose an update: the
+// invariant behind lockout counters, file-set digests and job records.
+func TestConcurrentUpdatesKeepInvariant(t *testing.T) {
+	s := openT(t, t.TempDir(), FileServer)
+	counters := NewCollection[int]("counter")
+	const writers, each = 8, 50
+	errs := make(chan error, writers)
+	for w := range writers {
+		go func() {
+			for i := range each {
+				err := s.Update(func(tx *Tx) error {
+					// Move one unit from a random counter to the total:
+					// the sum of all counters must stay zero.
+					from := fmt.Sprint((w + i) % 4)
+					n, err := counters.Get(tx, from)
+					if err != nil && !errors.Is(err, ErrNotFound) {
+						return err
+					}
+					total, err := counters.Get(tx, "total")
+					if err != nil && !errors.Is(err, ErrNotFound) {
+						return err
+					}
+					if err := counters.Put(tx, from, n-1); err != nil {
+						return err
+					}
+					return counters.Put(tx, "total", total+1)
+				})
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range writers {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	sum, total := 0, 0
+	_ = s.View(func(tx *Tx) error {
+		return counters.Scan(tx, "", func(id string, v int) error {
+			sum += v
+			if id == "total" {
+				total = v
+			}
+			return nil
+		})
+	})
+	if sum != 0 || total != writers*each {
+		t.Fatalf("sum %d total %d; want 0 and %d", sum, total, writers*each)
+	}
+}

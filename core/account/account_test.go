@@ -309,3 +309,26 @@ func TestChangeOwnPassword(t *testing.T) {
 		t.Fatalf("old password still works: %v", err)
 	}
 }
+
+// Many wrong passwords at once, as a script hammering the CLI would send
+// them, still lock the user and never surface a storage conflict.
+func TestConcurrentWrongPasswordsLock(t *testing.T) {
+	s, _ := office(t)
+	ctx := context.Background()
+	errs := make(chan error, 12)
+	for range cap(errs) {
+		go func() {
+			_, err := s.Login(ctx, "nora", "guess guess")
+			errs <- err
+		}()
+	}
+	for range cap(errs) {
+		err := <-errs
+		if !errors.Is(err, ErrBadCredentials) && !errors.Is(err, ErrLocked) {
+			t.Fatalf("concurrent wrong login: %v", err)
+		}
+	}
+	if _, err := s.Login(ctx, "nora", pw); !errors.Is(err, ErrLocked) {
+		t.Fatalf("after 12 wrong passwords the right one gives %v, want locked", err)
+	}
+}
