@@ -58,6 +58,7 @@ bench:
 
 package-linux:
 	$(FYNE) package -os linux -release -tags $(TAGS)
+	mkdir -p dist && mv Plinth.tar.xz dist/
 
 # Windows packages build on Windows in an MSYS2 MinGW 64-bit shell (see README).
 package-windows:
