@@ -8,19 +8,40 @@ import (
 )
 
 // Collection is a typed set of records under one key prefix,
-// "<name>/<id>", each stored as JSON.
+// "<name>/<id>", each stored as JSON unless the collection has its own codec.
 type Collection[T any] struct {
 	prefix string
+	codec  Codec[T]
 }
 
-// NewCollection declares a collection. name must be non-empty and free of
-// '/', which separates it from record ids.
+// Codec turns records into bytes and back. Collections that hold many small
+// records (file entries) use a compact binary codec instead of JSON.
+type Codec[T any] interface {
+	Encode(v T) ([]byte, error)
+	Decode(b []byte, v *T) error
+}
+
+type jsonCodec[T any] struct{}
+
+func (jsonCodec[T]) Encode(v T) ([]byte, error)  { return json.Marshal(v) }
+func (jsonCodec[T]) Decode(b []byte, v *T) error { return json.Unmarshal(b, v) }
+
+// NewCollection declares a JSON collection. name must be non-empty and free
+// of '/', which separates it from record ids.
 func NewCollection[T any](name string) Collection[T] {
+	return NewCollectionWith[T](name, jsonCodec[T]{})
+}
+
+// NewCollectionWith declares a collection with its own codec.
+func NewCollectionWith[T any](name string, codec Codec[T]) Collection[T] {
 	if name == "" || strings.Contains(name, "/") {
 		panic(fmt.Sprintf("storage: bad collection name %q", name))
 	}
-	return Collection[T]{prefix: name + "/"}
+	return Collection[T]{prefix: name + "/", codec: codec}
 }
+
+// Prefix is the key prefix of the collection, "<name>/".
+func (c Collection[T]) Prefix() string { return c.prefix }
 
 // Name is the collection's name.
 func (c Collection[T]) Name() string { return strings.TrimSuffix(c.prefix, "/") }
@@ -38,7 +59,7 @@ func (c Collection[T]) Get(tx *Tx, id string) (T, error) {
 		}
 		return v, err
 	}
-	if err := json.Unmarshal(b, &v); err != nil {
+	if err := c.codec.Decode(b, &v); err != nil {
 		return v, fmt.Errorf("decode %s %q: %w", c.Name(), id, err)
 	}
 	return v, nil
@@ -49,7 +70,7 @@ func (c Collection[T]) Has(tx *Tx, id string) (bool, error) { return tx.Has(c.Ke
 
 // Put writes one record.
 func (c Collection[T]) Put(tx *Tx, id string, v T) error {
-	b, err := json.Marshal(v)
+	b, err := c.codec.Encode(v)
 	if err != nil {
 		return fmt.Errorf("encode %s %q: %w", c.Name(), id, err)
 	}
@@ -64,7 +85,7 @@ func (c Collection[T]) Delete(tx *Tx, id string) error { return tx.Delete(c.Key(
 func (c Collection[T]) Scan(tx *Tx, idPrefix string, fn func(id string, v T) error) error {
 	return tx.Scan([]byte(c.prefix+idPrefix), func(key, value []byte) error {
 		var v T
-		if err := json.Unmarshal(value, &v); err != nil {
+		if err := c.codec.Decode(value, &v); err != nil {
 			return fmt.Errorf("decode %s: %w", key, err)
 		}
 		return fn(string(key[len(c.prefix):]), v)
@@ -93,9 +114,12 @@ func (c Collection[T]) Count(tx *Tx, idPrefix string) (int, error) {
 
 // PutBatch writes one record into a batch.
 func (c Collection[T]) PutBatch(b *Batch, id string, v T) error {
-	raw, err := json.Marshal(v)
+	raw, err := c.codec.Encode(v)
 	if err != nil {
 		return fmt.Errorf("encode %s %q: %w", c.Name(), id, err)
 	}
 	return b.Set(c.Key(id), raw)
 }
+
+// DeleteBatch queues the deletion of one record in a batch.
+func (c Collection[T]) DeleteBatch(b *Batch, id string) error { return b.Delete(c.Key(id)) }

@@ -61,6 +61,27 @@ func (tx *Tx) Scan(prefix []byte, fn func(key, value []byte) error) error {
 	})
 }
 
+// ScanFrom is Scan starting at the first key ≥ from (which must start with
+// prefix), so that a long job can go on where its last batch ended.
+func (tx *Tx) ScanFrom(prefix, from []byte, fn func(key, value []byte) error) error {
+	opt := badger.DefaultIteratorOptions
+	opt.Prefix = prefix
+	opt.PrefetchSize = 64
+	it := tx.txn.NewIterator(opt)
+	defer it.Close()
+	for it.Seek(from); it.ValidForPrefix(prefix); it.Next() {
+		item := it.Item()
+		err := item.Value(func(v []byte) error { return fn(item.Key(), v) })
+		if err != nil {
+			if errors.Is(err, ErrStop) {
+				return nil
+			}
+			return err
+		}
+	}
+	return nil
+}
+
 // ScanKeys is Scan without reading values, which is much cheaper.
 func (tx *Tx) ScanKeys(prefix []byte, fn func(key []byte) error) error {
 	return tx.scan(prefix, false, func(item *badger.Item) error { return fn(item.Key()) })

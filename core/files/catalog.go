@@ -1,0 +1,382 @@
+package files
+
+import (
+	"bytes"
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"codeberg.org/plinth/plinth/storage"
+)
+
+// This file is what the drift check and the full file synchronization
+// (package filesync) need: the two stores' digests, their exact difference,
+// and manager-side repairs that make the Manager agree with the File Server.
+// The repairs never touch folders, projects, libraries or iModels, only
+// file entries and their versions, and each one is idempotent.
+
+// Digests returns both stores' file-set summaries, read at the same moment
+// (call inside Exclusive for a quiet moment).
+func (s *Service) Digests() (manager, fileserver storage.FileSet, err error) {
+	err = s.mgr.View(func(tx *storage.Tx) (err error) { manager, err = tx.FileSet(); return err })
+	if err == nil {
+		err = s.fs.View(func(tx *storage.Tx) (err error) { fileserver, err = tx.FileSet(); return err })
+	}
+	return manager, fileserver, err
+}
+
+// Entry is one file version in a difference between the stores, with where
+// it is (or was) for the report.
+type Entry struct {
+	ID   string `json:"id"`   // version id
+	Path string `json:"path"` // "/"-separated path of the file
+	Size int64  `json:"size"`
+	Hash string `json:"hash"`
+	// For differing entries: what the File Server has.
+	ServerSize int64  `json:"serverSize,omitempty"`
+	ServerHash string `json:"serverHash,omitempty"`
+}
+
+// Diff is the exact difference between the stores.
+type Diff struct {
+	MissingOnServer  []Entry `json:"missingOnServer"`  // the Manager lists it, the content is absent
+	UnknownToManager []Entry `json:"unknownToManager"` // the content is there, no entry lists it
+	Differing        []Entry `json:"differing"`        // same id, other content
+}
+
+// Empty reports whether the stores agree.
+func (d Diff) Empty() bool {
+	return len(d.MissingOnServer) == 0 && len(d.UnknownToManager) == 0 && len(d.Differing) == 0
+}
+
+type idSum struct {
+	id  string
+	sum Sum
+	ent string // manager: the entry the version belongs to
+}
+
+// Diff compares the stores file by file. Both sides are scanned in id
+// order and merged, so the cost is linear and the memory is that of the
+// difference plus one id list.
+func (s *Service) Diff(ctx context.Context) (Diff, error) {
+	var mgr, srv []idSum
+	err := s.mgr.View(func(tx *storage.Tx) error {
+		return tx.Scan([]byte(versions.Prefix()), func(k, v []byte) error {
+			var ver Version
+			if err := (versionCodec{}).Decode(v, &ver); err != nil {
+				return fmt.Errorf("decode %s: %w", k, err)
+			}
+			mgr = append(mgr, idSum{id: ver.ID, sum: Sum{Hash: ver.Hash, Size: ver.Size}, ent: ver.Entry})
+			return nil
+		})
+	})
+	if err != nil {
+		return Diff{}, fmt.Errorf("read the Manager: %w", err)
+	}
+	err = s.fs.View(func(tx *storage.Tx) error {
+		return tx.Scan([]byte(sums.Prefix()), func(k, v []byte) error {
+			var sm Sum
+			if err := (sumCodec{}).Decode(v, &sm); err != nil {
+				return fmt.Errorf("decode %s: %w", k, err)
+			}
+			srv = append(srv, idSum{id: string(k[len(sums.Prefix()):]), sum: sm})
+			return nil
+		})
+	})
+	if err != nil {
+		return Diff{}, fmt.Errorf("read the File Server: %w", err)
+	}
+	if err := ctx.Err(); err != nil {
+		return Diff{}, err
+	}
+	var d Diff
+	var missing, differing []idSum
+	var unknown []string
+	i, j := 0, 0
+	for i < len(mgr) || j < len(srv) {
+		switch {
+		case j >= len(srv) || i < len(mgr) && mgr[i].id < srv[j].id:
+			missing = append(missing, mgr[i])
+			i++
+		case i >= len(mgr) || srv[j].id < mgr[i].id:
+			unknown = append(unknown, srv[j].id)
+			j++
+		default:
+			if !bytes.Equal(mgr[i].sum.Hash[:], srv[j].sum.Hash[:]) || mgr[i].sum.Size != srv[j].sum.Size {
+				m := mgr[i]
+				m.sum = srv[j].sum
+				differing = append(differing, mgr[i], m)
+			}
+			i++
+			j++
+		}
+	}
+	// Describe the differences with paths, for the plan and the report.
+	err = s.mgr.View(func(tx *storage.Tx) error {
+		describe := func(x idSum) Entry {
+			p := "(unknown)"
+			if n, err := getNode(tx, x.ent); err == nil {
+				if dir, err := pathOf(tx, n.Parent); err == nil {
+					p = joinPath(dir, n.Name)
+				}
+			}
+			return Entry{ID: x.id, Path: p, Size: x.sum.Size, Hash: hex.EncodeToString(x.sum.Hash[:])}
+		}
+		for _, m := range missing {
+			d.MissingOnServer = append(d.MissingOnServer, describe(m))
+		}
+		for k := 0; k < len(differing); k += 2 {
+			e := describe(differing[k])
+			e.ServerSize = differing[k+1].sum.Size
+			e.ServerHash = hex.EncodeToString(differing[k+1].sum.Hash[:])
+			d.Differing = append(d.Differing, e)
+		}
+		return nil
+	})
+	if err != nil {
+		return Diff{}, err
+	}
+	err = s.fs.View(func(tx *storage.Tx) error {
+		for _, id := range unknown {
+			rec, err := records.Get(tx, id)
+			if err != nil {
+				return err
+			}
+			d.UnknownToManager = append(d.UnknownToManager, Entry{ID: id, Path: joinPath(rec.Path, rec.Name), Size: rec.Size, Hash: rec.Hash})
+		}
+		return nil
+	})
+	return d, err
+}
+
+func joinPath(dir, name string) string {
+	if dir == "" {
+		return "/" + name
+	}
+	return "/" + dir + "/" + name
+}
+
+// DropMissing removes from the Manager the versions whose content the File
+// Server does not have. A file left without versions is removed; a file
+// that lost its current version falls back to its newest remaining one.
+// Versions already gone are skipped.
+func (s *Service) DropMissing(ctx context.Context, ids []string) error {
+	return s.mgr.Update(func(tx *storage.Tx) error {
+		set, err := tx.FileSet()
+		if err != nil {
+			return err
+		}
+		for _, id := range ids {
+			v, err := versions.Get(tx, id)
+			if errors.Is(err, storage.ErrNotFound) {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			if err := dropVersion(tx, &set, v.Entry, v); err != nil {
+				return err
+			}
+			n, err := getNode(tx, v.Entry)
+			if errors.Is(err, ErrNotFound) {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			if err := s.refreshEntry(tx, n); err != nil {
+				return err
+			}
+		}
+		return tx.SetFileSet(set)
+	})
+}
+
+// refreshEntry sets a file entry's current version to its newest remaining
+// version, or removes the entry when none remains.
+func (s *Service) refreshEntry(tx *storage.Tx, n Node) error {
+	var newest Version
+	count := 0
+	err := entryVer.Scan(tx, n.ID+"/", func(k string, _ string) error {
+		v, err := versions.Get(tx, k[len(n.ID)+1:])
+		if err != nil {
+			return err
+		}
+		count++
+		if v.ID > newest.ID {
+			newest = v
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if count == 0 {
+		return delNode(tx, n)
+	}
+	n.Versions, n.Version, n.Hash, n.Size, n.Modified, n.By = count, newest.ID, newest.Hash, newest.Size, newest.Created, newest.By
+	return putNode(tx, n)
+}
+
+// TakeServer makes the Manager's versions agree with the File Server's
+// content where the two differ.
+func (s *Service) TakeServer(ctx context.Context, ids []string) error {
+	want := map[string]Sum{}
+	err := s.fs.View(func(tx *storage.Tx) error {
+		for _, id := range ids {
+			sm, err := sums.Get(tx, id)
+			if err != nil {
+				return err
+			}
+			want[id] = sm
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return s.mgr.Update(func(tx *storage.Tx) error {
+		set, err := tx.FileSet()
+		if err != nil {
+			return err
+		}
+		for _, id := range ids {
+			v, err := versions.Get(tx, id)
+			if errors.Is(err, storage.ErrNotFound) {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			sm := want[id]
+			if v.Hash == sm.Hash && v.Size == sm.Size {
+				continue
+			}
+			removeFile(&set, v.ID, v.Hash, v.Size)
+			v.Hash, v.Size = sm.Hash, sm.Size
+			addFile(&set, v.ID, v.Hash, v.Size)
+			if err := versions.Put(tx, v.ID, v); err != nil {
+				return err
+			}
+			if n, err := getNode(tx, v.Entry); err == nil {
+				if err := s.refreshEntry(tx, n); err != nil {
+					return err
+				}
+			}
+		}
+		return tx.SetFileSet(set)
+	})
+}
+
+// Adopt lists in the Manager contents that the File Server holds but no
+// entry lists, below the folder into: each goes to its original path,
+// sub-folders included. Records with the same path become versions of one
+// file, oldest first. Records already adopted are skipped.
+func (s *Service) Adopt(ctx context.Context, into string, ids []string) error {
+	var recs []Record
+	err := s.fs.View(func(tx *storage.Tx) error {
+		for _, id := range ids {
+			rec, err := records.Get(tx, id)
+			if err != nil {
+				return err
+			}
+			recs = append(recs, rec)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	sort.Slice(recs, func(i, j int) bool { return recs[i].ID < recs[j].ID })
+	now := s.nowUTC()
+	return s.mgr.Update(func(tx *storage.Tx) error {
+		set, err := tx.FileSet()
+		if err != nil {
+			return err
+		}
+		for _, rec := range recs {
+			if ok, err := versions.Has(tx, rec.ID); err != nil {
+				return err
+			} else if ok {
+				continue
+			}
+			dir, err := ensureFolders(tx, into, rec.Path, now)
+			if err != nil {
+				return err
+			}
+			name := normalize(rec.Name)
+			if CheckName(name) != nil {
+				name = "file " + rec.ID[:12]
+			}
+			var hash Hash
+			if err := hash.UnmarshalText([]byte(rec.Hash)); err != nil {
+				return fmt.Errorf("record %s: bad hash", rec.ID)
+			}
+			n, ok, err := lookupChild(tx, dir, name)
+			if err != nil {
+				return err
+			}
+			if ok && n.Kind != KindFile {
+				name = name + " (file)"
+				n, ok, err = lookupChild(tx, dir, name)
+				if err != nil {
+					return err
+				}
+			}
+			if !ok {
+				n = Node{ID: newID(rec.Created), Parent: dir, Kind: KindFile, Name: name, Created: rec.Created, By: "File Server"}
+			}
+			v := Version{ID: rec.ID, Entry: n.ID, Hash: hash, Size: rec.Size, Created: rec.Created, By: "File Server"}
+			if err := versions.Put(tx, v.ID, v); err != nil {
+				return err
+			}
+			if err := entryVer.Put(tx, n.ID+"/"+v.ID, ""); err != nil {
+				return err
+			}
+			addFile(&set, v.ID, v.Hash, v.Size)
+			if err := putNode(tx, n); err != nil {
+				return err
+			}
+			if err := s.refreshEntry(tx, n); err != nil {
+				return err
+			}
+		}
+		return tx.SetFileSet(set)
+	})
+}
+
+// ensureFolders makes the folder chain path below into inside tx.
+func ensureFolders(tx *storage.Tx, into, path string, now time.Time) (string, error) {
+	cur := into
+	for _, part := range strings.Split(path, "/") {
+		if part == "" {
+			continue
+		}
+		name := normalize(part)
+		if CheckName(name) != nil {
+			name = "folder"
+		}
+		n, ok, err := lookupChild(tx, cur, name)
+		if err != nil {
+			return "", err
+		}
+		if ok && !n.Kind.IsContainer() {
+			name += " (folder)"
+			if n, ok, err = lookupChild(tx, cur, name); err != nil {
+				return "", err
+			}
+		}
+		if !ok {
+			n = Node{ID: newID(now), Parent: cur, Kind: KindFolder, Name: name, Created: now, Modified: now, By: "File Server"}
+			if err := putNode(tx, n); err != nil {
+				return "", err
+			}
+		}
+		cur = n.ID
+	}
+	return cur, nil
+}

@@ -1,0 +1,560 @@
+package files
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+
+	"codeberg.org/plinth/plinth/core/account"
+	"codeberg.org/plinth/plinth/core/progress"
+	"codeberg.org/plinth/plinth/storage"
+)
+
+// content is a stored content: its chunks are in the fileserver store.
+type content struct {
+	chunks []string
+	hash   Hash
+	size   int64
+}
+
+// contentHash is the hash that identifies a content: SHA-256 over its
+// chunk hashes and its size. Chunks are hashed once, on the way in.
+func contentHash(chunkSums [][32]byte, size int64) Hash {
+	h := sha256.New()
+	for _, c := range chunkSums {
+		h.Write(c[:])
+	}
+	var b [8]byte
+	binary.BigEndian.PutUint64(b[:], uint64(size))
+	h.Write(b[:])
+	var out Hash
+	h.Sum(out[:0])
+	return out
+}
+
+var bufPool = sync.Pool{New: func() any { b := make([]byte, ChunkSize); return &b }}
+
+// storeContent reads r to the end, splitting it into chunks that it writes
+// to the fileserver unless they are there already. Memory stays bounded by
+// a few chunks whatever the size of r. Chunks without a record (after a
+// crash) are removed by Recover.
+func (s *Service) storeContent(ctx context.Context, r io.Reader, total int64, item string, prog progress.Func) (content, error) {
+	type job struct {
+		i   int
+		buf *[]byte
+		n   int
+	}
+	const workers = 2
+	jobs := make(chan job, workers)
+	var (
+		mu      sync.Mutex
+		sums    [][32]byte
+		firstEr error
+		done    int64
+	)
+	fail := func(err error) {
+		mu.Lock()
+		if firstEr == nil {
+			firstEr = err
+		}
+		mu.Unlock()
+	}
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for j := range jobs {
+				data := (*j.buf)[:j.n]
+				sum := sha256.Sum256(data)
+				err := s.putChunk(sum, data)
+				bufPool.Put(j.buf)
+				mu.Lock()
+				if err != nil && firstEr == nil {
+					firstEr = err
+				}
+				sums[j.i] = sum
+				done += int64(j.n)
+				d := done
+				mu.Unlock()
+				prog.Send(progress.Report{Phase: "Uploading", Done: d, Total: total, Item: item, Bytes: true})
+			}
+		})
+	}
+	var size int64
+	var readErr error
+	for i := 0; ; i++ {
+		if err := ctx.Err(); err != nil {
+			readErr = err
+			break
+		}
+		mu.Lock()
+		stop := firstEr != nil
+		mu.Unlock()
+		if stop {
+			break
+		}
+		buf := bufPool.Get().(*[]byte)
+		n, err := io.ReadFull(r, *buf)
+		if n > 0 {
+			mu.Lock()
+			sums = append(sums, [32]byte{})
+			mu.Unlock()
+			size += int64(n)
+			jobs <- job{i: i, buf: buf, n: n}
+		} else {
+			bufPool.Put(buf)
+		}
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			break
+		}
+		if err != nil {
+			readErr = fmt.Errorf("read %s: %w", item, err)
+			break
+		}
+	}
+	close(jobs)
+	wg.Wait()
+	if readErr != nil {
+		fail(readErr)
+	}
+	if firstEr != nil {
+		return content{}, firstEr
+	}
+	c := content{size: size, hash: contentHash(sums, size), chunks: make([]string, len(sums))}
+	for i, sm := range sums {
+		c.chunks[i] = hex.EncodeToString(sm[:])
+	}
+	return c, nil
+}
+
+func (s *Service) putChunk(sum [32]byte, data []byte) error {
+	id := hex.EncodeToString(sum[:])
+	return s.fs.Update(func(tx *storage.Tx) error {
+		if ok, err := chunks.Has(tx, id); err != nil || ok {
+			return err
+		}
+		return chunks.Put(tx, id, data)
+	})
+}
+
+// Upload stores r as the file name in a container: a new file, or a new
+// version of the file of that name (compared after NFC normalization and
+// ignoring case). total is the expected size for progress (0 if unknown).
+// It needs Modify content on the container.
+func (s *Service) Upload(ctx context.Context, actor account.Actor, parentID, name string, r io.Reader, total int64, prog progress.Func) (Node, error) {
+	name = normalize(name)
+	if err := CheckName(name); err != nil {
+		return Node{}, err
+	}
+	var parent Node
+	err := s.mgr.View(func(tx *storage.Tx) error {
+		var err error
+		if parent, err = getNode(tx, parentID); err != nil {
+			return err
+		}
+		if !parent.Kind.IsContainer() {
+			return refuse(ErrNotDir, "%q is a %s; files go into folders, projects and libraries", parent.Name, parent.Kind)
+		}
+		if old, ok, err := lookupChild(tx, parentID, name); err != nil {
+			return err
+		} else if ok && old.Kind != KindFile {
+			return refuse(ErrExists, "%q already holds a %s named %q", parent.Name, old.Kind, old.Name)
+		}
+		return nil
+	})
+	if err != nil {
+		return Node{}, err
+	}
+	if err := s.check(ctx, actor, parent, account.ModifyContent); err != nil {
+		return Node{}, err
+	}
+	s.gate.RLock()
+	defer s.gate.RUnlock()
+	c, err := s.storeContent(ctx, r, total, name, prog)
+	if err != nil {
+		return Node{}, s.wrapWrite(name, err)
+	}
+	return s.commitVersion(ctx, actor.Name(), parentID, name, c)
+}
+
+func (s *Service) wrapWrite(name string, err error) error {
+	if errors.Is(err, context.Canceled) {
+		return fmt.Errorf("upload of %s cancelled: %w", name, err)
+	}
+	if errors.Is(err, storage.ErrDiskFull) || errors.Is(err, storage.ErrNotWritable) {
+		return err
+	}
+	return fmt.Errorf("upload %s: %w", name, err)
+}
+
+// commitVersion makes stored content the newest version of name in parent,
+// through the intent journal.
+func (s *Service) commitVersion(ctx context.Context, by, parentID, name string, c content) (Node, error) {
+	now := s.now().UTC()
+	vid := newID(now)
+	rule, err := s.Versioning(ctx)
+	if err != nil {
+		return Node{}, err
+	}
+	in := Intent{ID: vid, Op: "add", Parent: parentID, Name: name, Created: now,
+		Version: Version{ID: vid, Hash: c.hash, Size: c.size, Created: now, By: by},
+		Replace: rule.Rule == KeepNone}
+	var path string
+	err = s.mgr.Update(func(tx *storage.Tx) error {
+		if path, err = pathOf(tx, parentID); err != nil {
+			return err
+		}
+		old, ok, err := lookupChild(tx, parentID, name)
+		if err != nil {
+			return err
+		}
+		if ok {
+			in.Version.Entry = old.ID
+		} else {
+			in.Version.Entry, in.NewNode = newID(now), true
+		}
+		return intents.Put(tx, in.ID, in)
+	})
+	if err != nil {
+		return Node{}, fmt.Errorf("record upload of %s: %w", name, err)
+	}
+	if err := s.step("add:intent"); err != nil {
+		return Node{}, err
+	}
+	rec := Record{ID: vid, Path: path, Name: name, Size: c.size, Hash: hex.EncodeToString(c.hash[:]), Chunks: c.chunks, Created: now}
+	if err := s.addRecord(rec); err != nil {
+		return Node{}, err
+	}
+	if err := s.step("add:fileserver"); err != nil {
+		return Node{}, err
+	}
+	return s.finishAdd(ctx, in, rule)
+}
+
+// addRecord writes a record to the fileserver with its chunk references
+// and digest, in one transaction; writing it twice changes nothing.
+func (s *Service) addRecord(rec Record) error {
+	var hash Hash
+	if err := hash.UnmarshalText([]byte(rec.Hash)); err != nil {
+		return fmt.Errorf("record %s: bad hash: %w", rec.ID, err)
+	}
+	err := s.fs.Update(func(tx *storage.Tx) error {
+		if ok, err := records.Has(tx, rec.ID); err != nil || ok {
+			return err
+		}
+		for _, c := range rec.Chunks {
+			n, err := refs.Get(tx, c)
+			if err != nil && !errors.Is(err, storage.ErrNotFound) {
+				return err
+			}
+			if err := refs.Put(tx, c, n+1); err != nil {
+				return err
+			}
+		}
+		if err := records.Put(tx, rec.ID, rec); err != nil {
+			return err
+		}
+		if err := sums.Put(tx, rec.ID, Sum{Hash: hash, Size: rec.Size}); err != nil {
+			return err
+		}
+		set, err := tx.FileSet()
+		if err != nil {
+			return err
+		}
+		addFile(&set, rec.ID, hash, rec.Size)
+		return tx.SetFileSet(set)
+	})
+	if err != nil {
+		return fmt.Errorf("store %s on the file server: %w", rec.Name, err)
+	}
+	return nil
+}
+
+// finishAdd commits the manager side of an add intent: the version, the
+// file entry, the digest, and under Keep none or Keep last N days the
+// removal of versions that are now too old. Finishing twice changes nothing.
+func (s *Service) finishAdd(ctx context.Context, in Intent, rule Versioning) (Node, error) {
+	var n Node
+	var drop Intent
+	err := s.mgr.Update(func(tx *storage.Tx) error {
+		drop = Intent{}
+		if ok, err := versions.Has(tx, in.Version.ID); err != nil {
+			return err
+		} else if ok { // finished before
+			var err error
+			n, err = getNode(tx, in.Version.Entry)
+			if err != nil {
+				return err
+			}
+			return intents.Delete(tx, in.ID)
+		}
+		v := in.Version
+		old, ok, err := lookupChild(tx, in.Parent, in.Name)
+		if err != nil {
+			return err
+		}
+		switch {
+		case ok && old.Kind == KindFile:
+			n = old
+			v.Entry = old.ID
+		case ok:
+			return refuse(ErrExists, "a %s named %q appeared in the meantime", old.Kind, old.Name)
+		default:
+			if _, err := getNode(tx, in.Parent); err != nil {
+				return refuse(ErrNotFound, "the folder of %q was removed during the upload", in.Name)
+			}
+			n = Node{ID: v.Entry, Parent: in.Parent, Kind: KindFile, Name: in.Name, Created: v.Created}
+		}
+		n.Size, n.Hash, n.Version, n.Modified, n.By = v.Size, v.Hash, v.ID, v.Created, v.By
+		n.Versions++
+		set, err := tx.FileSet()
+		if err != nil {
+			return err
+		}
+		if err := versions.Put(tx, v.ID, v); err != nil {
+			return err
+		}
+		if err := entryVer.Put(tx, n.ID+"/"+v.ID, ""); err != nil {
+			return err
+		}
+		addFile(&set, v.ID, v.Hash, v.Size)
+		// Versioning: drop what the rule no longer keeps, never the new one.
+		if rule.Rule == KeepNone || rule.Rule == KeepLastDays {
+			cutoff := v.Created.AddDate(0, 0, -rule.Days)
+			var gone []Version
+			err := entryVer.Scan(tx, n.ID+"/", func(k string, _ string) error {
+				id := k[len(n.ID)+1:]
+				if id == v.ID {
+					return nil
+				}
+				old, err := versions.Get(tx, id)
+				if err != nil {
+					return err
+				}
+				if rule.Rule == KeepNone || old.Created.Before(cutoff) {
+					gone = append(gone, old)
+				}
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+			for _, g := range gone {
+				if err := dropVersion(tx, &set, n.ID, g); err != nil {
+					return err
+				}
+				n.Versions--
+				drop.Records = append(drop.Records, g.ID)
+			}
+		}
+		if err := tx.SetFileSet(set); err != nil {
+			return err
+		}
+		if err := putNode(tx, n); err != nil {
+			return err
+		}
+		if len(drop.Records) > 0 {
+			drop.ID, drop.Op, drop.Created = newID(s.now()), "drop", s.now().UTC()
+			if err := intents.Put(tx, drop.ID, drop); err != nil {
+				return err
+			}
+		}
+		return intents.Delete(tx, in.ID)
+	})
+	if err != nil {
+		return Node{}, fmt.Errorf("record %s in the Manager: %w", in.Name, err)
+	}
+	if err := s.step("add:manager"); err != nil {
+		return n, err
+	}
+	if drop.ID != "" {
+		if err := s.finishDrop(ctx, drop); err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+// dropVersion removes a version from the manager (not its content).
+func dropVersion(tx *storage.Tx, set *storage.FileSet, entry string, v Version) error {
+	if err := versions.Delete(tx, v.ID); err != nil {
+		return err
+	}
+	if err := entryVer.Delete(tx, entry+"/"+v.ID); err != nil {
+		return err
+	}
+	removeFile(set, v.ID, v.Hash, v.Size)
+	return nil
+}
+
+// finishDrop removes records from the fileserver, with their chunks when no
+// other record uses them, then clears the intent. Records already gone are
+// skipped, so finishing twice changes nothing.
+func (s *Service) finishDrop(ctx context.Context, in Intent) error {
+	const batch = 256
+	for i := 0; i < len(in.Records); i += batch {
+		part := in.Records[i:min(i+batch, len(in.Records))]
+		if err := s.dropRecords(part); err != nil {
+			return err
+		}
+		if err := s.step("drop:batch"); err != nil {
+			return err
+		}
+	}
+	return s.mgr.Update(func(tx *storage.Tx) error { return intents.Delete(tx, in.ID) })
+}
+
+func (s *Service) dropRecords(ids []string) error {
+	err := s.fs.Update(func(tx *storage.Tx) error {
+		set, err := tx.FileSet()
+		if err != nil {
+			return err
+		}
+		for _, id := range ids {
+			rec, err := records.Get(tx, id)
+			if errors.Is(err, storage.ErrNotFound) {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			sum, err := sums.Get(tx, id)
+			if err != nil && !errors.Is(err, storage.ErrNotFound) {
+				return err
+			}
+			for _, c := range rec.Chunks {
+				n, err := refs.Get(tx, c)
+				if err != nil && !errors.Is(err, storage.ErrNotFound) {
+					return err
+				}
+				if n <= 1 {
+					if err := refs.Delete(tx, c); err != nil {
+						return err
+					}
+					if err := chunks.Delete(tx, c); err != nil {
+						return err
+					}
+					continue
+				}
+				if err := refs.Put(tx, c, n-1); err != nil {
+					return err
+				}
+			}
+			if err := records.Delete(tx, id); err != nil {
+				return err
+			}
+			if err := sums.Delete(tx, id); err != nil {
+				return err
+			}
+			removeFile(&set, id, sum.Hash, sum.Size)
+		}
+		return tx.SetFileSet(set)
+	})
+	if err != nil {
+		return fmt.Errorf("remove contents from the file server: %w", err)
+	}
+	return nil
+}
+
+// Recover finishes or undoes every two-store change that a crash
+// interrupted, then removes chunks that no record uses. Run it at start,
+// before anything else writes.
+func (s *Service) Recover(ctx context.Context) error {
+	s.gate.Lock()
+	defer s.gate.Unlock()
+	var pending []Intent
+	err := s.mgr.View(func(tx *storage.Tx) (err error) {
+		pending, err = intents.List(tx, "")
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("read pending changes: %w", err)
+	}
+	rule, err := s.Versioning(ctx)
+	if err != nil {
+		return err
+	}
+	for _, in := range pending {
+		if err := s.recoverOne(ctx, in, rule); err != nil {
+			return fmt.Errorf("finish interrupted change %s of %q: %w", in.Op, in.Name, err)
+		}
+	}
+	if len(pending) > 0 {
+		s.log.Info("finished interrupted changes", "count", len(pending))
+	}
+	n, err := s.removeOrphanChunks(ctx)
+	if n > 0 {
+		s.log.Info("removed chunks no file uses", "count", n)
+	}
+	return err
+}
+
+func (s *Service) recoverOne(ctx context.Context, in Intent, rule Versioning) error {
+	switch in.Op {
+	case "add":
+		var onServer bool
+		err := s.fs.View(func(tx *storage.Tx) (err error) { onServer, err = records.Has(tx, in.Version.ID); return err })
+		if err != nil {
+			return err
+		}
+		if !onServer { // the content never arrived: as if the upload had not begun
+			return s.mgr.Update(func(tx *storage.Tx) error { return intents.Delete(tx, in.ID) })
+		}
+		_, err = s.finishAdd(ctx, in, rule)
+		if errors.Is(err, ErrExists) || errors.Is(err, ErrNotFound) {
+			// The folder changed under the crashed upload: keep the
+			// content consistent by dropping it from the server.
+			return s.finishDrop(ctx, Intent{ID: in.ID, Op: "drop", Records: []string{in.Version.ID}})
+		}
+		return err
+	case "drop":
+		return s.finishDrop(ctx, in)
+	case "deltree":
+		return s.deleteTree(ctx, in)
+	case "repath":
+		return s.repath(ctx, in)
+	}
+	return fmt.Errorf("unknown change %q", in.Op)
+}
+
+// removeOrphanChunks deletes chunks that no record references: what an
+// upload left behind when it was cancelled or killed.
+func (s *Service) removeOrphanChunks(ctx context.Context) (int, error) {
+	var orphans [][]byte
+	err := s.fs.View(func(tx *storage.Tx) error {
+		return tx.ScanKeys([]byte(chunks.Prefix()), func(k []byte) error {
+			id := string(k[len(chunks.Prefix()):])
+			ok, err := refs.Has(tx, id)
+			if err == nil && !ok {
+				orphans = append(orphans, append([]byte(nil), k...))
+			}
+			return err
+		})
+	})
+	if err != nil || len(orphans) == 0 {
+		return 0, err
+	}
+	b := s.fs.NewBatch()
+	for _, k := range orphans {
+		if err := b.Delete(k); err != nil {
+			b.Cancel()
+			return 0, err
+		}
+	}
+	return len(orphans), b.Flush()
+}
+
+// Pending counts the two-store changes not yet finished.
+func (s *Service) Pending(ctx context.Context) (int, error) {
+	var n int
+	err := s.mgr.View(func(tx *storage.Tx) (err error) { n, err = intents.Count(tx, ""); return err })
+	return n, err
+}
+
+// nowUTC is the service clock in UTC.
+func (s *Service) nowUTC() time.Time { return s.now().UTC() }
