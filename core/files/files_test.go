@@ -429,9 +429,18 @@ func TestCrashAtEveryStepRecovers(t *testing.T) {
 		// after recovery: does the change show?
 		applied bool
 	}{
-		{"add:intent", func(e *env) error { _, err := e.s.Upload(context.Background(), e.master, RootID, "new.bin", bytes.NewReader(random(9000)), 9000, nil); return err }, false},
-		{"add:fileserver", func(e *env) error { _, err := e.s.Upload(context.Background(), e.master, RootID, "new.bin", bytes.NewReader(random(9000)), 9000, nil); return err }, true},
-		{"add:manager", func(e *env) error { _, err := e.s.Upload(context.Background(), e.master, RootID, "new.bin", bytes.NewReader(random(9000)), 9000, nil); return err }, true},
+		{"add:intent", func(e *env) error {
+			_, err := e.s.Upload(context.Background(), e.master, RootID, "new.bin", bytes.NewReader(random(9000)), 9000, nil)
+			return err
+		}, false},
+		{"add:fileserver", func(e *env) error {
+			_, err := e.s.Upload(context.Background(), e.master, RootID, "new.bin", bytes.NewReader(random(9000)), 9000, nil)
+			return err
+		}, true},
+		{"add:manager", func(e *env) error {
+			_, err := e.s.Upload(context.Background(), e.master, RootID, "new.bin", bytes.NewReader(random(9000)), 9000, nil)
+			return err
+		}, true},
 		{"delete:manager", func(e *env) error {
 			n, _ := e.s.Lookup(context.Background(), e.master, "/keep/old.bin")
 			return e.s.Delete(context.Background(), e.master, n.ID, nil)

@@ -89,7 +89,7 @@ type Intent struct {
 
 type rawString struct{}
 
-func (rawString) Encode(s string) ([]byte, error)    { return []byte(s), nil }
+func (rawString) Encode(s string) ([]byte, error)  { return []byte(s), nil }
 func (rawString) Decode(b []byte, s *string) error { *s = string(b); return nil }
 
 type rawBytes struct{}

@@ -69,10 +69,10 @@ type Node struct {
 	Modified time.Time `json:"modified"`
 	By       string    `json:"by,omitempty"`
 	// Files only.
-	Size     int64    `json:"size,omitempty"`
-	Hash     Hash     `json:"hash,omitzero"`
-	Version  string   `json:"version,omitempty"`
-	Versions int      `json:"versions,omitempty"`
+	Size     int64  `json:"size,omitempty"`
+	Hash     Hash   `json:"hash,omitzero"`
+	Version  string `json:"version,omitempty"`
+	Versions int    `json:"versions,omitempty"`
 }
 
 // Hash identifies a content: see contentHash.
