@@ -164,8 +164,14 @@ func joinPath(dir, name string) string {
 // Server does not have. A file left without versions is removed; a file
 // that lost its current version falls back to its newest remaining one.
 // Versions already gone are skipped.
-func (s *Service) DropMissing(ctx context.Context, ids []string) error {
+//
+// also, when not nil, runs in the same transaction: the synchronization
+// writes its report lines there, so a crash cannot separate the two.
+func (s *Service) DropMissing(ctx context.Context, ids []string, also func(*storage.Tx) error) error {
 	return s.mgr.Update(func(tx *storage.Tx) error {
+		if err := runAlso(tx, also); err != nil {
+			return err
+		}
 		set, err := tx.FileSet()
 		if err != nil {
 			return err
@@ -223,8 +229,8 @@ func (s *Service) refreshEntry(tx *storage.Tx, n Node) error {
 }
 
 // TakeServer makes the Manager's versions agree with the File Server's
-// content where the two differ.
-func (s *Service) TakeServer(ctx context.Context, ids []string) error {
+// content where the two differ. also is as for DropMissing.
+func (s *Service) TakeServer(ctx context.Context, ids []string, also func(*storage.Tx) error) error {
 	want := map[string]Sum{}
 	err := s.fs.View(func(tx *storage.Tx) error {
 		for _, id := range ids {
@@ -240,6 +246,9 @@ func (s *Service) TakeServer(ctx context.Context, ids []string) error {
 		return err
 	}
 	return s.mgr.Update(func(tx *storage.Tx) error {
+		if err := runAlso(tx, also); err != nil {
+			return err
+		}
 		set, err := tx.FileSet()
 		if err != nil {
 			return err
@@ -275,8 +284,9 @@ func (s *Service) TakeServer(ctx context.Context, ids []string) error {
 // Adopt lists in the Manager contents that the File Server holds but no
 // entry lists, below the folder into: each goes to its original path,
 // sub-folders included. Records with the same path become versions of one
-// file, oldest first. Records already adopted are skipped.
-func (s *Service) Adopt(ctx context.Context, into string, ids []string) error {
+// file, oldest first. Records already adopted are skipped. also is as for
+// DropMissing.
+func (s *Service) Adopt(ctx context.Context, into string, ids []string, also func(*storage.Tx) error) error {
 	var recs []Record
 	err := s.fs.View(func(tx *storage.Tx) error {
 		for _, id := range ids {
@@ -294,6 +304,9 @@ func (s *Service) Adopt(ctx context.Context, into string, ids []string) error {
 	sort.Slice(recs, func(i, j int) bool { return recs[i].ID < recs[j].ID })
 	now := s.nowUTC()
 	return s.mgr.Update(func(tx *storage.Tx) error {
+		if err := runAlso(tx, also); err != nil {
+			return err
+		}
 		set, err := tx.FileSet()
 		if err != nil {
 			return err
@@ -379,4 +392,26 @@ func ensureFolders(tx *storage.Tx, into, path string, now time.Time) (string, er
 		cur = n.ID
 	}
 	return cur, nil
+}
+
+func runAlso(tx *storage.Tx, also func(*storage.Tx) error) error {
+	if also == nil {
+		return nil
+	}
+	return also(tx)
+}
+
+// Manager returns the manager store, where the synchronization keeps its
+// job record and history.
+func (s *Service) Manager() *storage.Store { return s.mgr }
+
+// Healthy checks that both stores are open and readable.
+func (s *Service) Healthy() error {
+	if err := s.mgr.Healthy(); err != nil {
+		return fmt.Errorf("the Manager store is not healthy: %w", err)
+	}
+	if err := s.fs.Healthy(); err != nil {
+		return fmt.Errorf("the File Server store is not healthy: %w", err)
+	}
+	return nil
 }

@@ -583,3 +583,35 @@ func TestListSortsAndCounts(t *testing.T) {
 		t.Fatalf("by size descending: %s, %s", l[0].Name, l[1].Name)
 	}
 }
+
+// Same version id, other content: the diff says so and TakeServer makes
+// the Manager take the File Server's content.
+func TestDiffFindsDiffering(t *testing.T) {
+	e := newEnv(t)
+	f := e.upload(RootID, "a.bin", random(100))
+	e.upload(RootID, "b.bin", random(100))
+	other := contentHash([][32]byte{{9}}, 7)
+	_ = e.fs.Update(func(tx *storage.Tx) error {
+		set, _ := tx.FileSet()
+		old, _ := sums.Get(tx, f.Version)
+		removeFile(&set, f.Version, old.Hash, old.Size)
+		addFile(&set, f.Version, other, 7)
+		_ = sums.Put(tx, f.Version, Sum{Hash: other, Size: 7})
+		return tx.SetFileSet(set)
+	})
+	d, err := e.s.Diff(context.Background())
+	if err != nil || len(d.Differing) != 1 || len(d.MissingOnServer)+len(d.UnknownToManager) != 0 {
+		t.Fatalf("diff = %+v, %v", d, err)
+	}
+	if got := d.Differing[0]; got.Path != "/a.bin" || got.ServerSize != 7 || got.ServerHash != other.String() {
+		t.Fatalf("differing entry = %+v", got)
+	}
+	if err := e.s.TakeServer(context.Background(), []string{f.Version}, nil); err != nil {
+		t.Fatal(err)
+	}
+	e.consistent()
+	n, _ := e.s.Lookup(context.Background(), e.master, "/a.bin")
+	if n.Size != 7 || n.Hash != other {
+		t.Fatalf("entry after TakeServer: size %d hash %s", n.Size, n.Hash)
+	}
+}
