@@ -18,6 +18,10 @@ import (
 
 	"codeberg.org/plinth/plinth/app/localefix"
 	"codeberg.org/plinth/plinth/core/account"
+	"codeberg.org/plinth/plinth/core/backup"
+	"codeberg.org/plinth/plinth/core/files"
+	"codeberg.org/plinth/plinth/core/filesync"
+	"codeberg.org/plinth/plinth/core/notify"
 	"codeberg.org/plinth/plinth/core/schedule"
 	"codeberg.org/plinth/plinth/storage"
 )
@@ -83,6 +87,10 @@ type App struct {
 	Manager    *storage.Store
 	FileServer *storage.Store
 	Accounts   *account.Service
+	Files      *files.Service
+	Notify     *notify.Service
+	Sync       *filesync.Service
+	Backups    *backup.Service
 	Scheduler  *schedule.Scheduler
 	Log        *slog.Logger
 
@@ -90,16 +98,17 @@ type App struct {
 	closeLog func() error
 }
 
-// Open takes the data folder's lock and opens both stores. A second process
-// on the same folder gets ErrAlreadyRunning; an unwritable or full folder
-// gets its one-sentence error from storage.
+// Open takes the data folder's lock, opens both stores, and finishes what a
+// crash interrupted: two-store changes half-done, and a full file
+// synchronization that was running. A second process on the same folder
+// gets ErrAlreadyRunning; an unwritable or full folder gets its
+// one-sentence error from storage.
 func Open(ctx context.Context, cfg Config) (a *App, err error) {
 	dir, err := filepath.Abs(cfg.DataDir)
 	if err != nil {
 		return nil, fmt.Errorf("data folder %s: %w", cfg.DataDir, err)
 	}
-	mgrDir, fsDir := storage.Path(dir, storage.Manager), storage.Path(dir, storage.FileServer)
-	if cfg.MustExist && !storage.Exists(mgrDir) {
+	if cfg.MustExist && !storage.Exists(storage.Path(dir, storage.Manager)) {
 		return nil, &notSetUpError{dir}
 	}
 	if err := storage.CheckFolder(dir); err != nil {
@@ -126,24 +135,67 @@ func Open(ctx context.Context, cfg Config) (a *App, err error) {
 		return nil, err
 	}
 	a.Log.Info("opening", "version", Version, "data", dir, "pid", os.Getpid())
-
-	sopt := storage.Options{Logger: a.Log}
-	if a.Manager, err = storage.Open(mgrDir, storage.Manager, sopt); err != nil {
+	if err := a.openStores(); err != nil {
 		return nil, err
 	}
-	if a.FileServer, err = storage.Open(fsDir, storage.FileServer, sopt); err != nil {
+	if err := a.Files.Recover(ctx); err != nil {
 		return nil, err
 	}
-	a.Accounts = account.NewService(a.Manager)
-	if a.Scheduler, err = schedule.New(a.Manager, nil, a.Log); err != nil {
-		return nil, err
+	if _, err := a.Sync.Resume(ctx, nil); err != nil {
+		return nil, fmt.Errorf("finish the interrupted file synchronization: %w", err)
 	}
 	return a, nil
+}
+
+// openStores opens both stores and builds the services on them.
+func (a *App) openStores() (err error) {
+	sopt := storage.Options{Logger: a.Log}
+	if a.Manager, err = storage.Open(storage.Path(a.DataDir, storage.Manager), storage.Manager, sopt); err != nil {
+		return err
+	}
+	if a.FileServer, err = storage.Open(storage.Path(a.DataDir, storage.FileServer), storage.FileServer, sopt); err != nil {
+		return err
+	}
+	a.Accounts = account.NewService(a.Manager)
+	a.Notify = notify.NewService(a.Manager, a.Accounts, a.Log)
+	a.Files = files.NewService(a.Manager, a.FileServer, a.Accounts, a.Log)
+	a.Sync = filesync.NewService(a.Files, a.Accounts, a.Notify, a.Log)
+	a.Backups = backup.NewService(a.Files, a.Accounts, filepath.Join(a.DataDir, "backups", "full"))
+	if a.Scheduler, err = schedule.New(a.Manager, nil, a.Log); err != nil {
+		return err
+	}
+	return nil
+}
+
+// closeStores stops the scheduler and closes both stores; the lock stays.
+func (a *App) closeStores() error {
+	var errs []error
+	if a.Scheduler != nil {
+		errs = append(errs, a.Scheduler.Stop())
+		a.Scheduler = nil
+	}
+	for _, st := range []*storage.Store{a.FileServer, a.Manager} {
+		if st != nil {
+			errs = append(errs, st.Close())
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // StartBackground registers Plinth's timed maintenance jobs and starts the
 // scheduler. The window calls it; one-shot commands do not.
 func (a *App) StartBackground() error {
+	err := a.Scheduler.Add(schedule.Job{
+		Name: "filesync.detect", Title: "Compare the Manager and the File Server",
+		Spec: schedule.EveryInterval(time.Hour),
+		Run: func(ctx context.Context) error {
+			_, _, err := a.Sync.Detect(ctx, true)
+			return err
+		},
+	})
+	if err != nil {
+		return err
+	}
 	for _, st := range []*storage.Store{a.Manager, a.FileServer} {
 		err := a.Scheduler.Add(schedule.Job{
 			Name:  "maintenance.gc." + string(st.Kind()),
@@ -162,21 +214,14 @@ func (a *App) StartBackground() error {
 		}
 	}
 	a.Scheduler.Start()
-	return nil
+	// Compare the stores once at start.
+	return a.Scheduler.RunSoon("filesync.detect")
 }
 
 // Close stops background work, then closes the stores, then releases the
 // lock: the order in which nothing is left half-done.
 func (a *App) Close() error {
-	var errs []error
-	if a.Scheduler != nil {
-		errs = append(errs, a.Scheduler.Stop())
-	}
-	for _, st := range []*storage.Store{a.FileServer, a.Manager} {
-		if st != nil {
-			errs = append(errs, st.Close())
-		}
-	}
+	errs := []error{a.closeStores()}
 	if a.Log != nil {
 		a.Log.Info("closed")
 	}

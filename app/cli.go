@@ -85,9 +85,12 @@ func init() {
 		{"user role", "NAME server-admin|project-admin|none", "change a user's role", cmdUserRole},
 		{"user reset-password", "NAME", "set a new password for a user (from PLINTH_NEW_PASSWORD or a prompt)", cmdUserReset},
 		{"user rm", "NAME", "remove a user", cmdUserRemove},
-		{"version", "", "print Plinth's version", cmdVersion},
-		{"help", "", "list the commands", cmdHelp},
 	}
+	commands = append(commands, fileCommands...)
+	commands = append(commands,
+		command{"version", "", "print Plinth's version", cmdVersion},
+		command{"help", "", "list the commands", cmdHelp},
+	)
 }
 
 // cli carries one command invocation's state.

@@ -40,10 +40,11 @@ var identityKey = []byte("meta/identity")
 
 // Store is one open Badger database.
 type Store struct {
-	db   *badger.DB
-	kind Kind
-	dir  string
-	log  *slog.Logger
+	db    *badger.DB
+	kind  Kind
+	dir   string
+	log   *slog.Logger
+	blobs *Blobs // fileserver only
 
 	mu    sync.RWMutex
 	ident Identity
@@ -53,6 +54,24 @@ type Store struct {
 type Options struct {
 	// Logger receives Badger's warnings and errors. Nil discards them.
 	Logger *slog.Logger
+}
+
+func (o Options) logger() *slog.Logger {
+	if o.Logger == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return o.Logger
+}
+
+func openBadger(o badger.Options) (*badger.DB, error) {
+	db, err := badger.Open(o)
+	if err != nil {
+		if c := classify(o.Dir, err); c != nil {
+			return nil, c
+		}
+		return nil, fmt.Errorf("open store in %s: %w", o.Dir, err)
+	}
+	return db, nil
 }
 
 // badgerOptions returns Badger options sized for a desktop: small memtables
@@ -74,10 +93,6 @@ func badgerOptions(dir string, kind Kind, log *slog.Logger) badger.Options {
 		WithMetricsEnabled(false).
 		WithLogger(badgerLogger{log}).
 		WithSyncWrites(kind == Manager)
-	if kind == FileServer {
-		// Content chunks are large; keep them out of the LSM tree.
-		o = o.WithValueThreshold(64 << 10)
-	}
 	return o
 }
 
@@ -90,10 +105,7 @@ func Open(dir string, kind Kind, opt Options) (*Store, error) {
 	if kind != Manager && kind != FileServer {
 		return nil, fmt.Errorf("open store: unknown kind %q", kind)
 	}
-	log := opt.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
+	log := opt.logger()
 	if err := ensureWritable(dir); err != nil {
 		return nil, err
 	}
@@ -108,6 +120,12 @@ func Open(dir string, kind Kind, opt Options) (*Store, error) {
 	if err := s.loadIdentity(); err != nil {
 		_ = db.Close()
 		return nil, err
+	}
+	if kind == FileServer {
+		if s.blobs, err = openBlobs(filepath.Join(dir, "packs")); err != nil {
+			_ = db.Close()
+			return nil, err
+		}
 	}
 	return s, nil
 }
@@ -202,11 +220,15 @@ func (s *Store) Identity() Identity {
 
 // BumpGeneration records that the store was restored from a backup and
 // returns the new generation.
-func (s *Store) BumpGeneration() (uint64, error) {
+func (s *Store) BumpGeneration() (uint64, error) { return s.SetGeneration(s.Identity().Generation + 1) }
+
+// SetGeneration sets the restore generation; a restore sets it one past the
+// generation of the store it replaced.
+func (s *Store) SetGeneration(g uint64) (uint64, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	next := s.ident
-	next.Generation++
+	next.Generation = g
 	b, _ := json.Marshal(next)
 	if err := s.db.Update(func(txn *badger.Txn) error { return txn.Set(identityKey, b) }); err != nil {
 		return 0, s.wrap("bump generation", err)
@@ -219,6 +241,12 @@ func (s *Store) BumpGeneration() (uint64, error) {
 func (s *Store) Close() error {
 	if s.db.IsClosed() {
 		return nil
+	}
+	if s.blobs != nil {
+		if err := s.blobs.Close(); err != nil {
+			_ = s.db.Close()
+			return fmt.Errorf("close packs: %w", err)
+		}
 	}
 	if err := s.db.Close(); err != nil {
 		return fmt.Errorf("close %s store: %w", s.kind, err)
@@ -249,10 +277,19 @@ func (s *Store) Healthy() error {
 	return nil
 }
 
-// DiskSize is the bytes the store occupies on disk (LSM tree + value log).
+// DiskSize is the bytes the store occupies on disk (LSM tree, value log
+// and packs).
 func (s *Store) DiskSize() int64 {
 	lsm, vlog := s.db.Size()
-	return lsm + vlog
+	n := lsm + vlog
+	if s.blobs != nil {
+		if packs, err := s.blobs.Packs(); err == nil {
+			for _, sz := range packs {
+				n += sz
+			}
+		}
+	}
+	return n
 }
 
 // View runs fn in a read-only transaction.
@@ -353,4 +390,21 @@ func trim(s string) string {
 		s = s[:len(s)-1]
 	}
 	return s
+}
+
+// Blobs is the fileserver store's pack storage for file contents (nil for
+// the manager store).
+func (s *Store) Blobs() *Blobs { return s.blobs }
+
+// Sync makes every write so far durable, also on a store without SyncWrites.
+func (s *Store) Sync() error {
+	if s.blobs != nil {
+		if err := s.blobs.Sync(); err != nil {
+			return s.wrap("sync", err)
+		}
+	}
+	if err := s.db.Sync(); err != nil {
+		return s.wrap("sync", fmt.Errorf("sync the %s store: %w", s.kind, err))
+	}
+	return nil
 }

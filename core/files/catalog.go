@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"codeberg.org/plinth/plinth/storage"
@@ -64,6 +65,21 @@ type idSum struct {
 // difference plus one id list.
 func (s *Service) Diff(ctx context.Context) (Diff, error) {
 	var mgr, srv []idSum
+	// Read both stores at once: each is a sequential scan.
+	var srvErr error
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		srvErr = s.fs.View(func(tx *storage.Tx) error {
+			return tx.Scan([]byte(sums.Prefix()), func(k, v []byte) error {
+				var sm Sum
+				if err := (sumCodec{}).Decode(v, &sm); err != nil {
+					return fmt.Errorf("decode %s: %w", k, err)
+				}
+				srv = append(srv, idSum{id: string(k[len(sums.Prefix()):]), sum: sm})
+				return nil
+			})
+		})
+	})
 	err := s.mgr.View(func(tx *storage.Tx) error {
 		return tx.Scan([]byte(versions.Prefix()), func(k, v []byte) error {
 			var ver Version
@@ -74,21 +90,12 @@ func (s *Service) Diff(ctx context.Context) (Diff, error) {
 			return nil
 		})
 	})
+	wg.Wait()
 	if err != nil {
 		return Diff{}, fmt.Errorf("read the Manager: %w", err)
 	}
-	err = s.fs.View(func(tx *storage.Tx) error {
-		return tx.Scan([]byte(sums.Prefix()), func(k, v []byte) error {
-			var sm Sum
-			if err := (sumCodec{}).Decode(v, &sm); err != nil {
-				return fmt.Errorf("decode %s: %w", k, err)
-			}
-			srv = append(srv, idSum{id: string(k[len(sums.Prefix()):]), sum: sm})
-			return nil
-		})
-	})
-	if err != nil {
-		return Diff{}, fmt.Errorf("read the File Server: %w", err)
+	if srvErr != nil {
+		return Diff{}, fmt.Errorf("read the File Server: %w", srvErr)
 	}
 	if err := ctx.Err(); err != nil {
 		return Diff{}, err
@@ -176,6 +183,7 @@ func (s *Service) DropMissing(ctx context.Context, ids []string, also func(*stor
 		if err != nil {
 			return err
 		}
+		dropped := map[string]bool{}
 		for _, id := range ids {
 			v, err := versions.Get(tx, id)
 			if errors.Is(err, storage.ErrNotFound) {
@@ -187,6 +195,7 @@ func (s *Service) DropMissing(ctx context.Context, ids []string, also func(*stor
 			if err := dropVersion(tx, &set, v.Entry, v); err != nil {
 				return err
 			}
+			dropped[v.ID] = true
 			n, err := getNode(tx, v.Entry)
 			if errors.Is(err, ErrNotFound) {
 				continue
@@ -194,7 +203,16 @@ func (s *Service) DropMissing(ctx context.Context, ids []string, also func(*stor
 			if err != nil {
 				return err
 			}
-			if err := s.refreshEntry(tx, n); err != nil {
+			n.Versions--
+			switch {
+			case n.Versions <= 0:
+				err = delNode(tx, n)
+			case n.Version == v.ID:
+				err = s.fallBack(tx, n, dropped)
+			default:
+				err = putNode(tx, n)
+			}
+			if err != nil {
 				return err
 			}
 		}
@@ -202,29 +220,32 @@ func (s *Service) DropMissing(ctx context.Context, ids []string, also func(*stor
 	})
 }
 
-// refreshEntry sets a file entry's current version to its newest remaining
-// version, or removes the entry when none remains.
-func (s *Service) refreshEntry(tx *storage.Tx, n Node) error {
+// fallBack makes a file's newest remaining version current after its
+// current one was dropped. It reads the versions outside the write
+// transaction (iterating inside one is slow with many pending writes) and
+// leaves out those dropped in it.
+func (s *Service) fallBack(tx *storage.Tx, n Node, dropped map[string]bool) error {
 	var newest Version
-	count := 0
-	err := entryVer.Scan(tx, n.ID+"/", func(k string, _ string) error {
-		v, err := versions.Get(tx, k[len(n.ID)+1:])
-		if err != nil {
+	err := s.mgr.View(func(rtx *storage.Tx) error {
+		return entryVer.Scan(rtx, n.ID+"/", func(k string, _ string) error {
+			id := k[len(n.ID)+1:]
+			if dropped[id] || id <= newest.ID {
+				return nil
+			}
+			v, err := versions.Get(rtx, id)
+			if err == nil {
+				newest = v
+			}
 			return err
-		}
-		count++
-		if v.ID > newest.ID {
-			newest = v
-		}
-		return nil
+		})
 	})
 	if err != nil {
 		return err
 	}
-	if count == 0 {
+	if newest.ID == "" {
 		return delNode(tx, n)
 	}
-	n.Versions, n.Version, n.Hash, n.Size, n.Modified, n.By = count, newest.ID, newest.Hash, newest.Size, newest.Created, newest.By
+	n.Version, n.Hash, n.Size, n.Modified, n.By = newest.ID, newest.Hash, newest.Size, newest.Created, newest.By
 	return putNode(tx, n)
 }
 
@@ -271,8 +292,9 @@ func (s *Service) TakeServer(ctx context.Context, ids []string, also func(*stora
 			if err := versions.Put(tx, v.ID, v); err != nil {
 				return err
 			}
-			if n, err := getNode(tx, v.Entry); err == nil {
-				if err := s.refreshEntry(tx, n); err != nil {
+			if n, err := getNode(tx, v.Entry); err == nil && n.Version == v.ID {
+				n.Hash, n.Size = v.Hash, v.Size
+				if err := putNode(tx, n); err != nil {
 					return err
 				}
 			}
@@ -341,7 +363,7 @@ func (s *Service) Adopt(ctx context.Context, into string, ids []string, also fun
 				}
 			}
 			if !ok {
-				n = Node{ID: newID(rec.Created), Parent: dir, Kind: KindFile, Name: name, Created: rec.Created, By: "File Server"}
+				n = Node{ID: newID(rec.Created), Parent: dir, Kind: KindFile, Name: name, Created: rec.Created}
 			}
 			v := Version{ID: rec.ID, Entry: n.ID, Hash: hash, Size: rec.Size, Created: rec.Created, By: "File Server"}
 			if err := versions.Put(tx, v.ID, v); err != nil {
@@ -351,10 +373,11 @@ func (s *Service) Adopt(ctx context.Context, into string, ids []string, also fun
 				return err
 			}
 			addFile(&set, v.ID, v.Hash, v.Size)
-			if err := putNode(tx, n); err != nil {
-				return err
+			n.Versions++
+			if v.ID > n.Version { // records come oldest first: the newest is current
+				n.Version, n.Hash, n.Size, n.Modified, n.By = v.ID, v.Hash, v.Size, v.Created, v.By
 			}
-			if err := s.refreshEntry(tx, n); err != nil {
+			if err := putNode(tx, n); err != nil {
 				return err
 			}
 		}

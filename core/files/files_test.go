@@ -110,6 +110,24 @@ func (e *env) consistent() {
 	if n, _ := e.s.Pending(context.Background()); n != 0 {
 		e.t.Fatalf("%d changes still pending", n)
 	}
+	// Each pack's live bytes are exactly those of the chunks indexed in it.
+	live := map[string]int64{}
+	recorded := map[string]int64{}
+	_ = e.fs.View(func(tx *storage.Tx) error {
+		_ = chunks.Scan(tx, "", func(_ string, l storage.Loc) error {
+			live[packKey(l.Pack)] += l.Len + entryOverhead
+			return nil
+		})
+		return packs.Scan(tx, "", func(k string, pi PackInfo) error {
+			if pi.Live != 0 {
+				recorded[k] = pi.Live
+			}
+			return nil
+		})
+	})
+	if fmt.Sprint(live) != fmt.Sprint(recorded) {
+		e.t.Fatalf("pack usage: chunks say %v, pack records say %v", live, recorded)
+	}
 }
 
 func random(n int) []byte {
@@ -532,6 +550,9 @@ func TestCancelledUploadLeavesNothing(t *testing.T) {
 	if n != 0 {
 		t.Fatalf("%d chunks of a cancelled upload remain", n)
 	}
+	if ps, _ := e.fs.Blobs().Packs(); len(ps) != 0 {
+		t.Fatalf("packs of a cancelled upload remain: %v", ps)
+	}
 	e.consistent()
 }
 
@@ -555,8 +576,22 @@ func TestDamagedChunkIsReported(t *testing.T) {
 	e := newEnv(t)
 	f := e.upload(RootID, "a.bin", random(1000))
 	var rec Record
-	_ = e.fs.View(func(tx *storage.Tx) (err error) { rec, err = records.Get(tx, f.Version); return })
-	_ = e.fs.Update(func(tx *storage.Tx) error { return chunks.Put(tx, rec.Chunks[0], []byte("flipped")) })
+	var loc storage.Loc
+	_ = e.fs.View(func(tx *storage.Tx) (err error) {
+		rec, _ = records.Get(tx, f.Version)
+		loc, err = chunks.Get(tx, rec.Chunks[0])
+		return
+	})
+	// Flip one byte of the chunk in its pack file on disk.
+	pack := filepath.Join(e.fsDir, "packs", fmt.Sprintf("%08d.pack", loc.Pack))
+	raw, err := os.ReadFile(pack)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw[loc.Off+10] ^= 0xff
+	if err := os.WriteFile(pack, raw, 0o600); err != nil {
+		t.Fatal(err)
+	}
 	r, _, err := e.s.Open(context.Background(), e.master, f.ID, "")
 	if err != nil {
 		t.Fatal(err)
@@ -614,4 +649,40 @@ func TestDiffFindsDiffering(t *testing.T) {
 	if n.Size != 7 || n.Hash != other {
 		t.Fatalf("entry after TakeServer: size %d hash %s", n.Size, n.Hash)
 	}
+}
+
+func TestCompactReclaimsSpace(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	keep := random(ChunkSize / 2)
+	var gone []Node
+	for i := range 6 {
+		gone = append(gone, e.upload(RootID, fmt.Sprintf("gone%d.bin", i), random(ChunkSize)))
+	}
+	k := e.upload(RootID, "keep.bin", keep)
+	for _, n := range gone {
+		if err := e.s.Delete(ctx, e.master, n.ID, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	freed, err := e.s.Compact(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if freed < 6*ChunkSize {
+		t.Fatalf("compaction freed %d bytes, want at least %d", freed, 6*ChunkSize)
+	}
+	if got := e.read(k.ID, ""); !bytes.Equal(got, keep) {
+		t.Fatal("the file that stayed does not read back after compaction")
+	}
+	e.consistent()
+	// Reopening (Recover) after compaction changes nothing.
+	e.restart()
+	if err := e.s.Recover(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.read(k.ID, ""); !bytes.Equal(got, keep) {
+		t.Fatal("the file that stayed does not read back after a restart")
+	}
+	e.consistent()
 }

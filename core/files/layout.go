@@ -2,6 +2,7 @@ package files
 
 import (
 	"encoding/binary"
+	"fmt"
 	"strconv"
 	"time"
 
@@ -21,8 +22,10 @@ import (
 //	fileserver
 //	  file/<version id>       Record: original path, name, size, hash, chunks
 //	  sum/<version id>        content hash + size (binary), for fast diffs
-//	  chunk/<sha-256 hex>     up to ChunkSize bytes of content
+//	  chunk/<sha-256 hex>     where the chunk's bytes are: pack, offset, length
 //	  ref/<sha-256 hex>       how many records use the chunk (uint64)
+//	  pack/<id>               PackInfo: committed size and bytes still used
+//	  (the bytes themselves are in the pack files, see storage.Blobs)
 var (
 	nodes    = storage.NewCollectionWith[Node]("n", nodeCodec{})
 	nodeIDs  = storage.NewCollectionWith[string]("id", rawString{})
@@ -33,8 +36,9 @@ var (
 
 	records = storage.NewCollection[Record]("file")
 	sums    = storage.NewCollectionWith[Sum]("sum", sumCodec{})
-	chunks  = storage.NewCollectionWith[[]byte]("chunk", rawBytes{})
+	chunks  = storage.NewCollectionWith[storage.Loc]("chunk", locCodec{})
 	refs    = storage.NewCollectionWith[uint64]("ref", uint64Codec{})
+	packs   = storage.NewCollection[PackInfo]("pack")
 )
 
 // ChunkSize is how content is split: 4 MiB, addressed by SHA-256.
@@ -92,10 +96,29 @@ type rawString struct{}
 func (rawString) Encode(s string) ([]byte, error)  { return []byte(s), nil }
 func (rawString) Decode(b []byte, s *string) error { *s = string(b); return nil }
 
-type rawBytes struct{}
+// PackInfo is what the fileserver store knows of one pack file: how far
+// it is committed (anything after that is what a crash left behind) and
+// how many of those bytes chunks still use.
+type PackInfo struct {
+	Size int64 `json:"size"`
+	Live int64 `json:"live"`
+}
 
-func (rawBytes) Encode(b []byte) ([]byte, error)    { return b, nil }
-func (rawBytes) Decode(b []byte, out *[]byte) error { *out = append([]byte(nil), b...); return nil }
+func packKey(id uint32) string { return fmt.Sprintf("%08d", id) }
+
+type locCodec struct{}
+
+func (locCodec) Encode(l storage.Loc) ([]byte, error) {
+	b := binary.AppendUvarint(nil, uint64(l.Pack))
+	b = binary.AppendUvarint(b, uint64(l.Off))
+	return binary.AppendUvarint(b, uint64(l.Len)), nil
+}
+
+func (locCodec) Decode(b []byte, l *storage.Loc) error {
+	r := reader{b: b}
+	l.Pack, l.Off, l.Len = uint32(r.uvarint()), int64(r.uvarint()), int64(r.uvarint())
+	return r.err
+}
 
 type uint64Codec struct{}
 

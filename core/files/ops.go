@@ -127,25 +127,40 @@ func walk(tx *storage.Tx, n Node, fn func(Node) error) error {
 // manager and then their contents out of the fileserver.
 func (s *Service) removeFiles(ctx context.Context, files []Node) error {
 	drop := Intent{ID: newID(s.now()), Op: "drop", Created: s.nowUTC()}
-	err := s.mgr.Update(func(tx *storage.Tx) error {
-		drop.Records = drop.Records[:0]
-		set, err := tx.FileSet()
-		if err != nil {
-			return err
-		}
-		for _, f := range files {
-			var vs []Version
+	// List the versions first: iterating inside a write transaction with
+	// many pending writes is slow.
+	vers := make([][]Version, len(files))
+	err := s.mgr.View(func(tx *storage.Tx) error {
+		for i, f := range files {
 			err := entryVer.Scan(tx, f.ID+"/", func(k string, _ string) error {
 				v, err := versions.Get(tx, k[len(f.ID)+1:])
 				if err == nil {
-					vs = append(vs, v)
+					vers[i] = append(vers[i], v)
 				}
 				return err
 			})
 			if err != nil {
 				return err
 			}
-			for _, v := range vs {
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	err = s.mgr.Update(func(tx *storage.Tx) error {
+		drop.Records = drop.Records[:0]
+		set, err := tx.FileSet()
+		if err != nil {
+			return err
+		}
+		for i, f := range files {
+			for _, v := range vers[i] {
+				if ok, err := versions.Has(tx, v.ID); err != nil {
+					return err
+				} else if !ok {
+					continue // dropped meanwhile
+				}
 				if err := dropVersion(tx, &set, f.ID, v); err != nil {
 					return err
 				}

@@ -65,10 +65,14 @@ func (r *Reader) Read(p []byte) (int, error) {
 			return 0, err
 		}
 		id := r.chunks[r.next]
-		var data []byte
-		err := r.s.fs.View(func(tx *storage.Tx) (err error) { data, err = chunks.Get(tx, id); return err })
+		var loc storage.Loc
+		err := r.s.fs.View(func(tx *storage.Tx) (err error) { loc, err = chunks.Get(tx, id); return err })
 		if err != nil {
 			return 0, refuse(ErrDamaged, "part %d of %q is missing from the file server", r.next+1, r.name)
+		}
+		data, err := r.s.fs.Blobs().Read(loc)
+		if err != nil {
+			return 0, refuse(ErrDamaged, "part %d of %q cannot be read from the file server: %v", r.next+1, r.name, err)
 		}
 		sum := sha256.Sum256(data)
 		if hex.EncodeToString(sum[:]) != id {

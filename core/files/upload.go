@@ -16,11 +16,14 @@ import (
 	"codeberg.org/plinth/plinth/storage"
 )
 
-// content is a stored content: its chunks are in the fileserver store.
+// content is a stored content: its chunks are in the fileserver's packs.
+// locs holds the chunks this upload appended; they are indexed when the
+// record is committed (chunks already indexed are shared instead).
 type content struct {
 	chunks []string
 	hash   Hash
 	size   int64
+	locs   map[string]storage.Loc
 }
 
 // contentHash is the hash that identifies a content: SHA-256 over its
@@ -40,10 +43,11 @@ func contentHash(chunkSums [][32]byte, size int64) Hash {
 
 var bufPool = sync.Pool{New: func() any { b := make([]byte, ChunkSize); return &b }}
 
-// storeContent reads r to the end, splitting it into chunks that it writes
-// to the fileserver unless they are there already. Memory stays bounded by
-// a few chunks whatever the size of r. Chunks without a record (after a
-// crash) are removed by Recover.
+// storeContent reads r to the end, splitting it into chunks that it
+// appends to the fileserver's packs unless they are stored already. Memory
+// stays bounded by a few chunks whatever the size of r. Chunks appended
+// but never committed (a cancelled or killed upload) are cut off or
+// compacted away later.
 func (s *Service) storeContent(ctx context.Context, r io.Reader, total int64, item string, prog progress.Func) (content, error) {
 	type job struct {
 		i   int
@@ -55,27 +59,24 @@ func (s *Service) storeContent(ctx context.Context, r io.Reader, total int64, it
 	var (
 		mu      sync.Mutex
 		sums    [][32]byte
+		locs    = map[string]storage.Loc{}
 		firstEr error
 		done    int64
 	)
-	fail := func(err error) {
-		mu.Lock()
-		if firstEr == nil {
-			firstEr = err
-		}
-		mu.Unlock()
-	}
 	var wg sync.WaitGroup
 	for range workers {
 		wg.Go(func() {
 			for j := range jobs {
 				data := (*j.buf)[:j.n]
 				sum := sha256.Sum256(data)
-				err := s.putChunk(sum, data)
+				loc, fresh, err := s.putChunk(sum, data, locs, &mu)
 				bufPool.Put(j.buf)
 				mu.Lock()
 				if err != nil && firstEr == nil {
 					firstEr = err
+				}
+				if fresh {
+					locs[hex.EncodeToString(sum[:])] = loc
 				}
 				sums[j.i] = sum
 				done += int64(j.n)
@@ -119,27 +120,38 @@ func (s *Service) storeContent(ctx context.Context, r io.Reader, total int64, it
 	}
 	close(jobs)
 	wg.Wait()
-	if readErr != nil {
-		fail(readErr)
+	if readErr != nil && firstEr == nil {
+		firstEr = readErr
 	}
 	if firstEr != nil {
 		return content{}, firstEr
 	}
-	c := content{size: size, hash: contentHash(sums, size), chunks: make([]string, len(sums))}
+	c := content{size: size, hash: contentHash(sums, size), chunks: make([]string, len(sums)), locs: locs}
 	for i, sm := range sums {
 		c.chunks[i] = hex.EncodeToString(sm[:])
 	}
 	return c, nil
 }
 
-func (s *Service) putChunk(sum [32]byte, data []byte) error {
+// putChunk appends a chunk to the packs unless it is indexed already (or
+// this upload appended it already) and says whether it appended.
+func (s *Service) putChunk(sum [32]byte, data []byte, mine map[string]storage.Loc, mu *sync.Mutex) (storage.Loc, bool, error) {
 	id := hex.EncodeToString(sum[:])
-	return s.fs.Update(func(tx *storage.Tx) error {
-		if ok, err := chunks.Has(tx, id); err != nil || ok {
-			return err
-		}
-		return chunks.Put(tx, id, data)
-	})
+	mu.Lock()
+	_, dup := mine[id]
+	mu.Unlock()
+	if dup {
+		return storage.Loc{}, false, nil
+	}
+	var known bool
+	if err := s.fs.View(func(tx *storage.Tx) (err error) { known, err = chunks.Has(tx, id); return err }); err != nil {
+		return storage.Loc{}, false, err
+	}
+	if known {
+		return storage.Loc{}, false, nil
+	}
+	loc, err := s.fs.Blobs().Append(sum, data)
+	return loc, err == nil, err
 }
 
 // Upload stores r as the file name in a container: a new file, or a new
@@ -227,7 +239,7 @@ func (s *Service) commitVersion(ctx context.Context, by, parentID, name string, 
 		return Node{}, err
 	}
 	rec := Record{ID: vid, Path: path, Name: name, Size: c.size, Hash: hex.EncodeToString(c.hash[:]), Chunks: c.chunks, Created: now}
-	if err := s.addRecord(rec); err != nil {
+	if err := s.addRecord(rec, c.locs); err != nil {
 		return Node{}, err
 	}
 	if err := s.step("add:fileserver"); err != nil {
@@ -237,22 +249,53 @@ func (s *Service) commitVersion(ctx context.Context, by, parentID, name string, 
 }
 
 // addRecord writes a record to the fileserver with its chunk references
-// and digest, in one transaction; writing it twice changes nothing.
-func (s *Service) addRecord(rec Record) error {
+// and digest, in one transaction; writing it twice changes nothing. The
+// chunks this upload appended (locs) are made durable first and indexed in
+// the same transaction, unless another upload indexed them meanwhile.
+func (s *Service) addRecord(rec Record, locs map[string]storage.Loc) error {
 	var hash Hash
 	if err := hash.UnmarshalText([]byte(rec.Hash)); err != nil {
 		return fmt.Errorf("record %s: bad hash: %w", rec.ID, err)
+	}
+	if len(locs) > 0 {
+		if err := s.fs.Blobs().Sync(); err != nil {
+			return fmt.Errorf("store %s on the file server: %w", rec.Name, err)
+		}
 	}
 	err := s.fs.Update(func(tx *storage.Tx) error {
 		if ok, err := records.Has(tx, rec.ID); err != nil || ok {
 			return err
 		}
+		touched := map[uint32]PackInfo{}
 		for _, c := range rec.Chunks {
 			n, err := refs.Get(tx, c)
 			if err != nil && !errors.Is(err, storage.ErrNotFound) {
 				return err
 			}
+			if n == 0 {
+				loc, ok := locs[c]
+				if !ok {
+					return refuse(ErrDamaged, "a part of %q was removed from the file server during the upload; upload it again", rec.Name)
+				}
+				if err := chunks.Put(tx, c, loc); err != nil {
+					return err
+				}
+				pi, ok := touched[loc.Pack]
+				if !ok {
+					if pi, err = packs.Get(tx, packKey(loc.Pack)); err != nil && !errors.Is(err, storage.ErrNotFound) {
+						return err
+					}
+				}
+				pi.Live += loc.Len + entryOverhead
+				pi.Size = max(pi.Size, loc.Off+loc.Len)
+				touched[loc.Pack] = pi
+			}
 			if err := refs.Put(tx, c, n+1); err != nil {
+				return err
+			}
+		}
+		for id, pi := range touched {
+			if err := packs.Put(tx, packKey(id), pi); err != nil {
 				return err
 			}
 		}
@@ -433,10 +476,7 @@ func (s *Service) dropRecords(ids []string) error {
 					return err
 				}
 				if n <= 1 {
-					if err := refs.Delete(tx, c); err != nil {
-						return err
-					}
-					if err := chunks.Delete(tx, c); err != nil {
+					if err := forgetChunk(tx, c); err != nil {
 						return err
 					}
 					continue
@@ -462,7 +502,7 @@ func (s *Service) dropRecords(ids []string) error {
 }
 
 // Recover finishes or undoes every two-store change that a crash
-// interrupted, then removes chunks that no record uses. Run it at start,
+// interrupted, then cuts from the packs what no committed file uses. Run it at start,
 // before anything else writes.
 func (s *Service) Recover(ctx context.Context) error {
 	s.gate.Lock()
@@ -487,9 +527,9 @@ func (s *Service) Recover(ctx context.Context) error {
 	if len(pending) > 0 {
 		s.log.Info("finished interrupted changes", "count", len(pending))
 	}
-	n, err := s.removeOrphanChunks(ctx)
+	n, err := s.tidyPacks(ctx)
 	if n > 0 {
-		s.log.Info("removed chunks no file uses", "count", n)
+		s.log.Info("removed packs no file uses", "count", n)
 	}
 	return err
 }
@@ -522,31 +562,77 @@ func (s *Service) recoverOne(ctx context.Context, in Intent, rule Versioning) er
 	return fmt.Errorf("unknown change %q", in.Op)
 }
 
-// removeOrphanChunks deletes chunks that no record references: what an
-// upload left behind when it was cancelled or killed.
-func (s *Service) removeOrphanChunks(ctx context.Context) (int, error) {
-	var orphans [][]byte
-	err := s.fs.View(func(tx *storage.Tx) error {
-		return tx.ScanKeys([]byte(chunks.Prefix()), func(k []byte) error {
-			id := string(k[len(chunks.Prefix()):])
-			ok, err := refs.Has(tx, id)
-			if err == nil && !ok {
-				orphans = append(orphans, append([]byte(nil), k...))
-			}
+// forgetChunk removes a chunk nobody uses from the index; its bytes in the
+// pack become garbage that compaction reclaims.
+func forgetChunk(tx *storage.Tx, c string) error {
+	loc, err := chunks.Get(tx, c)
+	if err == nil {
+		pi, err := packs.Get(tx, packKey(loc.Pack))
+		if err != nil && !errors.Is(err, storage.ErrNotFound) {
 			return err
-		})
-	})
-	if err != nil || len(orphans) == 0 {
+		}
+		pi.Live -= loc.Len + entryOverhead
+		if err := packs.Put(tx, packKey(loc.Pack), pi); err != nil {
+			return err
+		}
+	} else if !errors.Is(err, storage.ErrNotFound) {
+		return err
+	}
+	if err := refs.Delete(tx, c); err != nil {
+		return err
+	}
+	return chunks.Delete(tx, c)
+}
+
+// entryOverhead is the header before each chunk in a pack.
+const entryOverhead = 4 + 32
+
+// tidyPacks cuts what a crash left after each pack's committed size and
+// removes packs that hold nothing any file uses. Run with nothing writing.
+func (s *Service) tidyPacks(ctx context.Context) (int, error) {
+	b := s.fs.Blobs()
+	onDisk, err := b.Packs()
+	if err != nil {
 		return 0, err
 	}
-	b := s.fs.NewBatch()
-	for _, k := range orphans {
-		if err := b.Delete(k); err != nil {
-			b.Cancel()
-			return 0, err
+	known := map[uint32]PackInfo{}
+	err = s.fs.View(func(tx *storage.Tx) error {
+		return packs.Scan(tx, "", func(k string, pi PackInfo) error {
+			var id uint32
+			if _, err := fmt.Sscanf(k, "%d", &id); err == nil {
+				known[id] = pi
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return 0, err
+	}
+	removed := 0
+	for id, size := range onDisk {
+		pi, ok := known[id]
+		switch {
+		case !ok || pi.Live <= 0:
+			if err := b.Remove(id); err != nil {
+				return removed, err
+			}
+			removed++
+		case size > pi.Size:
+			if err := b.Truncate(id, pi.Size); err != nil {
+				return removed, err
+			}
 		}
 	}
-	return len(orphans), b.Flush()
+	return removed, s.fs.Update(func(tx *storage.Tx) error {
+		for id, pi := range known {
+			if _, ok := onDisk[id]; !ok || pi.Live <= 0 {
+				if err := packs.Delete(tx, packKey(id)); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
 }
 
 // Pending counts the two-store changes not yet finished.

@@ -219,6 +219,23 @@ func (s *Scheduler) RunNow(ctx context.Context, name string) error {
 	return s.runEntryCtx(ctx, e, true)
 }
 
+// RunSoon starts a job in the background now, unless it is running
+// already. Stop waits for it.
+func (s *Scheduler) RunSoon(name string) error {
+	s.mu.Lock()
+	e, ok := s.jobs[name]
+	s.mu.Unlock()
+	if !ok {
+		return fmt.Errorf("%s: %w", name, ErrUnknownJob)
+	}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		s.runEntry(e)
+	}()
+	return nil
+}
+
 // ErrBusy means the job is running already.
 var ErrBusy = errors.New("the job is running already")
 

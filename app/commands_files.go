@@ -1,0 +1,554 @@
+package app
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/dustin/go-humanize"
+	"github.com/schollz/progressbar/v3"
+	"golang.org/x/term"
+
+	"codeberg.org/plinth/plinth/core/files"
+	"codeberg.org/plinth/plinth/core/filesync"
+	"codeberg.org/plinth/plinth/core/progress"
+)
+
+// fileCommands are the commands of the file server, its drift check and
+// synchronization, and backups.
+var fileCommands = []command{
+	{"mkdir", "PATH [--kind folder|project|library|imodel]", "create a folder (and any missing parents), project, library or iModel", cmdMkdir},
+	{"import", "[--to FOLDER] PATH...", "upload files and folders (recursively) from disk", cmdImport},
+	{"ls", "[FOLDER] [--json]", "list a folder on the Projects page", cmdLs},
+	{"export", "PATH DEST", "download a file or a whole folder to disk", cmdExport},
+	{"rm", "PATH", "delete a file or a folder with everything in it", cmdRm},
+	{"versions", "PATH [--json]", "list the versions of a file", cmdVersions},
+	{"check", "[--json]", "compare the Manager and the File Server", cmdCheck},
+	{"sync-files", "[--yes] [--json]", "full file synchronization (masteradmin only)", cmdSyncFiles},
+	{"sync-history", "[--json]", "past full file synchronizations", cmdSyncHistory},
+	{"backup", "--level 2 [--json]", "take a full data backup of both stores", cmdBackup},
+	{"backups", "[--json]", "list the backups", cmdBackups},
+	{"restore", "ID --scope all|manager|fileserver [--yes] [--json]", "restore both stores or one of them from a backup", cmdRestore},
+	{"bench", "files [--size-mib N] [--entries N]", "measure import, drift check, diff and synchronization", cmdBench},
+}
+
+// bar shows progress on a terminal; elsewhere it stays silent.
+func (c *cli) bar() progress.Func {
+	if c.io.Err != os.Stderr || !term.IsTerminal(int(os.Stderr.Fd())) {
+		return nil
+	}
+	var pb *progressbar.ProgressBar
+	var phase string
+	return func(r progress.Report) {
+		if pb == nil || r.Phase != phase {
+			if pb != nil {
+				_ = pb.Finish()
+			}
+			phase = r.Phase
+			opts := []progressbar.Option{progressbar.OptionSetDescription(r.Phase), progressbar.OptionSetWriter(os.Stderr),
+				progressbar.OptionClearOnFinish(), progressbar.OptionThrottle(100 * time.Millisecond)}
+			if r.Bytes {
+				opts = append(opts, progressbar.OptionShowBytes(true))
+			}
+			pb = progressbar.NewOptions64(max(r.Total, -1), opts...)
+		}
+		_ = pb.Set64(r.Done)
+	}
+}
+
+func oneArg(pos []string, what string) (string, error) {
+	if len(pos) != 1 {
+		return "", usagef("give exactly one %s", what)
+	}
+	return pos[0], nil
+}
+
+func cmdMkdir(ctx context.Context, c *cli, args []string) error {
+	fs := newFlags("mkdir")
+	kind := fs.String("kind", "folder", "folder, project, library or imodel")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	path, err := oneArg(pos, "path")
+	if err != nil {
+		return err
+	}
+	k, err := files.ParseKind(*kind)
+	if err != nil || k == files.KindFile {
+		return usagef("unknown kind %q: use folder, project, library or imodel", *kind)
+	}
+	a, actor, err := c.login(ctx)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	dir, name := filepath.Split(filepath.ToSlash(strings.TrimRight(path, "/")))
+	parent, err := a.Files.MkdirAll(ctx, actor, dir)
+	if err != nil {
+		return err
+	}
+	if k == files.KindFolder {
+		_, err = a.Files.MkdirAll(ctx, actor, path)
+	} else {
+		_, err = a.Files.Create(ctx, actor, parent.ID, name, k)
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(c.io.Out, "Created %s %s.\n", k, "/"+strings.Trim(filepath.ToSlash(path), "/"))
+	return nil
+}
+
+func cmdImport(ctx context.Context, c *cli, args []string) error {
+	fs := newFlags("import")
+	to := fs.String("to", "/", "folder on the Projects page to import into")
+	asJSON := fs.Bool("json", false, "print one JSON object")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) == 0 {
+		return usagef("import needs at least one file or folder")
+	}
+	a, actor, err := c.login(ctx)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	dest, err := a.Files.MkdirAll(ctx, actor, *to)
+	if err != nil {
+		return err
+	}
+	var total files.ImportStats
+	start := time.Now()
+	for _, p := range pos {
+		st, err := a.Files.Import(ctx, actor, dest.ID, p, c.bar())
+		total.Files += st.Files
+		total.Folders += st.Folders
+		total.Bytes += st.Bytes
+		total.Skipped = append(total.Skipped, st.Skipped...)
+		if err != nil {
+			return err
+		}
+	}
+	for _, s := range total.Skipped {
+		fmt.Fprintf(c.io.Err, "Skipped %s: %s\n", s.Path, s.Reason)
+	}
+	if *asJSON {
+		return c.printJSON(struct {
+			files.ImportStats
+			Seconds float64 `json:"seconds"`
+		}{total, time.Since(start).Seconds()})
+	}
+	fmt.Fprintf(c.io.Out, "Imported %d files (%s) in %d folders into %s.\n", total.Files,
+		humanize.IBytes(uint64(total.Bytes)), total.Folders, displayPath(*to))
+	if len(total.Skipped) > 0 {
+		return fmt.Errorf("%d items were skipped; see the reasons above", len(total.Skipped))
+	}
+	return nil
+}
+
+func displayPath(p string) string { return "/" + strings.Trim(filepath.ToSlash(p), "/") }
+
+type lsEntry struct {
+	Name     string    `json:"name"`
+	Kind     string    `json:"kind"`
+	Size     int64     `json:"size,omitempty"`
+	Modified time.Time `json:"modified"`
+	Versions int       `json:"versions,omitempty"`
+	Hash     string    `json:"hash,omitempty"`
+	ID       string    `json:"id"`
+}
+
+func cmdLs(ctx context.Context, c *cli, args []string) error {
+	fs := newFlags("ls")
+	asJSON := fs.Bool("json", false, "print one JSON object")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 1 {
+		return usagef("ls takes at most one folder")
+	}
+	path := "/"
+	if len(pos) == 1 {
+		path = pos[0]
+	}
+	a, actor, err := c.login(ctx)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	dir, err := a.Files.Lookup(ctx, actor, path)
+	if err != nil {
+		return err
+	}
+	list, err := a.Files.List(ctx, actor, dir.ID)
+	if err != nil {
+		return err
+	}
+	out := make([]lsEntry, len(list))
+	for i, n := range list {
+		out[i] = lsEntry{Name: n.Name, Kind: n.Kind.String(), Size: n.Size, Modified: n.Modified, Versions: n.Versions, ID: n.ID}
+		if n.Kind == files.KindFile {
+			out[i].Hash = n.Hash.String()
+		}
+	}
+	if *asJSON {
+		return c.printJSON(struct {
+			Folder  string    `json:"folder"`
+			Entries []lsEntry `json:"entries"`
+		}{displayPath(path), out})
+	}
+	rows := [][]string{}
+	for _, e := range out {
+		size := ""
+		if e.Kind == "file" {
+			size = humanize.IBytes(uint64(e.Size))
+		}
+		name := e.Name
+		if e.Kind != "file" {
+			name += "/"
+		}
+		rows = append(rows, []string{name, e.Kind, size, e.Modified.Local().Format("2006-01-02 15:04")})
+	}
+	c.table(rows)
+	return nil
+}
+
+func cmdExport(ctx context.Context, c *cli, args []string) error {
+	pos, err := parse(newFlags("export"), args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 2 {
+		return usagef("export needs a path on the Projects page and a destination on disk")
+	}
+	a, actor, err := c.login(ctx)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	n, err := a.Files.Lookup(ctx, actor, pos[0])
+	if err != nil {
+		return err
+	}
+	count, err := a.Files.Export(ctx, actor, n.ID, pos[1], c.bar())
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(c.io.Out, "Exported %d files to %s.\n", count, pos[1])
+	return nil
+}
+
+func cmdRm(ctx context.Context, c *cli, args []string) error {
+	pos, err := parse(newFlags("rm"), args)
+	if err != nil {
+		return err
+	}
+	path, err := oneArg(pos, "path")
+	if err != nil {
+		return err
+	}
+	a, actor, err := c.login(ctx)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	n, err := a.Files.Lookup(ctx, actor, path)
+	if err != nil {
+		return err
+	}
+	if err := a.Files.Delete(ctx, actor, n.ID, c.bar()); err != nil {
+		return err
+	}
+	fmt.Fprintf(c.io.Out, "Deleted %s.\n", displayPath(path))
+	return nil
+}
+
+func cmdVersions(ctx context.Context, c *cli, args []string) error {
+	fs := newFlags("versions")
+	asJSON := fs.Bool("json", false, "print one JSON object")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	path, err := oneArg(pos, "path")
+	if err != nil {
+		return err
+	}
+	a, actor, err := c.login(ctx)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	n, err := a.Files.Lookup(ctx, actor, path)
+	if err != nil {
+		return err
+	}
+	vs, err := a.Files.Versions(ctx, actor, n.ID)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return c.printJSON(struct {
+			Versions []files.Version `json:"versions"`
+		}{vs})
+	}
+	rows := [][]string{{"VERSION", "CREATED", "SIZE", "BY"}}
+	for _, v := range vs {
+		rows = append(rows, []string{v.ID[:16], v.Created.Local().Format("2006-01-02 15:04:05"), humanize.IBytes(uint64(v.Size)), v.By})
+	}
+	c.table(rows)
+	return nil
+}
+
+func cmdCheck(ctx context.Context, c *cli, args []string) error {
+	fs := newFlags("check")
+	asJSON := fs.Bool("json", false, "print one JSON object")
+	if pos, err := parse(fs, args); err != nil {
+		return err
+	} else if len(pos) > 0 {
+		return usagef("check takes no arguments")
+	}
+	a, _, err := c.login(ctx)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	chk, _, err := a.Sync.Detect(ctx, true)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return c.printJSON(chk)
+	}
+	fmt.Fprintln(c.io.Out, chk.String())
+	if !chk.Consistent {
+		fmt.Fprintln(c.io.Out, "Run 'plinth sync-files' as masteradmin to synchronize.")
+	}
+	return nil
+}
+
+func cmdSyncFiles(ctx context.Context, c *cli, args []string) error {
+	fs := newFlags("sync-files")
+	yes := fs.Bool("yes", false, "synchronize without asking")
+	asJSON := fs.Bool("json", false, "print one JSON object")
+	if pos, err := parse(fs, args); err != nil {
+		return err
+	} else if len(pos) > 0 {
+		return usagef("sync-files takes no arguments")
+	}
+	a, actor, err := c.login(ctx)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	plan, err := a.Sync.Plan(ctx, actor)
+	if err != nil {
+		return err
+	}
+	if !*yes {
+		if plan.Empty() {
+			fmt.Fprintln(c.io.Out, "The Manager and the File Server agree; there is nothing to synchronize.")
+			return nil
+		}
+		printPlan(c, plan)
+		if c.io.Prompt == nil {
+			return usagef("add --yes to synchronize without asking")
+		}
+		fmt.Fprint(c.io.Err, "Synchronize now? [y/N] ")
+		answer, _ := bufio.NewReader(os.Stdin).ReadString('\n')
+		if a := strings.ToLower(strings.TrimSpace(answer)); a != "y" && a != "yes" {
+			return fmt.Errorf("nothing was changed")
+		}
+	}
+	r, err := a.Sync.Synchronize(ctx, actor, c.bar())
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return c.printJSON(struct {
+			Deleted int    `json:"deleted"`
+			Adopted int    `json:"adopted"`
+			Updated int    `json:"updated"`
+			Folder  string `json:"folder"`
+			Run     string `json:"run"`
+		}{r.Deleted, r.Adopted, r.Updated, r.Folder, r.ID})
+	}
+	fmt.Fprintf(c.io.Out, "Synchronized: %d deleted, %d adopted, %d updated.\n", r.Deleted, r.Adopted, r.Updated)
+	if r.Folder != "" {
+		fmt.Fprintf(c.io.Out, "Adopted files are in /%s.\n", r.Folder)
+	}
+	return nil
+}
+
+func printPlan(c *cli, p filesync.Plan) {
+	w := c.io.Out
+	fmt.Fprintf(w, "%d file entries shown in the Manager have no content on the File Server and WILL BE DELETED from the Manager.\n", len(p.MissingOnServer))
+	fmt.Fprintf(w, "%d files on the File Server are unknown to the Manager and will be added to the folder %q, keeping their sub-folders.\n", len(p.UnknownToManager), p.Folder)
+	fmt.Fprintf(w, "%d entries differ and will take the File Server's content.\n", len(p.Differing))
+	const most = 20
+	show := func(what string, es []files.Entry) {
+		for i, e := range es {
+			if i == most {
+				fmt.Fprintf(w, "  … and %d more\n", len(es)-most)
+				break
+			}
+			fmt.Fprintf(w, "  %s %s\n", what, e.Path)
+		}
+	}
+	show("delete ", p.MissingOnServer)
+	show("adopt  ", p.UnknownToManager)
+	show("update ", p.Differing)
+}
+
+func cmdSyncHistory(ctx context.Context, c *cli, args []string) error {
+	fs := newFlags("sync-history")
+	asJSON := fs.Bool("json", false, "print one JSON object")
+	if _, err := parse(fs, args); err != nil {
+		return err
+	}
+	a, actor, err := c.login(ctx)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	runs, err := a.Sync.History(ctx, actor)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return c.printJSON(struct {
+			Runs []filesync.Run `json:"runs"`
+		}{runs})
+	}
+	rows := [][]string{{"FINISHED", "BY", "DELETED", "ADOPTED", "UPDATED", "FOLDER"}}
+	for _, r := range runs {
+		rows = append(rows, []string{r.Finished.Local().Format("2006-01-02 15:04:05"), r.By,
+			fmt.Sprint(r.Deleted), fmt.Sprint(r.Adopted), fmt.Sprint(r.Updated), r.Folder})
+	}
+	c.table(rows)
+	return nil
+}
+
+func cmdBackup(ctx context.Context, c *cli, args []string) error {
+	fs := newFlags("backup")
+	level := fs.Int("level", 2, "1 project snapshots, 2 full data, 3 OS snapshot")
+	asJSON := fs.Bool("json", false, "print one JSON object")
+	if pos, err := parse(fs, args); err != nil {
+		return err
+	} else if len(pos) > 0 {
+		return usagef("backup takes no arguments")
+	}
+	if *level != 2 {
+		if *level == 1 || *level == 3 {
+			return fmt.Errorf("level %d backups are not available yet; use --level 2 for a full data backup", *level)
+		}
+		return usagef("the level is 1, 2 or 3")
+	}
+	a, actor, err := c.login(ctx)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	m, err := a.Backups.Full(ctx, actor, c.bar())
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return c.printJSON(struct {
+			ID      string  `json:"id"`
+			Level   int     `json:"level"`
+			Bytes   int64   `json:"bytes"`
+			Seconds float64 `json:"seconds"`
+			Path    string  `json:"path"`
+		}{m.ID, m.Level, m.Bytes(), m.Seconds, m.Path})
+	}
+	fmt.Fprintf(c.io.Out, "Backup %s written to %s (%s).\n", m.ID, m.Path, humanize.IBytes(uint64(m.Bytes())))
+	return nil
+}
+
+func cmdBackups(ctx context.Context, c *cli, args []string) error {
+	fs := newFlags("backups")
+	asJSON := fs.Bool("json", false, "print one JSON object")
+	if _, err := parse(fs, args); err != nil {
+		return err
+	}
+	a, _, err := c.login(ctx)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	list, err := a.Backups.List()
+	if err != nil {
+		return err
+	}
+	type item struct {
+		ID      string    `json:"id"`
+		Level   int       `json:"level"`
+		Created time.Time `json:"created"`
+		Bytes   int64     `json:"bytes"`
+		Path    string    `json:"path"`
+	}
+	items := make([]item, len(list))
+	for i, m := range list {
+		items[i] = item{m.ID, m.Level, m.Created, m.Bytes(), m.Path}
+	}
+	if *asJSON {
+		return c.printJSON(struct {
+			Backups []item `json:"backups"`
+		}{items})
+	}
+	rows := [][]string{{"ID", "LEVEL", "CREATED", "SIZE"}}
+	for _, it := range items {
+		rows = append(rows, []string{it.ID, fmt.Sprint(it.Level), it.Created.Local().Format("2006-01-02 15:04"), humanize.IBytes(uint64(it.Bytes))})
+	}
+	c.table(rows)
+	return nil
+}
+
+func cmdRestore(ctx context.Context, c *cli, args []string) error {
+	fs := newFlags("restore")
+	scope := fs.String("scope", "all", "all, manager or fileserver")
+	yes := fs.Bool("yes", false, "restore without asking")
+	asJSON := fs.Bool("json", false, "print one JSON object")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	id, err := oneArg(pos, "backup id")
+	if err != nil {
+		return err
+	}
+	sc := Scope(*scope)
+	if _, err := sc.kinds(); err != nil {
+		return usageError{err.Error()}
+	}
+	if !*yes {
+		return usagef("restore replaces live data; add --yes to confirm (the replaced data is kept as a safety copy)")
+	}
+	a, actor, err := c.login(ctx)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	res, err := a.Restore(ctx, actor, id, sc, c.bar())
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return c.printJSON(res)
+	}
+	fmt.Fprintf(c.io.Out, "Restored %s from backup %s. The replaced data is kept in %s.\n", sc, res.Backup, res.SafetyCopy)
+	fmt.Fprintln(c.io.Out, res.Check.String())
+	if !res.Check.Consistent {
+		fmt.Fprintln(c.io.Out, "Run 'plinth sync-files' as masteradmin to synchronize.")
+	}
+	return nil
+}

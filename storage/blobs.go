@@ -1,0 +1,297 @@
+package storage
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+)
+
+// Blobs keeps file contents outside Badger, in append-only pack files in
+// the fileserver store's folder ("packs/"). Badger is excellent at many
+// small records and poor at gigabytes of content: its value log is
+// memory-mapped, so a 5 GB upload would show as 5 GB of resident memory.
+// Packs are written with plain write calls, read with ReadAt, and never
+// change below their committed size, which makes them cheap to back up.
+//
+// Each entry in a pack is a 4-byte length, the 32-byte SHA-256 of the data,
+// then the data, so a pack can be checked or re-indexed on its own. Which
+// entry holds which chunk, and how much of each pack is committed and
+// still used, is recorded in Badger by the caller, in the same transaction
+// as the file that needs it.
+type Blobs struct {
+	dir     string
+	maxPack int64
+
+	mu    sync.Mutex
+	cur   *os.File // the pack being appended to
+	curID uint32
+	size  int64 // bytes written to cur
+	dirty map[uint32]*os.File
+	open  map[uint32]*os.File // read handles
+}
+
+// Loc is where an entry's data lies.
+type Loc struct {
+	Pack uint32
+	Off  int64
+	Len  int64
+}
+
+const (
+	packMagic  = "PLNPACK1"
+	entryHead  = 4 + 32
+	packSuffix = ".pack"
+)
+
+// DefaultPackSize is where a pack is closed and the next one begun.
+const DefaultPackSize = 256 << 20
+
+func openBlobs(dir string) (*Blobs, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		if c := classify(dir, err); c != nil {
+			return nil, c
+		}
+		return nil, err
+	}
+	return &Blobs{dir: dir, maxPack: DefaultPackSize, dirty: map[uint32]*os.File{}, open: map[uint32]*os.File{}}, nil
+}
+
+func (b *Blobs) path(id uint32) string {
+	return filepath.Join(b.dir, fmt.Sprintf("%08d%s", id, packSuffix))
+}
+
+// Dir is the folder the packs are in.
+func (b *Blobs) Dir() string { return b.dir }
+
+// Packs lists the pack ids on disk with their sizes.
+func (b *Blobs) Packs() (map[uint32]int64, error) {
+	ents, err := os.ReadDir(b.dir)
+	if err != nil {
+		return nil, err
+	}
+	out := map[uint32]int64{}
+	for _, e := range ents {
+		name := e.Name()
+		if !strings.HasSuffix(name, packSuffix) {
+			continue
+		}
+		id, err := strconv.ParseUint(strings.TrimSuffix(name, packSuffix), 10, 32)
+		if err != nil {
+			continue
+		}
+		fi, err := e.Info()
+		if err != nil {
+			return nil, err
+		}
+		out[uint32(id)] = fi.Size()
+	}
+	return out, nil
+}
+
+// Append writes one entry and returns where its data is. The data is not
+// durable until Sync. The slice may be reused when Append returns.
+func (b *Blobs) Append(sum [32]byte, data []byte) (Loc, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.cur == nil || b.size+entryHead+int64(len(data)) > b.maxPack && b.size > int64(len(packMagic)) {
+		if err := b.roll(); err != nil {
+			return Loc{}, err
+		}
+	}
+	var head [entryHead]byte
+	binary.BigEndian.PutUint32(head[:4], uint32(len(data)))
+	copy(head[4:], sum[:])
+	if _, err := b.cur.Write(head[:]); err != nil {
+		return Loc{}, b.fail(err)
+	}
+	if _, err := b.cur.Write(data); err != nil {
+		return Loc{}, b.fail(err)
+	}
+	loc := Loc{Pack: b.curID, Off: b.size + entryHead, Len: int64(len(data))}
+	b.size += entryHead + int64(len(data))
+	b.dirty[b.curID] = b.cur
+	return loc, nil
+}
+
+// fail rolls the pack over after a failed write, so the next entry does not
+// land after a torn one, and gives the error its sentence.
+func (b *Blobs) fail(err error) error {
+	b.cur = nil
+	if c := classify(b.dir, err); c != nil {
+		return c
+	}
+	return fmt.Errorf("write pack: %w", err)
+}
+
+// roll starts a new pack after the highest existing one.
+func (b *Blobs) roll() error {
+	packs, err := b.Packs()
+	if err != nil {
+		return err
+	}
+	next := uint32(1)
+	for id := range packs {
+		if id >= next {
+			next = id + 1
+		}
+	}
+	if b.curID >= next {
+		next = b.curID + 1
+	}
+	f, err := os.OpenFile(b.path(next), os.O_CREATE|os.O_EXCL|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return b.fail(err)
+	}
+	if _, err := f.Write([]byte(packMagic)); err != nil {
+		f.Close()
+		return b.fail(err)
+	}
+	b.cur, b.curID, b.size = f, next, int64(len(packMagic))
+	b.dirty[next] = f
+	return nil
+}
+
+// Seal ends the current pack: the next Append starts a new one.
+func (b *Blobs) Seal() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.cur != nil {
+		b.dirty[b.curID] = b.cur // Sync syncs and closes it
+		b.cur = nil
+	}
+}
+
+// Sync makes every entry appended so far durable.
+func (b *Blobs) Sync() error {
+	b.mu.Lock()
+	dirty := b.dirty
+	b.dirty = map[uint32]*os.File{}
+	b.mu.Unlock()
+	for id, f := range dirty {
+		if err := f.Sync(); err != nil {
+			return fmt.Errorf("sync pack %d: %w", id, err)
+		}
+		if f != b.current() {
+			_ = f.Close()
+		}
+	}
+	if len(dirty) > 0 {
+		syncDirOf(b.dir)
+	}
+	return nil
+}
+
+func (b *Blobs) current() *os.File {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.cur
+}
+
+func syncDirOf(dir string) {
+	if d, err := os.Open(dir); err == nil {
+		_ = d.Sync()
+		_ = d.Close()
+	}
+}
+
+// Read returns an entry's data.
+func (b *Blobs) Read(loc Loc) ([]byte, error) {
+	f, err := b.reader(loc.Pack)
+	if err != nil {
+		return nil, err
+	}
+	buf := make([]byte, loc.Len)
+	if _, err := f.ReadAt(buf, loc.Off); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, fmt.Errorf("pack %d ends before the data: %w", loc.Pack, ErrNotFound)
+		}
+		return nil, fmt.Errorf("read pack %d: %w", loc.Pack, err)
+	}
+	return buf, nil
+}
+
+func (b *Blobs) reader(id uint32) (*os.File, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if f, ok := b.open[id]; ok {
+		return f, nil
+	}
+	f, err := os.Open(b.path(id))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("pack %d is missing: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if len(b.open) > 64 { // keep few handles open
+		for k, of := range b.open {
+			_ = of.Close()
+			delete(b.open, k)
+		}
+	}
+	b.open[id] = f
+	return f, nil
+}
+
+// Truncate cuts a pack back to size (its committed size after a crash)
+// and removes it when size is only the header or less.
+func (b *Blobs) Truncate(id uint32, size int64) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.cur != nil && b.curID == id {
+		_ = b.cur.Close()
+		b.cur = nil
+	}
+	if f, ok := b.open[id]; ok {
+		_ = f.Close()
+		delete(b.open, id)
+	}
+	if size <= int64(len(packMagic)) {
+		err := os.Remove(b.path(id))
+		if errors.Is(err, os.ErrNotExist) {
+			return nil
+		}
+		return err
+	}
+	return os.Truncate(b.path(id), size)
+}
+
+// Remove deletes a pack nobody uses any more.
+func (b *Blobs) Remove(id uint32) error { return b.Truncate(id, 0) }
+
+// SortedPacks lists pack ids in order.
+func (b *Blobs) SortedPacks() ([]uint32, error) {
+	packs, err := b.Packs()
+	if err != nil {
+		return nil, err
+	}
+	ids := make([]uint32, 0, len(packs))
+	for id := range packs {
+		ids = append(ids, id)
+	}
+	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
+	return ids, nil
+}
+
+// Close closes every open pack.
+func (b *Blobs) Close() error {
+	err := b.Sync()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.cur != nil {
+		_ = b.cur.Close()
+		b.cur = nil
+	}
+	for k, f := range b.open {
+		_ = f.Close()
+		delete(b.open, k)
+	}
+	return err
+}
