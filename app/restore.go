@@ -106,6 +106,9 @@ func (a *App) Restore(ctx context.Context, actor account.Actor, id string, scope
 		}
 		err = storage.LoadInto(dir, k, storage.Options{Logger: a.Log}, r)
 		r.Close()
+		if err == nil && k == storage.FileServer {
+			err = backup.RestorePacks(ctx, m, dir)
+		}
 		if err != nil {
 			return res, fmt.Errorf("restore the %s store: %w", k, err)
 		}

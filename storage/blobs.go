@@ -63,9 +63,13 @@ func openBlobs(dir string) (*Blobs, error) {
 	return &Blobs{dir: dir, maxPack: DefaultPackSize, dirty: map[uint32]*os.File{}, open: map[uint32]*os.File{}}, nil
 }
 
-func (b *Blobs) path(id uint32) string {
-	return filepath.Join(b.dir, fmt.Sprintf("%08d%s", id, packSuffix))
-}
+func (b *Blobs) path(id uint32) string { return filepath.Join(b.dir, PackName(id)) }
+
+// PackName is the file name of a pack.
+func PackName(id uint32) string { return fmt.Sprintf("%08d%s", id, packSuffix) }
+
+// Path is where a pack lies.
+func (b *Blobs) Path(id uint32) string { return b.path(id) }
 
 // Dir is the folder the packs are in.
 func (b *Blobs) Dir() string { return b.dir }

@@ -48,6 +48,16 @@ type Payload struct {
 	Files      int64        `json:"files"`   // file count of the store at backup time
 	Digest     string       `json:"digest"`  // set digest at backup time
 	Content    int64        `json:"content"` // file bytes at backup time
+	// Packs are the File Server's content packs, copied up to their
+	// committed size (fileserver only).
+	Packs []PackFile `json:"packs,omitempty"`
+}
+
+// PackFile is one content pack in a backup.
+type PackFile struct {
+	Name   string `json:"name"` // under packs/ in the backup and in the store
+	Bytes  int64  `json:"bytes"`
+	SHA256 string `json:"sha256"`
 }
 
 // Manifest describes one backup.
@@ -68,6 +78,9 @@ func (m Manifest) Bytes() int64 {
 	var n int64
 	for _, p := range m.Payloads {
 		n += p.Bytes
+		for _, pk := range p.Packs {
+			n += pk.Bytes
+		}
 	}
 	return n
 }
@@ -124,6 +137,15 @@ func (s *Service) Full(ctx context.Context, actor account.Actor, prog progress.F
 			p, err := writePayload(ctx, tmp, st)
 			if err != nil {
 				return err
+			}
+			if st.Kind() == storage.FileServer {
+				committed, err := s.files.CommittedPacks()
+				if err != nil {
+					return err
+				}
+				if p.Packs, err = copyPacks(ctx, st.Blobs(), committed, filepath.Join(tmp, "packs")); err != nil {
+					return err
+				}
 			}
 			m.Payloads = append(m.Payloads, p)
 		}
@@ -320,7 +342,101 @@ func (s *Service) Verify(ctx context.Context, m Manifest) error {
 	return nil
 }
 
+// copyPacks copies each pack up to its committed size into dir.
+func copyPacks(ctx context.Context, b *storage.Blobs, committed map[uint32]int64, dir string) ([]PackFile, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	ids := make([]uint32, 0, len(committed))
+	for id := range committed {
+		ids = append(ids, id)
+	}
+	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
+	var out []PackFile
+	for _, id := range ids {
+		name := storage.PackName(id)
+		src, err := os.Open(b.Path(id))
+		if err != nil {
+			return nil, fmt.Errorf("read content pack %s: %w", name, err)
+		}
+		pf, err := copyFile(ctx, io.LimitReader(src, committed[id]), filepath.Join(dir, name))
+		src.Close()
+		if err != nil {
+			return nil, err
+		}
+		if pf.Bytes != committed[id] {
+			return nil, fmt.Errorf("content pack %s is shorter than recorded (%d of %d bytes)", name, pf.Bytes, committed[id])
+		}
+		pf.Name = name
+		out = append(out, pf)
+	}
+	return out, nil
+}
+
+// copyFile writes r to path (synced) and returns its size and SHA-256.
+func copyFile(ctx context.Context, r io.Reader, path string) (PackFile, error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return PackFile{}, fmt.Errorf("write %s: %w", path, err)
+	}
+	h := sha256.New()
+	n, err := io.Copy(io.MultiWriter(f, h), &ctxReader{ctx: ctx, r: r})
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return PackFile{}, fmt.Errorf("write %s: %w", path, err)
+	}
+	return PackFile{Bytes: n, SHA256: hex.EncodeToString(h.Sum(nil))}, nil
+}
+
+// RestorePacks copies a backup's content packs into a restored fileserver
+// store's folder, checking each against its checksum.
+func RestorePacks(ctx context.Context, m Manifest, storeDir string) error {
+	p, ok := m.Payload(storage.FileServer)
+	if !ok {
+		return nil
+	}
+	dir := filepath.Join(storeDir, "packs")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	for _, pk := range p.Packs {
+		src, err := os.Open(filepath.Join(m.Path, "packs", pk.Name))
+		if err != nil {
+			return fmt.Errorf("content pack %s of backup %s is missing: %w", pk.Name, m.ID, ErrDamaged)
+		}
+		got, err := copyFile(ctx, src, filepath.Join(dir, pk.Name))
+		src.Close()
+		if err != nil {
+			return err
+		}
+		if got.Bytes != pk.Bytes || got.SHA256 != pk.SHA256 {
+			return fmt.Errorf("content pack %s of backup %s does not match its checksum: %w", pk.Name, m.ID, ErrDamaged)
+		}
+	}
+	return nil
+}
+
 func verifyPayload(ctx context.Context, m Manifest, p Payload) error {
+	for _, pk := range p.Packs {
+		f, err := os.Open(filepath.Join(m.Path, "packs", pk.Name))
+		if err != nil {
+			return fmt.Errorf("content pack %s of backup %s is missing: %w", pk.Name, m.ID, ErrDamaged)
+		}
+		h := sha256.New()
+		n, err := io.Copy(h, &ctxReader{ctx: ctx, r: f})
+		f.Close()
+		if err != nil {
+			return err
+		}
+		if n != pk.Bytes || hex.EncodeToString(h.Sum(nil)) != pk.SHA256 {
+			return fmt.Errorf("content pack %s of backup %s does not match its checksum: %w", pk.Name, m.ID, ErrDamaged)
+		}
+	}
 	f, err := os.Open(filepath.Join(m.Path, p.File))
 	if err != nil {
 		return fmt.Errorf("the %s part of backup %s is missing: %w", storeName(p.Kind), m.ID, ErrDamaged)

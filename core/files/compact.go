@@ -128,3 +128,19 @@ func (s *Service) rewritePack(id uint32) error {
 		return packs.Put(tx, packKey(id), PackInfo{})
 	})
 }
+
+// CommittedPacks returns each pack's committed size: what a backup must
+// copy. Call it inside Exclusive, with the backup's snapshot of the store.
+func (s *Service) CommittedPacks() (map[uint32]int64, error) {
+	out := map[uint32]int64{}
+	err := s.fs.View(func(tx *storage.Tx) error {
+		return packs.Scan(tx, "", func(k string, pi PackInfo) error {
+			var id uint32
+			if _, err := fmt.Sscanf(k, "%d", &id); err == nil && pi.Size > 0 {
+				out[id] = pi.Size
+			}
+			return nil
+		})
+	})
+	return out, err
+}
