@@ -65,7 +65,7 @@ func TestFileServerEndToEnd(t *testing.T) {
 	run("restore", b.ID, "--scope", "fileserver", "--yes")
 
 	var c struct {
-		Consistent                                    bool
+		Consistent                                   bool
 		MissingOnServer, UnknownToManager, Differing int
 	}
 	jsonOf(run("check", "--json"), &c)
@@ -119,7 +119,9 @@ func TestFileServerEndToEnd(t *testing.T) {
 	if s.Deleted+s.Adopted+s.Updated != 0 {
 		t.Fatalf("second sync-files = %+v", s)
 	}
-	var hist struct{ Runs []struct{ Deleted, Adopted int } }
+	var hist struct {
+		Runs []struct{ Deleted, Adopted int }
+	}
 	jsonOf(run("sync-history", "--json"), &hist)
 	if len(hist.Runs) != 2 || hist.Runs[1].Deleted != 2 || hist.Runs[1].Adopted != 1 {
 		t.Fatalf("history = %+v", hist)

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 
 	"codeberg.org/plinth/plinth/core/account"
 	"codeberg.org/plinth/plinth/core/progress"
@@ -329,3 +330,31 @@ func (s *Service) Import(ctx context.Context, actor account.Actor, parentID, loc
 }
 
 func sentenceOf(err error) string { return err.Error() }
+
+// ExportVersion writes one version of a file into folder dest under the
+// file's name (with the version's date added when an older version is
+// asked for), atomically. It needs View item.
+func (s *Service) ExportVersion(ctx context.Context, actor account.Actor, fileID, versionID, dest string) (string, error) {
+	rd, v, err := s.Open(ctx, actor, fileID, versionID)
+	if err != nil {
+		return "", err
+	}
+	defer rd.Close()
+	n, err := s.Get(ctx, actor, fileID)
+	if err != nil {
+		return "", err
+	}
+	name := n.Name
+	if v.ID != n.Version {
+		ext := filepath.Ext(name)
+		name = strings.TrimSuffix(name, ext) + " (" + v.Created.Local().Format("2006-01-02 15-04-05") + ")" + ext
+	}
+	target := filepath.Join(dest, name)
+	if _, err := os.Lstat(target); err == nil {
+		return "", fmt.Errorf("%s already exists; choose another folder", target)
+	}
+	if _, err := writeAtomic(target, rd); err != nil {
+		return "", fmt.Errorf("export %s: %w", name, plainFS(err))
+	}
+	return target, nil
+}
