@@ -24,6 +24,7 @@ import (
 	"codeberg.org/plinth/plinth/core/notify"
 	"codeberg.org/plinth/plinth/core/schedule"
 	"codeberg.org/plinth/plinth/storage"
+	"codeberg.org/plinth/plinth/views"
 )
 
 // Name and ID identify the application to the OS.
@@ -232,4 +233,25 @@ func (a *App) Close() error {
 		errs = append(errs, a.lock.Unlock())
 	}
 	return errors.Join(errs...)
+}
+
+// ViewServices are the services the window uses.
+func (a *App) ViewServices() views.Services {
+	return views.Services{
+		Accounts: a.Accounts, Files: a.Files, Sync: a.Sync, Notifications: a.Notify,
+		DataDir: a.DataDir,
+		Stores: func(ctx context.Context) ([]views.StoreInfo, error) {
+			var out []views.StoreInfo
+			for _, st := range []*storage.Store{a.Manager, a.FileServer} {
+				s := storeStatus(st)
+				name := "Manager"
+				if st.Kind() == storage.FileServer {
+					name = "File Server"
+				}
+				out = append(out, views.StoreInfo{Name: name, Path: s.Path, Identity: s.Identity, Generation: s.Generation,
+					Files: s.Files, Bytes: s.FileBytes, Disk: s.DiskBytes})
+			}
+			return out, nil
+		},
+	}
 }

@@ -47,7 +47,7 @@ func RunWindow(ctx context.Context, g Global, password string, icon []byte) int 
 		a.Log.Error("start background jobs", "err", err)
 	}
 
-	ui := views.New(fa, w, views.Services{Accounts: a.Accounts, DataDir: a.DataDir})
+	ui := views.New(fa, w, a.ViewServices())
 	views.RememberSize(w, fa.Preferences(), nil)
 	w.SetMaster()
 	ui.Start(views.StartOptions{User: g.User, Password: password, Page: g.Page})

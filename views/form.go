@@ -27,7 +27,7 @@ type formSpec struct {
 	danger                bool
 	// check runs on the UI goroutine before work; an error stops there.
 	check func() error
-	// work runs off the UI goroutine.
+	// work runs off the UI goroutine; nil means there is nothing to wait for.
 	work func(ctx context.Context) error
 	// done runs on the UI goroutine after work succeeded.
 	done func()
@@ -56,6 +56,13 @@ func (u *UI) showForm(spec formSpec) *formDialog {
 				showError(f.errText, err)
 				return
 			}
+		}
+		if spec.work == nil {
+			f.d.Hide()
+			if spec.done != nil {
+				spec.done()
+			}
+			return
 		}
 		f.setBusy(true)
 		f.cancel.Disable()

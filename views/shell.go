@@ -7,6 +7,7 @@ package views
 
 import (
 	"context"
+	"strings"
 	"sync"
 
 	"fyne.io/fyne/v2"
@@ -15,6 +16,10 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"codeberg.org/plinth/plinth/core/account"
+	"codeberg.org/plinth/plinth/core/files"
+	"codeberg.org/plinth/plinth/core/filesync"
+	"codeberg.org/plinth/plinth/core/notify"
+	"codeberg.org/plinth/plinth/core/progress"
 )
 
 // Accounts is what the window needs of core/account.
@@ -30,9 +35,62 @@ type Accounts interface {
 	Can(ctx context.Context, actor account.Actor, item account.Item, want account.Permission) bool
 }
 
-// Services are the core services the window uses.
+// Files is what the window needs of core/files.
+type Files interface {
+	List(ctx context.Context, actor account.Actor, id string) ([]files.Node, error)
+	Get(ctx context.Context, actor account.Actor, id string) (files.Node, error)
+	Lookup(ctx context.Context, actor account.Actor, path string) (files.Node, error)
+	Path(ctx context.Context, id string) (string, error)
+	Create(ctx context.Context, actor account.Actor, parent, name string, kind files.Kind) (files.Node, error)
+	Import(ctx context.Context, actor account.Actor, parent, local string, prog progress.Func) (files.ImportStats, error)
+	Export(ctx context.Context, actor account.Actor, id, dest string, prog progress.Func) (int, error)
+	ExportVersion(ctx context.Context, actor account.Actor, fileID, versionID, dest string) (string, error)
+	Rename(ctx context.Context, actor account.Actor, id, name string) (files.Node, error)
+	Move(ctx context.Context, actor account.Actor, id, newParent string) (files.Node, error)
+	Delete(ctx context.Context, actor account.Actor, id string, prog progress.Func) error
+	Versions(ctx context.Context, actor account.Actor, id string) ([]files.Version, error)
+	MakeCurrent(ctx context.Context, actor account.Actor, fileID, versionID string) (files.Node, error)
+	Versioning(ctx context.Context) (files.Versioning, error)
+	SetVersioning(ctx context.Context, actor account.Actor, v files.Versioning) error
+}
+
+// FileSync is what the window needs of core/filesync.
+type FileSync interface {
+	Detect(ctx context.Context, raise bool) (filesync.Check, files.Diff, error)
+	Plan(ctx context.Context, actor account.Actor) (filesync.Plan, error)
+	Synchronize(ctx context.Context, actor account.Actor, prog progress.Func) (filesync.Run, error)
+	History(ctx context.Context, actor account.Actor) ([]filesync.Run, error)
+	Report(ctx context.Context, actor account.Actor, runID string) ([]filesync.Line, error)
+}
+
+// Notifications is what the window needs of core/notify.
+type Notifications interface {
+	List(ctx context.Context, actor account.Actor, unreadOnly bool) ([]notify.Entry, error)
+	MarkRead(ctx context.Context, actor account.Actor, id string) error
+	Delete(ctx context.Context, actor account.Actor, id string) error
+	OnChange(fn func(user string))
+}
+
+// StoreInfo describes one store on the Servers page.
+type StoreInfo struct {
+	Name       string // "Manager", "File Server"
+	Path       string
+	Identity   string
+	Generation uint64
+	Files      int64
+	Bytes      int64
+	Disk       int64
+}
+
+// Services are the core services the window uses. Accounts is required;
+// pages whose service is nil say so instead of failing.
 type Services struct {
-	Accounts Accounts
+	Accounts      Accounts
+	Files         Files
+	Sync          FileSync
+	Notifications Notifications
+	// Stores reads both stores' identity and size for the Servers page.
+	Stores func(ctx context.Context) ([]StoreInfo, error)
 	// DataDir is shown in the header so the admin knows which data is open.
 	DataDir string
 }
@@ -70,24 +128,23 @@ type pageInfo struct {
 	build     func(u *UI) page
 }
 
-// pages lists the navigation in order.
-var pages = []pageInfo{
-	{PageProjects, "Projects", theme.FolderIcon, func(*UI) page {
-		return newPlaceholder("Projects", "The folder tree of projects, libraries, iModels and files comes here: upload, download, versions, and the folder settings.")
-	}},
-	{PageServers, "Servers", theme.StorageIcon, func(*UI) page {
-		return newPlaceholder("Servers", "The Manager and File Server settings come here: drift checks, full file synchronization and its history, versioning and e-mail settings.")
-	}},
-	{PageBackups, "Backups", theme.HistoryIcon, func(*UI) page {
-		return newPlaceholder("Backups", "Project snapshots, full data backups and OS snapshots come here, with their schedules, verification and one-click restore.")
-	}},
-	{PageIModels, "iModels", theme.GridIcon, func(*UI) page {
-		return newPlaceholder("iModels", "iModels and their connections come here: IFC design files synchronized on demand or on a schedule, with a report of every run.")
-	}},
-	{PageNotifications, "Notifications", theme.MailComposeIcon, func(*UI) page {
-		return newPlaceholder("Notifications", "Your notifications come here: file synchronization needed, backup results, connection runs and expiring tokens. A click opens the right panel.")
-	}},
-	{PageUsers, "Users", theme.AccountIcon, func(u *UI) page { return newUsersPage(u) }},
+// pages lists the navigation in order. It is filled in init because the
+// pages themselves navigate (a notification opens another page).
+var pages []pageInfo
+
+func init() {
+	pages = []pageInfo{
+		{PageProjects, "Projects", theme.FolderIcon, func(u *UI) page { return newProjectsPage(u) }},
+		{PageServers, "Servers", theme.StorageIcon, func(u *UI) page { return newServersPage(u) }},
+		{PageBackups, "Backups", theme.HistoryIcon, func(*UI) page {
+			return newPlaceholder("Backups", "Project snapshots, full data backups and OS snapshots come here, with their schedules, verification and one-click restore.")
+		}},
+		{PageIModels, "iModels", theme.GridIcon, func(*UI) page {
+			return newPlaceholder("iModels", "iModels and their connections come here: IFC design files synchronized on demand or on a schedule, with a report of every run.")
+		}},
+		{PageNotifications, "Notifications", theme.MailComposeIcon, func(u *UI) page { return newNotificationsPage(u) }},
+		{PageUsers, "Users", theme.AccountIcon, func(u *UI) page { return newUsersPage(u) }},
+	}
 }
 
 // UI is Plinth's window.
@@ -105,17 +162,39 @@ type UI struct {
 	current string
 	built   map[string]page
 	who     *widget.Label
+	bell    *widget.Button
 
 	// screens before the shell; kept for tests
 	login    *loginScreen
 	firstRun *firstRunScreen
 
 	tasks sync.WaitGroup // background work started by the window
+	// uiMu serializes the callbacks that background work hands to fyne.Do.
+	// The real driver runs them one by one on the main thread anyway; Fyne's
+	// test driver runs each on its own goroutine, and this keeps them apart.
+	uiMu sync.Mutex
+
+	busy     bool   // a long piece of work shows in the banner
+	busyWith string // its title
 }
 
 // New builds the window's UI. Call Start to show the first screen.
 func New(a fyne.App, w fyne.Window, svc Services) *UI {
-	return &UI{app: a, win: w, svc: svc, banner: newBanner(), built: map[string]page{}}
+	u := &UI{app: a, win: w, svc: svc, banner: newBanner(), built: map[string]page{}}
+	if svc.Notifications != nil {
+		// Publishers call this on their own goroutines.
+		svc.Notifications.OnChange(func(user string) {
+			u.do(func() {
+				if !u.actor.IsZero() && strings.EqualFold(user, u.actor.Name()) {
+					u.refreshBell()
+					if p, ok := u.built[PageNotifications]; ok && u.current == PageNotifications {
+						p.shown()
+					}
+				}
+			})
+		})
+	}
+	return u
 }
 
 // Banner is the top bar for running and finished work.
@@ -162,8 +241,17 @@ func (u *UI) background(work func(ctx context.Context) error, done func(err erro
 	go func() {
 		defer u.tasks.Done()
 		err := work(context.Background())
-		fyne.Do(func() { done(err) })
+		u.do(func() { done(err) })
 	}()
+}
+
+// do runs fn on the UI goroutine, one callback at a time.
+func (u *UI) do(fn func()) {
+	fyne.Do(func() {
+		u.uiMu.Lock()
+		defer u.uiMu.Unlock()
+		fn()
+	})
 }
 
 // fatal shows an error that leaves nothing else to do.
@@ -194,19 +282,77 @@ func (u *UI) loggedIn(actor account.Actor, startPage string) {
 		OnSelected: func(id widget.ListItemID) { u.open(pages[id].id) },
 	}
 	u.who = widget.NewLabel("Logged in as " + actor.Name())
+	u.bell = &widget.Button{Text: "No new notifications", Icon: theme.MailComposeIcon(), Importance: widget.LowImportance,
+		OnTapped: func() { u.Show(PageNotifications) }}
 	header := container.NewBorder(nil, nil,
 		&widget.Label{Text: "Plinth", TextStyle: fyne.TextStyle{Bold: true}},
-		container.NewHBox(u.who, &widget.Button{Text: "Log out", Icon: theme.LogoutIcon(), OnTapped: u.logout}),
+		container.NewHBox(u.bell, u.who, &widget.Button{Text: "Log out", Icon: theme.LogoutIcon(), OnTapped: u.logout}),
 		&widget.Label{Text: u.svc.DataDir, Importance: widget.LowImportance, Truncation: fyne.TextTruncateEllipsis},
 	)
 	top := container.NewVBox(u.banner.obj, header, widget.NewSeparator())
 	split := container.NewHSplit(u.nav, u.stack)
 	split.Offset = 0.18
 	u.win.SetContent(container.NewBorder(top, nil, nil, nil, split))
+	u.win.SetOnDropped(func(_ fyne.Position, uris []fyne.URI) {
+		if u.nav == nil {
+			return
+		}
+		u.Show(PageProjects)
+		if p, ok := u.built[PageProjects].(*projectsPage); ok {
+			p.dropped(uris)
+		}
+	})
 	if startPage == "" || indexOf(startPage) < 0 {
 		startPage = PageProjects
 	}
 	u.Show(startPage)
+	u.refreshBell()
+}
+
+// refreshBell shows the number of unread notifications in the header.
+func (u *UI) refreshBell() {
+	if u.bell == nil || u.svc.Notifications == nil || u.actor.IsZero() {
+		return
+	}
+	actor := u.actor
+	var n int
+	u.background(func(ctx context.Context) error {
+		l, err := u.svc.Notifications.List(ctx, actor, true)
+		n = len(l)
+		return err
+	}, func(err error) {
+		if err != nil || u.bell == nil {
+			return
+		}
+		switch n {
+		case 0:
+			u.bell.SetText("No new notifications")
+			u.bell.Importance = widget.LowImportance
+		case 1:
+			u.bell.SetText("1 new notification")
+			u.bell.Importance = widget.WarningImportance
+		default:
+			u.bell.SetText(plural(n, "new notification"))
+			u.bell.Importance = widget.WarningImportance
+		}
+		u.bell.Refresh()
+	})
+}
+
+// ShowTarget opens the panel a notification points at: a page id, a page
+// with a sub-panel ("servers/fileserver"), or a folder ("projects:/Tower").
+func (u *UI) ShowTarget(target string) {
+	page, rest, _ := strings.Cut(target, ":")
+	page, _, _ = strings.Cut(page, "/")
+	if indexOf(page) < 0 {
+		return
+	}
+	u.Show(page)
+	if page == PageProjects && rest != "" {
+		if p, ok := u.built[PageProjects].(*projectsPage); ok {
+			p.Open(rest)
+		}
+	}
 }
 
 func indexOf(id string) int {
@@ -249,7 +395,7 @@ func (u *UI) Current() string { return u.current }
 func (u *UI) logout() {
 	name := u.actor.Name()
 	u.actor = account.Actor{}
-	u.nav, u.stack, u.current = nil, nil, ""
+	u.nav, u.stack, u.current, u.bell = nil, nil, "", nil
 	u.banner.Hide()
 	u.showLogin(name, "")
 }

@@ -11,19 +11,26 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"codeberg.org/plinth/plinth/core/account"
+	"codeberg.org/plinth/plinth/core/files"
+	"codeberg.org/plinth/plinth/core/filesync"
+	"codeberg.org/plinth/plinth/core/notify"
 	"codeberg.org/plinth/plinth/storage"
 )
 
 const masterPw = "correct horse"
 
-// harness is a window on a real account service over a real Badger store.
+// harness is a window on the real core services over real Badger stores.
 type harness struct {
-	t     *testing.T
-	ui    *UI
-	win   fyne.Window
-	acc   *account.Service
-	app   fyne.App
-	store *storage.Store
+	t      *testing.T
+	ui     *UI
+	win    fyne.Window
+	acc    *account.Service
+	files  *files.Service
+	sync   *filesync.Service
+	notify *notify.Service
+	app    fyne.App
+	store  *storage.Store
+	fs     *storage.Store
 }
 
 func newHarness(t *testing.T) *harness {
@@ -33,13 +40,28 @@ func newHarness(t *testing.T) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = st.Close() })
-	acc := account.NewService(st)
-	w := test.NewTempWindow(t, widget.NewLabel(""))
-	w.Resize(DefaultSize)
-	ui := New(a, w, Services{Accounts: acc, DataDir: "/data/plinth"})
-	t.Cleanup(ui.Wait)
-	return &harness{t: t, ui: ui, win: w, acc: acc, app: a, store: st}
+	fs, err := storage.Open(t.TempDir(), storage.FileServer, storage.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close(); _ = fs.Close() })
+	h := &harness{t: t, app: a, store: st, fs: fs}
+	h.acc = account.NewService(st)
+	h.notify = notify.NewService(st, h.acc, nil)
+	h.files = files.NewService(st, fs, h.acc, nil)
+	h.sync = filesync.NewService(h.files, h.acc, h.notify, nil)
+	h.win = test.NewTempWindow(t, widget.NewLabel(""))
+	h.win.Resize(DefaultSize)
+	h.ui = New(a, h.win, h.services())
+	t.Cleanup(h.ui.Wait)
+	return h
+}
+
+func (h *harness) services() Services {
+	return Services{Accounts: h.acc, Files: h.files, Sync: h.sync, Notifications: h.notify, DataDir: "/data/plinth",
+		Stores: func(context.Context) ([]StoreInfo, error) {
+			return []StoreInfo{{Name: "Manager", Identity: h.store.Identity().ID}, {Name: "File Server", Identity: h.fs.Identity().ID}}, nil
+		}}
 }
 
 // bootstrap creates masteradmin outside the window, as `plinth init` would.
@@ -161,8 +183,15 @@ func TestFirstRunThenEveryPage(t *testing.T) {
 			t.Fatalf("after selecting %s the page is %s", p.title, h.ui.Current())
 		}
 		h.mustSee(p.title)
-		if p.id != PageUsers {
+		switch p.id {
+		case PageBackups, PageIModels:
 			h.mustSee("Coming soon.")
+		case PageProjects:
+			h.mustSee("0 folders, 0 files (0 B).")
+		case PageServers:
+			h.mustSee("File Server Settings", "The Manager and the File Server agree.")
+		case PageNotifications:
+			h.mustSee("0 notifications, 0 unread.")
 		}
 	}
 	h.mustSee("1 user.", "masteradmin", "Server Administrator")

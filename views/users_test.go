@@ -155,6 +155,7 @@ func TestUsersPageForUserWithoutRights(t *testing.T) {
 	h2 := newHarness(t)
 	h2.store, h2.acc = h.store, h.acc
 	h2.ui.svc.Accounts = h.acc
+	h2.ui.svc.Notifications = h.notify
 	p2 := h2.usersPage("pat", "pat's password")
 	h2.mustSee("Only users with Modify access on the Servers page can change users.", "nora")
 	h2.mustNotSee("[Add user…]")

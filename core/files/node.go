@@ -93,6 +93,10 @@ func (h *Hash) UnmarshalText(b []byte) error {
 	return err
 }
 
+// Item is the node as a permission item: what the window asks
+// account.Service.Can about before it offers an action.
+func (n Node) Item() account.Item { return n.item() }
+
 // item is the node as a permission item.
 func (n Node) item() account.Item {
 	k := account.KindFolder

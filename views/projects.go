@@ -1,0 +1,606 @@
+package views
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/dialog"
+	"fyne.io/fyne/v2/layout"
+	"fyne.io/fyne/v2/theme"
+	"fyne.io/fyne/v2/widget"
+	"github.com/dustin/go-humanize"
+
+	"codeberg.org/plinth/plinth/core/account"
+	"codeberg.org/plinth/plinth/core/files"
+	"codeberg.org/plinth/plinth/core/progress"
+)
+
+// projectsPage is the folder tree of projects, libraries, iModels and
+// files: one folder at a time in a virtualized table, with a breadcrumb.
+type projectsPage struct {
+	ui  *UI
+	obj fyne.CanvasObject
+
+	crumbs *fyne.Container
+	table  *widget.Table
+	note   *widget.Label
+
+	upload, uploadDir, newItem, download, rename, move, del, versions *widget.Button
+
+	folder   files.Node   // the folder on show
+	path     string       // its path, "" for the root
+	entries  []files.Node // its contents, in display order
+	selected int
+	sortBy   files.SortBy
+	desc     bool
+	can      account.Permission // on the folder on show
+
+	dialog *formDialog // the open dialog, for tests
+}
+
+var projectColumns = []struct {
+	title string
+	width float32
+	by    files.SortBy
+}{
+	{"Name", 360, files.SortName},
+	{"Kind", 90, files.SortKind},
+	{"Size", 100, files.SortSize},
+	{"Modified", 150, files.SortDate},
+	{"Versions", 80, -1},
+}
+
+func kindIcon(k files.Kind) fyne.Resource {
+	switch k {
+	case files.KindFolder:
+		return theme.FolderIcon()
+	case files.KindProject:
+		return theme.HomeIcon()
+	case files.KindLibrary:
+		return theme.ListIcon()
+	case files.KindIModel:
+		return theme.GridIcon()
+	}
+	return theme.FileIcon()
+}
+
+func newProjectsPage(u *UI) *projectsPage {
+	p := &projectsPage{ui: u, selected: -1, folder: files.Node{ID: files.RootID, Kind: files.KindFolder, Name: "Projects"},
+		crumbs: container.NewHBox(), note: &widget.Label{Wrapping: fyne.TextWrapWord}}
+	p.table = &widget.Table{
+		Length: func() (int, int) { return len(p.entries), len(projectColumns) },
+		CreateCell: func() fyne.CanvasObject {
+			open := &widget.Button{Importance: widget.LowImportance, Alignment: widget.ButtonAlignLeading}
+			return container.NewStack(&widget.Label{Truncation: fyne.TextTruncateEllipsis}, open)
+		},
+		UpdateCell:    p.updateCell,
+		ShowHeaderRow: true,
+		CreateHeader: func() fyne.CanvasObject {
+			return &widget.Button{Importance: widget.LowImportance, Alignment: widget.ButtonAlignLeading}
+		},
+		UpdateHeader: func(id widget.TableCellID, o fyne.CanvasObject) {
+			if id.Col < 0 {
+				return
+			}
+			c := projectColumns[id.Col]
+			b := o.(*widget.Button)
+			b.SetText(c.title)
+			b.SetIcon(nil)
+			if c.by == p.sortBy && c.by >= 0 {
+				b.SetIcon(theme.MenuDropDownIcon())
+				if p.desc {
+					b.SetIcon(theme.MenuDropUpIcon())
+				}
+			}
+			b.OnTapped = func() { p.sort(c.by) }
+		},
+		OnSelected: func(id widget.TableCellID) {
+			p.selected = id.Row
+			p.updateButtons()
+		},
+	}
+	for i, c := range projectColumns {
+		p.table.SetColumnWidth(i, c.width)
+	}
+	p.upload = &widget.Button{Text: "Upload file…", Icon: theme.UploadIcon(), OnTapped: p.showUploadFile}
+	p.uploadDir = &widget.Button{Text: "Upload folder…", Icon: theme.FolderOpenIcon(), OnTapped: p.showUploadFolder}
+	p.newItem = &widget.Button{Text: "New…", Icon: theme.ContentAddIcon()}
+	p.newItem.OnTapped = func() {
+		items := []*fyne.MenuItem{}
+		for _, k := range []files.Kind{files.KindFolder, files.KindProject, files.KindLibrary, files.KindIModel} {
+			items = append(items, fyne.NewMenuItem("New "+k.String(), func() { p.showCreate(k) }))
+		}
+		pos := fyne.CurrentApp().Driver().AbsolutePositionForObject(p.newItem)
+		widget.ShowPopUpMenuAtPosition(fyne.NewMenu("", items...), u.win.Canvas(), pos.Add(fyne.NewPos(0, p.newItem.Size().Height)))
+	}
+	p.download = &widget.Button{Text: "Download…", Icon: theme.DownloadIcon(), OnTapped: p.showDownload}
+	p.rename = &widget.Button{Text: "Rename…", Icon: theme.DocumentCreateIcon(), OnTapped: p.showRename}
+	p.move = &widget.Button{Text: "Move…", Icon: theme.NavigateNextIcon(), OnTapped: p.showMove}
+	p.del = &widget.Button{Text: "Delete…", Icon: theme.DeleteIcon(), OnTapped: p.showDelete}
+	p.versions = &widget.Button{Text: "Versions…", Icon: theme.HistoryIcon(), OnTapped: p.showVersions}
+	up := &widget.Button{Icon: theme.MoveUpIcon(), Importance: widget.LowImportance, OnTapped: p.goUp}
+	refresh := &widget.Button{Icon: theme.ViewRefreshIcon(), Importance: widget.LowImportance, OnTapped: p.shown}
+	bar := container.NewHBox(up, p.newItem, p.upload, p.uploadDir, p.download, p.rename, p.move, p.del, p.versions, layout.NewSpacer(), refresh)
+	head := container.NewVBox(
+		&widget.Label{Text: "Projects", TextStyle: fyne.TextStyle{Bold: true}, SizeName: theme.SizeNameHeadingText},
+		p.crumbs, bar, p.note)
+	p.obj = container.NewBorder(head, nil, nil, nil, p.table)
+	p.updateButtons()
+	return p
+}
+
+func (p *projectsPage) content() fyne.CanvasObject { return container.NewPadded(p.obj) }
+
+func (p *projectsPage) shown() { p.load(p.folder.ID, "") }
+
+// updateCell fills one cell: containers' names are buttons that open them.
+func (p *projectsPage) updateCell(id widget.TableCellID, o fyne.CanvasObject) {
+	if id.Row >= len(p.entries) {
+		return
+	}
+	n := p.entries[id.Row]
+	box := o.(*fyne.Container)
+	label, open := box.Objects[0].(*widget.Label), box.Objects[1].(*widget.Button)
+	label.Show()
+	open.Hide()
+	switch id.Col {
+	case 0:
+		if n.Kind.IsContainer() {
+			label.Hide()
+			open.Show()
+			open.SetText(n.Name)
+			open.SetIcon(kindIcon(n.Kind))
+			open.OnTapped = func() { p.openNode(n) }
+			return
+		}
+		label.SetText(n.Name)
+	case 1:
+		label.SetText(n.Kind.String())
+	case 2:
+		if n.Kind == files.KindFile {
+			label.SetText(humanize.IBytes(uint64(n.Size)))
+		} else {
+			label.SetText("")
+		}
+	case 3:
+		label.SetText(n.Modified.Local().Format("2006-01-02 15:04"))
+	case 4:
+		if n.Kind == files.KindFile {
+			label.SetText(fmt.Sprint(n.Versions))
+		} else {
+			label.SetText("")
+		}
+	}
+}
+
+// load shows a folder: its listing is read off the UI goroutine. selectName,
+// when not empty, selects that entry afterwards.
+func (p *projectsPage) load(id, selectName string) {
+	actor := p.ui.actor
+	svc := p.ui.svc.Files
+	if svc == nil {
+		p.note.SetText("The file server is not available in this window.")
+		return
+	}
+	var (
+		dir  files.Node
+		list []files.Node
+		path string
+		can  account.Permission
+	)
+	p.ui.background(func(ctx context.Context) (err error) {
+		if dir, err = svc.Get(ctx, actor, id); err != nil {
+			return err
+		}
+		if list, err = svc.List(ctx, actor, id); err != nil {
+			return err
+		}
+		if path, err = svc.Path(ctx, id); err != nil {
+			return err
+		}
+		for _, perm := range account.Each {
+			if p.ui.svc.Accounts.Can(ctx, actor, dir.Item(), perm) {
+				can |= perm
+			}
+		}
+		return nil
+	}, func(err error) {
+		if errors.Is(err, files.ErrNotFound) && id != files.RootID {
+			p.load(files.RootID, "") // the folder went away: back to the root
+			return
+		}
+		if err != nil {
+			p.note.SetText(sentence(err))
+			return
+		}
+		p.folder, p.path, p.can = dir, path, can
+		files.SortNodes(list, p.sortBy, p.desc)
+		p.entries, p.selected = list, -1
+		p.table.UnselectAll()
+		p.table.ScrollToTop()
+		p.table.Refresh()
+		p.updateCrumbs()
+		p.note.SetText(p.summary())
+		for i, n := range p.entries {
+			if selectName != "" && n.Name == selectName {
+				p.table.Select(widget.TableCellID{Row: i, Col: 0})
+				p.table.ScrollTo(widget.TableCellID{Row: i, Col: 0})
+			}
+		}
+		p.updateButtons()
+	})
+}
+
+func (p *projectsPage) summary() string {
+	var dirs, fs int
+	var bytes int64
+	for _, n := range p.entries {
+		if n.Kind == files.KindFile {
+			fs++
+			bytes += n.Size
+		} else {
+			dirs++
+		}
+	}
+	s := fmt.Sprintf("%s, %s (%s).", plural(dirs, "folder"), plural(fs, "file"), humanize.IBytes(uint64(bytes)))
+	if !p.can.Has(account.ModifyContent) {
+		s += " You may look here but not change anything."
+	}
+	return s
+}
+
+func plural(n int, unit string) string {
+	if n == 1 {
+		return "1 " + unit
+	}
+	if strings.HasSuffix(unit, "y") {
+		return humanize.Comma(int64(n)) + " " + unit[:len(unit)-1] + "ies"
+	}
+	return humanize.Comma(int64(n)) + " " + unit + "s"
+}
+
+func (p *projectsPage) updateCrumbs() {
+	p.crumbs.Objects = nil
+	p.crumbs.Add(&widget.Button{Text: "Projects", Importance: widget.LowImportance, OnTapped: func() { p.load(files.RootID, "") }})
+	if p.path != "" {
+		parts := strings.Split(p.path, "/")
+		for i := range parts {
+			sub := "/" + strings.Join(parts[:i+1], "/")
+			p.crumbs.Add(widget.NewLabel("›"))
+			p.crumbs.Add(&widget.Button{Text: parts[i], Importance: widget.LowImportance, OnTapped: func() { p.openPath(sub) }})
+		}
+	}
+	p.crumbs.Refresh()
+}
+
+func (p *projectsPage) openPath(path string) {
+	actor := p.ui.actor
+	var n files.Node
+	p.ui.background(func(ctx context.Context) (err error) {
+		n, err = p.ui.svc.Files.Lookup(ctx, actor, path)
+		return err
+	}, func(err error) {
+		if err != nil {
+			p.ui.showError(err)
+			return
+		}
+		p.openNode(n)
+	})
+}
+
+// Open shows the folder at path; notifications use it to click through.
+func (p *projectsPage) Open(path string) { p.openPath(path) }
+
+func (p *projectsPage) openNode(n files.Node) {
+	if n.Kind.IsContainer() {
+		p.load(n.ID, "")
+	}
+}
+
+func (p *projectsPage) goUp() {
+	if p.folder.ID != files.RootID {
+		p.load(p.folder.Parent, p.folder.Name)
+	}
+}
+
+func (p *projectsPage) sort(by files.SortBy) {
+	if by < 0 {
+		return
+	}
+	if p.sortBy == by {
+		p.desc = !p.desc
+	} else {
+		p.sortBy, p.desc = by, false
+	}
+	files.SortNodes(p.entries, p.sortBy, p.desc)
+	p.selected = -1
+	p.table.UnselectAll()
+	p.table.Refresh()
+	p.updateButtons()
+}
+
+func (p *projectsPage) current() (files.Node, bool) {
+	if p.selected < 0 || p.selected >= len(p.entries) {
+		return files.Node{}, false
+	}
+	return p.entries[p.selected], true
+}
+
+func (p *projectsPage) updateButtons() {
+	n, ok := p.current()
+	set := func(b *widget.Button, visible, enabled bool) {
+		b.Hidden = !visible
+		if enabled {
+			b.Enable()
+		} else {
+			b.Disable()
+		}
+	}
+	content := p.can.Has(account.ModifyContent)
+	set(p.upload, content, true)
+	set(p.uploadDir, content, true)
+	set(p.newItem, content, true)
+	set(p.download, true, ok)
+	set(p.rename, p.can.Has(account.ModifyDetails), ok)
+	set(p.move, p.can.Has(account.ModifyDetails), ok)
+	set(p.del, p.can.Has(account.DeleteContent), ok)
+	set(p.versions, true, ok && n.Kind == files.KindFile)
+	p.obj.Refresh()
+}
+
+func (p *projectsPage) showCreate(k files.Kind) {
+	name := &widget.Entry{PlaceHolder: "name"}
+	actor, parent := p.ui.actor, p.folder.ID
+	var made string
+	p.dialog = p.ui.showForm(formSpec{
+		title: "New " + k.String(), confirm: "Create",
+		items: []*widget.FormItem{widget.NewFormItem("Name", name)},
+		check: func() error { made = name.Text; return files.CheckName(name.Text) },
+		work: func(ctx context.Context) error {
+			_, err := p.ui.svc.Files.Create(ctx, actor, parent, made, k)
+			return err
+		},
+		done: func() { p.load(parent, made) },
+	})
+}
+
+func (p *projectsPage) showRename() {
+	n, ok := p.current()
+	if !ok {
+		return
+	}
+	name := &widget.Entry{Text: n.Name}
+	actor, parent := p.ui.actor, p.folder.ID
+	var to string
+	p.dialog = p.ui.showForm(formSpec{
+		title: "Rename " + n.Name, confirm: "Rename",
+		items: []*widget.FormItem{widget.NewFormItem("New name", name)},
+		check: func() error { to = name.Text; return files.CheckName(name.Text) },
+		work: func(ctx context.Context) error {
+			_, err := p.ui.svc.Files.Rename(ctx, actor, n.ID, to)
+			return err
+		},
+		done: func() { p.load(parent, to) },
+	})
+}
+
+func (p *projectsPage) showMove() {
+	n, ok := p.current()
+	if !ok {
+		return
+	}
+	dest := &widget.Entry{Text: "/" + p.path, PlaceHolder: "/Project/Folder"}
+	actor, parent := p.ui.actor, p.folder.ID
+	p.dialog = p.ui.showForm(formSpec{
+		title: "Move " + n.Name, confirm: "Move",
+		intro: "Type the folder to move it into, as a path from the Projects root.",
+		items: []*widget.FormItem{widget.NewFormItem("Into folder", dest)},
+		work: func(ctx context.Context) error {
+			to, err := p.ui.svc.Files.Lookup(ctx, actor, dest.Text)
+			if err != nil {
+				return err
+			}
+			_, err = p.ui.svc.Files.Move(ctx, actor, n.ID, to.ID)
+			return err
+		},
+		done: func() { p.load(parent, "") },
+	})
+}
+
+func (p *projectsPage) showDelete() {
+	n, ok := p.current()
+	if !ok {
+		return
+	}
+	what := fmt.Sprintf("Delete the file %q with all its versions?", n.Name)
+	if n.Kind != files.KindFile {
+		what = fmt.Sprintf("Delete the %s %q with everything in it?", n.Kind, n.Name)
+	}
+	actor, parent := p.ui.actor, p.folder.ID
+	p.dialog = p.ui.showForm(formSpec{
+		title: "Delete " + n.Name, confirm: "Delete", danger: true,
+		intro: what + " This cannot be undone here; backups keep earlier states.",
+		done: func() {
+			p.ui.longWork("Deleting "+n.Name, func(ctx context.Context, prog progress.Func) (string, error) {
+				if err := p.ui.svc.Files.Delete(ctx, actor, n.ID, prog); err != nil {
+					return "", err
+				}
+				return fmt.Sprintf("Deleted %s.", n.Name), nil
+			}, func(error) { p.load(parent, "") })
+		},
+	})
+}
+
+func (p *projectsPage) showUploadFile() {
+	d := dialog.NewFileOpen(func(r fyne.URIReadCloser, err error) {
+		if err != nil || r == nil {
+			return
+		}
+		_ = r.Close()
+		p.importPaths([]string{r.URI().Path()})
+	}, p.ui.win)
+	d.Show()
+}
+
+func (p *projectsPage) showUploadFolder() {
+	d := dialog.NewFolderOpen(func(l fyne.ListableURI, err error) {
+		if err != nil || l == nil {
+			return
+		}
+		p.importPaths([]string{l.Path()})
+	}, p.ui.win)
+	d.Show()
+}
+
+// dropped imports what was dragged onto the window into the folder on show.
+func (p *projectsPage) dropped(uris []fyne.URI) {
+	var paths []string
+	for _, u := range uris {
+		if u.Scheme() == "file" {
+			paths = append(paths, u.Path())
+		}
+	}
+	if len(paths) > 0 {
+		p.importPaths(paths)
+	}
+}
+
+// importPaths uploads files and folders from disk into the folder on show.
+func (p *projectsPage) importPaths(paths []string) {
+	if !p.can.Has(account.ModifyContent) {
+		p.ui.showError(fmt.Errorf("you may not upload into %s", p.folder.Name))
+		return
+	}
+	actor, parent, where := p.ui.actor, p.folder.ID, p.folder.Name
+	p.ui.longWork("Uploading into "+where, func(ctx context.Context, prog progress.Func) (string, error) {
+		var total files.ImportStats
+		for _, path := range paths {
+			st, err := p.ui.svc.Files.Import(ctx, actor, parent, path, prog)
+			total.Files += st.Files
+			total.Bytes += st.Bytes
+			total.Skipped = append(total.Skipped, st.Skipped...)
+			if err != nil {
+				return "", err
+			}
+		}
+		msg := fmt.Sprintf("Uploaded %s (%s) into %s.", plural(total.Files, "file"), humanize.IBytes(uint64(total.Bytes)), where)
+		if len(total.Skipped) > 0 {
+			s := total.Skipped[0]
+			msg += fmt.Sprintf(" Skipped %s, for example %s: %s.", plural(len(total.Skipped), "item"), s.Path, s.Reason)
+		}
+		return msg, nil
+	}, func(error) { p.load(parent, "") })
+}
+
+func (p *projectsPage) showDownload() {
+	n, ok := p.current()
+	if !ok {
+		return
+	}
+	d := dialog.NewFolderOpen(func(l fyne.ListableURI, err error) {
+		if err != nil || l == nil {
+			return
+		}
+		dest := l.Path()
+		actor := p.ui.actor
+		p.ui.longWork("Downloading "+n.Name, func(ctx context.Context, prog progress.Func) (string, error) {
+			count, err := p.ui.svc.Files.Export(ctx, actor, n.ID, dest, prog)
+			if err != nil {
+				return "", err
+			}
+			return fmt.Sprintf("Downloaded %s to %s.", plural(count, "file"), dest), nil
+		}, nil)
+	}, p.ui.win)
+	d.Show()
+}
+
+func (p *projectsPage) showVersions() {
+	n, ok := p.current()
+	if !ok || n.Kind != files.KindFile {
+		return
+	}
+	actor := p.ui.actor
+	var vs []files.Version
+	p.ui.background(func(ctx context.Context) (err error) {
+		vs, err = p.ui.svc.Files.Versions(ctx, actor, n.ID)
+		return err
+	}, func(err error) {
+		if err != nil {
+			p.ui.showError(err)
+			return
+		}
+		p.versionsDialog(n, vs)
+	})
+}
+
+func (p *projectsPage) versionsDialog(n files.Node, vs []files.Version) {
+	sel := -1
+	list := widget.NewList(func() int { return len(vs) },
+		func() fyne.CanvasObject { return widget.NewLabel("2006-01-02 15:04:05  1000 MiB  by someone (current)") },
+		func(i widget.ListItemID, o fyne.CanvasObject) {
+			v := vs[i]
+			s := fmt.Sprintf("%s  %s  by %s", v.Created.Local().Format("2006-01-02 15:04:05"), humanize.IBytes(uint64(v.Size)), v.By)
+			if v.ID == n.Version {
+				s += " (current)"
+			}
+			o.(*widget.Label).SetText(s)
+		})
+	var d dialog.Dialog
+	download := &widget.Button{Text: "Download…", Icon: theme.DownloadIcon()}
+	current := &widget.Button{Text: "Make current", Icon: theme.ConfirmIcon()}
+	download.Disable()
+	current.Disable()
+	list.OnSelected = func(i widget.ListItemID) {
+		sel = i
+		download.Enable()
+		if vs[i].ID != n.Version && p.can.Has(account.ModifyContent) {
+			current.Enable()
+		} else {
+			current.Disable()
+		}
+	}
+	actor, parent := p.ui.actor, p.folder.ID
+	download.OnTapped = func() {
+		v := vs[sel]
+		dialog.ShowFolderOpen(func(l fyne.ListableURI, err error) {
+			if err != nil || l == nil {
+				return
+			}
+			var where string
+			p.ui.background(func(ctx context.Context) (err error) {
+				where, err = p.ui.svc.Files.ExportVersion(ctx, actor, n.ID, v.ID, l.Path())
+				return err
+			}, func(err error) {
+				if err != nil {
+					p.ui.showError(err)
+					return
+				}
+				p.ui.banner.Done("Downloaded " + where + ".")
+			})
+		}, p.ui.win)
+	}
+	current.OnTapped = func() {
+		v := vs[sel]
+		p.ui.background(func(ctx context.Context) error {
+			_, err := p.ui.svc.Files.MakeCurrent(ctx, actor, n.ID, v.ID)
+			return err
+		}, func(err error) {
+			if err != nil {
+				p.ui.showError(err)
+				return
+			}
+			d.Hide()
+			p.load(parent, n.Name)
+		})
+	}
+	body := container.NewBorder(
+		widget.NewLabel(fmt.Sprintf("%s has %s. The server keeps them as its versioning rule says.", n.Name, plural(len(vs), "version"))),
+		container.NewHBox(layout.NewSpacer(), download, current), nil, nil, list)
+	d = dialog.NewCustom("Versions of "+n.Name, "Close", body, p.ui.win)
+	d.Resize(fyne.NewSize(560, 400))
+	d.Show()
+}

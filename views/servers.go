@@ -1,0 +1,384 @@
+package views
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/dialog"
+	"fyne.io/fyne/v2/layout"
+	"fyne.io/fyne/v2/theme"
+	"fyne.io/fyne/v2/widget"
+	"github.com/dustin/go-humanize"
+
+	"codeberg.org/plinth/plinth/core/account"
+	"codeberg.org/plinth/plinth/core/files"
+	"codeberg.org/plinth/plinth/core/filesync"
+	"codeberg.org/plinth/plinth/core/progress"
+)
+
+// serversPage is Servers › Manager › Settings: the two stores, whether they
+// agree, the versioning rule, the full file synchronization and its history.
+type serversPage struct {
+	ui  *UI
+	obj fyne.CanvasObject
+
+	stores  *widget.Label
+	state   *widget.Label
+	check   *widget.Button
+	syncBtn *widget.Button
+
+	rule     *widget.Select
+	days     *widget.Entry
+	saveRule *widget.Button
+
+	history *widget.Table
+	runs    []filesync.Run
+	report  *widget.Button
+	runSel  int
+
+	// the open synchronization dialog, for tests
+	plan *planDialog
+}
+
+var ruleLabels = []string{"Keep all", "Keep none", "Keep last N days"}
+
+func newServersPage(u *UI) *serversPage {
+	p := &serversPage{ui: u, runSel: -1,
+		stores: &widget.Label{Wrapping: fyne.TextWrapWord},
+		state:  &widget.Label{Wrapping: fyne.TextWrapWord, TextStyle: fyne.TextStyle{Bold: true}},
+	}
+	p.check = &widget.Button{Text: "Check now", Icon: theme.ViewRefreshIcon(), OnTapped: func() { p.detect(true) }}
+	p.syncBtn = &widget.Button{Text: "Synchronize files…", Icon: theme.MediaReplayIcon(), Importance: widget.WarningImportance, OnTapped: p.startSync}
+	p.rule = widget.NewSelect(ruleLabels, func(s string) {
+		if s == ruleLabels[2] {
+			p.days.Show()
+		} else {
+			p.days.Hide()
+		}
+	})
+	p.days = &widget.Entry{PlaceHolder: "days"}
+	p.saveRule = &widget.Button{Text: "Save", OnTapped: p.saveVersioning}
+	p.history = &widget.Table{
+		Length: func() (int, int) { return len(p.runs), 5 },
+		CreateCell: func() fyne.CanvasObject {
+			return &widget.Label{Truncation: fyne.TextTruncateEllipsis}
+		},
+		UpdateCell: func(id widget.TableCellID, o fyne.CanvasObject) {
+			if id.Row >= len(p.runs) {
+				return
+			}
+			r := p.runs[id.Row]
+			cells := []string{r.Finished.Local().Format("2006-01-02 15:04:05"), r.By,
+				fmt.Sprintf("%d deleted", r.Deleted), fmt.Sprintf("%d adopted, %d updated", r.Adopted, r.Updated), r.Folder}
+			o.(*widget.Label).SetText(cells[id.Col])
+		},
+		OnSelected: func(id widget.TableCellID) { p.runSel = id.Row; p.report.Enable() },
+	}
+	for i, w := range []float32{160, 110, 100, 170, 340} {
+		p.history.SetColumnWidth(i, w)
+	}
+	p.report = &widget.Button{Text: "Show report…", Icon: theme.DocumentIcon(), OnTapped: p.showReport}
+	p.report.Disable()
+
+	heading := func(s string) *widget.Label {
+		return &widget.Label{Text: s, TextStyle: fyne.TextStyle{Bold: true}}
+	}
+	fileServer := container.NewVBox(
+		heading("File Server Settings"),
+		p.stores,
+		p.state,
+		container.NewHBox(p.check, p.syncBtn),
+		widget.NewLabel("The full synchronization makes the Manager agree with the File Server after either was restored from a backup. Only masteradmin can run it."),
+		widget.NewSeparator(),
+		heading("Versioning"),
+		container.NewHBox(p.rule, container.NewGridWrap(fyne.NewSize(80, p.days.MinSize().Height), p.days), p.saveRule),
+		widget.NewSeparator(),
+		container.NewHBox(heading("Synchronization history"), layout.NewSpacer(), p.report),
+	)
+	top := container.NewVBox(
+		&widget.Label{Text: "Servers › Manager › Settings", TextStyle: fyne.TextStyle{Bold: true}, SizeName: theme.SizeNameHeadingText},
+		fileServer)
+	p.obj = container.NewBorder(top, nil, nil, nil, p.history)
+	return p
+}
+
+func (p *serversPage) content() fyne.CanvasObject { return container.NewPadded(p.obj) }
+
+func (p *serversPage) shown() {
+	p.detect(false)
+	actor := p.ui.actor
+	var runs []filesync.Run
+	var v files.Versioning
+	var stores []StoreInfo
+	var canSet bool
+	p.ui.background(func(ctx context.Context) (err error) {
+		if p.ui.svc.Stores != nil {
+			if stores, err = p.ui.svc.Stores(ctx); err != nil {
+				return err
+			}
+		}
+		if p.ui.svc.Files != nil {
+			if v, err = p.ui.svc.Files.Versioning(ctx); err != nil {
+				return err
+			}
+		}
+		canSet = p.ui.svc.Accounts.Can(ctx, actor, account.ServersPage, account.ModifyDetails)
+		if p.ui.svc.Sync != nil {
+			runs, err = p.ui.svc.Sync.History(ctx, actor)
+			if errors.Is(err, account.ErrPermission) {
+				err = nil
+			}
+		}
+		return err
+	}, func(err error) {
+		if err != nil {
+			p.stores.SetText(sentence(err))
+			return
+		}
+		var lines string
+		for _, s := range stores {
+			lines += fmt.Sprintf("%s: %s files, %s (%s on disk), id %.8s, generation %d. ", s.Name,
+				humanize.Comma(s.Files), humanize.IBytes(uint64(s.Bytes)), humanize.IBytes(uint64(s.Disk)), s.Identity, s.Generation)
+		}
+		p.stores.SetText(lines)
+		switch v.Rule {
+		case files.KeepNone:
+			p.rule.SetSelected(ruleLabels[1])
+		case files.KeepLastDays:
+			p.rule.SetSelected(ruleLabels[2])
+			p.days.SetText(strconv.Itoa(v.Days))
+		default:
+			p.rule.SetSelected(ruleLabels[0])
+		}
+		if canSet {
+			p.rule.Enable()
+			p.days.Enable()
+			p.saveRule.Show()
+		} else {
+			p.rule.Disable()
+			p.days.Disable()
+			p.saveRule.Hide()
+		}
+		p.runs = runs
+		p.runSel = -1
+		p.report.Disable()
+		p.history.UnselectAll()
+		p.history.Refresh()
+	})
+}
+
+// detect compares the stores off the UI goroutine; raise notifies as the
+// hourly check would.
+func (p *serversPage) detect(raise bool) {
+	if p.ui.svc.Sync == nil {
+		p.state.SetText("Drift detection is not available in this window.")
+		return
+	}
+	p.check.Disable()
+	var c filesync.Check
+	p.ui.background(func(ctx context.Context) (err error) {
+		c, _, err = p.ui.svc.Sync.Detect(ctx, raise)
+		return err
+	}, func(err error) {
+		p.check.Enable()
+		if err != nil {
+			p.state.SetText(sentence(err))
+			return
+		}
+		p.state.SetText(c.String() + " Checked " + c.Checked.Local().Format("15:04:05") + ".")
+	})
+}
+
+func (p *serversPage) saveVersioning() {
+	v := files.Versioning{Rule: files.KeepAll}
+	switch p.rule.Selected {
+	case ruleLabels[1]:
+		v.Rule = files.KeepNone
+	case ruleLabels[2]:
+		v.Rule = files.KeepLastDays
+		n, err := strconv.Atoi(p.days.Text)
+		if err != nil || n < 1 {
+			p.ui.showError(errors.New("type the number of days to keep, 1 or more"))
+			return
+		}
+		v.Days = n
+	}
+	actor := p.ui.actor
+	p.ui.background(func(ctx context.Context) error {
+		return p.ui.svc.Files.SetVersioning(ctx, actor, v)
+	}, func(err error) {
+		if err != nil {
+			p.ui.showError(err)
+			return
+		}
+		p.ui.banner.Done("Versioning rule saved: " + v.String() + ".")
+	})
+}
+
+// planDialog is the warning before a full synchronization.
+type planDialog struct {
+	d       dialog.Dialog
+	plan    filesync.Plan
+	summary *widget.Label
+	list    *widget.List
+	run     *widget.Button
+	cancel  *widget.Button
+	export  *widget.Button
+}
+
+type planLine struct{ what, path string }
+
+// startSync asks for the plan (which refuses anyone but masteradmin, and
+// tells them and masteradmin) and shows the warning.
+func (p *serversPage) startSync() {
+	actor := p.ui.actor
+	var plan filesync.Plan
+	p.syncBtn.Disable()
+	p.ui.background(func(ctx context.Context) (err error) {
+		plan, err = p.ui.svc.Sync.Plan(ctx, actor) // checks both stores first
+		return err
+	}, func(err error) {
+		p.syncBtn.Enable()
+		if errors.Is(err, filesync.ErrOnlyMaster) {
+			dialog.ShowInformation("Only masteradmin can synchronize",
+				"The full file synchronization deletes entries from the Manager, so only masteradmin can run it. Masteradmin has been told that you tried.", p.ui.win)
+			return
+		}
+		if err != nil {
+			p.ui.showError(err)
+			return
+		}
+		if plan.Empty() {
+			dialog.ShowInformation("Nothing to synchronize", "The Manager and the File Server agree.", p.ui.win)
+			return
+		}
+		p.showPlan(plan)
+	})
+}
+
+func (p *serversPage) showPlan(plan filesync.Plan) {
+	var lines []planLine
+	for _, e := range plan.MissingOnServer {
+		lines = append(lines, planLine{"will be deleted", e.Path})
+	}
+	for _, e := range plan.Differing {
+		lines = append(lines, planLine{"takes the File Server's content", e.Path})
+	}
+	for _, e := range plan.UnknownToManager {
+		lines = append(lines, planLine{"will be adopted", e.Path})
+	}
+	pd := &planDialog{plan: plan}
+	pd.summary = &widget.Label{Wrapping: fyne.TextWrapWord, Text: fmt.Sprintf(
+		"%s shown in the Manager have no content on the File Server and will be DELETED from the Manager.\n"+
+			"%s on the File Server are unknown to the Manager and will be added to a new folder %q, keeping their sub-folders.\n"+
+			"%s differ and will take the File Server's content.\n"+
+			"Projects, libraries and iModels are not touched.",
+		plural(len(plan.MissingOnServer), "file entry"), plural(len(plan.UnknownToManager), "file"), plan.Folder,
+		plural(len(plan.Differing), "entry"))}
+	pd.list = widget.NewList(func() int { return len(lines) },
+		func() fyne.CanvasObject {
+			return container.NewBorder(nil, nil, &widget.Label{Text: "takes the File Server's content", TextStyle: fyne.TextStyle{Italic: true}}, nil,
+				&widget.Label{Truncation: fyne.TextTruncateEllipsis})
+		},
+		func(i widget.ListItemID, o fyne.CanvasObject) {
+			c := o.(*fyne.Container)
+			c.Objects[0].(*widget.Label).SetText(lines[i].path)
+			c.Objects[1].(*widget.Label).SetText(lines[i].what)
+		})
+	pd.export = &widget.Button{Text: "Export list as CSV…", Icon: theme.DocumentSaveIcon(), OnTapped: func() {
+		dialog.ShowFileSave(func(w fyne.URIWriteCloser, err error) {
+			if err != nil || w == nil {
+				return
+			}
+			defer w.Close()
+			if err := filesync.WritePlanCSV(w, plan); err != nil {
+				p.ui.showError(err)
+			}
+		}, p.ui.win)
+	}}
+	pd.cancel = &widget.Button{Text: "Cancel", Icon: theme.CancelIcon()}
+	pd.run = &widget.Button{Text: "Synchronize", Icon: theme.ConfirmIcon(), Importance: widget.DangerImportance}
+	body := container.NewBorder(pd.summary, container.NewHBox(pd.export, layout.NewSpacer(), pd.cancel, pd.run), nil, nil, pd.list)
+	pd.d = dialog.NewCustomWithoutButtons("Synchronize files", body, p.ui.win)
+	pd.cancel.OnTapped = pd.d.Hide
+	pd.run.OnTapped = func() {
+		pd.d.Hide()
+		p.runSync()
+	}
+	pd.d.Resize(fyne.NewSize(760, 520))
+	pd.d.Show()
+	p.plan = pd
+}
+
+// runSync runs the synchronization with the yellow bar, then the green bar
+// with its counts; the Projects page shows the new folder.
+func (p *serversPage) runSync() {
+	actor := p.ui.actor
+	start := time.Now()
+	p.ui.longWork("Full file synchronization running", func(ctx context.Context, prog progress.Func) (string, error) {
+		r, err := p.ui.svc.Sync.Synchronize(ctx, actor, prog)
+		if err != nil {
+			return "", err
+		}
+		msg := fmt.Sprintf("Full file synchronization finished in %s: %d deleted, %d adopted, %d updated.",
+			time.Since(start).Round(time.Second/10), r.Deleted, r.Adopted, r.Updated)
+		if r.Folder != "" {
+			msg += " Adopted files are in the folder “" + r.Folder + "” on the Projects page."
+		}
+		return msg, nil
+	}, func(error) {
+		p.shown()
+		if pp, ok := p.ui.built[PageProjects].(*projectsPage); ok {
+			pp.load(pp.folder.ID, "")
+		}
+	})
+}
+
+func (p *serversPage) showReport() {
+	if p.runSel < 0 || p.runSel >= len(p.runs) {
+		return
+	}
+	r := p.runs[p.runSel]
+	actor := p.ui.actor
+	var ls []filesync.Line
+	p.ui.background(func(ctx context.Context) (err error) {
+		ls, err = p.ui.svc.Sync.Report(ctx, actor, r.ID)
+		return err
+	}, func(err error) {
+		if err != nil {
+			p.ui.showError(err)
+			return
+		}
+		list := widget.NewList(func() int { return len(ls) },
+			func() fyne.CanvasObject { return &widget.Label{Truncation: fyne.TextTruncateEllipsis} },
+			func(i widget.ListItemID, o fyne.CanvasObject) {
+				l := ls[i]
+				s := string(l.Action) + "  " + l.Path
+				if l.To != "" {
+					s += "  →  " + l.To
+				}
+				o.(*widget.Label).SetText(s)
+			})
+		export := &widget.Button{Text: "Export as CSV…", Icon: theme.DocumentSaveIcon(), OnTapped: func() {
+			dialog.ShowFileSave(func(w fyne.URIWriteCloser, err error) {
+				if err != nil || w == nil {
+					return
+				}
+				defer w.Close()
+				if err := filesync.WriteCSV(w, ls); err != nil {
+					p.ui.showError(err)
+				}
+			}, p.ui.win)
+		}}
+		head := widget.NewLabel(fmt.Sprintf("Run of %s by %s: %d deleted, %d adopted, %d updated.",
+			r.Finished.Local().Format("2006-01-02 15:04:05"), r.By, r.Deleted, r.Adopted, r.Updated))
+		d := dialog.NewCustom("Synchronization report", "Close", container.NewBorder(head, container.NewHBox(export), nil, nil, list), p.ui.win)
+		d.Resize(fyne.NewSize(760, 480))
+		d.Show()
+	})
+}
