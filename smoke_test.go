@@ -36,27 +36,42 @@ func need(t *testing.T, cmds ...string) {
 	}
 }
 
-// xvfb starts an X server on a free display and returns its DISPLAY value.
+// xvfb starts an X server on a display it picks itself (-displayfd) and
+// returns the DISPLAY value.
 func xvfb(t *testing.T) string {
 	t.Helper()
-	for n := 90 + os.Getpid()%50; n < 200; n++ {
-		if _, err := os.Stat(fmt.Sprintf("/tmp/.X11-unix/X%d", n)); err == nil {
-			continue
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("Xvfb", "-displayfd", "3", "-screen", "0", fmt.Sprintf("%dx%dx24", screenW, screenH), "-nolisten", "tcp")
+	cmd.ExtraFiles = []*os.File{w}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	t.Cleanup(func() { _ = cmd.Process.Signal(syscall.SIGTERM); _ = cmd.Wait() })
+	line := make(chan string, 1)
+	go func() {
+		b := make([]byte, 16)
+		n, _ := r.Read(b)
+		line <- strings.TrimSpace(string(b[:n]))
+	}()
+	select {
+	case n := <-line:
+		if n == "" {
+			t.Fatal("Xvfb did not start")
 		}
-		display := fmt.Sprintf(":%d", n)
-		cmd := exec.Command("Xvfb", display, "-screen", "0", fmt.Sprintf("%dx%dx24", screenW, screenH), "-nolisten", "tcp")
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+		display := ":" + n
 		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
 			if exec.Command("xdpyinfo", "-display", display).Run() == nil {
 				return display
 			}
 		}
-		t.Fatalf("Xvfb did not start on %s", display)
+		t.Fatalf("Xvfb on %s does not answer", display)
+	case <-time.After(15 * time.Second):
+		t.Fatal("Xvfb did not say which display it took")
 	}
-	t.Fatal("no free X display")
 	return ""
 }
 
@@ -192,6 +207,27 @@ func TestSmokeRealWindow(t *testing.T) {
 			"user", "add", u[0], "--role", u[1], "--email", u[0]+"@office.example")
 		if p.code != 0 {
 			t.Fatalf("user add: %+v", p)
+		}
+	}
+
+	// A small office tree on the Projects page.
+	tree := filepath.Join(work, "import")
+	for _, f := range []string{"Tower A/Plans/Ground floor.pdf", "Tower A/Plans/Roof.pdf", "Tower A/Model/Tower A.ifc",
+		"Tower A/Model/Structure.ifc", "School extension/Site plan.pdf", "Office library/Door types.mod"} {
+		p := filepath.Join(tree, f)
+		_ = os.MkdirAll(filepath.Dir(p), 0o755)
+		if err := os.WriteFile(p, bytes.Repeat([]byte(f), 3000), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, mk := range [][2]string{{"/Tower A", "project"}, {"/School extension", "project"}, {"/Office library", "library"}} {
+		if p := plinth(t, env, "", "-data", dir, "mkdir", mk[0], "--kind", mk[1]); p.code != 0 {
+			t.Fatalf("mkdir: %+v", p)
+		}
+	}
+	for _, top := range []string{"Tower A", "School extension", "Office library"} {
+		if p := plinth(t, env, "", "-data", dir, "import", filepath.Join(tree, top)); p.code != 0 {
+			t.Fatalf("import: %+v", p)
 		}
 	}
 

@@ -197,6 +197,22 @@ func (a *App) StartBackground() error {
 	if err != nil {
 		return err
 	}
+	err = a.Scheduler.Add(schedule.Job{
+		Name: "files.maintenance", Title: "Prune old versions and compact content packs",
+		Spec: schedule.DailyAt(3, 30), CatchUp: true,
+		Run: func(ctx context.Context) error {
+			pruned, err := a.Files.PruneVersions(ctx)
+			if err != nil {
+				return err
+			}
+			freed, err := a.Files.Compact(ctx)
+			a.Log.Info("file maintenance", "prunedVersions", pruned, "freedBytes", freed)
+			return err
+		},
+	})
+	if err != nil {
+		return err
+	}
 	for _, st := range []*storage.Store{a.Manager, a.FileServer} {
 		err := a.Scheduler.Add(schedule.Job{
 			Name:  "maintenance.gc." + string(st.Kind()),

@@ -26,10 +26,16 @@ func TestBackgroundJobsAndCloseOrder(t *testing.T) {
 		t.Fatal(err)
 	}
 	jobs := a.Scheduler.Jobs()
-	if len(jobs) != 3 {
-		t.Fatalf("jobs = %+v, want the drift check and the two value-log GC jobs", jobs)
+	if len(jobs) != 4 {
+		t.Fatalf("jobs = %+v, want the drift check, file maintenance and the two value-log GC jobs", jobs)
 	}
 	for _, j := range jobs {
+		if j.Name == "files.maintenance" {
+			if j.Spec != "Daily at 03:30" {
+				t.Errorf("file maintenance runs %q", j.Spec)
+			}
+			continue
+		}
 		if j.Spec != "Every hour" || time.Until(j.NextRun) < 59*time.Minute || time.Until(j.NextRun) > time.Hour {
 			t.Errorf("job %s: spec %q next run in %v", j.Title, j.Spec, time.Until(j.NextRun))
 		}

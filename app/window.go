@@ -26,6 +26,22 @@ func RunWindow(ctx context.Context, g Global, password string, icon []byte) int 
 	if g.DataDir == "" {
 		g.DataDir = DefaultDataDir()
 	}
+	a, err := Open(ctx, Config{DataDir: g.DataDir, LogToStderr: true})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, sentence(err))
+		// A window that only says why, without an app id: it must not
+		// touch the preferences the running Plinth owns.
+		fa := fyneapp.NewWithID("")
+		if len(icon) > 0 {
+			fa.SetIcon(fyne.NewStaticResource("Icon.png", icon))
+		}
+		w := fa.NewWindow(Name)
+		stop := context.AfterFunc(ctx, func() { fyne.Do(fa.Quit) })
+		defer stop()
+		showOpenError(w, err)
+		w.ShowAndRun()
+		return ExitFailure
+	}
 	fa := fyneapp.NewWithID(ID)
 	if len(icon) > 0 {
 		fa.SetIcon(fyne.NewStaticResource("Icon.png", icon))
@@ -35,14 +51,6 @@ func RunWindow(ctx context.Context, g Global, password string, icon []byte) int 
 	// close cleanly.
 	stop := context.AfterFunc(ctx, func() { fyne.Do(fa.Quit) })
 	defer stop()
-
-	a, err := Open(ctx, Config{DataDir: g.DataDir, LogToStderr: true})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, sentence(err))
-		showOpenError(w, err)
-		w.ShowAndRun()
-		return ExitFailure
-	}
 	if err := a.StartBackground(); err != nil {
 		a.Log.Error("start background jobs", "err", err)
 	}

@@ -66,7 +66,7 @@ func (tx *Tx) Scan(prefix []byte, fn func(key, value []byte) error) error {
 func (tx *Tx) ScanFrom(prefix, from []byte, fn func(key, value []byte) error) error {
 	opt := badger.DefaultIteratorOptions
 	opt.Prefix = prefix
-	opt.PrefetchSize = 64
+	opt.PrefetchValues = false
 	it := tx.txn.NewIterator(opt)
 	defer it.Close()
 	for it.Seek(from); it.ValidForPrefix(prefix); it.Next() {
@@ -87,13 +87,12 @@ func (tx *Tx) ScanKeys(prefix []byte, fn func(key []byte) error) error {
 	return tx.scan(prefix, false, func(item *badger.Item) error { return fn(item.Key()) })
 }
 
-func (tx *Tx) scan(prefix []byte, values bool, fn func(*badger.Item) error) error {
+func (tx *Tx) scan(prefix []byte, _ bool, fn func(*badger.Item) error) error {
 	opt := badger.DefaultIteratorOptions
 	opt.Prefix = prefix
-	opt.PrefetchValues = values
-	if values {
-		opt.PrefetchSize = 64
-	}
+	// Plinth's records are small and live in the LSM tree: reading each
+	// value in place beats Badger's prefetch goroutines.
+	opt.PrefetchValues = false
 	it := tx.txn.NewIterator(opt)
 	defer it.Close()
 	for it.Seek(prefix); it.ValidForPrefix(prefix); it.Next() {

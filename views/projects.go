@@ -125,9 +125,10 @@ func newProjectsPage(u *UI) *projectsPage {
 	up := &widget.Button{Icon: theme.MoveUpIcon(), Importance: widget.LowImportance, OnTapped: p.goUp}
 	refresh := &widget.Button{Icon: theme.ViewRefreshIcon(), Importance: widget.LowImportance, OnTapped: p.shown}
 	bar := container.NewHBox(up, p.newItem, p.upload, p.uploadDir, p.download, p.rename, p.move, p.del, p.versions, layout.NewSpacer(), refresh)
+	// The bar scrolls sideways rather than widen a small window.
 	head := container.NewVBox(
 		&widget.Label{Text: "Projects", TextStyle: fyne.TextStyle{Bold: true}, SizeName: theme.SizeNameHeadingText},
-		p.crumbs, bar, p.note)
+		container.NewHScroll(p.crumbs), container.NewHScroll(bar), p.note)
 	p.obj = container.NewBorder(head, nil, nil, nil, p.table)
 	p.updateButtons()
 	return p
@@ -218,7 +219,9 @@ func (p *projectsPage) load(id, selectName string) {
 			return
 		}
 		p.folder, p.path, p.can = dir, path, can
-		files.SortNodes(list, p.sortBy, p.desc)
+		if p.sortBy != files.SortName || p.desc { // List sorts by name already
+			files.SortNodes(list, p.sortBy, p.desc)
+		}
 		p.entries, p.selected = list, -1
 		p.table.UnselectAll()
 		p.table.ScrollToTop()
@@ -540,7 +543,9 @@ func (p *projectsPage) showVersions() {
 func (p *projectsPage) versionsDialog(n files.Node, vs []files.Version) {
 	sel := -1
 	list := widget.NewList(func() int { return len(vs) },
-		func() fyne.CanvasObject { return widget.NewLabel("2006-01-02 15:04:05  1000 MiB  by someone (current)") },
+		func() fyne.CanvasObject {
+			return widget.NewLabel("2006-01-02 15:04:05  1000 MiB  by someone (current)")
+		},
 		func(i widget.ListItemID, o fyne.CanvasObject) {
 			v := vs[i]
 			s := fmt.Sprintf("%s  %s  by %s", v.Created.Local().Format("2006-01-02 15:04:05"), humanize.IBytes(uint64(v.Size)), v.By)

@@ -21,7 +21,7 @@ const masterPw = "correct horse"
 
 // harness is a window on the real core services over real Badger stores.
 type harness struct {
-	t      *testing.T
+	t      testing.TB
 	ui     *UI
 	win    fyne.Window
 	acc    *account.Service
@@ -33,7 +33,7 @@ type harness struct {
 	fs     *storage.Store
 }
 
-func newHarness(t *testing.T) *harness {
+func newHarness(t testing.TB) *harness {
 	t.Helper()
 	a := test.NewTempApp(t)
 	st, err := storage.Open(t.TempDir(), storage.Manager, storage.Options{})

@@ -686,3 +686,31 @@ func TestCompactReclaimsSpace(t *testing.T) {
 	}
 	e.consistent()
 }
+
+// Files nobody re-uploads lose their old versions on the daily prune.
+func TestPruneVersions(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	now := time.Date(2026, 11, 1, 9, 0, 0, 0, time.UTC)
+	e.s.now = func() time.Time { return now }
+	for range 3 {
+		e.upload(RootID, "a.txt", random(10))
+		now = now.Add(24 * time.Hour)
+	}
+	if err := e.s.SetVersioning(ctx, e.master, Versioning{Rule: KeepLastDays, Days: 5}); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := e.s.PruneVersions(ctx); err != nil || n != 0 {
+		t.Fatalf("nothing is 5 days old yet: pruned %d, %v", n, err)
+	}
+	now = now.AddDate(0, 0, 10)
+	n, err := e.s.PruneVersions(ctx)
+	if err != nil || n != 2 {
+		t.Fatalf("pruned %d, %v; want the 2 old versions (never the current one)", n, err)
+	}
+	f, _ := e.s.Lookup(ctx, e.master, "/a.txt")
+	if f.Versions != 1 {
+		t.Fatalf("a.txt has %d versions", f.Versions)
+	}
+	e.consistent()
+}

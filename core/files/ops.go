@@ -399,3 +399,72 @@ func (s *Service) VersionAt(ctx context.Context, actor account.Actor, fileID, ve
 	}
 	return Version{}, refuse(ErrNotFound, "there is no version %s of this file", versionID)
 }
+
+// PruneVersions drops, under Keep last N days, the versions older than N
+// days that are not their file's current version; uploads prune the file
+// they add to, this catches the files nobody touched. It returns how many
+// versions went.
+func (s *Service) PruneVersions(ctx context.Context) (int, error) {
+	rule, err := s.Versioning(ctx)
+	if err != nil || (rule.Rule != KeepLastDays && rule.Rule != KeepNone) {
+		return 0, err
+	}
+	cutoff := s.nowUTC().AddDate(0, 0, -rule.Days)
+	var old []Version
+	err = s.mgr.View(func(tx *storage.Tx) error {
+		return versions.Scan(tx, "", func(_ string, v Version) error {
+			if rule.Rule == KeepNone || v.Created.Before(cutoff) {
+				n, err := getNode(tx, v.Entry)
+				if err == nil && n.Version != v.ID {
+					old = append(old, v)
+				}
+			}
+			return nil
+		})
+	})
+	if err != nil || len(old) == 0 {
+		return 0, err
+	}
+	s.gate.RLock()
+	defer s.gate.RUnlock()
+	const batch = 500
+	for i := 0; i < len(old); i += batch {
+		part := old[i:min(i+batch, len(old))]
+		drop := Intent{ID: newID(s.now()), Op: "drop", Created: s.nowUTC()}
+		err := s.mgr.Update(func(tx *storage.Tx) error {
+			drop.Records = drop.Records[:0]
+			set, err := tx.FileSet()
+			if err != nil {
+				return err
+			}
+			for _, v := range part {
+				n, err := getNode(tx, v.Entry)
+				if err != nil || n.Version == v.ID {
+					continue
+				}
+				if ok, err := versions.Has(tx, v.ID); err != nil || !ok {
+					continue
+				}
+				if err := dropVersion(tx, &set, n.ID, v); err != nil {
+					return err
+				}
+				n.Versions--
+				if err := putNode(tx, n); err != nil {
+					return err
+				}
+				drop.Records = append(drop.Records, v.ID)
+			}
+			if err := tx.SetFileSet(set); err != nil {
+				return err
+			}
+			return intents.Put(tx, drop.ID, drop)
+		})
+		if err != nil {
+			return i, err
+		}
+		if err := s.finishDrop(ctx, drop); err != nil {
+			return i, err
+		}
+	}
+	return len(old), nil
+}
