@@ -96,10 +96,8 @@ func storeStatus(s *storage.Store) StoreStatus {
 func cmdStatus(ctx context.Context, c *cli, args []string) error {
 	fs := newFlags("status")
 	asJSON := fs.Bool("json", false, "print one JSON object")
-	if pos, err := parse(fs, args); err != nil {
+	if err := parseNone(fs, args); err != nil {
 		return err
-	} else if len(pos) > 0 {
-		return usagef("status takes no arguments")
 	}
 	a, err := c.open(ctx, true)
 	if err != nil {
@@ -176,10 +174,8 @@ func cmdUserAdd(ctx context.Context, c *cli, args []string) error {
 func cmdUserList(ctx context.Context, c *cli, args []string) error {
 	fs := newFlags("user list")
 	asJSON := fs.Bool("json", false, "print one JSON object")
-	if pos, err := parse(fs, args); err != nil {
+	if err := parseNone(fs, args); err != nil {
 		return err
-	} else if len(pos) > 0 {
-		return usagef("user list takes no arguments")
 	}
 	a, actor, err := c.login(ctx)
 	if err != nil {

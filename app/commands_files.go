@@ -13,6 +13,7 @@ import (
 	"github.com/schollz/progressbar/v3"
 	"golang.org/x/term"
 
+	"codeberg.org/plinth/plinth/core/account"
 	"codeberg.org/plinth/plinth/core/files"
 	"codeberg.org/plinth/plinth/core/filesync"
 	"codeberg.org/plinth/plinth/core/progress"
@@ -58,6 +59,21 @@ func (c *cli) bar() progress.Func {
 		}
 		_ = pb.Set64(r.Done)
 	}
+}
+
+// onNode logs in, finds the node at path on the Projects page and runs fn
+// with it; the data folder is closed afterwards.
+func (c *cli) onNode(ctx context.Context, path string, fn func(a *App, actor account.Actor, n files.Node) error) error {
+	a, actor, err := c.login(ctx)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	n, err := a.Files.Lookup(ctx, actor, path)
+	if err != nil {
+		return err
+	}
+	return fn(a, actor, n)
 }
 
 func oneArg(pos []string, what string) (string, error) {
@@ -179,16 +195,11 @@ func cmdLs(ctx context.Context, c *cli, args []string) error {
 	if len(pos) == 1 {
 		path = pos[0]
 	}
-	a, actor, err := c.login(ctx)
-	if err != nil {
+	var list []files.Node
+	err = c.onNode(ctx, path, func(a *App, actor account.Actor, dir files.Node) (err error) {
+		list, err = a.Files.List(ctx, actor, dir.ID)
 		return err
-	}
-	defer a.Close()
-	dir, err := a.Files.Lookup(ctx, actor, path)
-	if err != nil {
-		return err
-	}
-	list, err := a.Files.List(ctx, actor, dir.ID)
+	})
 	if err != nil {
 		return err
 	}
@@ -229,16 +240,11 @@ func cmdExport(ctx context.Context, c *cli, args []string) error {
 	if len(pos) != 2 {
 		return usagef("export needs a path on the Projects page and a destination on disk")
 	}
-	a, actor, err := c.login(ctx)
-	if err != nil {
+	var count int
+	err = c.onNode(ctx, pos[0], func(a *App, actor account.Actor, n files.Node) (err error) {
+		count, err = a.Files.Export(ctx, actor, n.ID, pos[1], c.bar())
 		return err
-	}
-	defer a.Close()
-	n, err := a.Files.Lookup(ctx, actor, pos[0])
-	if err != nil {
-		return err
-	}
-	count, err := a.Files.Export(ctx, actor, n.ID, pos[1], c.bar())
+	})
 	if err != nil {
 		return err
 	}
@@ -255,16 +261,10 @@ func cmdRm(ctx context.Context, c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
-	a, actor, err := c.login(ctx)
+	err = c.onNode(ctx, path, func(a *App, actor account.Actor, n files.Node) error {
+		return a.Files.Delete(ctx, actor, n.ID, c.bar())
+	})
 	if err != nil {
-		return err
-	}
-	defer a.Close()
-	n, err := a.Files.Lookup(ctx, actor, path)
-	if err != nil {
-		return err
-	}
-	if err := a.Files.Delete(ctx, actor, n.ID, c.bar()); err != nil {
 		return err
 	}
 	fmt.Fprintf(c.io.Out, "Deleted %s.\n", displayPath(path))
@@ -282,16 +282,11 @@ func cmdVersions(ctx context.Context, c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
-	a, actor, err := c.login(ctx)
-	if err != nil {
+	var vs []files.Version
+	err = c.onNode(ctx, path, func(a *App, actor account.Actor, n files.Node) (err error) {
+		vs, err = a.Files.Versions(ctx, actor, n.ID)
 		return err
-	}
-	defer a.Close()
-	n, err := a.Files.Lookup(ctx, actor, path)
-	if err != nil {
-		return err
-	}
-	vs, err := a.Files.Versions(ctx, actor, n.ID)
+	})
 	if err != nil {
 		return err
 	}
@@ -311,10 +306,8 @@ func cmdVersions(ctx context.Context, c *cli, args []string) error {
 func cmdCheck(ctx context.Context, c *cli, args []string) error {
 	fs := newFlags("check")
 	asJSON := fs.Bool("json", false, "print one JSON object")
-	if pos, err := parse(fs, args); err != nil {
+	if err := parseNone(fs, args); err != nil {
 		return err
-	} else if len(pos) > 0 {
-		return usagef("check takes no arguments")
 	}
 	a, _, err := c.login(ctx)
 	if err != nil {
@@ -339,10 +332,8 @@ func cmdSyncFiles(ctx context.Context, c *cli, args []string) error {
 	fs := newFlags("sync-files")
 	yes := fs.Bool("yes", false, "synchronize without asking")
 	asJSON := fs.Bool("json", false, "print one JSON object")
-	if pos, err := parse(fs, args); err != nil {
+	if err := parseNone(fs, args); err != nil {
 		return err
-	} else if len(pos) > 0 {
-		return usagef("sync-files takes no arguments")
 	}
 	a, actor, err := c.login(ctx)
 	if err != nil {
@@ -441,10 +432,8 @@ func cmdBackup(ctx context.Context, c *cli, args []string) error {
 	fs := newFlags("backup")
 	level := fs.Int("level", 2, "1 project snapshots, 2 full data, 3 OS snapshot")
 	asJSON := fs.Bool("json", false, "print one JSON object")
-	if pos, err := parse(fs, args); err != nil {
+	if err := parseNone(fs, args); err != nil {
 		return err
-	} else if len(pos) > 0 {
-		return usagef("backup takes no arguments")
 	}
 	if *level != 2 {
 		if *level == 1 || *level == 3 {

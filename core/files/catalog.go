@@ -175,14 +175,7 @@ func joinPath(dir, name string) string {
 // also, when not nil, runs in the same transaction: the synchronization
 // writes its report lines there, so a crash cannot separate the two.
 func (s *Service) DropMissing(ctx context.Context, ids []string, also func(*storage.Tx) error) error {
-	return s.mgr.Update(func(tx *storage.Tx) error {
-		if err := runAlso(tx, also); err != nil {
-			return err
-		}
-		set, err := tx.FileSet()
-		if err != nil {
-			return err
-		}
+	return s.changeManager(also, func(tx *storage.Tx, set *storage.FileSet) error {
 		dropped := map[string]bool{}
 		for _, id := range ids {
 			v, err := versions.Get(tx, id)
@@ -192,7 +185,7 @@ func (s *Service) DropMissing(ctx context.Context, ids []string, also func(*stor
 			if err != nil {
 				return err
 			}
-			if err := dropVersion(tx, &set, v.Entry, v); err != nil {
+			if err := dropVersion(tx, set, v.Entry, v); err != nil {
 				return err
 			}
 			dropped[v.ID] = true
@@ -216,7 +209,7 @@ func (s *Service) DropMissing(ctx context.Context, ids []string, also func(*stor
 				return err
 			}
 		}
-		return tx.SetFileSet(set)
+		return nil
 	})
 }
 
@@ -266,14 +259,7 @@ func (s *Service) TakeServer(ctx context.Context, ids []string, also func(*stora
 	if err != nil {
 		return err
 	}
-	return s.mgr.Update(func(tx *storage.Tx) error {
-		if err := runAlso(tx, also); err != nil {
-			return err
-		}
-		set, err := tx.FileSet()
-		if err != nil {
-			return err
-		}
+	return s.changeManager(also, func(tx *storage.Tx, set *storage.FileSet) error {
 		for _, id := range ids {
 			v, err := versions.Get(tx, id)
 			if errors.Is(err, storage.ErrNotFound) {
@@ -286,9 +272,9 @@ func (s *Service) TakeServer(ctx context.Context, ids []string, also func(*stora
 			if v.Hash == sm.Hash && v.Size == sm.Size {
 				continue
 			}
-			removeFile(&set, v.ID, v.Hash, v.Size)
+			removeFile(set, v.ID, v.Hash, v.Size)
 			v.Hash, v.Size = sm.Hash, sm.Size
-			addFile(&set, v.ID, v.Hash, v.Size)
+			addFile(set, v.ID, v.Hash, v.Size)
 			if err := versions.Put(tx, v.ID, v); err != nil {
 				return err
 			}
@@ -299,7 +285,7 @@ func (s *Service) TakeServer(ctx context.Context, ids []string, also func(*stora
 				}
 			}
 		}
-		return tx.SetFileSet(set)
+		return nil
 	})
 }
 
@@ -325,14 +311,7 @@ func (s *Service) Adopt(ctx context.Context, into string, ids []string, also fun
 	}
 	sort.Slice(recs, func(i, j int) bool { return recs[i].ID < recs[j].ID })
 	now := s.nowUTC()
-	return s.mgr.Update(func(tx *storage.Tx) error {
-		if err := runAlso(tx, also); err != nil {
-			return err
-		}
-		set, err := tx.FileSet()
-		if err != nil {
-			return err
-		}
+	return s.changeManager(also, func(tx *storage.Tx, set *storage.FileSet) error {
 		for _, rec := range recs {
 			if ok, err := versions.Has(tx, rec.ID); err != nil {
 				return err
@@ -372,7 +351,7 @@ func (s *Service) Adopt(ctx context.Context, into string, ids []string, also fun
 			if err := entryVer.Put(tx, n.ID+"/"+v.ID, ""); err != nil {
 				return err
 			}
-			addFile(&set, v.ID, v.Hash, v.Size)
+			addFile(set, v.ID, v.Hash, v.Size)
 			n.Versions++
 			if v.ID > n.Version { // records come oldest first: the newest is current
 				n.Version, n.Hash, n.Size, n.Modified, n.By = v.ID, v.Hash, v.Size, v.Created, v.By
@@ -381,7 +360,7 @@ func (s *Service) Adopt(ctx context.Context, into string, ids []string, also fun
 				return err
 			}
 		}
-		return tx.SetFileSet(set)
+		return nil
 	})
 }
 
@@ -415,6 +394,24 @@ func ensureFolders(tx *storage.Tx, into, path string, now time.Time) (string, er
 		cur = n.ID
 	}
 	return cur, nil
+}
+
+// changeManager runs fn in one manager transaction after also, with the
+// manager's file-set summary loaded before and saved after it.
+func (s *Service) changeManager(also func(*storage.Tx) error, fn func(tx *storage.Tx, set *storage.FileSet) error) error {
+	return s.mgr.Update(func(tx *storage.Tx) error {
+		if err := runAlso(tx, also); err != nil {
+			return err
+		}
+		set, err := tx.FileSet()
+		if err != nil {
+			return err
+		}
+		if err := fn(tx, &set); err != nil {
+			return err
+		}
+		return tx.SetFileSet(set)
+	})
 }
 
 func runAlso(tx *storage.Tx, also func(*storage.Tx) error) error {
