@@ -50,7 +50,10 @@ smoke:
 	@if [ "$$(uname -s)" != Linux ]; then echo "smoke test runs on Linux only (needs Xvfb); skipped"; exit 0; fi; \
 	$(GO) test -tags smoke,$(TAGS) -run Smoke -count=1 -timeout 5m -v .
 
+# Long versions of what make test runs briefly: SIGKILL loops against the real
+# binary, and the concurrency tests many times over with the race detector.
 stress:
+	PLINTH_KILL_ROUNDS=50 $(GO) test -tags $(TAGS) -run KillLoop -count=1 -timeout 30m -v .
 	$(GO) test -race -tags $(TAGS) -count=20 -timeout 30m ./storage ./core/...
 
 bench:
