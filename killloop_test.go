@@ -65,7 +65,7 @@ func TestKillLoopKeepsStoresConsistent(t *testing.T) {
 		// The next start finishes or undoes what was cut off.
 		p := plinth(t, env, "", "-data", dir, "check", "--json")
 		var c struct {
-			Consistent                                    bool
+			Consistent                                   bool
 			MissingOnServer, UnknownToManager, Differing int
 		}
 		if p.code != 0 || json.Unmarshal([]byte(p.out), &c) != nil || !c.Consistent {
