@@ -223,7 +223,6 @@ func (s *Service) raise(ctx context.Context, c Check) {
 	_ = s.notify.Withdraw(ctx, notify.FileSyncNeeded)
 	err := s.notify.Publish(ctx, notify.Event{
 		Kind: notify.FileSyncNeeded, Severity: notify.Warning, Target: notify.TargetFileServerSettings,
-		Audience: notify.ServerFullAccess,
 		Text: "Full file synchronization needed. " + c.String() +
 			" Open Servers › Manager › Settings › File Server Settings › Synchronize files… to repair it.",
 	})
@@ -254,12 +253,12 @@ func (s *Service) Authorize(ctx context.Context, actor account.Actor) error {
 	}
 	_ = s.notify.Publish(ctx, notify.Event{
 		Kind: notify.FileSyncRefused, Severity: notify.Warning, Target: notify.TargetFileServerSettings,
-		Audience: notify.Only, To: []string{actor.Name()},
+		To: []string{actor.Name()},
 		Text: "You tried to run the full file synchronization. Only masteradmin can run it, because it deletes entries from the Manager; ask masteradmin to run it.",
 	})
 	_ = s.notify.Publish(ctx, notify.Event{
 		Kind: notify.FileSyncAttempted, Severity: notify.Warning, Target: notify.TargetFileServerSettings,
-		Audience: notify.Only, To: []string{account.MasterAdmin},
+		To: []string{account.MasterAdmin},
 		Text: fmt.Sprintf("%s tried to run the full file synchronization and was refused: only masteradmin can run it.", who),
 	})
 	s.log.Warn("file synchronization refused", "user", who)
@@ -388,7 +387,6 @@ func (s *Service) run(ctx context.Context, job Job, resumed bool, prog progress.
 		if err != nil && !errors.Is(err, context.Canceled) {
 			_ = s.notify.Publish(context.WithoutCancel(ctx), notify.Event{
 				Kind: notify.FileSyncFailed, Severity: notify.Error, Target: notify.TargetFileServerSettings,
-				Audience: notify.ServerFullAccess,
 				Text:     "The full file synchronization stopped: " + err.Error() + ". It goes on where it stopped when you run it again or restart Plinth.",
 			})
 		}
@@ -560,7 +558,7 @@ func (s *Service) finish(ctx context.Context, job Job, resumed bool) (Run, error
 		text += " Adopted files are in the folder " + r.Folder + "."
 	}
 	_ = s.notify.Publish(ctx, notify.Event{Kind: notify.FileSyncCompleted, Severity: notify.Info,
-		Target: notify.TargetFileServerSettings, Audience: notify.ServerFullAccess, Text: text})
+		Target: notify.TargetFileServerSettings, Text: text})
 	// Check again: the stores must agree now.
 	if c, _, err := s.Detect(ctx, true); err == nil && !c.Consistent {
 		s.log.Error("stores still disagree after synchronization", "check", c.String())

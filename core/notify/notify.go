@@ -1,7 +1,12 @@
-// Package notify is Plinth's notification center. Every event that someone
-// must hear about goes through one call, Publish; the service decides who
-// receives it and keeps an in-app entry per recipient, with a target panel
-// that a click in the window opens.
+// Package notify is Plinth's notification service. Every event that someone
+// must hear about goes through one call, Publish. The service decides the
+// recipients (masteradmin plus everyone who holds what the kind needs, or
+// the users an event names), keeps an in-app entry for each recipient who
+// wants one, with a target panel that a click in the window opens, and
+// queues desktop and e-mail deliveries in an outbox in the manager store.
+// A dispatcher sends them and retries failures with backoff, so a channel
+// that is down (no SMTP server, no notification daemon) never fails the
+// operation that raised the event and loses nothing.
 package notify
 
 import (
@@ -19,21 +24,6 @@ import (
 
 	"codeberg.org/plinth/plinth/core/account"
 	"codeberg.org/plinth/plinth/storage"
-)
-
-// Kind names what happened; users switch notifications on and off per kind.
-type Kind string
-
-// The kinds of notification.
-const (
-	FileSyncNeeded    Kind = "filesync.needed"
-	FileSyncAttempted Kind = "filesync.attempted" // a non-masteradmin tried to synchronize
-	FileSyncRefused   Kind = "filesync.refused"   // to the user who tried
-	FileSyncCompleted Kind = "filesync.completed"
-	FileSyncFailed    Kind = "filesync.failed"
-	RestoreCompleted  Kind = "restore.completed"
-	BackupSucceeded   Kind = "backup.succeeded"
-	BackupFailed      Kind = "backup.failed"
 )
 
 // Severity orders how urgent an entry is.
@@ -75,22 +65,33 @@ func (s *Severity) UnmarshalText(b []byte) error {
 // Targets: the panels a click on an entry opens.
 const (
 	TargetFileServerSettings = "servers/fileserver"
+	TargetEmailSettings      = "servers/email"
 	TargetProjects           = "projects"
 	TargetBackups            = "backups"
+	TargetIModels            = "imodels"
+	TargetNotifications      = "notifications"
 )
 
-// Audience says who, besides masteradmin, receives an event.
-type Audience int
-
-// Audiences.
-const (
-	// ServerFullAccess is everyone with full access on the Servers page.
-	ServerFullAccess Audience = iota
-	// ServerAdmins is everyone with the Server Administrator role.
-	ServerAdmins
-	// Only is exactly the users in Event.To (masteradmin only if listed).
-	Only
-)
+// TargetLabel is how a panel is named in a toast or an e-mail.
+func TargetLabel(target string) string {
+	page, rest, _ := strings.Cut(target, ":")
+	switch page {
+	case TargetFileServerSettings:
+		return "Servers › Manager › Settings › File Server Settings"
+	case TargetEmailSettings:
+		return "Servers › Manager › Settings › Email"
+	case TargetProjects:
+		if rest != "" {
+			return "Projects › " + strings.ReplaceAll(strings.Trim(rest, "/"), "/", " › ")
+		}
+		return "Projects"
+	case TargetBackups:
+		return "Backups"
+	case TargetIModels:
+		return "iModels"
+	}
+	return "Notifications"
+}
 
 // Event is something that happened.
 type Event struct {
@@ -98,8 +99,9 @@ type Event struct {
 	Severity Severity
 	Text     string
 	Target   string
-	Audience Audience
-	To       []string // with Audience Only
+	// To names the recipients of kinds whose audience is Only (the user who
+	// tried, the connection owner).
+	To []string
 }
 
 // Entry is one notification in one user's center.
@@ -116,24 +118,53 @@ type Entry struct {
 
 var entries = storage.NewCollection[Entry]("notif")
 
-// Service keeps the notification center in the manager store.
+// Desktop shows a notification on the desktop. Neither beeep nor Fyne
+// reports a click on it, so the text says what to open.
+type Desktop interface {
+	Notify(title, message string) error
+}
+
+// Service keeps the notification center and the outbox.
 type Service struct {
 	store *storage.Store
 	acc   *account.Service
 	log   *slog.Logger
 	now   func() time.Time
 
+	secrets Secrets
+	// TLSConfig, when set, replaces the system's trust store for SMTP (tests
+	// trust a self-signed certificate with it).
+	TLSConfig tlsConfig
+
 	mu        sync.Mutex
 	listeners []func(user string)
+	desktop   Desktop
+	kick      chan struct{}
 }
 
-// NewService returns the notification service.
+// NewService returns the notification service. secrets keeps the SMTP
+// password; nil keeps it encrypted in the manager store with a key beside
+// the data (see NewFileSecrets), which tests use.
 func NewService(manager *storage.Store, acc *account.Service, log *slog.Logger) *Service {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Service{store: manager, acc: acc, log: log, now: time.Now}
+	return &Service{store: manager, acc: acc, log: log, now: time.Now, kick: make(chan struct{}, 1)}
 }
+
+// SetSecrets chooses where the SMTP password is kept.
+func (s *Service) SetSecrets(sec Secrets) { s.secrets = sec }
+
+// SetDesktop turns the desktop channel on in this process (the window).
+// Processes without it leave desktop deliveries for the window to send.
+func (s *Service) SetDesktop(d Desktop) {
+	s.mu.Lock()
+	s.desktop = d
+	s.mu.Unlock()
+}
+
+// SetClock replaces the clock; tests step through retries with it.
+func (s *Service) SetClock(now func() time.Time) { s.now = now }
 
 // OnChange registers fn to be called (on the publisher's goroutine) with
 // the name of each user whose center changed.
@@ -147,17 +178,23 @@ func (s *Service) changed(users []string) {
 	s.mu.Lock()
 	ls := append([]func(string){}, s.listeners...)
 	s.mu.Unlock()
+	seen := map[string]bool{}
 	for _, u := range users {
+		if seen[strings.ToLower(u)] {
+			continue
+		}
+		seen[strings.ToLower(u)] = true
 		for _, l := range ls {
 			l(u)
 		}
 	}
 }
 
-// Recipients lists who receives ev, sorted.
+// Recipients lists who receives an event of this kind, sorted: masteradmin
+// and the holders of what the kind needs, or exactly ev.To.
 func (s *Service) Recipients(ctx context.Context, ev Event) ([]string, error) {
 	set := map[string]bool{}
-	switch ev.Audience {
+	switch About(ev.Kind).Audience {
 	case ServerFullAccess:
 		holders, err := s.acc.Holders(ctx, account.ServersPage, account.FullAccess)
 		if err != nil {
@@ -180,7 +217,9 @@ func (s *Service) Recipients(ctx context.Context, ev Event) ([]string, error) {
 		set[account.MasterAdmin] = true
 	case Only:
 		for _, u := range ev.To {
-			set[u] = true
+			if u != "" {
+				set[u] = true
+			}
 		}
 	}
 	out := make([]string, 0, len(set))
@@ -191,21 +230,83 @@ func (s *Service) Recipients(ctx context.Context, ev Event) ([]string, error) {
 	return out, nil
 }
 
-// Publish delivers ev to its recipients. It never fails the operation that
-// raised the event: a delivery problem is logged and returned for the
-// caller to log too.
-func (s *Service) Publish(ctx context.Context, ev Event) error {
+// Delivery says on which channels one recipient gets one event.
+type Delivery struct {
+	User    string
+	InApp   bool
+	Desktop bool
+	Email   string // the address, when by e-mail
+}
+
+// Plan works out, for an event, who gets it on which channel, from the
+// recipients, their settings, their e-mail addresses and whether e-mail
+// works.
+func (s *Service) Plan(ctx context.Context, ev Event) ([]Delivery, error) {
 	to, err := s.Recipients(ctx, ev)
+	if err != nil {
+		return nil, err
+	}
+	emailOK, _ := s.EmailReady(ctx)
+	info := About(ev.Kind)
+	var out []Delivery
+	for _, name := range to {
+		u, err := s.acc.UserInfo(ctx, name)
+		if err != nil {
+			continue // removed meanwhile
+		}
+		ch, err := s.channels(u, ev.Kind)
+		if err != nil {
+			return nil, err
+		}
+		d := Delivery{User: u.Name, InApp: ch.InApp}
+		if !info.InAppOnly {
+			d.Desktop = ch.Desktop
+			if ch.Email && emailOK && u.Email != "" {
+				d.Email = u.Email
+			}
+		}
+		out = append(out, d)
+	}
+	return out, nil
+}
+
+// Publish delivers ev. It never fails the operation that raised the event:
+// a delivery problem is logged and returned for the caller to log too.
+func (s *Service) Publish(ctx context.Context, ev Event) error {
+	plan, err := s.Plan(ctx, ev)
 	if err != nil {
 		s.log.Error("notification recipients", "kind", ev.Kind, "err", err)
 		return fmt.Errorf("find recipients of %s: %w", ev.Kind, err)
 	}
 	now := s.now().UTC()
+	var told []string
+	queued := false
 	err = s.store.Update(func(tx *storage.Tx) error {
-		for _, u := range to {
-			e := Entry{ID: newID(now), User: u, Kind: ev.Kind, Severity: ev.Severity, Text: ev.Text, Target: ev.Target, Time: now}
-			if err := entries.Put(tx, key(u, e.ID), e); err != nil {
-				return err
+		told, queued = told[:0], false
+		for _, d := range plan {
+			if d.InApp {
+				e := Entry{ID: newID(now), User: d.User, Kind: ev.Kind, Severity: ev.Severity, Text: ev.Text, Target: ev.Target, Time: now}
+				if err := entries.Put(tx, key(d.User, e.ID), e); err != nil {
+					return err
+				}
+				told = append(told, d.User)
+			}
+			base := Outgoing{User: d.User, Kind: ev.Kind, Severity: ev.Severity, Text: ev.Text, Target: ev.Target, Created: now, Next: now}
+			if d.Desktop {
+				o := base
+				o.ID, o.Channel = newID(now), ChannelDesktop
+				if err := outbox.Put(tx, o.ID, o); err != nil {
+					return err
+				}
+				queued = true
+			}
+			if d.Email != "" {
+				o := base
+				o.ID, o.Channel, o.Address = newID(now), ChannelEmail, d.Email
+				if err := outbox.Put(tx, o.ID, o); err != nil {
+					return err
+				}
+				queued = true
 			}
 		}
 		return nil
@@ -214,8 +315,14 @@ func (s *Service) Publish(ctx context.Context, ev Event) error {
 		s.log.Error("store notification", "kind", ev.Kind, "err", err)
 		return fmt.Errorf("store notification %s: %w", ev.Kind, err)
 	}
-	s.log.Info("notification", "kind", ev.Kind, "to", strings.Join(to, ","), "text", ev.Text)
-	s.changed(to)
+	s.log.Info("notification", "kind", ev.Kind, "to", len(plan), "text", ev.Text)
+	s.changed(told)
+	if queued {
+		select {
+		case s.kick <- struct{}{}:
+		default:
+		}
+	}
 	return nil
 }
 
@@ -283,11 +390,12 @@ func (s *Service) Delete(ctx context.Context, actor account.Actor, id string) er
 	return nil
 }
 
-// Withdraw deletes every user's notifications of a kind, when what they
+// Withdraw deletes every user's notifications of a kind when what they
 // reported is over (the stores agree again, so "sync needed" goes).
 func (s *Service) Withdraw(ctx context.Context, kind Kind) error {
 	var touched []string
 	err := s.store.Update(func(tx *storage.Tx) error {
+		touched = touched[:0]
 		var gone []string
 		err := entries.Scan(tx, "", func(k string, e Entry) error {
 			if e.Kind == kind {

@@ -32,23 +32,24 @@ func TestRecipientsAndCenter(t *testing.T) {
 		ev   Event
 		want string
 	}{
-		{Event{Kind: FileSyncNeeded, Audience: ServerFullAccess}, "masteradmin,nora,sam"},
-		{Event{Kind: BackupFailed, Audience: ServerAdmins}, "masteradmin,sam"},
-		{Event{Kind: FileSyncRefused, Audience: Only, To: []string{"pat"}}, "pat"},
+		{Event{Kind: FileSyncNeeded}, "masteradmin,nora,sam"},
+		{Event{Kind: BackupFailed}, "masteradmin,sam"},
+		{Event{Kind: FileSyncRefused, To: []string{"pat"}}, "pat"},
+		{Event{Kind: TokenExpired, To: []string{"pat"}}, "pat"},
 	}
 	for _, tt := range tests {
 		got, err := s.Recipients(ctx, tt.ev)
 		if err != nil || strings.Join(got, ",") != tt.want {
-			t.Errorf("%s to %v: got %v, %v; want %s", tt.ev.Kind, tt.ev.Audience, got, err, tt.want)
+			t.Errorf("%s: got %v, %v; want %s", tt.ev.Kind, got, err, tt.want)
 		}
 	}
 
 	changed := map[string]int{}
 	s.OnChange(func(u string) { changed[u]++ })
-	if err := s.Publish(ctx, Event{Kind: FileSyncNeeded, Severity: Warning, Text: "first", Target: TargetFileServerSettings, Audience: ServerFullAccess}); err != nil {
+	if err := s.Publish(ctx, Event{Kind: FileSyncNeeded, Severity: Warning, Text: "first", Target: TargetFileServerSettings}); err != nil {
 		t.Fatal(err)
 	}
-	_ = s.Publish(ctx, Event{Kind: FileSyncCompleted, Text: "second", Audience: ServerFullAccess})
+	_ = s.Publish(ctx, Event{Kind: FileSyncCompleted, Text: "second"})
 	if changed["sam"] != 2 || changed["pat"] != 0 {
 		t.Fatalf("change listeners heard %v", changed)
 	}

@@ -1,0 +1,254 @@
+package notify
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/tls"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"html"
+	"net/mail"
+	"strconv"
+	"strings"
+	"time"
+
+	gomail "github.com/wneessen/go-mail"
+
+	"codeberg.org/plinth/plinth/core/account"
+	"codeberg.org/plinth/plinth/storage"
+)
+
+type tlsConfig = *tls.Config
+
+// Security is how the SMTP connection is protected.
+type Security string
+
+// SMTP security modes.
+const (
+	SecurityNone     Security = "none"     // plain text (a local relay)
+	SecurityStartTLS Security = "starttls" // upgrade on the submission port, usually 587
+	SecurityTLS      Security = "tls"      // TLS from the start, usually 465
+)
+
+// ParseSecurity reads "none", "starttls" or "tls".
+func ParseSecurity(s string) (Security, error) {
+	switch Security(strings.ToLower(s)) {
+	case SecurityNone, SecurityStartTLS, SecurityTLS:
+		return Security(strings.ToLower(s)), nil
+	}
+	return "", fmt.Errorf("unknown security %q: use none, starttls or tls", s)
+}
+
+// SMTP is the server's e-mail settings. The password is kept apart (see
+// Secrets); Verified holds the fingerprint of the settings with which the
+// last test e-mail went out.
+type SMTP struct {
+	Host     string   `json:"host"`
+	Port     int      `json:"port"`
+	Security Security `json:"security"`
+	User     string   `json:"user,omitempty"`
+	From     string   `json:"from"`
+	Verified string   `json:"verified,omitempty"`
+	TestedAt string   `json:"testedAt,omitempty"`
+}
+
+var smtpSettings = storage.NewCollection[SMTP]("setting")
+
+const (
+	smtpKey      = "smtp"
+	smtpPassword = "smtp-password"
+)
+
+func (s *Service) secretStore() (Secrets, error) {
+	if s.secrets == nil {
+		return nil, errors.New("no place to keep the SMTP password is set up")
+	}
+	return s.secrets, nil
+}
+
+// SecretsWhere says where the SMTP password is kept.
+func (s *Service) SecretsWhere() string {
+	if s.secrets == nil {
+		return "nowhere yet"
+	}
+	return s.secrets.Where()
+}
+
+// SMTPSettings returns the e-mail settings (zero when none are saved).
+func (s *Service) SMTPSettings(ctx context.Context) (SMTP, error) {
+	var c SMTP
+	err := s.store.View(func(tx *storage.Tx) error {
+		var err error
+		c, err = smtpSettings.Get(tx, smtpKey)
+		if errors.Is(err, storage.ErrNotFound) {
+			err = nil
+		}
+		return err
+	})
+	return c, err
+}
+
+// fingerprint identifies settings and password together, so that any
+// change makes the last test count no more.
+func fingerprint(c SMTP, password string) string {
+	h := sha256.Sum256([]byte(strings.Join([]string{c.Host, strconv.Itoa(c.Port), string(c.Security), c.User, c.From, password}, "\x00")))
+	return hex.EncodeToString(h[:])
+}
+
+// SetSMTP saves the e-mail settings and, when setPassword, the password.
+// Saving resets the test: e-mail stays off until a test succeeds with the
+// new settings. It needs Modify details on the Servers page.
+func (s *Service) SetSMTP(ctx context.Context, actor account.Actor, c SMTP, password string, setPassword bool) error {
+	if err := s.acc.Check(ctx, actor, account.ServersPage, account.ModifyDetails); err != nil {
+		return err
+	}
+	c.Host = strings.TrimSpace(c.Host)
+	switch {
+	case c.Host == "":
+		return errors.New("the SMTP host is missing")
+	case c.Port < 1 || c.Port > 65535:
+		return fmt.Errorf("%d is not a port number", c.Port)
+	}
+	if _, err := ParseSecurity(string(c.Security)); err != nil {
+		return err
+	}
+	if c.Security == SecurityNone && c.User != "" {
+		return errors.New("Plinth sends an SMTP password only over an encrypted connection: choose STARTTLS or TLS, or leave the user empty for a relay without login")
+	}
+	if _, err := mail.ParseAddress(c.From); err != nil {
+		return fmt.Errorf("the sender %q is not an e-mail address", c.From)
+	}
+	if setPassword {
+		sec, err := s.secretStore()
+		if err != nil {
+			return err
+		}
+		if password == "" {
+			err = sec.Delete(smtpPassword)
+		} else {
+			err = sec.Set(smtpPassword, password)
+		}
+		if err != nil {
+			return fmt.Errorf("keep the SMTP password in %s: %w", sec.Where(), err)
+		}
+	}
+	c.Verified, c.TestedAt = "", ""
+	return s.store.Update(func(tx *storage.Tx) error { return smtpSettings.Put(tx, smtpKey, c) })
+}
+
+func (s *Service) password() (string, error) {
+	sec, err := s.secretStore()
+	if err != nil {
+		return "", err
+	}
+	return sec.Get(smtpPassword)
+}
+
+// EmailReady reports whether e-mail can be sent, and if not why, in words
+// for the window: until a test e-mail succeeded with the current settings,
+// nobody's "Receive in email" can be on.
+func (s *Service) EmailReady(ctx context.Context) (bool, string) {
+	c, err := s.SMTPSettings(ctx)
+	if err != nil {
+		return false, err.Error()
+	}
+	if c.Host == "" {
+		return false, "no SMTP server is set up (Servers › Manager › Settings › Email)"
+	}
+	pw, err := s.password()
+	if err != nil {
+		return false, err.Error()
+	}
+	if c.Verified == "" || c.Verified != fingerprint(c, pw) {
+		return false, "no test e-mail has succeeded with the current SMTP settings; send one first"
+	}
+	return true, ""
+}
+
+// TestSMTP sends a test e-mail to the address with the current settings.
+// When it goes out, e-mail is ready. It needs Modify details on the
+// Servers page.
+func (s *Service) TestSMTP(ctx context.Context, actor account.Actor, to string) error {
+	if err := s.acc.Check(ctx, actor, account.ServersPage, account.ModifyDetails); err != nil {
+		return err
+	}
+	if _, err := mail.ParseAddress(to); err != nil {
+		return fmt.Errorf("%q is not an e-mail address", to)
+	}
+	c, err := s.SMTPSettings(ctx)
+	if err != nil {
+		return err
+	}
+	if c.Host == "" {
+		return errors.New("save the SMTP settings first")
+	}
+	pw, err := s.password()
+	if err != nil {
+		return err
+	}
+	err = s.send(ctx, c, pw, to, "Plinth test e-mail",
+		"This is a test e-mail from Plinth. E-mail notifications can now be switched on per user.",
+		"Servers › Manager › Settings › Email")
+	if err != nil {
+		return err
+	}
+	c.Verified, c.TestedAt = fingerprint(c, pw), s.now().UTC().Format(time.RFC3339)
+	return s.store.Update(func(tx *storage.Tx) error { return smtpSettings.Put(tx, smtpKey, c) })
+}
+
+func (s *Service) sendEmail(ctx context.Context, o Outgoing) error {
+	if ok, why := s.EmailReady(ctx); !ok {
+		return errors.New(why)
+	}
+	c, err := s.SMTPSettings(ctx)
+	if err != nil {
+		return err
+	}
+	pw, err := s.password()
+	if err != nil {
+		return err
+	}
+	return s.send(ctx, c, pw, o.Address, About(o.Kind).Title, o.Text, TargetLabel(o.Target))
+}
+
+// send delivers one message, plain text with an HTML alternative, both
+// saying which panel of Plinth to open.
+func (s *Service) send(ctx context.Context, c SMTP, password, to, title, text, open string) error {
+	m := gomail.NewMsg()
+	if err := m.From(c.From); err != nil {
+		return fmt.Errorf("the sender %q is not an e-mail address", c.From)
+	}
+	if err := m.To(to); err != nil {
+		return fmt.Errorf("%q is not an e-mail address", to)
+	}
+	m.Subject("[Plinth] " + title)
+	m.SetDate()
+	m.SetMessageID()
+	m.SetBodyString(gomail.TypeTextPlain, text+"\n\nOpen in Plinth: "+open+"\n")
+	m.AddAlternativeString(gomail.TypeTextHTML, "<p>"+html.EscapeString(text)+"</p>\n<p><b>Open in Plinth:</b> "+html.EscapeString(open)+"</p>\n")
+
+	opts := []gomail.Option{gomail.WithPort(c.Port), gomail.WithTimeout(20 * time.Second)}
+	switch c.Security {
+	case SecurityNone:
+		opts = append(opts, gomail.WithTLSPortPolicy(gomail.NoTLS))
+	case SecurityStartTLS:
+		opts = append(opts, gomail.WithTLSPortPolicy(gomail.TLSMandatory))
+	case SecurityTLS:
+		opts = append(opts, gomail.WithSSLPort(false))
+	}
+	if s.TLSConfig != nil {
+		opts = append(opts, gomail.WithTLSConfig(s.TLSConfig))
+	}
+	if c.User != "" {
+		opts = append(opts, gomail.WithSMTPAuth(gomail.SMTPAuthAutoDiscover), gomail.WithUsername(c.User), gomail.WithPassword(password))
+	}
+	client, err := gomail.NewClient(c.Host, opts...)
+	if err != nil {
+		return fmt.Errorf("set up the SMTP client: %w", err)
+	}
+	if err := client.DialAndSendWithContext(ctx, m); err != nil {
+		return fmt.Errorf("send e-mail through %s:%d: %w", c.Host, c.Port, err)
+	}
+	return nil
+}

@@ -1,0 +1,529 @@
+package notify
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"errors"
+	"io"
+	"math/big"
+	"mime"
+	"mime/multipart"
+	"mime/quotedprintable"
+	"net"
+	"net/mail"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-sasl"
+	"github.com/emersion/go-smtp"
+	"github.com/zalando/go-keyring"
+
+	"codeberg.org/plinth/plinth/core/account"
+	"codeberg.org/plinth/plinth/storage"
+)
+
+// received is one message a test SMTP server got.
+type received struct {
+	from string
+	to   []string
+	data string
+	user string // who authenticated
+}
+
+// smtpServer is a real SMTP server (emersion/go-smtp) on 127.0.0.1.
+type smtpServer struct {
+	addr  string
+	port  int
+	mu    sync.Mutex
+	got   []received
+	srv   *smtp.Server
+	ln    net.Listener
+	users map[string]string
+}
+
+type backend struct{ s *smtpServer }
+
+func (b backend) NewSession(*smtp.Conn) (smtp.Session, error) { return &session{s: b.s}, nil }
+
+type session struct {
+	s    *smtpServer
+	msg  received
+	user string
+}
+
+func (ss *session) AuthMechanisms() []string { return []string{sasl.Plain} }
+func (ss *session) Auth(string) (sasl.Server, error) {
+	return sasl.NewPlainServer(func(_, user, pass string) error {
+		if ss.s.users[user] != pass || pass == "" {
+			return errors.New("invalid credentials")
+		}
+		ss.user = user
+		return nil
+	}), nil
+}
+func (ss *session) Mail(from string, _ *smtp.MailOptions) error {
+	if len(ss.s.users) > 0 && ss.user == "" {
+		return &smtp.SMTPError{Code: 530, Message: "authentication required"}
+	}
+	ss.msg.from = from
+	return nil
+}
+func (ss *session) Rcpt(to string, _ *smtp.RcptOptions) error {
+	ss.msg.to = append(ss.msg.to, to)
+	return nil
+}
+func (ss *session) Data(r io.Reader) error {
+	b, err := io.ReadAll(r)
+	if err != nil {
+		return err
+	}
+	ss.msg.data, ss.msg.user = string(b), ss.user
+	ss.s.mu.Lock()
+	ss.s.got = append(ss.s.got, ss.msg)
+	ss.s.mu.Unlock()
+	return nil
+}
+func (ss *session) Reset()        { ss.msg = received{} }
+func (ss *session) Logout() error { return nil }
+
+// selfSigned makes a certificate for 127.0.0.1 and a pool that trusts it.
+func selfSigned(t *testing.T) (tls.Certificate, *x509.CertPool) {
+	t.Helper()
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "plinth test smtp"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, DNSNames: []string{"localhost"},
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		IsCA: true, BasicConstraintsValid: true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, _ := x509.ParseCertificate(der)
+	pool := x509.NewCertPool()
+	pool.AddCert(cert)
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, pool
+}
+
+// startSMTP serves on addr ("" for any free port) in the given mode.
+func startSMTP(t *testing.T, addr string, mode Security, cert tls.Certificate, users map[string]string) *smtpServer {
+	t.Helper()
+	s := &smtpServer{users: users}
+	srv := smtp.NewServer(backend{s})
+	srv.Domain = "localhost"
+	srv.AllowInsecureAuth = mode == SecurityNone
+	srv.ReadTimeout, srv.WriteTimeout = 10*time.Second, 10*time.Second
+	if addr == "" {
+		addr = "127.0.0.1:0"
+	}
+	var ln net.Listener
+	var err error
+	switch mode {
+	case SecurityTLS:
+		ln, err = tls.Listen("tcp", addr, &tls.Config{Certificates: []tls.Certificate{cert}})
+	default:
+		ln, err = net.Listen("tcp", addr)
+		if mode == SecurityStartTLS {
+			srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}}
+		}
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.srv, s.ln, s.addr = srv, ln, ln.Addr().String()
+	s.port = ln.Addr().(*net.TCPAddr).Port
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(s.stop)
+	return s
+}
+
+func (s *smtpServer) stop() { _ = s.srv.Close() }
+
+func (s *smtpServer) messages() []received {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]received(nil), s.got...)
+}
+
+// parsed is a received message decoded the way a mail program would.
+type parsed struct {
+	subject, to, plain, html string
+}
+
+func parse(t *testing.T, data string) (p parsed) {
+	t.Helper()
+	m, err := mail.ReadMessage(strings.NewReader(data))
+	if err != nil {
+		t.Fatalf("not a mail message: %v", err)
+	}
+	dec := new(mime.WordDecoder)
+	subject, _ := dec.DecodeHeader(m.Header.Get("Subject"))
+	p = parsed{subject: subject, to: m.Header.Get("To")}
+	_, params, err := mime.ParseMediaType(m.Header.Get("Content-Type"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mr := multipart.NewReader(m.Body, params["boundary"])
+	defer func() {
+		p.plain = strings.ReplaceAll(p.plain, "\r\n", "\n")
+		p.html = strings.ReplaceAll(p.html, "\r\n", "\n")
+	}()
+	for {
+		part, err := mr.NextPart()
+		if err != nil {
+			break
+		}
+		var r io.Reader = part
+		if part.Header.Get("Content-Transfer-Encoding") == "quoted-printable" {
+			r = quotedprintable.NewReader(part)
+		}
+		b, _ := io.ReadAll(r)
+		if strings.HasPrefix(part.Header.Get("Content-Type"), "text/html") {
+			p.html = string(b)
+		} else {
+			p.plain = string(b)
+		}
+	}
+	return p
+}
+
+type fixture struct {
+	s      *Service
+	acc    *account.Service
+	master account.Actor
+	store  *storage.Store
+	now    time.Time
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	dir := t.TempDir()
+	st, err := storage.Open(filepath.Join(dir, "manager"), storage.Manager, storage.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	f := &fixture{store: st, acc: account.NewService(st), now: time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)}
+	f.master, _ = f.acc.Bootstrap(context.Background(), "master password")
+	_ = f.acc.SetEmail(context.Background(), f.master, account.MasterAdmin, "master@office.test")
+	f.s = NewService(st, f.acc, nil)
+	f.s.SetSecrets(NewFileSecrets(st, filepath.Join(dir, "secret.key")))
+	f.s.SetClock(func() time.Time { return f.now })
+	return f
+}
+
+func TestEmailInEveryMode(t *testing.T) {
+	cert, pool := selfSigned(t)
+	for _, mode := range []Security{SecurityNone, SecurityStartTLS, SecurityTLS} {
+		t.Run(string(mode), func(t *testing.T) {
+			f := newFixture(t)
+			ctx := context.Background()
+			users, user := map[string]string{"plinth": "smtp secret"}, "plinth"
+			if mode == SecurityNone { // a local relay without login
+				users, user = nil, ""
+			}
+			srv := startSMTP(t, "", mode, cert, users)
+			f.s.TLSConfig = &tls.Config{RootCAs: pool, ServerName: "127.0.0.1"}
+
+			if ok, why := f.s.EmailReady(ctx); ok || !strings.Contains(why, "no SMTP server is set up") {
+				t.Fatalf("before any settings: %v %q", ok, why)
+			}
+			cfg := SMTP{Host: "127.0.0.1", Port: srv.port, Security: mode, User: user, From: "plinth@office.test"}
+			if err := f.s.SetSMTP(ctx, f.master, cfg, "smtp secret", true); err != nil {
+				t.Fatal(err)
+			}
+			if ok, why := f.s.EmailReady(ctx); ok || !strings.Contains(why, "no test e-mail has succeeded") {
+				t.Fatalf("before the test e-mail: %v %q", ok, why)
+			}
+			// Receive in email stays off until a test succeeded.
+			err := f.s.SetPreference(ctx, f.master, account.MasterAdmin, BackupFailed, Channels{InApp: true, Email: true})
+			if err == nil || !strings.Contains(err.Error(), "e-mail cannot be switched on yet") {
+				t.Fatalf("switching e-mail on before a test: %v", err)
+			}
+			if err := f.s.TestSMTP(ctx, f.master, "admin@office.test"); err != nil {
+				t.Fatalf("test e-mail: %v", err)
+			}
+			got := srv.messages()
+			if len(got) != 1 || got[0].to[0] != "admin@office.test" || got[0].from != "plinth@office.test" || got[0].user != user {
+				t.Fatalf("received %+v", got)
+			}
+			if p := parse(t, got[0].data); p.subject != "[Plinth] Plinth test e-mail" || p.to != "<admin@office.test>" ||
+				!strings.Contains(p.plain, "Open in Plinth: Servers › Manager › Settings › Email") ||
+				!strings.Contains(p.html, "<b>Open in Plinth:</b> Servers › Manager › Settings › Email") {
+				t.Fatalf("test e-mail: %+v", p)
+			}
+			if ok, why := f.s.EmailReady(ctx); !ok {
+				t.Fatalf("after the test: %s", why)
+			}
+			// A real notification goes out by e-mail, plain text and HTML.
+			if err := f.s.Publish(ctx, Event{Kind: BackupFailed, Severity: Error, Target: TargetBackups, Text: "The nightly backup failed: the target disk is full."}); err != nil {
+				t.Fatal(err)
+			}
+			if sent, left, err := f.s.Dispatch(ctx); err != nil || sent != 1 || left != 1 { // the desktop toast waits for the window
+				t.Fatalf("dispatch: sent %d left %d %v", sent, left, err)
+			}
+			got = srv.messages()
+			m := parse(t, got[len(got)-1].data)
+			if got[len(got)-1].to[0] != "master@office.test" || m.subject != "[Plinth] Backup failed" ||
+				!strings.Contains(m.plain, "The nightly backup failed: the target disk is full.\n\nOpen in Plinth: Backups") ||
+				!strings.Contains(m.html, "<p>The nightly backup failed: the target disk is full.</p>") {
+				t.Fatalf("notification e-mail: %+v", m)
+			}
+			// Changing the settings switches e-mail off again until a new test.
+			cfg.From = "it@office.test"
+			if err := f.s.SetSMTP(ctx, f.master, cfg, "", false); err != nil {
+				t.Fatal(err)
+			}
+			if ok, _ := f.s.EmailReady(ctx); ok {
+				t.Fatal("e-mail still counts as tested after the settings changed")
+			}
+		})
+	}
+}
+
+func TestWrongSMTPPasswordSaysSo(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	cert, pool := selfSigned(t)
+	f.s.TLSConfig = &tls.Config{RootCAs: pool, ServerName: "127.0.0.1"}
+	srv := startSMTP(t, "", SecurityStartTLS, cert, map[string]string{"plinth": "right"})
+	// A password over plain text is refused outright.
+	err := f.s.SetSMTP(ctx, f.master, SMTP{Host: "127.0.0.1", Port: srv.port, Security: SecurityNone, User: "plinth", From: "p@office.test"}, "right", true)
+	if err == nil || !strings.HasPrefix(err.Error(), "Plinth sends an SMTP password only over an encrypted connection") {
+		t.Fatalf("password without encryption: %v", err)
+	}
+	_ = f.s.SetSMTP(ctx, f.master, SMTP{Host: "127.0.0.1", Port: srv.port, Security: SecurityStartTLS, User: "plinth", From: "p@office.test"}, "wrong", true)
+	err = f.s.TestSMTP(ctx, f.master, "a@office.test")
+	if err == nil || !strings.Contains(err.Error(), "send e-mail through 127.0.0.1") {
+		t.Fatalf("test with a wrong password: %v", err)
+	}
+	if ok, _ := f.s.EmailReady(ctx); ok {
+		t.Fatal("a failed test made e-mail ready")
+	}
+}
+
+// A down server delays e-mail; it does not lose it.
+func TestEmailRetriedNotLost(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	cert, _ := selfSigned(t)
+	srv := startSMTP(t, "", SecurityNone, cert, nil)
+	_ = f.s.SetSMTP(ctx, f.master, SMTP{Host: "127.0.0.1", Port: srv.port, Security: SecurityNone, From: "p@office.test"}, "", true)
+	if err := f.s.TestSMTP(ctx, f.master, "a@office.test"); err != nil {
+		t.Fatal(err)
+	}
+	srv.stop()
+	_ = f.s.Publish(ctx, Event{Kind: BackupFailed, Severity: Error, Target: TargetBackups, Text: "Backup failed."})
+	sent, left, _ := f.s.Dispatch(ctx)
+	if sent != 0 || left != 2 {
+		t.Fatalf("with the server down: sent %d left %d", sent, left)
+	}
+	var mail Outgoing
+	pending, _ := f.s.Pending(ctx)
+	for _, o := range pending {
+		if o.Channel == ChannelEmail {
+			mail = o
+		}
+	}
+	if mail.Attempts != 1 || mail.LastError == "" || !mail.Next.Equal(f.now.Add(30*time.Second)) {
+		t.Fatalf("queued e-mail after a failure: %+v", mail)
+	}
+	// The admins hear, in the window, once, that e-mail is failing.
+	l, _ := f.s.List(ctx, f.master, true)
+	if len(l) != 2 || l[0].Kind != ChannelFailed || !strings.HasPrefix(l[0].Text, "E-mail notifications could not be delivered") {
+		t.Fatalf("center after the failure: %+v", l)
+	}
+	f.now = f.now.Add(10 * time.Second)
+	if sent, _, _ := f.s.Dispatch(ctx); sent != 0 {
+		t.Fatal("retried before the backoff")
+	}
+	// The server comes back on the same port; after the backoff it goes out.
+	srv2 := startSMTP(t, srv.addr, SecurityNone, cert, nil)
+	f.now = f.now.Add(time.Minute)
+	if sent, _, err := f.s.Dispatch(ctx); sent != 1 || err != nil {
+		t.Fatalf("after the server came back: sent %d, %v", sent, err)
+	}
+	if got := srv2.messages(); len(got) != 1 || !strings.Contains(parse(t, got[0].data).plain, "Backup failed.") {
+		t.Fatalf("the retried e-mail: %+v", got)
+	}
+	l, _ = f.s.List(ctx, f.master, false)
+	for _, e := range l {
+		if e.Kind == ChannelFailed {
+			t.Fatal("the channel-failed notice stays after e-mail works again")
+		}
+	}
+	if backoff(1) != 30*time.Second || backoff(3) != 2*time.Minute || backoff(20) != time.Hour {
+		t.Fatal("backoff is not 30 s doubling up to 1 h")
+	}
+}
+
+type fakeDesktop struct {
+	titles, messages []string
+	fail             error
+}
+
+func (d *fakeDesktop) Notify(title, message string) error {
+	if d.fail != nil {
+		return d.fail
+	}
+	d.titles = append(d.titles, title)
+	d.messages = append(d.messages, message)
+	return nil
+}
+
+func TestDesktopChannel(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	// A command-line process has no desktop: the toast waits for the window.
+	_ = f.s.Publish(ctx, Event{Kind: FileSyncNeeded, Severity: Warning, Target: TargetFileServerSettings, Text: "The stores disagree."})
+	if sent, left, _ := f.s.Dispatch(ctx); sent != 0 || left != 1 {
+		t.Fatalf("without a desktop: sent %d left %d", sent, left)
+	}
+	d := &fakeDesktop{}
+	f.s.SetDesktop(d)
+	if sent, _, _ := f.s.Dispatch(ctx); sent != 1 {
+		t.Fatal("the window did not send the waiting toast")
+	}
+	if d.titles[0] != "Plinth: Full file synchronization needed" ||
+		d.messages[0] != "The stores disagree. Open Plinth › Servers › Manager › Settings › File Server Settings." {
+		t.Fatalf("toast = %q / %q", d.titles[0], d.messages[0])
+	}
+	// A toast older than an hour is dropped; the entry stays in the center.
+	f.s.SetDesktop(nil)
+	_ = f.s.Publish(ctx, Event{Kind: FileSyncNeeded, Text: "Again."})
+	f.now = f.now.Add(2 * time.Hour)
+	f.s.SetDesktop(d)
+	if sent, left, _ := f.s.Dispatch(ctx); sent != 0 || left != 0 || len(d.titles) != 1 {
+		t.Fatalf("stale toast: sent %d left %d, shown %d", sent, left, len(d.titles))
+	}
+	if l, _ := f.s.List(ctx, f.master, false); len(l) != 2 {
+		t.Fatalf("center lost an entry: %d", len(l))
+	}
+	// A user who switched desktop off gets none.
+	_ = f.s.SetPreference(ctx, f.master, account.MasterAdmin, FileSyncNeeded, Channels{InApp: true})
+	_ = f.s.Publish(ctx, Event{Kind: FileSyncNeeded, Text: "Third."})
+	if p, _ := f.s.Pending(ctx); len(p) != 0 {
+		t.Fatalf("desktop off, yet queued: %+v", p)
+	}
+}
+
+func TestSecrets(t *testing.T) {
+	f := newFixture(t)
+	dir := t.TempDir()
+	fs := NewFileSecrets(f.store, filepath.Join(dir, "secret.key"))
+	if err := fs.Set("smtp-password", "hunter2 hunter2"); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := fs.Get("smtp-password"); err != nil || v != "hunter2 hunter2" {
+		t.Fatalf("read back %q, %v", v, err)
+	}
+	// Nothing readable in the store.
+	_ = f.store.View(func(tx *storage.Tx) error {
+		b, _ := tx.Get([]byte("secret/smtp-password"))
+		if strings.Contains(string(b), "hunter2") {
+			t.Error("the password is stored in plain text")
+		}
+		return nil
+	})
+	// Another key cannot read it, and says what to do.
+	other := NewFileSecrets(f.store, filepath.Join(t.TempDir(), "secret.key"))
+	_ = other.Set("x", "y") // creates the other key
+	if _, err := other.Get("smtp-password"); err == nil || !strings.Contains(err.Error(), "enter it again") {
+		t.Fatalf("read with another key: %v", err)
+	}
+	// The keychain, with go-keyring's in-memory provider standing in for the OS.
+	keyring.MockInit()
+	kc, err := NewKeychainSecrets("Plinth test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = kc.Set("smtp-password", "s3cret")
+	if v, _ := kc.Get("smtp-password"); v != "s3cret" || kc.Where() != "the OS keychain" {
+		t.Fatalf("keychain read %q", v)
+	}
+}
+
+// Who receives what on which channel: kind × role × personal settings.
+func TestDeliveryPlan(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	cert, _ := selfSigned(t)
+	srv := startSMTP(t, "", SecurityNone, cert, nil)
+	_ = f.s.SetSMTP(ctx, f.master, SMTP{Host: "127.0.0.1", Port: srv.port, Security: SecurityNone, From: "p@office.test"}, "", true)
+	if err := f.s.TestSMTP(ctx, f.master, "a@office.test"); err != nil {
+		t.Fatal(err)
+	}
+	users := []account.NewUser{
+		{Name: "sam", Role: account.RoleServerAdmin, Email: "sam@office.test"},
+		{Name: "pat", Role: account.RoleProjectAdmin, Email: "pat@office.test"},
+		{Name: "nora", Role: account.RoleNone}, // no address
+		{Name: "eve", Role: account.RoleNone, Email: "eve@office.test"},
+	}
+	for _, u := range users {
+		u.Password = u.Name + " password"
+		if err := f.acc.AddUser(ctx, f.master, u); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_ = f.acc.Grant(ctx, f.master, account.ServersPage, "nora", account.FullAccess)
+	sam, _ := f.acc.Login(ctx, "sam", "sam password")
+	nora, _ := f.acc.Login(ctx, "nora", "nora password")
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(f.s.SetPreference(ctx, sam, "sam", BackupFailed, Channels{InApp: true, Desktop: true}))
+	must(f.s.SetPreference(ctx, nora, "nora", FileSyncNeeded, Channels{InApp: true}))
+	if err := f.s.SetPreference(ctx, nora, "nora", BackupFailed, Channels{Email: true}); err == nil || !strings.Contains(err.Error(), "has no e-mail address") {
+		t.Fatalf("e-mail on for a user without address: %v", err)
+	}
+	if err := f.s.SetPreference(ctx, nora, "sam", BackupFailed, Channels{}); !errors.Is(err, account.ErrPermission) {
+		t.Fatalf("nora changed sam's settings: %v", err)
+	}
+
+	show := func(ds []Delivery) string {
+		var parts []string
+		for _, d := range ds {
+			s := d.User + ":"
+			if d.InApp {
+				s += "app"
+			}
+			if d.Desktop {
+				s += "+desktop"
+			}
+			if d.Email != "" {
+				s += "+" + d.Email
+			}
+			parts = append(parts, s)
+		}
+		return strings.Join(parts, " ")
+	}
+	tests := []struct {
+		ev   Event
+		want string
+	}{
+		{Event{Kind: FileSyncNeeded}, "masteradmin:app+desktop+master@office.test nora:app sam:app+desktop+sam@office.test"},
+		{Event{Kind: BackupFailed}, "masteradmin:app+desktop+master@office.test sam:app+desktop"},
+		{Event{Kind: TokenExpired, To: []string{"pat"}}, "pat:app+desktop"},
+		{Event{Kind: FileSyncRefused, To: []string{"eve"}}, "eve:app+desktop"},
+		{Event{Kind: ChannelFailed}, "masteradmin:app sam:app"},
+	}
+	for _, tt := range tests {
+		got, err := f.s.Plan(ctx, tt.ev)
+		if err != nil || show(got) != tt.want {
+			t.Errorf("%s:\n got  %s (%v)\n want %s", tt.ev.Kind, show(got), err, tt.want)
+		}
+	}
+}
