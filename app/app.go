@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/gofrs/flock"
@@ -97,6 +98,9 @@ type App struct {
 
 	lock     *flock.Flock
 	closeLog func() error
+
+	stopBackground context.CancelFunc
+	background     sync.WaitGroup
 }
 
 // Open takes the data folder's lock, opens both stores, and finishes what a
@@ -159,6 +163,7 @@ func (a *App) openStores() (err error) {
 	}
 	a.Accounts = account.NewService(a.Manager)
 	a.Notify = notify.NewService(a.Manager, a.Accounts, a.Log)
+	a.Notify.SetSecrets(a.secrets())
 	a.Files = files.NewService(a.Manager, a.FileServer, a.Accounts, a.Log)
 	a.Sync = filesync.NewService(a.Files, a.Accounts, a.Notify, a.Log)
 	a.Backups = backup.NewService(a.Files, a.Accounts, filepath.Join(a.DataDir, "backups", "full"))
@@ -185,8 +190,22 @@ func (a *App) closeStores() error {
 
 // StartBackground registers Plinth's timed maintenance jobs and starts the
 // scheduler. The window calls it; one-shot commands do not.
-func (a *App) StartBackground() error {
+func (a *App) StartBackground(desktop notify.Desktop) error {
+	if desktop != nil {
+		a.Notify.SetDesktop(desktop)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	a.stopBackground = cancel
+	a.background.Go(func() { a.Notify.Run(ctx) })
 	err := a.Scheduler.Add(schedule.Job{
+		Name: "disk.space", Title: "Check free disk space",
+		Spec: schedule.EveryInterval(time.Hour),
+		Run:  a.checkDiskSpace,
+	})
+	if err != nil {
+		return err
+	}
+	err = a.Scheduler.Add(schedule.Job{
 		Name: "filesync.detect", Title: "Compare the Manager and the File Server",
 		Spec: schedule.EveryInterval(time.Hour),
 		Run: func(ctx context.Context) error {
@@ -231,13 +250,28 @@ func (a *App) StartBackground() error {
 		}
 	}
 	a.Scheduler.Start()
-	// Compare the stores once at start.
+	// Compare the stores and look at the disks once at start.
+	if err := a.Scheduler.RunSoon("disk.space"); err != nil {
+		return err
+	}
 	return a.Scheduler.RunSoon("filesync.detect")
 }
 
 // Close stops background work, then closes the stores, then releases the
 // lock: the order in which nothing is left half-done.
 func (a *App) Close() error {
+	if a.stopBackground != nil {
+		a.stopBackground()
+		a.background.Wait()
+	} else if a.Notify != nil {
+		// A command: try the e-mails it queued once, briefly; what fails
+		// waits in the outbox for the next start of the window.
+		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		if sent, left, err := a.Notify.Dispatch(ctx); sent+left > 0 || err != nil {
+			a.Log.Info("notifications at exit", "sent", sent, "waiting", left, "err", err)
+		}
+		cancel()
+	}
 	errs := []error{a.closeStores()}
 	if a.Log != nil {
 		a.Log.Info("closed")

@@ -22,12 +22,12 @@ func TestBackgroundJobsAndCloseOrder(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := a.StartBackground(); err != nil {
+	if err := a.StartBackground(nil); err != nil {
 		t.Fatal(err)
 	}
 	jobs := a.Scheduler.Jobs()
-	if len(jobs) != 4 {
-		t.Fatalf("jobs = %+v, want the drift check, file maintenance and the two value-log GC jobs", jobs)
+	if len(jobs) != 5 {
+		t.Fatalf("jobs = %+v, want the disk check, drift check, file maintenance and the two value-log GC jobs", jobs)
 	}
 	for _, j := range jobs {
 		if j.Name == "files.maintenance" {
@@ -93,5 +93,25 @@ func TestInitOnFullDisk(t *testing.T) {
 	}
 	if strings.Contains(r.err, "panic") || strings.Contains(r.err, "goroutine") {
 		t.Fatal("stack trace on a full disk")
+	}
+}
+
+func TestLowDiskSpaceNotifiesOnce(t *testing.T) {
+	a, done := openInit(t)
+	defer done()
+	ctx := context.Background()
+	old := lowDiskBytes
+	lowDiskBytes = 1 << 62 // every disk is "low" now
+	defer func() { lowDiskBytes = old }()
+	for range 2 {
+		if err := a.checkDiskSpace(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	master, _ := a.Accounts.ActAs(ctx, "masteradmin")
+	l, _ := a.Notify.List(ctx, master, false)
+	// Manager, File Server and backup target, each told once.
+	if len(l) != 3 || !strings.HasPrefix(l[0].Text, "Low disk space for ") {
+		t.Fatalf("notifications: %+v", l)
 	}
 }

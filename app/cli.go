@@ -87,6 +87,7 @@ func init() {
 		{"user rm", "NAME", "remove a user", cmdUserRemove},
 	}
 	commands = append(commands, fileCommands...)
+	commands = append(commands, notifyCommands...)
 	commands = append(commands,
 		command{"version", "", "print Plinth's version", cmdVersion},
 		command{"help", "", "list the commands", cmdHelp},

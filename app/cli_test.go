@@ -7,8 +7,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
+
+	"codeberg.org/plinth/plinth/core/files"
+	"codeberg.org/plinth/plinth/core/notify/notifytest"
 )
 
 type result struct {
@@ -191,5 +195,63 @@ func TestUnwritableDataFolder(t *testing.T) {
 	r := run(t, dir, master, "", "init")
 	if r.code != 1 || !strings.HasPrefix(r.err, "Plinth cannot write to folder "+dir) || strings.Count(r.err, "\n") != 1 {
 		t.Fatalf("init in a read-only folder = %+v", r)
+	}
+}
+
+// E-mail set up from the command line, tested against a real SMTP server,
+// and a user's notifications read back.
+func TestSMTPCommands(t *testing.T) {
+	dir := initialised(t)
+	cert, _ := notifytest.SelfSigned(t)
+	srv := notifytest.Start(t, "", "none", cert, nil)
+	port := strconv.Itoa(srv.Port)
+
+	r := run(t, dir, master, "", "smtp", "set", "--host", "127.0.0.1", "--port", port, "--security", "none", "--from", "plinth@office.test")
+	if r.code != 0 || !strings.Contains(r.out, "the password is kept in") {
+		t.Fatalf("smtp set = %+v", r)
+	}
+	r = run(t, dir, master, "", "smtp", "set", "--host", "h", "--security", "bogus", "--from", "a@b.c")
+	if r.code != 2 || !strings.HasPrefix(r.err, `Unknown security "bogus"`) {
+		t.Fatalf("bad security = %+v", r)
+	}
+	r = run(t, dir, master, "", "smtp", "test", "--to", "admin@office.test")
+	if r.code != 0 {
+		t.Fatalf("smtp test = %+v", r)
+	}
+	if got := srv.Messages(); len(got) != 1 || got[0].To[0] != "admin@office.test" ||
+		notifytest.Parse(t, got[0].Data).Subject != "[Plinth] Plinth test e-mail" {
+		t.Fatalf("server received %+v", got)
+	}
+	r = run(t, dir, master, "", "user", "email", "masteradmin", "not an address")
+	if r.code != 1 || r.err != "\"not an address\" is not an e-mail address\n" {
+		t.Fatalf("bad address = %+v", r)
+	}
+	run(t, dir, master, "", "user", "email", "masteradmin", "master@office.test")
+
+	// A drift check that finds disagreement notifies masteradmin: in the
+	// center, and by e-mail when the command exits.
+	a, err := Open(context.Background(), Config{DataDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Files.Synthesize(context.Background(), files.RootID, "lost", 2, files.ServerOnly); err != nil {
+		t.Fatal(err)
+	}
+	_ = a.Close()
+	if r := run(t, dir, master, "", "check"); r.code != 0 || !strings.Contains(r.out, "2 files unknown to the Manager") {
+		t.Fatalf("check = %+v", r)
+	}
+	r = run(t, dir, master, "", "notifications", "--json", "--unread")
+	var list struct {
+		Notifications []struct{ Kind, Text, Target string }
+	}
+	if err := json.Unmarshal([]byte(r.out), &list); err != nil || len(list.Notifications) != 1 ||
+		list.Notifications[0].Kind != "filesync.needed" || list.Notifications[0].Target != "servers/fileserver" {
+		t.Fatalf("notifications = %s", r.out)
+	}
+	got := srv.Messages()
+	if len(got) != 2 || got[1].To[0] != "master@office.test" ||
+		!strings.Contains(notifytest.Parse(t, got[1].Data).Plain, "Open in Plinth: Servers › Manager › Settings › File Server Settings") {
+		t.Fatalf("e-mail after the check: %+v", got)
 	}
 }

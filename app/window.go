@@ -51,7 +51,7 @@ func RunWindow(ctx context.Context, g Global, password string, icon []byte) int 
 	// close cleanly.
 	stop := context.AfterFunc(ctx, func() { fyne.Do(fa.Quit) })
 	defer stop()
-	if err := a.StartBackground(); err != nil {
+	if err := a.StartBackground(beeepDesktop{icon: icon}); err != nil {
 		a.Log.Error("start background jobs", "err", err)
 	}
 

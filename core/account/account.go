@@ -11,6 +11,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/mail"
 	"sort"
 	"strings"
 	"sync"
@@ -201,6 +202,19 @@ func CheckName(name string) error {
 		if !(unicode.IsLetter(r) || unicode.IsDigit(r) || strings.ContainsRune("._-@ ", r)) {
 			return fmt.Errorf("%w: %q is not allowed in a name (use letters, digits, space, '.', '_', '-', '@')", ErrBadName, r)
 		}
+	}
+	return nil
+}
+
+// CheckEmail says why addr is not an e-mail address, or returns nil ("" is
+// allowed: no address).
+func CheckEmail(addr string) error {
+	addr = strings.TrimSpace(addr)
+	if addr == "" {
+		return nil
+	}
+	if a, err := mail.ParseAddress(addr); err != nil || a.Address != addr {
+		return fmt.Errorf("%q is not an e-mail address", addr)
 	}
 	return nil
 }
@@ -541,6 +555,9 @@ func (s *Service) AddUser(ctx context.Context, actor Actor, nu NewUser) error {
 	if err := CheckPassword(nu.Password); err != nil {
 		return err
 	}
+	if err := CheckEmail(nu.Email); err != nil {
+		return err
+	}
 	hash, err := argon2id.CreateHash(nu.Password, hashParams)
 	if err != nil {
 		return fmt.Errorf("hash password: %w", err)
@@ -585,6 +602,9 @@ func (s *Service) SetEmail(ctx context.Context, actor Actor, name, email string)
 		if err := s.Check(ctx, actor, ServersPage, ModifyAccess); err != nil {
 			return err
 		}
+	}
+	if err := CheckEmail(email); err != nil {
+		return err
 	}
 	return s.modify(name, func(u *User) error {
 		u.Email = strings.TrimSpace(email)

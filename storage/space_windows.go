@@ -1,0 +1,23 @@
+//go:build windows
+
+package storage
+
+import (
+	"fmt"
+
+	"golang.org/x/sys/windows"
+)
+
+// Space reports the size of the disk holding dir and how much of it is
+// free for Plinth, in bytes.
+func Space(dir string) (total, free uint64, err error) {
+	p, err := windows.UTF16PtrFromString(dir)
+	if err != nil {
+		return 0, 0, err
+	}
+	var avail, tot, totFree uint64
+	if err := windows.GetDiskFreeSpaceEx(p, &avail, &tot, &totFree); err != nil {
+		return 0, 0, fmt.Errorf("free space of %s: %w", dir, err)
+	}
+	return tot, avail, nil
+}
