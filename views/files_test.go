@@ -264,7 +264,7 @@ func TestNotificationClickOpensItsPanel(t *testing.T) {
 	if h.ui.Current() != PageServers {
 		t.Fatalf("click opened %q, want the Servers page", h.ui.Current())
 	}
-	h.mustSee("File Server Settings")
+	h.mustSee("Synchronization history")
 	l, _ := h.notify.List(context.Background(), h.ui.Actor(), true)
 	if len(l) != 0 {
 		t.Fatal("the clicked notification is still unread")

@@ -21,20 +21,25 @@ type notificationsPage struct {
 	list    *widget.List
 	note    *widget.Label
 	entries []notify.Entry
+
+	prefs *prefsDialog // the open settings dialog, for tests
 }
 
 func newNotificationsPage(u *UI) *notificationsPage {
 	p := &notificationsPage{ui: u, note: widget.NewLabel("")}
 	p.list = widget.NewList(func() int { return len(p.entries) },
 		func() fyne.CanvasObject {
-			return container.NewBorder(nil, nil, widget.NewIcon(theme.InfoIcon()), widget.NewLabel("2006-01-02 15:04"),
+			del := &widget.Button{Icon: theme.DeleteIcon(), Importance: widget.LowImportance}
+			return container.NewBorder(nil, nil, widget.NewIcon(theme.InfoIcon()),
+				container.NewHBox(widget.NewLabel("2006-01-02 15:04"), del),
 				&widget.Label{Wrapping: fyne.TextWrapWord})
 		},
 		func(i widget.ListItemID, o fyne.CanvasObject) {
 			e := p.entries[i]
 			c := o.(*fyne.Container)
-			c.Objects[0].(*widget.Label).SetText(e.Text)
-			c.Objects[0].(*widget.Label).TextStyle.Bold = !e.Read
+			text := c.Objects[0].(*widget.Label)
+			text.TextStyle.Bold = !e.Read
+			text.SetText(e.Text)
 			icon := theme.InfoIcon()
 			switch e.Severity {
 			case notify.Warning:
@@ -43,7 +48,9 @@ func newNotificationsPage(u *UI) *notificationsPage {
 				icon = theme.ErrorIcon()
 			}
 			c.Objects[1].(*widget.Icon).SetResource(icon)
-			c.Objects[2].(*widget.Label).SetText(e.Time.Local().Format("2006-01-02 15:04"))
+			right := c.Objects[2].(*fyne.Container)
+			right.Objects[0].(*widget.Label).SetText(e.Time.Local().Format("2006-01-02 15:04"))
+			right.Objects[1].(*widget.Button).OnTapped = func() { p.delete(e.ID) }
 			p.list.SetItemHeight(i, o.MinSize().Height)
 		})
 	p.list.OnSelected = func(i widget.ListItemID) {
@@ -53,9 +60,10 @@ func newNotificationsPage(u *UI) *notificationsPage {
 		}
 	}
 	readAll := &widget.Button{Text: "Mark all read", Icon: theme.ConfirmIcon(), OnTapped: func() { p.markRead("") }}
+	settings := &widget.Button{Text: "Settings…", Icon: theme.SettingsIcon(), OnTapped: p.showSettings}
 	head := container.NewVBox(
 		&widget.Label{Text: "Notifications", TextStyle: fyne.TextStyle{Bold: true}, SizeName: theme.SizeNameHeadingText},
-		container.NewHBox(p.note, layout.NewSpacer(), readAll))
+		container.NewHBox(p.note, layout.NewSpacer(), readAll, settings))
 	p.obj = container.NewBorder(head, nil, nil, nil, p.list)
 	return p
 }
@@ -111,5 +119,18 @@ func (p *notificationsPage) markRead(id string) {
 		if p.ui.current == PageNotifications {
 			p.shown()
 		}
+	})
+}
+
+func (p *notificationsPage) delete(id string) {
+	actor := p.ui.actor
+	p.ui.background(func(ctx context.Context) error {
+		return p.ui.svc.Notifications.Delete(ctx, actor, id)
+	}, func(err error) {
+		if err != nil {
+			p.ui.showError(err)
+		}
+		p.ui.refreshBell()
+		p.shown()
 	})
 }

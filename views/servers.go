@@ -36,10 +36,13 @@ type serversPage struct {
 	days     *widget.Entry
 	saveRule *widget.Button
 
+	tabs    *container.AppTabs
 	history *widget.Table
 	runs    []filesync.Run
 	report  *widget.Button
 	runSel  int
+
+	email *emailSection
 
 	// the open synchronization dialog, for tests
 	plan *planDialog
@@ -89,7 +92,6 @@ func newServersPage(u *UI) *serversPage {
 		return &widget.Label{Text: s, TextStyle: fyne.TextStyle{Bold: true}}
 	}
 	fileServer := container.NewVBox(
-		heading("File Server Settings"),
 		p.stores,
 		p.state,
 		container.NewHBox(p.check, p.syncBtn),
@@ -100,10 +102,14 @@ func newServersPage(u *UI) *serversPage {
 		widget.NewSeparator(),
 		container.NewHBox(heading("Synchronization history"), layout.NewSpacer(), p.report),
 	)
-	top := container.NewVBox(
-		&widget.Label{Text: "Servers › Manager › Settings", TextStyle: fyne.TextStyle{Bold: true}, SizeName: theme.SizeNameHeadingText},
-		fileServer)
-	p.obj = container.NewBorder(top, nil, nil, nil, p.history)
+	p.email = newEmailSection(u)
+	fileTab := container.NewBorder(fileServer, nil, nil, nil, p.history)
+	p.tabs = container.NewAppTabs(
+		container.NewTabItem("File Server Settings", fileTab),
+		container.NewTabItem("Email", container.NewVScroll(p.email.obj)),
+	)
+	top := &widget.Label{Text: "Servers › Manager › Settings", TextStyle: fyne.TextStyle{Bold: true}, SizeName: theme.SizeNameHeadingText}
+	p.obj = container.NewBorder(top, nil, nil, nil, p.tabs)
 	return p
 }
 
@@ -111,6 +117,7 @@ func (p *serversPage) content() fyne.CanvasObject { return container.NewPadded(p
 
 func (p *serversPage) shown() {
 	p.detect(false)
+	p.email.load()
 	actor := p.ui.actor
 	var runs []filesync.Run
 	var v files.Versioning
@@ -381,4 +388,13 @@ func (p *serversPage) showReport() {
 		d.Resize(fyne.NewSize(760, 480))
 		d.Show()
 	})
+}
+
+// showTab opens a settings tab: "fileserver" or "email".
+func (p *serversPage) showTab(name string) {
+	if name == "email" {
+		p.tabs.SelectIndex(1)
+	} else {
+		p.tabs.SelectIndex(0)
+	}
 }

@@ -33,6 +33,7 @@ type Accounts interface {
 	ResetPassword(ctx context.Context, actor account.Actor, name, password string) error
 	RemoveUser(ctx context.Context, actor account.Actor, name string) error
 	Can(ctx context.Context, actor account.Actor, item account.Item, want account.Permission) bool
+	UserInfo(ctx context.Context, name string) (account.Info, error)
 }
 
 // Files is what the window needs of core/files.
@@ -69,6 +70,13 @@ type Notifications interface {
 	MarkRead(ctx context.Context, actor account.Actor, id string) error
 	Delete(ctx context.Context, actor account.Actor, id string) error
 	OnChange(fn func(user string))
+	Preferences(ctx context.Context, actor account.Actor, user string) ([]notify.Preference, error)
+	SetPreference(ctx context.Context, actor account.Actor, user string, k notify.Kind, ch notify.Channels) error
+	EmailReady(ctx context.Context) (bool, string)
+	SMTPSettings(ctx context.Context) (notify.SMTP, error)
+	SetSMTP(ctx context.Context, actor account.Actor, c notify.SMTP, password string, setPassword bool) error
+	TestSMTP(ctx context.Context, actor account.Actor, to string) error
+	SecretsWhere() string
 }
 
 // StoreInfo describes one store on the Servers page.
@@ -169,10 +177,11 @@ type UI struct {
 	firstRun *firstRunScreen
 
 	tasks sync.WaitGroup // background work started by the window
-	// uiMu serializes the callbacks that background work hands to fyne.Do.
-	// The real driver runs them one by one on the main thread anyway; Fyne's
-	// test driver runs each on its own goroutine, and this keeps them apart.
-	uiMu sync.Mutex
+	// queued, when set (tests), holds the callbacks background work hands
+	// back to the UI goroutine; Wait runs them on the caller's goroutine.
+	// The real driver runs them on its main thread through fyne.Do, while
+	// Fyne's test driver would run each on the background goroutine itself.
+	queued *callbacks
 
 	busy     bool   // a long piece of work shows in the banner
 	busyWith string // its title
@@ -245,13 +254,33 @@ func (u *UI) background(work func(ctx context.Context) error, done func(err erro
 	}()
 }
 
-// do runs fn on the UI goroutine, one callback at a time.
+// do runs fn on the UI goroutine.
 func (u *UI) do(fn func()) {
-	fyne.Do(func() {
-		u.uiMu.Lock()
-		defer u.uiMu.Unlock()
-		fn()
-	})
+	if u.queued != nil {
+		u.queued.push(fn)
+		return
+	}
+	fyne.Do(fn)
+}
+
+// callbacks is a queue of functions for the UI goroutine.
+type callbacks struct {
+	mu  sync.Mutex
+	fns []func()
+}
+
+func (c *callbacks) push(fn func()) {
+	c.mu.Lock()
+	c.fns = append(c.fns, fn)
+	c.mu.Unlock()
+}
+
+func (c *callbacks) drain() []func() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	fns := c.fns
+	c.fns = nil
+	return fns
 }
 
 // fatal shows an error that leaves nothing else to do.
@@ -343,11 +372,14 @@ func (u *UI) refreshBell() {
 // with a sub-panel ("servers/fileserver"), or a folder ("projects:/Tower").
 func (u *UI) ShowTarget(target string) {
 	page, rest, _ := strings.Cut(target, ":")
-	page, _, _ = strings.Cut(page, "/")
+	page, sub, _ := strings.Cut(page, "/")
 	if indexOf(page) < 0 {
 		return
 	}
 	u.Show(page)
+	if sp, ok := u.built[PageServers].(*serversPage); ok && page == PageServers {
+		sp.showTab(sub)
+	}
 	if page == PageProjects && rest != "" {
 		if p, ok := u.built[PageProjects].(*projectsPage); ok {
 			p.Open(rest)
@@ -400,6 +432,21 @@ func (u *UI) logout() {
 	u.showLogin(name, "")
 }
 
-// Wait blocks until the window's background work has finished; tests and
-// shutdown use it.
-func (u *UI) Wait() { u.tasks.Wait() }
+// Wait blocks until the window's background work has finished, and with a
+// callback queue (tests) runs the callbacks on the caller's goroutine until
+// nothing is left; tests and shutdown use it.
+func (u *UI) Wait() {
+	for {
+		u.tasks.Wait()
+		if u.queued == nil {
+			return
+		}
+		fns := u.queued.drain()
+		if len(fns) == 0 {
+			return
+		}
+		for _, fn := range fns {
+			fn()
+		}
+	}
+}

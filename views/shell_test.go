@@ -2,6 +2,7 @@ package views
 
 import (
 	"context"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -48,11 +49,13 @@ func newHarness(t testing.TB) *harness {
 	h := &harness{t: t, app: a, store: st, fs: fs}
 	h.acc = account.NewService(st)
 	h.notify = notify.NewService(st, h.acc, nil)
+	h.notify.SetSecrets(notify.NewFileSecrets(st, filepath.Join(t.TempDir(), "secret.key")))
 	h.files = files.NewService(st, fs, h.acc, nil)
 	h.sync = filesync.NewService(h.files, h.acc, h.notify, nil)
 	h.win = test.NewTempWindow(t, widget.NewLabel(""))
 	h.win.Resize(DefaultSize)
 	h.ui = New(a, h.win, h.services())
+	h.ui.queued = &callbacks{} // the test goroutine plays the UI goroutine
 	t.Cleanup(h.ui.Wait)
 	return h
 }
@@ -189,7 +192,7 @@ func TestFirstRunThenEveryPage(t *testing.T) {
 		case PageProjects:
 			h.mustSee("0 folders, 0 files (0 B).")
 		case PageServers:
-			h.mustSee("File Server Settings", "The Manager and the File Server agree.")
+			h.mustSee("Synchronization history", "The Manager and the File Server agree.")
 		case PageNotifications:
 			h.mustSee("0 notifications, 0 unread.")
 		}
