@@ -4,6 +4,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"image"
@@ -229,6 +230,23 @@ func TestSmokeRealWindow(t *testing.T) {
 		if p := plinth(t, env, "", "-data", dir, "import", filepath.Join(tree, top)); p.code != 0 {
 			t.Fatalf("import: %+v", p)
 		}
+	}
+
+	// Restore the File Server from a backup taken before the last import,
+	// so that the window has a disagreement and notifications to show.
+	var b struct{ ID string }
+	bp := plinth(t, env, "", "-data", dir, "backup", "--level", "2", "--json")
+	if bp.code != 0 || json.Unmarshal([]byte(bp.out), &b) != nil {
+		t.Fatalf("backup: %+v", bp)
+	}
+	late := filepath.Join(tree, "Competition entry")
+	_ = os.MkdirAll(late, 0o755)
+	_ = os.WriteFile(filepath.Join(late, "Board 1.pdf"), bytes.Repeat([]byte("board"), 5000), 0o644)
+	if p := plinth(t, env, "", "-data", dir, "import", late); p.code != 0 {
+		t.Fatalf("import: %+v", p)
+	}
+	if p := plinth(t, env, "", "-data", dir, "restore", b.ID, "--scope", "fileserver", "--yes"); p.code != 0 {
+		t.Fatalf("restore: %+v", p)
 	}
 
 	// Without a password: the login screen.

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/test"
 	"fyne.io/fyne/v2/widget"
 
@@ -259,7 +260,7 @@ func TestNotificationClickOpensItsPanel(t *testing.T) {
 	if len(np.entries) != 1 || !strings.HasPrefix(np.entries[0].Text, "Full file synchronization needed.") {
 		t.Fatalf("entries = %+v", np.entries)
 	}
-	np.list.Select(0) // a click on the entry
+	test.Tap(np.rows.Objects[0].(*fyne.Container).Objects[0].(*tapArea)) // a click on the entry
 	h.ui.Wait()
 	if h.ui.Current() != PageServers {
 		t.Fatalf("click opened %q, want the Servers page", h.ui.Current())

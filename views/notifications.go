@@ -18,7 +18,7 @@ import (
 type notificationsPage struct {
 	ui      *UI
 	obj     fyne.CanvasObject
-	list    *widget.List
+	rows    *fyne.Container
 	note    *widget.Label
 	entries []notify.Entry
 
@@ -26,47 +26,55 @@ type notificationsPage struct {
 }
 
 func newNotificationsPage(u *UI) *notificationsPage {
-	p := &notificationsPage{ui: u, note: widget.NewLabel("")}
-	p.list = widget.NewList(func() int { return len(p.entries) },
-		func() fyne.CanvasObject {
-			del := &widget.Button{Icon: theme.DeleteIcon(), Importance: widget.LowImportance}
-			return container.NewBorder(nil, nil, widget.NewIcon(theme.InfoIcon()),
-				container.NewHBox(widget.NewLabel("2006-01-02 15:04"), del),
-				&widget.Label{Wrapping: fyne.TextWrapWord})
-		},
-		func(i widget.ListItemID, o fyne.CanvasObject) {
-			e := p.entries[i]
-			c := o.(*fyne.Container)
-			text := c.Objects[0].(*widget.Label)
-			text.TextStyle.Bold = !e.Read
-			text.SetText(e.Text)
-			icon := theme.InfoIcon()
-			switch e.Severity {
-			case notify.Warning:
-				icon = theme.WarningIcon()
-			case notify.Error:
-				icon = theme.ErrorIcon()
-			}
-			c.Objects[1].(*widget.Icon).SetResource(icon)
-			right := c.Objects[2].(*fyne.Container)
-			right.Objects[0].(*widget.Label).SetText(e.Time.Local().Format("2006-01-02 15:04"))
-			right.Objects[1].(*widget.Button).OnTapped = func() { p.delete(e.ID) }
-			p.list.SetItemHeight(i, o.MinSize().Height)
-		})
-	p.list.OnSelected = func(i widget.ListItemID) {
-		p.list.UnselectAll()
-		if i < len(p.entries) {
-			p.open(p.entries[i])
-		}
-	}
+	p := &notificationsPage{ui: u, note: widget.NewLabel(""), rows: container.NewVBox()}
 	readAll := &widget.Button{Text: "Mark all read", Icon: theme.ConfirmIcon(), OnTapped: func() { p.markRead("") }}
 	settings := &widget.Button{Text: "Settings…", Icon: theme.SettingsIcon(), OnTapped: p.showSettings}
 	head := container.NewVBox(
 		&widget.Label{Text: "Notifications", TextStyle: fyne.TextStyle{Bold: true}, SizeName: theme.SizeNameHeadingText},
 		container.NewHBox(p.note, layout.NewSpacer(), readAll, settings))
-	p.obj = container.NewBorder(head, nil, nil, nil, p.list)
+	p.obj = container.NewBorder(head, nil, nil, nil, container.NewVScroll(p.rows))
 	return p
 }
+
+// render rebuilds the rows; a center holds at most a few hundred entries.
+func (p *notificationsPage) render() {
+	p.rows.Objects = nil
+	for _, e := range p.entries {
+		icon := theme.InfoIcon()
+		switch e.Severity {
+		case notify.Warning:
+			icon = theme.WarningIcon()
+		case notify.Error:
+			icon = theme.ErrorIcon()
+		}
+		del := &widget.Button{Icon: theme.DeleteIcon(), Importance: widget.LowImportance, OnTapped: func() { p.delete(e.ID) }}
+		text := &widget.Label{Text: e.Text, Wrapping: fyne.TextWrapWord, TextStyle: fyne.TextStyle{Bold: !e.Read}}
+		open := newTapArea(text, func() { p.open(e) })
+		row := container.NewBorder(nil, nil, widget.NewIcon(icon),
+			container.NewHBox(widget.NewLabel(e.Time.Local().Format("2006-01-02 15:04")), del), open)
+		p.rows.Add(row)
+		p.rows.Add(widget.NewSeparator())
+	}
+	p.rows.Refresh()
+}
+
+// tapArea makes any object clickable: a click on an entry opens its panel.
+type tapArea struct {
+	widget.BaseWidget
+	content fyne.CanvasObject
+	onTap   func()
+}
+
+func newTapArea(content fyne.CanvasObject, onTap func()) *tapArea {
+	t := &tapArea{content: content, onTap: onTap}
+	t.ExtendBaseWidget(t)
+	return t
+}
+
+func (t *tapArea) CreateRenderer() fyne.WidgetRenderer { return widget.NewSimpleRenderer(t.content) }
+
+// Tapped opens the entry.
+func (t *tapArea) Tapped(*fyne.PointEvent) { t.onTap() }
 
 func (p *notificationsPage) content() fyne.CanvasObject { return container.NewPadded(p.obj) }
 
@@ -95,7 +103,7 @@ func (p *notificationsPage) shown() {
 		}
 		p.note.SetText(plural(len(list), "notification") + ", " + plural(unread, "unread") + ". Click one to open what it is about.")
 		p.note.SetText(strings.Replace(p.note.Text, "unreads", "unread", 1))
-		p.list.Refresh()
+		p.render()
 	})
 }
 

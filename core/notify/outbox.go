@@ -139,12 +139,14 @@ func (s *Service) channelFailed(ctx context.Context, ch Channel, cause error) {
 	if err != nil || was.Failing {
 		return
 	}
-	what, target := "E-mail notifications", TargetEmailSettings
+	text := fmt.Sprintf("E-mail notifications could not be delivered: %s. Plinth keeps them and tries again; the notifications are also here.", cause)
+	target := TargetEmailSettings
 	if ch == ChannelDesktop {
-		what, target = "Desktop notifications", TargetNotifications
+		// The cause is technical (which helper program is missing); it is in the log.
+		text = "Desktop notifications cannot be shown on this computer: no notification service answered. Plinth tries again later; the notifications are also here."
+		target = TargetNotifications
 	}
-	_ = s.Publish(ctx, Event{Kind: ChannelFailed, Severity: Warning, Target: target,
-		Text: fmt.Sprintf("%s could not be delivered: %s. Plinth keeps them and tries again; the notifications are also here.", what, cause)})
+	_ = s.Publish(ctx, Event{Kind: ChannelFailed, Severity: Warning, Target: target, Text: text})
 }
 
 // channelOK clears an outage and its notice.
