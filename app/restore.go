@@ -170,7 +170,7 @@ func (a *App) Restore(ctx context.Context, actor account.Actor, id string, scope
 	}
 	a.Log.Info("restored", "backup", m.ID, "scope", scope, "safety", res.SafetyCopy)
 	_ = a.Notify.Publish(ctx, notify.Event{Kind: notify.RestoreCompleted, Severity: notify.Info, Target: notify.TargetBackups,
-		Text:     fmt.Sprintf("Restore of backup %s (%s) finished. The data it replaced is kept in %s until you remove it.", m.ID, scope, res.SafetyCopy)})
+		Text: fmt.Sprintf("Restore of backup %s (%s) finished. The data it replaced is kept in %s until you remove it.", m.ID, scope, res.SafetyCopy)})
 	res.Check, _, err = a.Sync.Detect(ctx, true)
 	return res, err
 }

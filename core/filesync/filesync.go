@@ -253,12 +253,12 @@ func (s *Service) Authorize(ctx context.Context, actor account.Actor) error {
 	}
 	_ = s.notify.Publish(ctx, notify.Event{
 		Kind: notify.FileSyncRefused, Severity: notify.Warning, Target: notify.TargetFileServerSettings,
-		To: []string{actor.Name()},
+		To:   []string{actor.Name()},
 		Text: "You tried to run the full file synchronization. Only masteradmin can run it, because it deletes entries from the Manager; ask masteradmin to run it.",
 	})
 	_ = s.notify.Publish(ctx, notify.Event{
 		Kind: notify.FileSyncAttempted, Severity: notify.Warning, Target: notify.TargetFileServerSettings,
-		To: []string{account.MasterAdmin},
+		To:   []string{account.MasterAdmin},
 		Text: fmt.Sprintf("%s tried to run the full file synchronization and was refused: only masteradmin can run it.", who),
 	})
 	s.log.Warn("file synchronization refused", "user", who)
@@ -387,7 +387,7 @@ func (s *Service) run(ctx context.Context, job Job, resumed bool, prog progress.
 		if err != nil && !errors.Is(err, context.Canceled) {
 			_ = s.notify.Publish(context.WithoutCancel(ctx), notify.Event{
 				Kind: notify.FileSyncFailed, Severity: notify.Error, Target: notify.TargetFileServerSettings,
-				Text:     "The full file synchronization stopped: " + err.Error() + ". It goes on where it stopped when you run it again or restart Plinth.",
+				Text: "The full file synchronization stopped: " + err.Error() + ". It goes on where it stopped when you run it again or restart Plinth.",
 			})
 		}
 	}()
