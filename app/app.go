@@ -166,7 +166,13 @@ func (a *App) openStores() (err error) {
 	a.Notify.SetSecrets(a.secrets())
 	a.Files = files.NewService(a.Manager, a.FileServer, a.Accounts, a.Log)
 	a.Sync = filesync.NewService(a.Files, a.Accounts, a.Notify, a.Log)
-	a.Backups = backup.NewService(a.Files, a.Accounts, filepath.Join(a.DataDir, "backups", "full"))
+	a.Backups = backup.NewService(a.Files, a.Accounts, a.Notify, a.DataDir, a.Log)
+	a.Backups.AfterRestore = func(ctx context.Context) {
+		// Restoring one store makes the two disagree: say so at once.
+		if _, _, err := a.Sync.Detect(ctx, true); err != nil {
+			a.Log.Warn("drift check after restore", "err", err)
+		}
+	}
 	if a.Scheduler, err = schedule.New(a.Manager, nil, a.Log); err != nil {
 		return err
 	}
@@ -230,6 +236,9 @@ func (a *App) StartBackground(desktop notify.Desktop) error {
 		},
 	})
 	if err != nil {
+		return err
+	}
+	if err := a.ScheduleBackups(); err != nil {
 		return err
 	}
 	for _, st := range []*storage.Store{a.Manager, a.FileServer} {
@@ -304,4 +313,60 @@ func (a *App) ViewServices() views.Services {
 			return out, nil
 		},
 	}
+}
+
+// ScheduleBackups puts the backup jobs on the scheduler as their settings
+// say; the window calls it again after the settings change. Scheduled
+// backups run as masteradmin.
+func (a *App) ScheduleBackups() error {
+	asMaster := func(run func(ctx context.Context, m account.Actor) error) func(context.Context) error {
+		return func(ctx context.Context) error {
+			m, err := a.Accounts.ActAs(ctx, account.MasterAdmin)
+			if err != nil {
+				return err
+			}
+			return run(ctx, m)
+		}
+	}
+	l2, err := a.Backups.Level2()
+	if err != nil {
+		return err
+	}
+	l3, err := a.Backups.Level3()
+	if err != nil {
+		return err
+	}
+	jobs := []schedule.Job{
+		{Name: "backup.level1", Title: "Project and library snapshots (as each one's schedule says)",
+			Spec: schedule.EveryInterval(15 * time.Minute),
+			Run: func(ctx context.Context) error {
+				_, err := a.Backups.DueSnapshots(ctx)
+				return err
+			}},
+		{Name: "backup.level2", Title: "Full data backup", Spec: l2.Schedule, CatchUp: true,
+			Run: asMaster(func(ctx context.Context, m account.Actor) error {
+				_, err := a.Backups.Full(ctx, m, nil)
+				return err
+			})},
+		{Name: "backup.verify", Title: "Verify the newest full backup", Spec: schedule.WeeklyAt(time.Sunday, 4, 0), CatchUp: true,
+			Run: asMaster(func(ctx context.Context, m account.Actor) error {
+				_, err := a.Backups.VerifyNewest(ctx, m)
+				return err
+			})},
+	}
+	os := schedule.Job{Name: "backup.level3", Title: "OS snapshot", Spec: l3.Schedule, CatchUp: true,
+		Run: asMaster(func(ctx context.Context, m account.Actor) error {
+			_, err := a.Backups.OSSnapshot(ctx, m)
+			return err
+		})}
+	if l3.Command == "" {
+		os.Spec = schedule.Spec{Kind: schedule.Manual}
+	}
+	jobs = append(jobs, os)
+	for _, j := range jobs {
+		if err := a.Scheduler.Add(j); err != nil {
+			return err
+		}
+	}
+	return nil
 }

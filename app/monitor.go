@@ -24,19 +24,43 @@ var diskState = storage.NewCollection[bool]("disklow")
 // target and tells the Server Administrators, once per episode, when one
 // runs low.
 func (a *App) checkDiskSpace(ctx context.Context) error {
-	places := map[string]string{
-		a.Manager.Dir():    "the Manager store",
-		a.FileServer.Dir(): "the File Server store",
-		a.Backups.Target(): "the backup target",
+	l1, l2, err := a.Backups.Targets()
+	if err != nil {
+		return err
 	}
-	for dir, what := range places {
-		total, free, err := storage.Space(existing(dir))
-		if err != nil {
-			a.Log.Warn("disk space", "dir", dir, "err", err)
-			continue
+	places := []struct{ dir, what string }{
+		{a.Manager.Dir(), "the Manager store"},
+		{a.FileServer.Dir(), "the File Server store"},
+		{l2, "the full backup target"},
+		{l1, "the snapshot target"},
+	}
+	// One notice per disk, naming everything Plinth keeps on it.
+	type disk struct {
+		dir         string
+		whats       []string
+		total, free uint64
+	}
+	var disks []*disk
+	byID := map[string]*disk{}
+	for _, p := range places {
+		dir := existing(p.dir)
+		id := storage.DiskID(dir)
+		d, ok := byID[id]
+		if !ok {
+			total, free, err := storage.Space(dir)
+			if err != nil {
+				a.Log.Warn("disk space", "dir", dir, "err", err)
+				continue
+			}
+			d = &disk{dir: dir, total: total, free: free}
+			byID[id] = d
+			disks = append(disks, d)
 		}
-		low := total > 0 && (float64(free) < lowDiskFraction*float64(total) || free < lowDiskBytes)
-		key := strings.ReplaceAll(dir, "/", "|")
+		d.whats = append(d.whats, p.what)
+	}
+	for _, d := range disks {
+		low := d.total > 0 && (float64(d.free) < lowDiskFraction*float64(d.total) || d.free < lowDiskBytes)
+		key := strings.ReplaceAll(d.dir, "/", "|")
 		var was bool
 		_ = a.Manager.View(func(tx *storage.Tx) error { was, _ = diskState.Get(tx, key); return nil })
 		if low == was {
@@ -47,10 +71,17 @@ func (a *App) checkDiskSpace(ctx context.Context) error {
 			continue
 		}
 		_ = a.Notify.Publish(ctx, notify.Event{Kind: notify.LowDiskSpace, Severity: notify.Warning, Target: notify.TargetFileServerSettings,
-			Text: fmt.Sprintf("Low disk space for %s: %s free of %s (%s). Free some space or move it to a bigger disk before it fills up.",
-				what, humanize.IBytes(free), humanize.IBytes(total), dir)})
+			Text: fmt.Sprintf("Low disk space on the disk holding %s: %s free of %s. Free some space or move them to a bigger disk before it fills up.",
+				joinWords(d.whats), humanize.IBytes(d.free), humanize.IBytes(d.total))})
 	}
 	return nil
+}
+
+func joinWords(ws []string) string {
+	if len(ws) <= 1 {
+		return strings.Join(ws, "")
+	}
+	return strings.Join(ws[:len(ws)-1], ", ") + " and " + ws[len(ws)-1]
 }
 
 // existing walks up from dir to the nearest folder that exists.

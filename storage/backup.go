@@ -11,6 +11,8 @@ import (
 // incremental backup. (Badger's doc comment says to add 1; that drops the
 // entries of that version, badger issue #2060.)
 func (s *Store) Backup(w io.Writer, since uint64) (uint64, error) {
+	s.swap.RLock()
+	defer s.swap.RUnlock()
 	v, err := s.db.Backup(w, since)
 	if err != nil {
 		return 0, s.wrap("backup", fmt.Errorf("back up the %s store: %w", s.kind, err))

@@ -12,13 +12,16 @@ import (
 // is not atomic as a whole: callers that need all-or-nothing over a bulk
 // change keep a job record and make each step idempotent.
 type Batch struct {
-	s  *Store
-	wb *badger.WriteBatch
-	n  int
+	s     *Store
+	wb    *badger.WriteBatch
+	n     int
+	ended bool
 }
 
-// NewBatch starts a batch. Call Flush to commit what is left, or Cancel.
+// NewBatch starts a batch. Call Flush to commit what is left, or Cancel;
+// the store cannot be swapped (restored) until then.
 func (s *Store) NewBatch() *Batch {
+	s.swap.RLock()
 	return &Batch{s: s, wb: s.db.NewWriteBatch()}
 }
 
@@ -47,6 +50,7 @@ func (b *Batch) Len() int { return b.n }
 // Flush commits everything queued and waits for it to be durable as the
 // store's options say. The batch cannot be used afterwards.
 func (b *Batch) Flush() error {
+	defer b.done()
 	if err := b.wb.Flush(); err != nil {
 		return b.s.wrap("batch flush", fmt.Errorf("%s store: flush batch: %w", b.s.kind, err))
 	}
@@ -54,4 +58,14 @@ func (b *Batch) Flush() error {
 }
 
 // Cancel drops whatever has not been committed yet.
-func (b *Batch) Cancel() { b.wb.Cancel() }
+func (b *Batch) Cancel() {
+	defer b.done()
+	b.wb.Cancel()
+}
+
+func (b *Batch) done() {
+	if !b.ended {
+		b.ended = true
+		b.s.swap.RUnlock()
+	}
+}

@@ -149,6 +149,17 @@ func (b *Blobs) roll() error {
 	if b.curID >= next {
 		next = b.curID + 1
 	}
+	// Never reuse the id of a pack that was removed: backups rebuild packs
+	// from their segments by id.
+	seqPath := filepath.Join(b.dir, "NEXT")
+	if raw, err := os.ReadFile(seqPath); err == nil {
+		if v, err := strconv.ParseUint(strings.TrimSpace(string(raw)), 10, 32); err == nil && uint32(v) > next {
+			next = uint32(v)
+		}
+	}
+	if err := writeSmallFile(seqPath, []byte(strconv.FormatUint(uint64(next)+1, 10)+"\n")); err != nil {
+		return b.fail(err)
+	}
 	f, err := os.OpenFile(b.path(next), os.O_CREATE|os.O_EXCL|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return b.fail(err)
@@ -296,6 +307,28 @@ func (b *Blobs) Close() error {
 	for k, f := range b.open {
 		_ = f.Close()
 		delete(b.open, k)
+	}
+	return err
+}
+
+// writeSmallFile writes a small file atomically: temp, fsync, rename.
+func writeSmallFile(path string, data []byte) error {
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		_ = os.Remove(tmp)
 	}
 	return err
 }

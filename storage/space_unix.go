@@ -16,3 +16,13 @@ func Space(dir string) (total, free uint64, err error) {
 	}
 	return uint64(st.Blocks) * uint64(st.Bsize), uint64(st.Bavail) * uint64(st.Bsize), nil
 }
+
+// DiskID names the disk (device) holding dir, so that places on one disk
+// can be told about together.
+func DiskID(dir string) string {
+	var st syscall.Stat_t
+	if err := syscall.Stat(dir, &st); err != nil {
+		return dir
+	}
+	return fmt.Sprint(st.Dev)
+}

@@ -4,6 +4,8 @@ package storage
 
 import (
 	"fmt"
+	"path/filepath"
+	"strings"
 
 	"golang.org/x/sys/windows"
 )
@@ -20,4 +22,12 @@ func Space(dir string) (total, free uint64, err error) {
 		return 0, 0, fmt.Errorf("free space of %s: %w", dir, err)
 	}
 	return tot, avail, nil
+}
+
+// DiskID names the disk (volume) holding dir.
+func DiskID(dir string) string {
+	if v := filepath.VolumeName(dir); v != "" {
+		return strings.ToUpper(v)
+	}
+	return dir
 }

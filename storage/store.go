@@ -45,6 +45,11 @@ type Store struct {
 	dir   string
 	log   *slog.Logger
 	blobs *Blobs // fileserver only
+	opt   Options
+
+	// swap is held shared by every use of db and exclusively by Swap,
+	// which replaces the database under a running Plinth (a restore).
+	swap sync.RWMutex
 
 	mu    sync.RWMutex
 	ident Identity
@@ -116,7 +121,7 @@ func Open(dir string, kind Kind, opt Options) (*Store, error) {
 		}
 		return nil, fmt.Errorf("open %s store in %s: %w", kind, dir, err)
 	}
-	s := &Store{db: db, kind: kind, dir: dir, log: log}
+	s := &Store{db: db, kind: kind, dir: dir, log: log, opt: opt}
 	if err := s.loadIdentity(); err != nil {
 		_ = db.Close()
 		return nil, err
@@ -225,6 +230,8 @@ func (s *Store) BumpGeneration() (uint64, error) { return s.SetGeneration(s.Iden
 // SetGeneration sets the restore generation; a restore sets it one past the
 // generation of the store it replaced.
 func (s *Store) SetGeneration(g uint64) (uint64, error) {
+	s.swap.RLock()
+	defer s.swap.RUnlock()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	next := s.ident
@@ -239,6 +246,8 @@ func (s *Store) SetGeneration(g uint64) (uint64, error) {
 
 // Close flushes and closes the store. It is safe to call twice.
 func (s *Store) Close() error {
+	s.swap.Lock()
+	defer s.swap.Unlock()
 	if s.db.IsClosed() {
 		return nil
 	}
@@ -257,6 +266,8 @@ func (s *Store) Close() error {
 // Healthy reads the store's identity back from disk; it fails when the store
 // is closed or its files cannot be read.
 func (s *Store) Healthy() error {
+	s.swap.RLock()
+	defer s.swap.RUnlock()
 	if s.db.IsClosed() {
 		return fmt.Errorf("%s store: %w", s.kind, ErrClosed)
 	}
@@ -280,6 +291,8 @@ func (s *Store) Healthy() error {
 // DiskSize is the bytes the store occupies on disk (LSM tree, value log
 // and packs).
 func (s *Store) DiskSize() int64 {
+	s.swap.RLock()
+	defer s.swap.RUnlock()
 	lsm, vlog := s.db.Size()
 	n := lsm + vlog
 	if s.blobs != nil {
@@ -294,6 +307,8 @@ func (s *Store) DiskSize() int64 {
 
 // View runs fn in a read-only transaction.
 func (s *Store) View(fn func(tx *Tx) error) error {
+	s.swap.RLock()
+	defer s.swap.RUnlock()
 	if s.db.IsClosed() {
 		return fmt.Errorf("%s store: %w", s.kind, ErrClosed)
 	}
@@ -304,6 +319,8 @@ func (s *Store) View(fn func(tx *Tx) error) error {
 // may run again when a concurrent transaction conflicted with it, so it must
 // not have side effects outside tx.
 func (s *Store) Update(fn func(tx *Tx) error) error {
+	s.swap.RLock()
+	defer s.swap.RUnlock()
 	if s.db.IsClosed() {
 		return fmt.Errorf("%s store: %w", s.kind, ErrClosed)
 	}
@@ -346,10 +363,13 @@ func (s *Store) RunGC(ctx context.Context) (int, error) {
 		if err := ctx.Err(); err != nil {
 			return n, err
 		}
+		s.swap.RLock()
 		if s.db.IsClosed() {
+			s.swap.RUnlock()
 			return n, nil
 		}
 		err := s.db.RunValueLogGC(0.5)
+		s.swap.RUnlock()
 		switch {
 		case err == nil:
 			n++
@@ -398,6 +418,8 @@ func (s *Store) Blobs() *Blobs { return s.blobs }
 
 // Sync makes every write so far durable, also on a store without SyncWrites.
 func (s *Store) Sync() error {
+	s.swap.RLock()
+	defer s.swap.RUnlock()
 	if s.blobs != nil {
 		if err := s.blobs.Sync(); err != nil {
 			return s.wrap("sync", err)
@@ -407,4 +429,33 @@ func (s *Store) Sync() error {
 		return s.wrap("sync", fmt.Errorf("sync the %s store: %w", s.kind, err))
 	}
 	return nil
+}
+
+// Swap closes the store, runs replace (which puts another store's files in
+// the folder, as a restore does), and opens it again, all while everyone
+// holding this *Store waits: services keep their pointer across a restore.
+// If replace fails the folder is opened again as it is.
+func (s *Store) Swap(replace func() error) error {
+	s.swap.Lock()
+	defer s.swap.Unlock()
+	if s.blobs != nil {
+		if err := s.blobs.Close(); err != nil {
+			return fmt.Errorf("close packs: %w", err)
+		}
+	}
+	if !s.db.IsClosed() {
+		if err := s.db.Close(); err != nil {
+			return fmt.Errorf("close %s store: %w", s.kind, err)
+		}
+	}
+	rerr := replace()
+	db, err := openBadger(badgerOptions(s.dir, s.kind, s.opt.logger()))
+	if err != nil {
+		return errors.Join(rerr, err)
+	}
+	s.db = db
+	if err := s.loadIdentity(); err != nil {
+		return errors.Join(rerr, err)
+	}
+	return rerr
 }

@@ -55,6 +55,8 @@ type Service struct {
 	// gate lets drift checks and synchronizations see both stores at rest:
 	// two-store changes hold it shared, Exclusive holds it alone.
 	gate sync.RWMutex
+	// packPin keeps compaction away while a backup copies packs.
+	packPin sync.RWMutex
 
 	// failAfter, when set by tests, makes a two-store change stop after
 	// the named step as if the process had been killed there.

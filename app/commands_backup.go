@@ -1,0 +1,395 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/dustin/go-humanize"
+
+	"codeberg.org/plinth/plinth/core/backup"
+)
+
+// backupCommands take, list, check and restore backups.
+var backupCommands = []command{
+	{"backup", "--level 1|2|3 [--item PATH] [--json]", "take a backup: 1 snapshot of a project or library, 2 full data, 3 OS snapshot", cmdBackup},
+	{"backups", "[--json]", "list the backups (level 1 and 2) with where they lie", cmdBackups},
+	{"verify", "ID [--json]", "check a backup: checksums, then a restore into a scratch folder", cmdVerify},
+	{"restore", "ID [--scope all|manager|fileserver|item] [--as-new NAME] [--yes] [--json]", "restore from a backup", cmdRestore},
+	{"snapshot-export", "ID FILE", "write a project or library snapshot into one portable file", cmdSnapshotExport},
+	{"snapshot-import", "FILE [--as NAME]", "create a project or library from a snapshot file", cmdSnapshotImport},
+	{"snapshot schedule", "PATH none|hourly|daily|inherit [--at HH:MM] [--keep N]", "when a project, library or folder gets snapshots", cmdSnapshotSchedule},
+	{"prune", "[--dry-run]", "remove the backups the retention rules no longer keep", cmdPrune},
+	{"backup passphrase", "", "encrypt future full backups (passphrase from PLINTH_NEW_BACKUP_PASSPHRASE; empty stops)", cmdBackupPassphrase},
+}
+
+func cmdBackup(ctx context.Context, c *cli, args []string) error {
+	fs := newFlags("backup")
+	level := fs.Int("level", 2, "1, 2 or 3")
+	item := fs.String("item", "", "project or library (level 1)")
+	asJSON := fs.Bool("json", false, "print one JSON object")
+	if err := parseNone(fs, args); err != nil {
+		return err
+	}
+	if *level < 1 || *level > 3 {
+		return usagef("the level is 1, 2 or 3")
+	}
+	if *level == 1 && *item == "" {
+		return usagef("a level 1 backup needs --item PATH (a project or library)")
+	}
+	a, actor, err := c.login(ctx)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	start := time.Now()
+	var out struct {
+		ID      string  `json:"id"`
+		Level   int     `json:"level"`
+		Type    string  `json:"type"`
+		Bytes   int64   `json:"bytes"`
+		Seconds float64 `json:"seconds"`
+		Path    string  `json:"path,omitempty"`
+		Exit    int     `json:"exitCode,omitempty"`
+	}
+	out.Level = *level
+	switch *level {
+	case 1:
+		n, err := a.Files.Lookup(ctx, actor, *item)
+		if err != nil {
+			return err
+		}
+		m, err := a.Backups.Snapshot(ctx, actor, n.ID, c.bar())
+		if err != nil {
+			return err
+		}
+		out.ID, out.Type, out.Bytes, out.Path = m.ID, m.Type, m.Tree.Bytes, m.Path
+	case 2:
+		m, err := a.Backups.Full(ctx, actor, c.bar())
+		if err != nil {
+			return err
+		}
+		out.ID, out.Type, out.Bytes, out.Path = m.ID, m.Type, m.Bytes(), m.Path
+	case 3:
+		r, err := a.Backups.OSSnapshot(ctx, actor)
+		if err != nil {
+			return err
+		}
+		out.ID, out.Type, out.Exit = r.ID, r.Type, r.ExitCode
+	}
+	out.Seconds = time.Since(start).Seconds()
+	if *asJSON {
+		return c.printJSON(out)
+	}
+	fmt.Fprintf(c.io.Out, "Backup %s (level %d, %s) done in %.1f s", out.ID, out.Level, out.Type, out.Seconds)
+	if out.Path != "" {
+		fmt.Fprintf(c.io.Out, ": %s, %s", out.Path, humanize.IBytes(uint64(out.Bytes)))
+	}
+	fmt.Fprintln(c.io.Out, ".")
+	return nil
+}
+
+type backupItem struct {
+	ID       string    `json:"id"`
+	Level    int       `json:"level"`
+	Type     string    `json:"type"`
+	Created  time.Time `json:"created"`
+	Bytes    int64     `json:"bytes"`
+	Item     string    `json:"item,omitempty"`
+	Verified bool      `json:"verified"`
+	Encrypt  bool      `json:"encrypted"`
+	Path     string    `json:"path"`
+}
+
+func cmdBackups(ctx context.Context, c *cli, args []string) error {
+	fs := newFlags("backups")
+	asJSON := fs.Bool("json", false, "print one JSON object")
+	if err := parseNone(fs, args); err != nil {
+		return err
+	}
+	a, actor, err := c.login(ctx)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	all, err := a.Backups.All()
+	if err != nil {
+		return err
+	}
+	hist, err := a.Backups.History(ctx, actor)
+	if err != nil {
+		return err
+	}
+	verified := map[string]bool{}
+	for _, r := range hist {
+		if r.VerifyOK {
+			verified[r.ID] = true
+		}
+	}
+	items := make([]backupItem, len(all))
+	for i, m := range all {
+		b := m.Bytes()
+		if m.Tree != nil {
+			b = m.Tree.Bytes
+		}
+		items[i] = backupItem{ID: m.ID, Level: m.Level, Type: m.Type, Created: m.Created, Bytes: b, Item: m.ItemName,
+			Verified: verified[m.ID], Encrypt: m.Encrypted(), Path: m.Path}
+	}
+	if *asJSON {
+		return c.printJSON(struct {
+			Backups []backupItem `json:"backups"`
+		}{items})
+	}
+	rows := [][]string{{"ID", "LEVEL", "TYPE", "CREATED", "SIZE", "ITEM", "VERIFIED"}}
+	for _, it := range items {
+		v := ""
+		if it.Verified {
+			v = "yes"
+		}
+		rows = append(rows, []string{it.ID, fmt.Sprint(it.Level), it.Type, it.Created.Local().Format("2006-01-02 15:04"),
+			humanize.IBytes(uint64(it.Bytes)), it.Item, v})
+	}
+	c.table(rows)
+	return nil
+}
+
+func cmdVerify(ctx context.Context, c *cli, args []string) error {
+	fs := newFlags("verify")
+	asJSON := fs.Bool("json", false, "print one JSON object")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	id, err := oneArg(pos, "backup id")
+	if err != nil {
+		return err
+	}
+	a, actor, err := c.login(ctx)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	v, err := a.Backups.Verify(ctx, actor, id, c.io.Getenv("PLINTH_BACKUP_PASSPHRASE"), c.bar())
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return c.printJSON(v)
+	}
+	fmt.Fprintf(c.io.Out, "Backup %s is sound: checksums verified", v.Backup)
+	if v.Restored {
+		fmt.Fprintf(c.io.Out, ", restored into a scratch folder and %d content chunks read back", v.Chunks)
+	}
+	fmt.Fprintln(c.io.Out, ".")
+	if v.Note != "" {
+		fmt.Fprintln(c.io.Out, strings.ToUpper(v.Note[:1])+v.Note[1:]+".")
+	}
+	return nil
+}
+
+func cmdRestore(ctx context.Context, c *cli, args []string) error {
+	fs := newFlags("restore")
+	scope := fs.String("scope", "", "all, manager, fileserver (level 2) or item (level 1)")
+	asNew := fs.String("as-new", "", "level 1: create a new project or library with this name instead of rolling back")
+	yes := fs.Bool("yes", false, "restore without asking")
+	asJSON := fs.Bool("json", false, "print one JSON object")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	id, err := oneArg(pos, "backup id")
+	if err != nil {
+		return err
+	}
+	sc := backup.ScopeAll
+	if *scope != "" {
+		if sc, err = backup.ParseScope(*scope); err != nil {
+			return usageError{err.Error()}
+		}
+	}
+	a, actor, err := c.login(ctx)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	m, err := a.Backups.Get(id)
+	if err != nil {
+		return err
+	}
+	if !*yes {
+		if m.Level == 1 && *asNew != "" {
+			fmt.Fprintf(c.io.Out, "A new %s %q will be created from snapshot %s.\n", m.ItemKind, *asNew, m.ID)
+		} else {
+			lines, err := a.Backups.Preview(ctx, m, sc)
+			if err != nil {
+				return err
+			}
+			for _, l := range lines {
+				fmt.Fprintln(c.io.Out, l)
+			}
+		}
+		return usagef("add --yes to restore")
+	}
+	var res backup.Result
+	if m.Level == 1 {
+		res, err = a.Backups.RestoreSnapshot(ctx, actor, m.ID, *asNew, c.bar())
+	} else {
+		res, err = a.Backups.Restore(ctx, actor, m.ID, sc, c.io.Getenv("PLINTH_BACKUP_PASSPHRASE"), c.bar())
+	}
+	if err != nil {
+		return err
+	}
+	chk, _, _ := a.Sync.Detect(ctx, false)
+	if *asJSON {
+		return c.printJSON(struct {
+			backup.Result
+			Consistent bool `json:"consistent"`
+		}{res, chk.Consistent})
+	}
+	if m.Level == 1 {
+		fmt.Fprintf(c.io.Out, "%s restored from snapshot %s.\n", res.Item, res.Backup)
+		return nil
+	}
+	fmt.Fprintf(c.io.Out, "Restored %s from backup %s. The replaced data is kept in %s.\n", res.Scope, res.Backup, res.SafetyCopy)
+	fmt.Fprintln(c.io.Out, chk.String())
+	if !chk.Consistent {
+		fmt.Fprintln(c.io.Out, "Run 'plinth sync-files' as masteradmin to synchronize.")
+	}
+	return nil
+}
+
+func cmdSnapshotExport(ctx context.Context, c *cli, args []string) error {
+	pos, err := parse(newFlags("snapshot-export"), args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 2 {
+		return usagef("snapshot-export needs a snapshot id and a file")
+	}
+	a, actor, err := c.login(ctx)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	if err := a.Backups.ExportSnapshot(ctx, actor, pos[0], pos[1]); err != nil {
+		return err
+	}
+	fmt.Fprintf(c.io.Out, "Snapshot written to %s.\n", pos[1])
+	return nil
+}
+
+func cmdSnapshotImport(ctx context.Context, c *cli, args []string) error {
+	fs := newFlags("snapshot-import")
+	as := fs.String("as", "", "name of the new project or library")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	file, err := oneArg(pos, "snapshot file")
+	if err != nil {
+		return err
+	}
+	a, actor, err := c.login(ctx)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	res, err := a.Backups.ImportSnapshot(ctx, actor, file, *as, c.bar())
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(c.io.Out, "Created /%s from the snapshot.\n", res.Item)
+	return nil
+}
+
+func cmdSnapshotSchedule(ctx context.Context, c *cli, args []string) error {
+	fs := newFlags("snapshot schedule")
+	at := fs.String("at", "02:00", "time of day for daily snapshots")
+	keep := fs.Int("keep", 24, "how many snapshots to keep")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 2 {
+		return usagef("snapshot schedule needs a path and none, hourly, daily or inherit")
+	}
+	a, actor, err := c.login(ctx)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	n, err := a.Files.Lookup(ctx, actor, pos[0])
+	if err != nil {
+		return err
+	}
+	var sch *backup.SnapSchedule
+	if pos[1] != "inherit" {
+		sch = &backup.SnapSchedule{Mode: pos[1], Keep: *keep}
+		if pos[1] == "daily" {
+			if _, err := fmt.Sscanf(*at, "%d:%d", &sch.Hour, &sch.Minute); err != nil {
+				return usagef("--at takes HH:MM")
+			}
+		}
+	}
+	if err := a.Backups.SetSnapshotSchedule(ctx, actor, n.ID, sch); err != nil {
+		return err
+	}
+	eff, from, _ := a.Backups.SnapshotSchedule(ctx, n.ID)
+	where := "defined here"
+	if from != n.ID {
+		p, _ := a.Files.Path(ctx, from)
+		where = "inherited from /" + p
+	}
+	fmt.Fprintf(c.io.Out, "Snapshots of %s: %s (%s).\n", displayPath(pos[0]), eff, where)
+	return nil
+}
+
+func cmdPrune(ctx context.Context, c *cli, args []string) error {
+	fs := newFlags("prune")
+	dry := fs.Bool("dry-run", false, "only say what would go")
+	if err := parseNone(fs, args); err != nil {
+		return err
+	}
+	a, actor, err := c.login(ctx)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	gone, err := a.Backups.Prune(ctx, actor, *dry)
+	verb := "Removed"
+	if *dry {
+		verb = "Would remove"
+	}
+	for _, m := range gone {
+		fmt.Fprintf(c.io.Out, "%s %s (level %d, %s, %s)\n", verb, m.ID, m.Level, m.Type, m.Created.Local().Format("2006-01-02 15:04"))
+	}
+	if err != nil {
+		return err
+	}
+	if len(gone) == 0 {
+		fmt.Fprintln(c.io.Out, "Nothing to remove: every backup is kept by the retention rules.")
+	}
+	return nil
+}
+
+func cmdBackupPassphrase(ctx context.Context, c *cli, args []string) error {
+	if err := parseNone(newFlags("backup passphrase"), args); err != nil {
+		return err
+	}
+	a, actor, err := c.login(ctx)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	p := c.io.Getenv("PLINTH_NEW_BACKUP_PASSPHRASE")
+	if err := a.Backups.SetPassphrase(ctx, actor, p); err != nil {
+		return err
+	}
+	if p == "" {
+		fmt.Fprintln(c.io.Out, "Future full backups are not encrypted.")
+		return nil
+	}
+	fmt.Fprintln(c.io.Out, "Future full backups are encrypted. Keep the passphrase safe: Plinth does not store it, and restores need it.")
+	return nil
+}

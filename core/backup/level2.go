@@ -1,0 +1,471 @@
+package backup
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"time"
+
+	"github.com/dustin/go-humanize"
+
+	"codeberg.org/plinth/plinth/core/account"
+	"codeberg.org/plinth/plinth/core/notify"
+	"codeberg.org/plinth/plinth/core/progress"
+	"codeberg.org/plinth/plinth/storage"
+)
+
+// List returns the level-2 backups in the target, newest first.
+func (s *Service) List() ([]Manifest, error) {
+	c, err := s.Level2()
+	if err != nil {
+		return nil, err
+	}
+	return list(c.Target)
+}
+
+// Get finds a backup of any level by id; a unique prefix is enough.
+func (s *Service) Get(id string) (Manifest, error) {
+	all, err := s.All()
+	if err != nil {
+		return Manifest{}, err
+	}
+	var found []Manifest
+	for _, m := range all {
+		if m.ID == id {
+			return m, nil
+		}
+		if len(id) >= 6 && len(m.ID) > len(id) && m.ID[:len(id)] == id {
+			found = append(found, m)
+		}
+	}
+	switch len(found) {
+	case 1:
+		return found[0], nil
+	case 0:
+		return Manifest{}, fmt.Errorf("there is no backup %q: %w", id, ErrNotFound)
+	}
+	return Manifest{}, fmt.Errorf("%q matches %d backups; give more of the id", id, len(found))
+}
+
+// All lists every backup, level 1 and 2, newest first.
+func (s *Service) All() ([]Manifest, error) {
+	l2, err := s.List()
+	if err != nil {
+		return nil, err
+	}
+	l1, err := s.Snapshots("")
+	if err != nil {
+		return nil, err
+	}
+	all := append(l2, l1...)
+	sort.Slice(all, func(i, j int) bool { return all[i].Created.After(all[j].Created) })
+	return all, nil
+}
+
+// chain returns the backups a restore of m reads, the full one first. It
+// fails when a link is missing.
+func chain(all []Manifest, m Manifest) ([]Manifest, error) {
+	byID := map[string]Manifest{}
+	for _, x := range all {
+		byID[x.ID] = x
+	}
+	out := []Manifest{m}
+	for cur := m; cur.Type == TypeIncremental; {
+		parent, ok := byID[cur.Parent]
+		if !ok {
+			return nil, fmt.Errorf("backup %s continues backup %s, which is missing: %w", cur.ID, cur.Parent, ErrDamaged)
+		}
+		out = append(out, parent)
+		cur = parent
+		if len(out) > 1000 {
+			return nil, fmt.Errorf("the chain of backup %s does not end: %w", m.ID, ErrDamaged)
+		}
+	}
+	for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
+		out[i], out[j] = out[j], out[i]
+	}
+	return out, nil
+}
+
+// Full takes a level-2 backup: a full one, or an incremental continuing
+// the newest one when the chain is intact, less than FullEvery days old,
+// and the stores were not restored since. No two-store change runs while
+// the stores are read, so the pair is consistent; uploads wait only for
+// that, not for the content packs, which are copied afterwards. It needs
+// Modify content on the Servers page.
+func (s *Service) Full(ctx context.Context, actor account.Actor, prog progress.Func) (m Manifest, err error) {
+	if err := s.acc.Check(ctx, actor, account.ServersPage, account.ModifyContent); err != nil {
+		return Manifest{}, err
+	}
+	end, err := s.begin(2)
+	if err != nil {
+		return Manifest{}, err
+	}
+	defer end()
+	start := s.now()
+	rec := Record{ID: newID(start), Level: 2, Started: start.UTC()}
+	defer func() {
+		rec.Finished = s.now().UTC()
+		if err != nil {
+			rec.Error = err.Error()
+			s.record(rec)
+			s.tell(ctx, notify.BackupFailed, notify.Error, "The full data backup failed: "+err.Error()+". The earlier backups are untouched.")
+			return
+		}
+		rec.OK, rec.Type, rec.Bytes = true, m.Type, m.Bytes()
+		s.record(rec)
+		s.tell(ctx, notify.BackupSucceeded, notify.Info, fmt.Sprintf("Full data backup %s (%s, %s) finished.", m.ID, m.Type, humanize.IBytes(uint64(m.Bytes()))))
+	}()
+	cfg, err := s.Level2()
+	if err != nil {
+		return Manifest{}, err
+	}
+	r, err := openRepo(ctx, cfg.Target)
+	if err != nil {
+		return Manifest{}, err
+	}
+	defer r.close()
+	r.sweep()
+	all, err := list(cfg.Target)
+	if err != nil {
+		return Manifest{}, err
+	}
+	mgr, fsr := s.files.Stores()
+	m = Manifest{Format: formatV2, ID: rec.ID, Level: 2, Type: TypeFull, Plinth: mgr.Identity().ID,
+		Created: start.UTC(), By: actor.Name(), Recipient: cfg.Recipient}
+	prev := s.continuable(all, cfg, mgr, fsr)
+	if prev != nil {
+		m.Type, m.Parent, m.Base = TypeIncremental, prev.ID, prev.ID
+		if prev.Type == TypeIncremental {
+			m.Base = prev.Base
+		}
+	}
+	seal, err := newSealer(cfg.Recipient)
+	if err != nil {
+		return Manifest{}, err
+	}
+	tmp, err := r.begin()
+	if err != nil {
+		return Manifest{}, fmt.Errorf("backup target %s: %w", cfg.Target, err)
+	}
+	defer os.RemoveAll(tmp)
+
+	unpin := s.files.PinPacks()
+	defer unpin()
+	var committed map[uint32]int64
+	err = s.files.Exclusive(func() error {
+		for i, st := range []*storage.Store{mgr, fsr} {
+			prog.Send(progress.Report{Phase: "Backing up the " + storeName(st.Kind()), Done: int64(i), Total: 2})
+			var from uint64
+			if prev != nil {
+				pp, _ := prev.Payload(st.Kind())
+				from = pp.Since
+			}
+			p, err := writeStore(ctx, seal, tmp, st, from)
+			if err != nil {
+				return err
+			}
+			m.Payloads = append(m.Payloads, p)
+		}
+		var err error
+		committed, err = s.files.CommittedPacks()
+		return err
+	})
+	if err != nil {
+		return Manifest{}, err
+	}
+	// Content packs, outside the pause: only what was committed then, and
+	// for an incremental only what was appended since the previous backup.
+	fp := &m.Payloads[1]
+	fp.Committed = map[string]int64{}
+	var before map[string]int64
+	if prev != nil {
+		pp, _ := prev.Payload(storage.FileServer)
+		before = pp.Committed
+	}
+	ids := make([]uint32, 0, len(committed))
+	var total int64
+	for id, size := range committed {
+		ids = append(ids, id)
+		name := storage.PackName(id)
+		fp.Committed[name] = size
+		if before[name] > size {
+			return Manifest{}, fmt.Errorf("pack %s shrank since backup %s; take a full backup", name, prev.ID)
+		}
+		total += size - before[name]
+	}
+	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
+	if err := os.MkdirAll(filepath.Join(tmp, "packs"), 0o700); err != nil {
+		return Manifest{}, err
+	}
+	var done int64
+	for _, id := range ids {
+		name := storage.PackName(id)
+		from, to := before[name], committed[id]
+		if to <= from {
+			continue
+		}
+		seg, err := copySegment(ctx, seal, fsr.Blobs().Path(id), name, from, to, tmp)
+		if err != nil {
+			return Manifest{}, err
+		}
+		fp.Segments = append(fp.Segments, seg)
+		done += to - from
+		prog.Send(progress.Report{Phase: "Backing up file contents", Done: done, Total: total, Bytes: true})
+	}
+	m.Seconds = s.now().Sub(start).Seconds()
+	if err := r.commit(tmp, &m); err != nil {
+		return Manifest{}, err
+	}
+	s.log.Info("full data backup", "id", m.ID, "type", m.Type, "bytes", m.Bytes(), "seconds", m.Seconds)
+	if _, err := s.prune(ctx, r, cfg, false); err != nil {
+		s.log.Warn("prune after backup", "err", err)
+	}
+	return m, nil
+}
+
+// continuable returns the newest backup an incremental can continue, or
+// nil when the next backup must be full.
+func (s *Service) continuable(all []Manifest, cfg Level2Settings, mgr, fsr *storage.Store) *Manifest {
+	for _, m := range all {
+		if m.Level != 2 || m.Plinth != mgr.Identity().ID {
+			continue
+		}
+		ch, err := chain(all, m)
+		if err != nil || ch[0].Type != TypeFull {
+			return nil
+		}
+		if s.now().Sub(ch[0].Created) > time.Duration(cfg.FullEvery)*24*time.Hour {
+			return nil // time for a new full backup
+		}
+		if m.Recipient != cfg.Recipient {
+			return nil // encryption changed
+		}
+		for _, st := range []*storage.Store{mgr, fsr} {
+			p, ok := m.Payload(st.Kind())
+			id := st.Identity()
+			if !ok || p.Identity != id.ID || p.Generation != id.Generation {
+				return nil // restored since: versions may have gone back
+			}
+		}
+		return &m
+	}
+	return nil
+}
+
+func storeName(k storage.Kind) string {
+	if k == storage.Manager {
+		return "Manager"
+	}
+	return "File Server"
+}
+
+// writeStore writes one store's Badger stream from version from.
+func writeStore(ctx context.Context, seal *sealer, dir string, st *storage.Store, from uint64) (Payload, error) {
+	id := st.Identity()
+	p := Payload{Kind: st.Kind(), Identity: id.ID, Generation: id.Generation, From: from, File: string(st.Kind()) + ".badger.zst"}
+	_ = st.View(func(tx *storage.Tx) error {
+		set, err := tx.FileSet()
+		p.Files, p.Content, p.Digest = set.Count, set.Bytes, hex.EncodeToString(set.Digest[:])
+		return err
+	})
+	w, err := seal.create(filepath.Join(dir, p.File))
+	if err != nil {
+		return p, err
+	}
+	since, err := st.Backup(&ctxWriter{ctx: ctx, w: w}, from)
+	if err != nil {
+		w.abort()
+		return p, err
+	}
+	p.Since = since
+	if p.Bytes, p.SHA256, err = w.finish(); err != nil {
+		return p, err
+	}
+	return p, nil
+}
+
+// copySegment stores bytes [from, to) of a pack.
+func copySegment(ctx context.Context, seal *sealer, path, name string, from, to int64, dir string) (Segment, error) {
+	seg := Segment{Name: name, From: from, To: to, File: filepath.Join("packs", name+"."+strconv.FormatInt(from, 10)+".zst")}
+	src, err := os.Open(path)
+	if err != nil {
+		return seg, fmt.Errorf("read content pack %s: %w", name, err)
+	}
+	defer src.Close()
+	w, err := seal.create(filepath.Join(dir, seg.File))
+	if err != nil {
+		return seg, err
+	}
+	n, err := io.Copy(w, &ctxReader{ctx: ctx, r: io.NewSectionReader(src, from, to-from)})
+	if err == nil && n != to-from {
+		err = fmt.Errorf("content pack %s is shorter than recorded (%d of %d bytes)", name, from+n, to)
+	}
+	if err != nil {
+		w.abort()
+		return seg, err
+	}
+	seg.Bytes, seg.SHA256, err = w.finish()
+	return seg, err
+}
+
+// Check verifies every stored file of a backup (and of the backups it
+// continues) against its checksum, without needing the passphrase.
+func (s *Service) Check(ctx context.Context, m Manifest) error {
+	all, err := s.All()
+	if err != nil {
+		return err
+	}
+	ch := []Manifest{m}
+	if m.Level == 2 {
+		if ch, err = chain(all, m); err != nil {
+			return err
+		}
+	}
+	for _, b := range ch {
+		for _, p := range b.Payloads {
+			what := fmt.Sprintf("the %s part of backup %s", storeName(p.Kind), b.ID)
+			if err := checkFile(ctx, filepath.Join(b.Path, p.File), p.Bytes, p.SHA256, what); err != nil {
+				return err
+			}
+			for _, seg := range p.Segments {
+				what := fmt.Sprintf("content pack %s of backup %s", seg.Name, b.ID)
+				if err := checkFile(ctx, filepath.Join(b.Path, seg.File), seg.Bytes, seg.SHA256, what); err != nil {
+					return err
+				}
+			}
+		}
+		if b.Level == 1 {
+			if err := s.checkSnapshotChunks(ctx, b); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// opener returns what reads a backup: with the key the passphrase opens
+// when the backup is encrypted.
+func (s *Service) opener(m Manifest, target, passphrase string) (*opener, error) {
+	if !m.Encrypted() {
+		return &opener{}, nil
+	}
+	if passphrase == "" {
+		return nil, fmt.Errorf("backup %s is encrypted; give its passphrase: %w", m.ID, ErrNeedPassphase)
+	}
+	id, err := openKey(target, m.Recipient, passphrase)
+	if err != nil {
+		if errors.Is(err, ErrPassphrase) {
+			return nil, fmt.Errorf("the passphrase does not open backup %s: %w", m.ID, ErrPassphrase)
+		}
+		return nil, err
+	}
+	return &opener{identity: id}, nil
+}
+
+// stage rebuilds stores from a chain of level-2 backups into folders
+// named by dirs (kind → folder), which must not exist yet.
+func stage(ctx context.Context, ch []Manifest, op *opener, dirs map[storage.Kind]string, opt storage.Options, prog progress.Func) error {
+	last := ch[len(ch)-1]
+	step := 0
+	for kind, dir := range dirs {
+		step++
+		prog.Send(progress.Report{Phase: "Loading the " + storeName(kind) + " from the backup", Done: int64(step - 1), Total: int64(len(dirs))})
+		var streams []io.Reader
+		var closers []io.Closer
+		for _, b := range ch {
+			p, ok := b.Payload(kind)
+			if !ok {
+				return fmt.Errorf("backup %s has no %s part: %w", b.ID, storeName(kind), ErrDamaged)
+			}
+			rc, err := op.open(filepath.Join(b.Path, p.File), p.Bytes, p.SHA256, fmt.Sprintf("the %s part of backup %s", storeName(kind), b.ID))
+			if err != nil {
+				return err
+			}
+			streams = append(streams, &ctxReader{ctx: ctx, r: rc})
+			closers = append(closers, rc)
+		}
+		err := storage.LoadInto(dir, kind, opt, streams...)
+		for _, c := range closers {
+			c.Close()
+		}
+		if err != nil {
+			return fmt.Errorf("restore the %s: %w", storeName(kind), err)
+		}
+		if kind != storage.FileServer {
+			continue
+		}
+		lp, _ := last.Payload(storage.FileServer)
+		if err := rebuildPacks(ctx, ch, op, lp.Committed, filepath.Join(dir, "packs")); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// rebuildPacks writes every pack committed at the last backup of the chain
+// from the segments of the chain, which must join up exactly.
+func rebuildPacks(ctx context.Context, ch []Manifest, op *opener, committed map[string]int64, dir string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	segs := map[string][]struct {
+		seg Segment
+		b   Manifest
+	}{}
+	for _, b := range ch {
+		p, _ := b.Payload(storage.FileServer)
+		for _, seg := range p.Segments {
+			segs[seg.Name] = append(segs[seg.Name], struct {
+				seg Segment
+				b   Manifest
+			}{seg, b})
+		}
+	}
+	for name, size := range committed {
+		out, err := os.Create(filepath.Join(dir, name))
+		if err != nil {
+			return err
+		}
+		var at int64
+		for _, x := range segs[name] {
+			if x.seg.From != at {
+				if x.seg.From < at { // an older generation of a removed pack id
+					continue
+				}
+				out.Close()
+				return fmt.Errorf("content pack %s has a gap at byte %d in backup %s: %w", name, at, x.b.ID, ErrDamaged)
+			}
+			rc, err := op.open(filepath.Join(x.b.Path, x.seg.File), x.seg.Bytes, x.seg.SHA256, fmt.Sprintf("content pack %s of backup %s", name, x.b.ID))
+			if err != nil {
+				out.Close()
+				return err
+			}
+			n, err := io.Copy(out, &ctxReader{ctx: ctx, r: rc})
+			rc.Close()
+			if err != nil {
+				out.Close()
+				return err
+			}
+			at += n
+			if at >= size {
+				break
+			}
+		}
+		if err := out.Sync(); err != nil {
+			out.Close()
+			return err
+		}
+		out.Close()
+		if at != size {
+			return fmt.Errorf("content pack %s is incomplete in the backup (%d of %d bytes): %w", name, at, size, ErrDamaged)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,274 @@
+package backup
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"filippo.io/age"
+	"github.com/klauspost/compress/zstd"
+)
+
+// Keys: a backup target holds, for each passphrase ever set, an age X25519
+// identity encrypted with that passphrase (scrypt), keys/<recipient>.age.
+// Backups are encrypted to the recipient (public, kept in the settings),
+// so taking one never needs the passphrase; reading one does.
+
+const keysDir = "keys"
+
+// NewKey makes a key for a passphrase in a target and returns its
+// recipient, to be kept in the settings.
+func NewKey(target, passphrase string) (string, error) {
+	if len([]rune(passphrase)) < 10 {
+		return "", errors.New("the backup passphrase must have at least 10 characters")
+	}
+	id, err := age.GenerateX25519Identity()
+	if err != nil {
+		return "", err
+	}
+	rec, err := age.NewScryptRecipient(passphrase)
+	if err != nil {
+		return "", err
+	}
+	var sb strings.Builder
+	w, err := age.Encrypt(&sb, rec)
+	if err != nil {
+		return "", err
+	}
+	_, _ = io.WriteString(w, id.String())
+	if err := w.Close(); err != nil {
+		return "", err
+	}
+	dir := filepath.Join(target, keysDir)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", fmt.Errorf("backup target: %w", err)
+	}
+	r := id.Recipient().String()
+	if err := writeFileAtomic(filepath.Join(dir, r+".age"), []byte(sb.String())); err != nil {
+		return "", fmt.Errorf("write the backup key: %w", err)
+	}
+	return r, nil
+}
+
+// openKey unlocks the key of recipient with the passphrase.
+func openKey(target, recipient, passphrase string) (age.Identity, error) {
+	raw, err := os.ReadFile(filepath.Join(target, keysDir, recipient+".age"))
+	if err != nil {
+		return nil, fmt.Errorf("the key of this encrypted backup is missing from %s: %w", target, ErrDamaged)
+	}
+	sid, err := age.NewScryptIdentity(passphrase)
+	if err != nil {
+		return nil, err
+	}
+	r, err := age.Decrypt(strings.NewReader(string(raw)), sid)
+	if err != nil {
+		return nil, ErrPassphrase
+	}
+	b, err := io.ReadAll(r)
+	if err != nil {
+		return nil, ErrPassphrase
+	}
+	return age.ParseX25519Identity(strings.TrimSpace(string(b)))
+}
+
+// sealer writes payload files: compressed, maybe encrypted, with their
+// size and SHA-256 counted as stored.
+type sealer struct {
+	recipient age.Recipient // nil: not encrypted
+}
+
+func newSealer(recipient string) (*sealer, error) {
+	if recipient == "" {
+		return &sealer{}, nil
+	}
+	r, err := age.ParseX25519Recipient(recipient)
+	if err != nil {
+		return nil, fmt.Errorf("the backup encryption key is damaged: %w", err)
+	}
+	return &sealer{recipient: r}, nil
+}
+
+// sealed is one payload file being written.
+type sealed struct {
+	f    *os.File
+	cnt  *countHash
+	enc  io.WriteCloser // age, or nil
+	zw   *zstd.Encoder
+	path string
+}
+
+func (s *sealer) create(path string) (*sealed, error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("write backup: %w", err)
+	}
+	out := &sealed{f: f, cnt: &countHash{w: f, h: sha256.New()}, path: path}
+	var inner io.Writer = out.cnt
+	if s.recipient != nil {
+		out.enc, err = age.Encrypt(out.cnt, s.recipient)
+		if err != nil {
+			f.Close()
+			return nil, err
+		}
+		inner = out.enc
+	}
+	out.zw, err = zstd.NewWriter(inner, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(2))
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return out, nil
+}
+
+func (s *sealed) Write(p []byte) (int, error) { return s.zw.Write(p) }
+
+// finish flushes, syncs and closes, returning the stored size and hash.
+func (s *sealed) finish() (int64, string, error) {
+	err := s.zw.Close()
+	if err == nil && s.enc != nil {
+		err = s.enc.Close()
+	}
+	if err == nil {
+		err = s.f.Sync()
+	}
+	if cerr := s.f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return 0, "", fmt.Errorf("write %s: %w", filepath.Base(s.path), err)
+	}
+	return s.cnt.n, hex.EncodeToString(s.cnt.h.Sum(nil)), nil
+}
+
+// abort closes without caring; the temporary folder goes anyway.
+func (s *sealed) abort() {
+	_ = s.zw.Close()
+	_ = s.f.Close()
+}
+
+type countHash struct {
+	w io.Writer
+	h hash.Hash
+	n int64
+}
+
+func (c *countHash) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.h.Write(p[:n])
+	c.n += int64(n)
+	return n, err
+}
+
+// opener reads payload files back, checking size and SHA-256 as it goes.
+type opener struct {
+	identity age.Identity // nil when the backup is not encrypted
+}
+
+// open returns the plain content of a stored file; the reader fails at
+// the end if the stored bytes do not match what the manifest says.
+func (o *opener) open(path string, size int64, sum, what string) (io.ReadCloser, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("%s is missing: %w", what, ErrDamaged)
+	}
+	check := &checkReader{r: f, h: sha256.New(), size: size, sum: sum, what: what}
+	var in io.Reader = check
+	if o.identity != nil {
+		in, err = age.Decrypt(check, o.identity)
+		if err != nil {
+			f.Close()
+			return nil, fmt.Errorf("%s cannot be decrypted: %w", what, ErrDamaged)
+		}
+	}
+	zr, err := zstd.NewReader(in)
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return &plainReader{zr: zr, f: f, what: what}, nil
+}
+
+type checkReader struct {
+	r         io.Reader
+	h         hash.Hash
+	n, size   int64
+	sum, what string
+}
+
+func (c *checkReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.h.Write(p[:n])
+	c.n += int64(n)
+	if errors.Is(err, io.EOF) && (c.n != c.size || hex.EncodeToString(c.h.Sum(nil)) != c.sum) {
+		return n, fmt.Errorf("%s does not match its checksum: %w", c.what, ErrDamaged)
+	}
+	return n, err
+}
+
+type plainReader struct {
+	zr   *zstd.Decoder
+	f    *os.File
+	what string
+}
+
+func (p *plainReader) Read(b []byte) (int, error) {
+	n, err := p.zr.Read(b)
+	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, ErrDamaged) {
+		err = fmt.Errorf("%s cannot be read: %w (%v)", p.what, ErrDamaged, err)
+	}
+	return n, err
+}
+
+func (p *plainReader) Close() error {
+	p.zr.Close()
+	return p.f.Close()
+}
+
+// checkFile hashes a stored file without decoding it.
+func checkFile(ctx context.Context, path string, size int64, sum, what string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("%s is missing: %w", what, ErrDamaged)
+	}
+	defer f.Close()
+	h := sha256.New()
+	n, err := io.Copy(h, &ctxReader{ctx: ctx, r: f})
+	if err != nil {
+		return err
+	}
+	if n != size || hex.EncodeToString(h.Sum(nil)) != sum {
+		return fmt.Errorf("%s does not match its checksum: %w", what, ErrDamaged)
+	}
+	return nil
+}
+
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c *ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
+}
+
+type ctxWriter struct {
+	ctx context.Context
+	w   io.Writer
+}
+
+func (c *ctxWriter) Write(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.w.Write(p)
+}

@@ -1,0 +1,280 @@
+// Package backup takes, keeps, checks and restores Plinth's backups, at
+// three levels:
+//
+//   - level 1, project and library snapshots: one item's files, with their
+//     chunks stored once in a content-addressed store, so that an hourly
+//     snapshot of an unchanged project costs a small manifest;
+//   - level 2, full data backups of both stores, consistent with each
+//     other and taken while Plinth runs: a full backup, then incrementals
+//     chained to it (Badger's backup stream from the previous version, and
+//     the bytes appended to each content pack since);
+//   - level 3, an OS or VM snapshot command the admin configures, whose
+//     exit status and output are kept.
+//
+// A backup is a folder written under a temporary name and renamed into
+// place only when complete, with a manifest listing the SHA-256 of every
+// file; payloads are compressed (zstd) and, when a passphrase is set,
+// encrypted with age to a key that only the passphrase opens, so scheduled
+// backups never need the passphrase. A lock file in each target keeps two
+// Plinths from pruning each other's backups.
+package backup
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/gofrs/flock"
+
+	"codeberg.org/plinth/plinth/storage"
+)
+
+// Errors with a sentence for the user.
+var (
+	ErrNotFound      = errors.New("no such backup")
+	ErrDamaged       = errors.New("the backup is damaged")
+	ErrPassphrase    = errors.New("the passphrase does not open this backup")
+	ErrOtherPlinth   = errors.New("the backup was taken of another Plinth")
+	ErrTargetBusy    = errors.New("another Plinth is using the backup target")
+	ErrNeedPassphase = errors.New("the backup is encrypted")
+)
+
+const (
+	manifestName = "manifest.json"
+	formatV2     = 2
+)
+
+// Types of backup.
+const (
+	TypeFull        = "full"
+	TypeIncremental = "incremental"
+	TypeSnapshot    = "snapshot"
+	TypeOS          = "os"
+)
+
+// Segment is part of a content pack: the bytes [From, To) of pack Name,
+// stored in File.
+type Segment struct {
+	Name   string `json:"name"`
+	From   int64  `json:"from"`
+	To     int64  `json:"to"`
+	File   string `json:"file"`
+	Bytes  int64  `json:"bytes"` // as stored (compressed, maybe encrypted)
+	SHA256 string `json:"sha256"`
+}
+
+// Payload is one store's data in a level-2 backup.
+type Payload struct {
+	Kind       storage.Kind `json:"kind"`
+	Identity   string       `json:"identity"`
+	Generation uint64       `json:"generation"`
+	From       uint64       `json:"from"`  // the Badger version this part starts at (0: full)
+	Since      uint64       `json:"since"` // the version to pass, unchanged, to the next incremental
+	File       string       `json:"file"`
+	Bytes      int64        `json:"bytes"`
+	SHA256     string       `json:"sha256"`
+	Files      int64        `json:"files"`   // file count of the store at backup time
+	Digest     string       `json:"digest"`  // set digest at backup time
+	Content    int64        `json:"content"` // file bytes at backup time
+	// Fileserver only: the pack bytes this backup adds, and every pack's
+	// committed size at this point (what a restore rebuilds).
+	Segments  []Segment        `json:"segments,omitempty"`
+	Committed map[string]int64 `json:"committed,omitempty"`
+}
+
+// Manifest describes one backup.
+type Manifest struct {
+	Format    int       `json:"format"`
+	ID        string    `json:"id"`
+	Level     int       `json:"level"`
+	Type      string    `json:"type"`
+	Parent    string    `json:"parent,omitempty"` // incremental: the backup it continues
+	Base      string    `json:"base,omitempty"`   // incremental: the full backup of its chain
+	Plinth    string    `json:"plinth"`           // identity of the Manager store backed up
+	Created   time.Time `json:"created"`
+	By        string    `json:"by"`
+	Seconds   float64   `json:"seconds"`
+	Recipient string    `json:"recipient,omitempty"` // age recipient when encrypted
+	Payloads  []Payload `json:"payloads,omitempty"`
+	// Level 1.
+	Tree     *TreeFile `json:"tree,omitempty"`
+	Item     string    `json:"item,omitempty"`
+	ItemName string    `json:"itemName,omitempty"`
+	ItemKind string    `json:"itemKind,omitempty"`
+	// Path is where the backup lies on disk (filled in on read).
+	Path string `json:"path,omitempty"`
+}
+
+// Encrypted reports whether the backup needs a passphrase to read.
+func (m Manifest) Encrypted() bool { return m.Recipient != "" }
+
+// Bytes is the backup's size on disk.
+func (m Manifest) Bytes() int64 {
+	var n int64
+	for _, p := range m.Payloads {
+		n += p.Bytes
+		for _, s := range p.Segments {
+			n += s.Bytes
+		}
+	}
+	return n
+}
+
+// Payload returns the payload of one store, if the backup has it.
+func (m Manifest) Payload(kind storage.Kind) (Payload, bool) {
+	for _, p := range m.Payloads {
+		if p.Kind == kind {
+			return p, true
+		}
+	}
+	return Payload{}, false
+}
+
+// repo is an open backup target folder, locked for this process.
+type repo struct {
+	dir  string
+	lock *flock.Flock
+}
+
+// openRepo creates and locks a target. It waits up to 30 s for another
+// Plinth (or another backup of this one) to finish with it.
+func openRepo(ctx context.Context, dir string) (*repo, error) {
+	if err := storage.CheckFolder(dir); err != nil {
+		return nil, fmt.Errorf("backup target: %w", err)
+	}
+	l := flock.New(filepath.Join(dir, ".plinth-backup.lock"))
+	wait, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	ok, err := l.TryLockContext(wait, 100*time.Millisecond)
+	if err != nil && ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
+	if err != nil || !ok {
+		return nil, fmt.Errorf("%w %s; try again when it has finished", ErrTargetBusy, dir)
+	}
+	return &repo{dir: dir, lock: l}, nil
+}
+
+func (r *repo) close() { _ = r.lock.Unlock() }
+
+// begin makes a temporary folder for a new backup.
+func (r *repo) begin() (string, error) {
+	return os.MkdirTemp(r.dir, ".incomplete-")
+}
+
+// commit writes the manifest and renames the temporary folder into place:
+// before the rename there is no backup, after it a complete one.
+func (r *repo) commit(tmp string, m *Manifest) error {
+	b, _ := json.MarshalIndent(m, "", "  ")
+	if err := writeFileAtomic(filepath.Join(tmp, manifestName), b); err != nil {
+		return err
+	}
+	syncDir(tmp)
+	final := filepath.Join(r.dir, m.ID)
+	if err := os.Rename(tmp, final); err != nil {
+		return fmt.Errorf("finish backup %s: %w", m.ID, err)
+	}
+	syncDir(r.dir)
+	m.Path = final
+	return nil
+}
+
+// sweep removes what interrupted backups left behind.
+func (r *repo) sweep() {
+	ents, _ := os.ReadDir(r.dir)
+	for _, e := range ents {
+		if strings.HasPrefix(e.Name(), ".incomplete-") || strings.HasPrefix(e.Name(), ".removing-") {
+			_ = os.RemoveAll(filepath.Join(r.dir, e.Name()))
+		}
+	}
+}
+
+// remove deletes a backup: rename first (atomic), then delete the files.
+func (r *repo) remove(m Manifest) error {
+	gone := filepath.Join(r.dir, ".removing-"+m.ID)
+	if err := os.Rename(m.Path, gone); err != nil {
+		return fmt.Errorf("remove backup %s: %w", m.ID, err)
+	}
+	syncDir(r.dir)
+	return os.RemoveAll(gone)
+}
+
+// list reads every backup in a target folder, newest first. Folders
+// without a readable manifest are not backups.
+func list(dir string) ([]Manifest, error) {
+	ents, err := os.ReadDir(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read backup target %s: %w", dir, err)
+	}
+	var out []Manifest
+	for _, e := range ents {
+		if !e.IsDir() || strings.HasPrefix(e.Name(), ".") {
+			continue
+		}
+		if m, err := readManifest(filepath.Join(dir, e.Name())); err == nil {
+			out = append(out, m)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID > out[j].ID })
+	return out, nil
+}
+
+func readManifest(dir string) (Manifest, error) {
+	b, err := os.ReadFile(filepath.Join(dir, manifestName))
+	if err != nil {
+		return Manifest{}, fmt.Errorf("backup %s has no manifest: %w", filepath.Base(dir), ErrDamaged)
+	}
+	var m Manifest
+	if err := json.Unmarshal(b, &m); err != nil || m.Format != formatV2 || m.ID != filepath.Base(dir) {
+		return Manifest{}, fmt.Errorf("the manifest of backup %s cannot be read: %w", filepath.Base(dir), ErrDamaged)
+	}
+	m.Path = dir
+	return m, nil
+}
+
+func newID(t time.Time) string {
+	var b [3]byte
+	_, _ = rand.Read(b[:])
+	return t.UTC().Format("20060102-150405") + "-" + hex.EncodeToString(b[:])
+}
+
+func writeFileAtomic(path string, data []byte) error {
+	tmp := path + ".tmp"
+	f, err := os.Create(tmp)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		_ = os.Remove(tmp)
+		return err
+	}
+	syncDir(filepath.Dir(path))
+	return nil
+}
+
+func syncDir(dir string) {
+	if d, err := os.Open(dir); err == nil {
+		_ = d.Sync()
+		_ = d.Close()
+	}
+}

@@ -1,0 +1,262 @@
+package backup
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"codeberg.org/plinth/plinth/core/account"
+	"codeberg.org/plinth/plinth/core/notify"
+	"codeberg.org/plinth/plinth/core/progress"
+	"codeberg.org/plinth/plinth/storage"
+)
+
+// Scope says what a restore replaces.
+type Scope string
+
+// Restore scopes.
+const (
+	ScopeAll        Scope = "all"
+	ScopeManager    Scope = "manager"
+	ScopeFileServer Scope = "fileserver"
+	ScopeItem       Scope = "item" // a level-1 snapshot
+)
+
+// ParseScope reads a scope name.
+func ParseScope(s string) (Scope, error) {
+	switch Scope(s) {
+	case ScopeAll, ScopeManager, ScopeFileServer, ScopeItem:
+		return Scope(s), nil
+	}
+	return "", fmt.Errorf("unknown restore scope %q: use all, manager, fileserver or item", s)
+}
+
+func (s Scope) kinds() []storage.Kind {
+	switch s {
+	case ScopeManager:
+		return []storage.Kind{storage.Manager}
+	case ScopeFileServer:
+		return []storage.Kind{storage.FileServer}
+	}
+	return []storage.Kind{storage.Manager, storage.FileServer}
+}
+
+// Result says what a restore did.
+type Result struct {
+	Backup     string `json:"backup"`
+	Scope      Scope  `json:"scope"`
+	SafetyCopy string `json:"safetyCopy,omitempty"` // where the replaced data is kept
+	Item       string `json:"item,omitempty"`       // level 1: the project or library restored
+}
+
+// Preview says, in sentences, what restoring m with scope would change.
+func (s *Service) Preview(ctx context.Context, m Manifest, scope Scope) ([]string, error) {
+	mgr, fsr := s.files.Stores()
+	var out []string
+	if m.Level == 1 {
+		return s.previewSnapshot(ctx, m)
+	}
+	for _, k := range scope.kinds() {
+		p, ok := m.Payload(k)
+		if !ok {
+			return nil, fmt.Errorf("backup %s has no %s part", m.ID, storeName(k))
+		}
+		st := mgr
+		if k == storage.FileServer {
+			st = fsr
+		}
+		var now storage.FileSet
+		_ = st.View(func(tx *storage.Tx) (err error) { now, err = tx.FileSet(); return err })
+		out = append(out, fmt.Sprintf("The %s goes back to %s: %d files now, %d after the restore.",
+			storeName(k), m.Created.Local().Format("2006-01-02 15:04"), now.Count, p.Files))
+	}
+	if scope != ScopeAll {
+		out = append(out, "Only one store is restored, so the two will disagree: Plinth checks them afterwards and offers the full file synchronization.")
+	}
+	out = append(out, "The data replaced is kept as a safety copy until you remove it.")
+	return out, nil
+}
+
+// Restore replaces one or both stores with their state in a level-2
+// backup (and the chain it continues). It checks every file of the chain,
+// loads the backup into new folders beside the live ones and checks the
+// result against the manifest; only then does it pause everything, swap
+// the folders by renaming (keeping the replaced ones as a safety copy),
+// bump the restore generation and let Plinth go on. Any failure before the
+// swap leaves the live data exactly as it was. It needs every permission
+// on the Servers page.
+func (s *Service) Restore(ctx context.Context, actor account.Actor, id string, scope Scope, passphrase string, prog progress.Func) (Result, error) {
+	res := Result{Scope: scope}
+	if err := s.acc.Check(ctx, actor, account.ServersPage, account.All); err != nil {
+		return res, err
+	}
+	m, err := s.Get(id)
+	if err != nil {
+		return res, err
+	}
+	res.Backup = m.ID
+	if m.Level == 1 || scope == ScopeItem {
+		return s.restoreSnapshot(ctx, actor, m, "", passphrase, prog)
+	}
+	end, err := s.begin(2)
+	if err != nil {
+		return res, err
+	}
+	defer end()
+	all, err := list(filepath.Dir(m.Path))
+	if err != nil {
+		return res, err
+	}
+	ch, err := chain(all, m)
+	if err != nil {
+		return res, err
+	}
+	prog.Send(progress.Report{Phase: "Checking the backup"})
+	if err := s.Check(ctx, m); err != nil {
+		return res, err
+	}
+	op, err := s.opener(m, filepath.Dir(m.Path), passphrase)
+	if err != nil {
+		return res, err
+	}
+	mgr, fsr := s.files.Stores()
+	stores := map[storage.Kind]*storage.Store{storage.Manager: mgr, storage.FileServer: fsr}
+	// A backup of another Plinth may only go onto a fresh one (moving to a
+	// new machine), and then only whole.
+	for _, k := range scope.kinds() {
+		p, _ := m.Payload(k)
+		if p.Identity != stores[k].Identity().ID {
+			if !s.fresh() {
+				return res, fmt.Errorf("backup %s was taken of another Plinth; restore it on a fresh installation to move that Plinth here: %w", m.ID, ErrOtherPlinth)
+			}
+			if scope != ScopeAll {
+				return res, fmt.Errorf("backup %s was taken of another Plinth; restore it whole to move it here: %w", m.ID, ErrOtherPlinth)
+			}
+		}
+	}
+
+	stamp := s.now().UTC().Format("20060102-150405")
+	dirs := map[storage.Kind]string{}
+	for _, k := range scope.kinds() {
+		dirs[k] = filepath.Join(s.dataDir, "."+string(k)+".restoring-"+stamp)
+		_ = os.RemoveAll(dirs[k])
+	}
+	defer func() {
+		for _, d := range dirs {
+			_ = os.RemoveAll(d) // gone after a successful swap
+		}
+	}()
+	if err := stage(ctx, ch, op, dirs, storage.Options{}, prog); err != nil {
+		return res, err
+	}
+	prog.Send(progress.Report{Phase: "Checking the restored data"})
+	for k, dir := range dirs {
+		if err := checkStaged(dir, k, m); err != nil {
+			return res, err
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return res, err
+	}
+
+	// Swap: from here on everything waits for a moment.
+	res.SafetyCopy = filepath.Join(s.dataDir, "safety", stamp)
+	if err := os.MkdirAll(res.SafetyCopy, 0o700); err != nil {
+		return res, fmt.Errorf("make the safety copy folder: %w", err)
+	}
+	prog.Send(progress.Report{Phase: "Swapping in the restored data"})
+	err = s.files.Exclusive(func() error {
+		for _, k := range scope.kinds() {
+			st, staged := stores[k], dirs[k]
+			gen := st.Identity().Generation
+			err := st.Swap(func() error {
+				live := st.Dir()
+				safe := filepath.Join(res.SafetyCopy, string(k))
+				if err := os.Rename(live, safe); err != nil {
+					return err
+				}
+				if err := os.Rename(staged, live); err != nil {
+					_ = os.Rename(safe, live) // put the live data back
+					return err
+				}
+				syncDir(filepath.Dir(live))
+				return nil
+			})
+			if err != nil {
+				return fmt.Errorf("swap in the restored %s: %w; the current data was kept", storeName(k), err)
+			}
+			delete(dirs, k)
+			if _, err := st.SetGeneration(gen + 1); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return res, err
+	}
+	if err := s.files.Recover(ctx); err != nil {
+		return res, err
+	}
+	s.log.Info("restored", "backup", m.ID, "scope", scope, "safety", res.SafetyCopy)
+	s.tell(ctx, notify.RestoreCompleted, notify.Info, fmt.Sprintf("Restore of backup %s (%s) finished. The data it replaced is kept in %s until you remove it.", m.ID, scope, res.SafetyCopy))
+	if s.AfterRestore != nil {
+		s.AfterRestore(ctx)
+	}
+	return res, nil
+}
+
+// checkStaged opens a restored store and compares it with the manifest.
+func checkStaged(dir string, k storage.Kind, m Manifest) error {
+	st, err := storage.Open(dir, k, storage.Options{})
+	if err != nil {
+		return fmt.Errorf("the restored %s does not open: %w", storeName(k), err)
+	}
+	defer st.Close()
+	p, _ := m.Payload(k)
+	var set storage.FileSet
+	if err := st.View(func(tx *storage.Tx) (err error) { set, err = tx.FileSet(); return err }); err != nil {
+		return err
+	}
+	if set.Count != p.Files || hex.EncodeToString(set.Digest[:]) != p.Digest || st.Identity().ID != p.Identity {
+		return fmt.Errorf("the restored %s does not match backup %s (%d files, %d expected): %w", storeName(k), m.ID, set.Count, p.Files, ErrDamaged)
+	}
+	return nil
+}
+
+// fresh reports whether this Plinth holds no files yet (a new installation).
+func (s *Service) fresh() bool {
+	m, f, err := s.files.Digests()
+	return err == nil && m.Count == 0 && f.Count == 0
+}
+
+// SafetyCopies lists the folders earlier restores kept.
+func (s *Service) SafetyCopies() ([]string, error) {
+	dir := filepath.Join(s.dataDir, "safety")
+	ents, err := os.ReadDir(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	var out []string
+	for _, e := range ents {
+		if e.IsDir() {
+			out = append(out, filepath.Join(dir, e.Name()))
+		}
+	}
+	return out, err
+}
+
+// RemoveSafetyCopy deletes what a restore kept. It needs every permission
+// on the Servers page.
+func (s *Service) RemoveSafetyCopy(ctx context.Context, actor account.Actor, path string) error {
+	if err := s.acc.Check(ctx, actor, account.ServersPage, account.All); err != nil {
+		return err
+	}
+	if filepath.Dir(path) != filepath.Join(s.dataDir, "safety") {
+		return fmt.Errorf("%s is not a safety copy", path)
+	}
+	return os.RemoveAll(path)
+}

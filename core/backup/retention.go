@@ -1,0 +1,114 @@
+package backup
+
+import (
+	"context"
+	"fmt"
+
+	"codeberg.org/plinth/plinth/core/account"
+)
+
+// keep works out which level-2 backups the retention rule keeps: the newest
+// of each of the last KeepDaily days that have backups, the newest of each
+// of the last KeepWeekly weeks, always the newest backup, and every backup
+// a kept incremental needs. Everything else may go.
+func keep(all []Manifest, c Level2Settings, plinth string) map[string]bool {
+	var mine []Manifest // newest first
+	for _, m := range all {
+		if m.Level == 2 && m.Plinth == plinth {
+			mine = append(mine, m)
+		}
+	}
+	kept := map[string]bool{}
+	if len(mine) == 0 {
+		return kept
+	}
+	kept[mine[0].ID] = true
+	days, weeks := map[string]bool{}, map[string]bool{}
+	for _, m := range mine {
+		t := m.Created.Local()
+		day := t.Format("2006-01-02")
+		y, w := t.ISOWeek()
+		week := fmt.Sprintf("%d-%02d", y, w)
+		if !days[day] && len(days) < c.KeepDaily {
+			days[day] = true
+			kept[m.ID] = true
+		}
+		if !weeks[week] && len(weeks) < c.KeepWeekly {
+			weeks[week] = true
+			kept[m.ID] = true
+		}
+	}
+	// Whatever a kept incremental continues must stay.
+	for id := range kept {
+		for _, m := range mine {
+			if m.ID != id {
+				continue
+			}
+			if ch, err := chain(all, m); err == nil {
+				for _, b := range ch {
+					kept[b.ID] = true
+				}
+			}
+		}
+	}
+	return kept
+}
+
+// Prune removes the level-2 backups the retention rule no longer keeps
+// (with dryRun, only says which). Backups of another Plinth in the same
+// target are left alone. It needs Delete content on the Servers page.
+func (s *Service) Prune(ctx context.Context, actor account.Actor, dryRun bool) ([]Manifest, error) {
+	if err := s.acc.Check(ctx, actor, account.ServersPage, account.DeleteContent); err != nil {
+		return nil, err
+	}
+	cfg, err := s.Level2()
+	if err != nil {
+		return nil, err
+	}
+	r, err := openRepo(ctx, cfg.Target)
+	if err != nil {
+		return nil, err
+	}
+	defer r.close()
+	gone, err := s.prune(ctx, r, cfg, dryRun)
+	if err != nil {
+		return gone, err
+	}
+	if !dryRun {
+		n, err := s.pruneSnapshots(ctx)
+		if err != nil {
+			return gone, err
+		}
+		gone = append(gone, n...)
+	}
+	return gone, nil
+}
+
+func (s *Service) prune(ctx context.Context, r *repo, cfg Level2Settings, dryRun bool) ([]Manifest, error) {
+	all, err := list(r.dir)
+	if err != nil {
+		return nil, err
+	}
+	mgr, _ := s.files.Stores()
+	kept := keep(all, cfg, mgr.Identity().ID)
+	var gone []Manifest
+	// Newest first: an incremental goes before the backup it continues, so
+	// a crash part-way never leaves an incremental without its parent.
+	for _, m := range all {
+		if m.Level != 2 || m.Plinth != mgr.Identity().ID || kept[m.ID] {
+			continue
+		}
+		gone = append(gone, m)
+		if dryRun {
+			continue
+		}
+		if err := ctx.Err(); err != nil {
+			return gone, err
+		}
+		if err := r.remove(m); err != nil {
+			return gone, err
+		}
+		s.log.Info("pruned backup", "id", m.ID)
+	}
+	return gone, nil
+}

@@ -1,0 +1,242 @@
+package backup
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"sort"
+	"sync"
+	"time"
+
+	"codeberg.org/plinth/plinth/core/account"
+	"codeberg.org/plinth/plinth/core/files"
+	"codeberg.org/plinth/plinth/core/notify"
+	"codeberg.org/plinth/plinth/core/schedule"
+	"codeberg.org/plinth/plinth/storage"
+)
+
+// Level2Settings are the full data backup's settings.
+type Level2Settings struct {
+	Target     string        `json:"target"`
+	Schedule   schedule.Spec `json:"schedule"`
+	KeepDaily  int           `json:"keepDaily"`
+	KeepWeekly int           `json:"keepWeekly"`
+	FullEvery  int           `json:"fullEvery"` // days between full backups; incrementals in between
+	Recipient  string        `json:"recipient,omitempty"`
+}
+
+// Level3Settings are the OS snapshot's settings.
+type Level3Settings struct {
+	Command        string        `json:"command"`
+	Args           []string      `json:"args"`
+	TimeoutSeconds int           `json:"timeoutSeconds"`
+	Schedule       schedule.Spec `json:"schedule"`
+}
+
+// Record is one entry of the backup history: every backup, failed ones
+// too, every verification and every OS snapshot command run.
+type Record struct {
+	ID          string    `json:"id"`
+	Level       int       `json:"level"`
+	Type        string    `json:"type"`
+	Item        string    `json:"item,omitempty"`
+	Started     time.Time `json:"started"`
+	Finished    time.Time `json:"finished"`
+	OK          bool      `json:"ok"`
+	Error       string    `json:"error,omitempty"`
+	Bytes       int64     `json:"bytes,omitempty"`
+	Verified    time.Time `json:"verified,omitzero"`
+	VerifyOK    bool      `json:"verifyOK,omitempty"`
+	VerifyError string    `json:"verifyError,omitempty"`
+	ExitCode    int       `json:"exitCode,omitempty"`
+	Output      string    `json:"output,omitempty"` // level 3: the last 64 KB
+}
+
+var (
+	settings2 = storage.NewCollection[Level2Settings]("setting")
+	settings3 = storage.NewCollection[Level3Settings]("setting")
+	history   = storage.NewCollection[Record]("bkhist")
+)
+
+// ErrBusy means a backup of that level is running already.
+var ErrBusy = errors.New("a backup of that level is running already")
+
+// Service takes, keeps, checks and restores backups.
+type Service struct {
+	files   *files.Service
+	acc     *account.Service
+	notify  *notify.Service
+	mgr     *storage.Store
+	dataDir string
+	log     *slog.Logger
+	now     func() time.Time
+
+	// AfterRestore runs after a restore swapped data in (the app runs the
+	// drift check there, which leads into the file synchronization).
+	AfterRestore func(ctx context.Context)
+
+	running sync.Map // level → struct{}
+}
+
+// NewService returns the backup service for the data folder.
+func NewService(fs *files.Service, acc *account.Service, n *notify.Service, dataDir string, log *slog.Logger) *Service {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Service{files: fs, acc: acc, notify: n, mgr: fs.Manager(), dataDir: dataDir, log: log, now: time.Now}
+}
+
+// SetClock replaces the clock (tests of retention).
+func (s *Service) SetClock(now func() time.Time) { s.now = now }
+
+func (s *Service) defaults2() Level2Settings {
+	return Level2Settings{Target: filepath.Join(s.dataDir, "backups", "full"), Schedule: schedule.DailyAt(2, 0),
+		KeepDaily: 7, KeepWeekly: 4, FullEvery: 7}
+}
+
+// Level2 returns the full data backup settings.
+func (s *Service) Level2() (Level2Settings, error) {
+	c := s.defaults2()
+	err := s.mgr.View(func(tx *storage.Tx) error {
+		got, err := settings2.Get(tx, "backup2")
+		if errors.Is(err, storage.ErrNotFound) {
+			return nil
+		}
+		c = got
+		return err
+	})
+	return c, err
+}
+
+// SetLevel2 changes the full data backup settings. It needs Modify details
+// on the Servers page.
+func (s *Service) SetLevel2(ctx context.Context, actor account.Actor, c Level2Settings) error {
+	if err := s.acc.Check(ctx, actor, account.ServersPage, account.ModifyDetails); err != nil {
+		return err
+	}
+	switch {
+	case c.Target == "":
+		return errors.New("choose a target folder for full backups")
+	case c.KeepDaily < 1:
+		return errors.New("keep at least 1 daily backup")
+	case c.KeepWeekly < 0:
+		return errors.New("the number of weekly backups cannot be negative")
+	case c.FullEvery < 1:
+		c.FullEvery = 7
+	}
+	if err := c.Schedule.Validate(); err != nil {
+		return err
+	}
+	if err := storage.CheckFolder(c.Target); err != nil {
+		return fmt.Errorf("backup target: %w", err)
+	}
+	return s.mgr.Update(func(tx *storage.Tx) error { return settings2.Put(tx, "backup2", c) })
+}
+
+// SetPassphrase makes future full backups encrypted with a key that only
+// passphrase opens ("" stops encrypting). The passphrase itself is stored
+// nowhere; keep it safe, restores need it. It needs Modify details on the
+// Servers page.
+func (s *Service) SetPassphrase(ctx context.Context, actor account.Actor, passphrase string) error {
+	if err := s.acc.Check(ctx, actor, account.ServersPage, account.ModifyDetails); err != nil {
+		return err
+	}
+	c, err := s.Level2()
+	if err != nil {
+		return err
+	}
+	c.Recipient = ""
+	if passphrase != "" {
+		if err := storage.CheckFolder(c.Target); err != nil {
+			return fmt.Errorf("backup target: %w", err)
+		}
+		if c.Recipient, err = NewKey(c.Target, passphrase); err != nil {
+			return err
+		}
+	}
+	return s.mgr.Update(func(tx *storage.Tx) error { return settings2.Put(tx, "backup2", c) })
+}
+
+// Level3 returns the OS snapshot settings.
+func (s *Service) Level3() (Level3Settings, error) {
+	c := Level3Settings{TimeoutSeconds: 600, Schedule: schedule.Spec{Kind: schedule.Manual}}
+	err := s.mgr.View(func(tx *storage.Tx) error {
+		got, err := settings3.Get(tx, "backup3")
+		if errors.Is(err, storage.ErrNotFound) {
+			return nil
+		}
+		c = got
+		return err
+	})
+	return c, err
+}
+
+// SetLevel3 changes the OS snapshot settings. It needs every permission on
+// the Servers page: the command runs with Plinth's rights.
+func (s *Service) SetLevel3(ctx context.Context, actor account.Actor, c Level3Settings) error {
+	if err := s.acc.Check(ctx, actor, account.ServersPage, account.All); err != nil {
+		return err
+	}
+	if c.TimeoutSeconds < 1 {
+		c.TimeoutSeconds = 600
+	}
+	if c.Schedule.Kind == "" {
+		c.Schedule.Kind = schedule.Manual
+	}
+	if err := c.Schedule.Validate(); err != nil {
+		return err
+	}
+	if c.Command == "" && c.Schedule.Kind != schedule.Manual {
+		return errors.New("set the snapshot command before scheduling it")
+	}
+	return s.mgr.Update(func(tx *storage.Tx) error { return settings3.Put(tx, "backup3", c) })
+}
+
+// record stores one history entry.
+func (s *Service) record(r Record) {
+	if err := s.mgr.Update(func(tx *storage.Tx) error { return history.Put(tx, r.ID, r) }); err != nil {
+		s.log.Error("record backup history", "err", err)
+	}
+}
+
+// History lists the backup history, newest first. It needs View item on
+// the Servers page.
+func (s *Service) History(ctx context.Context, actor account.Actor) ([]Record, error) {
+	if err := s.acc.Check(ctx, actor, account.ServersPage, account.View); err != nil {
+		return nil, err
+	}
+	var out []Record
+	err := s.mgr.View(func(tx *storage.Tx) (err error) { out, err = history.List(tx, ""); return err })
+	sort.Slice(out, func(i, j int) bool { return out[i].Started.After(out[j].Started) })
+	return out, err
+}
+
+// lookupRecord returns the history entry of a backup, if any.
+func (s *Service) lookupRecord(id string) (Record, bool) {
+	var r Record
+	err := s.mgr.View(func(tx *storage.Tx) (err error) { r, err = history.Get(tx, id); return err })
+	return r, err == nil
+}
+
+// begin marks a level as running; the returned function ends it.
+func (s *Service) begin(level int) (func(), error) {
+	if _, busy := s.running.LoadOrStore(level, struct{}{}); busy {
+		return nil, ErrBusy
+	}
+	return func() { s.running.Delete(level) }, nil
+}
+
+// tell publishes a backup notification; it never fails the backup.
+func (s *Service) tell(ctx context.Context, kind notify.Kind, sev notify.Severity, text string) {
+	if s.notify != nil {
+		_ = s.notify.Publish(context.WithoutCancel(ctx), notify.Event{Kind: kind, Severity: sev, Target: notify.TargetBackups, Text: text})
+	}
+}
+
+// Targets lists where each level keeps its backups.
+func (s *Service) Targets() (level1, level2 string, err error) {
+	c, err := s.Level2()
+	return s.snapshotTarget(), c.Target, err
+}
