@@ -297,8 +297,10 @@ func (a *App) Close() error {
 // ViewServices are the services the window uses.
 func (a *App) ViewServices() views.Services {
 	return views.Services{
-		Accounts: a.Accounts, Files: a.Files, Sync: a.Sync, Notifications: a.Notify,
-		DataDir: a.DataDir,
+		Accounts: a.Accounts, Files: a.Files, Sync: a.Sync, Notifications: a.Notify, Backups: a.Backups,
+		DataDir:    a.DataDir,
+		Jobs:       func() []schedule.Status { return a.Scheduler.Jobs() },
+		Reschedule: a.ScheduleBackups,
 		Stores: func(ctx context.Context) ([]views.StoreInfo, error) {
 			var out []views.StoreInfo
 			for _, st := range []*storage.Store{a.Manager, a.FileServer} {

@@ -16,10 +16,12 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"codeberg.org/plinth/plinth/core/account"
+	"codeberg.org/plinth/plinth/core/backup"
 	"codeberg.org/plinth/plinth/core/files"
 	"codeberg.org/plinth/plinth/core/filesync"
 	"codeberg.org/plinth/plinth/core/notify"
 	"codeberg.org/plinth/plinth/core/progress"
+	"codeberg.org/plinth/plinth/core/schedule"
 )
 
 // Accounts is what the window needs of core/account.
@@ -51,6 +53,7 @@ type Files interface {
 	Delete(ctx context.Context, actor account.Actor, id string, prog progress.Func) error
 	Versions(ctx context.Context, actor account.Actor, id string) ([]files.Version, error)
 	MakeCurrent(ctx context.Context, actor account.Actor, fileID, versionID string) (files.Node, error)
+	Items(ctx context.Context) ([]files.Node, error)
 	Versioning(ctx context.Context) (files.Versioning, error)
 	SetVersioning(ctx context.Context, actor account.Actor, v files.Versioning) error
 }
@@ -79,6 +82,30 @@ type Notifications interface {
 	SecretsWhere() string
 }
 
+// Backups is what the window needs of core/backup.
+type Backups interface {
+	List() ([]backup.Manifest, error)
+	Snapshots(item string) ([]backup.Manifest, error)
+	History(ctx context.Context, actor account.Actor) ([]backup.Record, error)
+	Level2() (backup.Level2Settings, error)
+	SetLevel2(ctx context.Context, actor account.Actor, c backup.Level2Settings) error
+	SetPassphrase(ctx context.Context, actor account.Actor, passphrase string) error
+	Level3() (backup.Level3Settings, error)
+	SetLevel3(ctx context.Context, actor account.Actor, c backup.Level3Settings) error
+	Full(ctx context.Context, actor account.Actor, prog progress.Func) (backup.Manifest, error)
+	Snapshot(ctx context.Context, actor account.Actor, item string, prog progress.Func) (backup.Manifest, error)
+	OSSnapshot(ctx context.Context, actor account.Actor) (backup.Record, error)
+	Verify(ctx context.Context, actor account.Actor, id, passphrase string, prog progress.Func) (backup.Verification, error)
+	Preview(ctx context.Context, m backup.Manifest, scope backup.Scope) ([]string, error)
+	Restore(ctx context.Context, actor account.Actor, id string, scope backup.Scope, passphrase string, prog progress.Func) (backup.Result, error)
+	RestoreSnapshot(ctx context.Context, actor account.Actor, id, asNew string, prog progress.Func) (backup.Result, error)
+	ExportSnapshot(ctx context.Context, actor account.Actor, id, dest string) error
+	ImportSnapshot(ctx context.Context, actor account.Actor, file, asNew string, prog progress.Func) (backup.Result, error)
+	SnapshotSchedule(ctx context.Context, node string) (backup.SnapSchedule, string, error)
+	SetSnapshotSchedule(ctx context.Context, actor account.Actor, node string, c *backup.SnapSchedule) error
+	Prune(ctx context.Context, actor account.Actor, dryRun bool) ([]backup.Manifest, error)
+}
+
 // StoreInfo describes one store on the Servers page.
 type StoreInfo struct {
 	Name       string // "Manager", "File Server"
@@ -97,8 +124,13 @@ type Services struct {
 	Files         Files
 	Sync          FileSync
 	Notifications Notifications
+	Backups       Backups
 	// Stores reads both stores' identity and size for the Servers page.
 	Stores func(ctx context.Context) ([]StoreInfo, error)
+	// Jobs lists the scheduled jobs; Reschedule applies changed backup
+	// schedules.
+	Jobs       func() []schedule.Status
+	Reschedule func() error
 	// DataDir is shown in the header so the admin knows which data is open.
 	DataDir string
 }
@@ -144,9 +176,7 @@ func init() {
 	pages = []pageInfo{
 		{PageProjects, "Projects", theme.FolderIcon, func(u *UI) page { return newProjectsPage(u) }},
 		{PageServers, "Servers", theme.StorageIcon, func(u *UI) page { return newServersPage(u) }},
-		{PageBackups, "Backups", theme.HistoryIcon, func(*UI) page {
-			return newPlaceholder("Backups", "Project snapshots, full data backups and OS snapshots come here, with their schedules, verification and one-click restore.")
-		}},
+		{PageBackups, "Backups", theme.HistoryIcon, func(u *UI) page { return newBackupsPage(u) }},
 		{PageIModels, "iModels", theme.GridIcon, func(*UI) page {
 			return newPlaceholder("iModels", "iModels and their connections come here: IFC design files synchronized on demand or on a schedule, with a report of every run.")
 		}},

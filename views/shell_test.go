@@ -12,6 +12,7 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"codeberg.org/plinth/plinth/core/account"
+	"codeberg.org/plinth/plinth/core/backup"
 	"codeberg.org/plinth/plinth/core/files"
 	"codeberg.org/plinth/plinth/core/filesync"
 	"codeberg.org/plinth/plinth/core/notify"
@@ -28,8 +29,9 @@ type harness struct {
 	acc    *account.Service
 	files  *files.Service
 	sync   *filesync.Service
-	notify *notify.Service
-	app    fyne.App
+	notify  *notify.Service
+	backups *backup.Service
+	app     fyne.App
 	store  *storage.Store
 	fs     *storage.Store
 }
@@ -52,6 +54,8 @@ func newHarness(t testing.TB) *harness {
 	h.notify.SetSecrets(notify.NewFileSecrets(st, filepath.Join(t.TempDir(), "secret.key")))
 	h.files = files.NewService(st, fs, h.acc, nil)
 	h.sync = filesync.NewService(h.files, h.acc, h.notify, nil)
+	h.backups = backup.NewService(h.files, h.acc, h.notify, t.TempDir(), nil)
+	h.backups.AfterRestore = func(ctx context.Context) { _, _, _ = h.sync.Detect(ctx, true) }
 	h.win = test.NewTempWindow(t, widget.NewLabel(""))
 	h.win.Resize(DefaultSize)
 	h.ui = New(a, h.win, h.services())
@@ -61,7 +65,7 @@ func newHarness(t testing.TB) *harness {
 }
 
 func (h *harness) services() Services {
-	return Services{Accounts: h.acc, Files: h.files, Sync: h.sync, Notifications: h.notify, DataDir: "/data/plinth",
+	return Services{Accounts: h.acc, Files: h.files, Sync: h.sync, Notifications: h.notify, Backups: h.backups, DataDir: "/data/plinth",
 		Stores: func(context.Context) ([]StoreInfo, error) {
 			return []StoreInfo{{Name: "Manager", Identity: h.store.Identity().ID}, {Name: "File Server", Identity: h.fs.Identity().ID}}, nil
 		}}
@@ -187,8 +191,10 @@ func TestFirstRunThenEveryPage(t *testing.T) {
 		}
 		h.mustSee(p.title)
 		switch p.id {
-		case PageBackups, PageIModels:
+		case PageIModels:
 			h.mustSee("Coming soon.")
+		case PageBackups:
+			h.mustSee("[Back up now]", "Full backups are not encrypted.")
 		case PageProjects:
 			h.mustSee("0 folders, 0 files (0 B).")
 		case PageServers:
@@ -244,11 +250,11 @@ func TestLoginLockoutIsExplained(t *testing.T) {
 func TestStartWithPasswordOpensPage(t *testing.T) {
 	h := newHarness(t)
 	h.bootstrap()
-	h.start(StartOptions{User: "masteradmin", Password: masterPw, Page: PageBackups})
-	if h.ui.Current() != PageBackups {
-		t.Fatalf("page = %q, want backups", h.ui.Current())
+	h.start(StartOptions{User: "masteradmin", Password: masterPw, Page: PageIModels})
+	if h.ui.Current() != PageIModels {
+		t.Fatalf("page = %q, want imodels", h.ui.Current())
 	}
-	h.mustSee("Backups", "Coming soon.")
+	h.mustSee("iModels", "Coming soon.")
 
 	// A wrong password given on start shows the login screen with the reason.
 	h2 := newHarness(t)

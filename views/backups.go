@@ -1,0 +1,845 @@
+package views
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/dialog"
+	"fyne.io/fyne/v2/layout"
+	"fyne.io/fyne/v2/theme"
+	"fyne.io/fyne/v2/widget"
+	"github.com/dustin/go-humanize"
+
+	"codeberg.org/plinth/plinth/core/account"
+	"codeberg.org/plinth/plinth/core/backup"
+	"codeberg.org/plinth/plinth/core/files"
+	"codeberg.org/plinth/plinth/core/progress"
+	"codeberg.org/plinth/plinth/core/schedule"
+)
+
+// backupsPage shows the three levels of backup: their schedules and
+// targets, Back up now, the dated list of backups, Verify and Restore…,
+// and the history.
+type backupsPage struct {
+	ui   *UI
+	obj  fyne.CanvasObject
+	tabs *container.AppTabs
+
+	// level 2
+	target, keepDaily, keepWeekly *widget.Entry
+	when                          *widget.Select
+	at                            *widget.Entry
+	encryption                    *widget.Label
+	fullList                      *widget.Table
+	fulls                         []backup.Manifest
+	verified                      map[string]bool
+	fullSel                       int
+	backupNow, restore, verify    *widget.Button
+	jobs                          *widget.Label
+
+	// level 1
+	items      []files.Node
+	item       *widget.Select
+	snapSched  *widget.Label
+	snapMode   *widget.Select
+	snapAt     *widget.Entry
+	snapKeep   *widget.Entry
+	snapList   *widget.List
+	snaps      []backup.Manifest
+	snapSel    int
+	snapNow    *widget.Button
+	rollBack   *widget.Button
+	asNew      *widget.Button
+	exportSnap *widget.Button
+
+	// level 3
+	command, args, timeout *widget.Entry
+	osWhen                 *widget.Select
+	osAt                   *widget.Entry
+	osResult               *widget.Label
+
+	// history
+	hist     *widget.Table
+	records  []backup.Record
+	restoreD *restoreDialog // the open restore dialog, for tests
+}
+
+var whenLabels = []string{"Manually", "Daily", "Weekly on Sunday"}
+
+func newBackupsPage(u *UI) *backupsPage {
+	p := &backupsPage{ui: u, fullSel: -1, snapSel: -1, verified: map[string]bool{}}
+	p.tabs = container.NewAppTabs(
+		container.NewTabItem("Full data (level 2)", p.level2()),
+		container.NewTabItem("Projects and libraries (level 1)", p.level1()),
+		container.NewTabItem("OS snapshot (level 3)", p.level3()),
+		container.NewTabItem("History", p.history()),
+	)
+	p.obj = container.NewBorder(
+		&widget.Label{Text: "Backups", TextStyle: fyne.TextStyle{Bold: true}, SizeName: theme.SizeNameHeadingText},
+		nil, nil, nil, p.tabs)
+	return p
+}
+
+func (p *backupsPage) content() fyne.CanvasObject { return container.NewPadded(p.obj) }
+
+func specOf(when, at string) (schedule.Spec, error) {
+	if when == whenLabels[0] {
+		return schedule.Spec{Kind: schedule.Manual}, nil
+	}
+	var h, m int
+	if _, err := fmt.Sscanf(at, "%d:%d", &h, &m); err != nil {
+		return schedule.Spec{}, fmt.Errorf("type the time as HH:MM, not %q", at)
+	}
+	if when == whenLabels[2] {
+		return schedule.WeeklyAt(0, h, m), nil
+	}
+	return schedule.DailyAt(h, m), nil
+}
+
+func whenOf(s schedule.Spec) (string, string) {
+	at := fmt.Sprintf("%02d:%02d", s.Hour, s.Minute)
+	switch s.Kind {
+	case schedule.Daily:
+		return whenLabels[1], at
+	case schedule.Weekly:
+		return whenLabels[2], at
+	}
+	return whenLabels[0], at
+}
+
+func (p *backupsPage) level2() fyne.CanvasObject {
+	p.target = &widget.Entry{}
+	p.keepDaily, p.keepWeekly = &widget.Entry{}, &widget.Entry{}
+	p.when = widget.NewSelect(whenLabels, nil)
+	p.at = &widget.Entry{PlaceHolder: "02:00"}
+	p.encryption = &widget.Label{Wrapping: fyne.TextWrapWord}
+	p.jobs = &widget.Label{Wrapping: fyne.TextWrapWord}
+	browse := &widget.Button{Icon: theme.FolderOpenIcon(), OnTapped: func() {
+		dialog.ShowFolderOpen(func(l fyne.ListableURI, err error) {
+			if err == nil && l != nil {
+				p.target.SetText(l.Path())
+			}
+		}, p.ui.win)
+	}}
+	save := &widget.Button{Text: "Save settings", OnTapped: p.saveLevel2}
+	pass := &widget.Button{Text: "Set passphrase…", Icon: theme.VisibilityOffIcon(), OnTapped: p.showPassphrase}
+	p.backupNow = &widget.Button{Text: "Back up now", Icon: theme.DocumentSaveIcon(), Importance: widget.HighImportance, OnTapped: p.doFull}
+	p.restore = &widget.Button{Text: "Restore…", Icon: theme.HistoryIcon(), OnTapped: p.showRestore}
+	p.verify = &widget.Button{Text: "Verify", Icon: theme.ConfirmIcon(), OnTapped: p.doVerify}
+	p.restore.Disable()
+	p.verify.Disable()
+	p.fullList = &widget.Table{
+		Length:        func() (int, int) { return len(p.fulls), 5 },
+		CreateCell:    func() fyne.CanvasObject { return &widget.Label{Truncation: fyne.TextTruncateEllipsis} },
+		ShowHeaderRow: true,
+		CreateHeader:  func() fyne.CanvasObject { return &widget.Label{TextStyle: fyne.TextStyle{Bold: true}} },
+		UpdateHeader: func(id widget.TableCellID, o fyne.CanvasObject) {
+			if id.Col >= 0 {
+				o.(*widget.Label).SetText([]string{"Created", "Type", "Size", "Verified", "Encrypted"}[id.Col])
+			}
+		},
+		UpdateCell: func(id widget.TableCellID, o fyne.CanvasObject) {
+			if id.Row >= len(p.fulls) {
+				return
+			}
+			m := p.fulls[id.Row]
+			yes := func(b bool) string {
+				if b {
+					return "yes"
+				}
+				return ""
+			}
+			o.(*widget.Label).SetText([]string{m.Created.Local().Format("2006-01-02 15:04:05"), m.Type,
+				humanize.IBytes(uint64(m.Bytes())), yes(p.verified[m.ID]), yes(m.Encrypted())}[id.Col])
+		},
+		OnSelected: func(id widget.TableCellID) {
+			p.fullSel = id.Row
+			p.restore.Enable()
+			p.verify.Enable()
+		},
+	}
+	for i, w := range []float32{170, 110, 100, 80, 90} {
+		p.fullList.SetColumnWidth(i, w)
+	}
+	form := widget.NewForm(
+		widget.NewFormItem("Target folder", container.NewBorder(nil, nil, nil, browse, p.target)),
+		widget.NewFormItem("Schedule", container.NewHBox(p.when, container.NewGridWrap(fyne.NewSize(80, p.at.MinSize().Height), p.at))),
+		widget.NewFormItem("Keep", container.NewHBox(container.NewGridWrap(fyne.NewSize(60, p.keepDaily.MinSize().Height), p.keepDaily),
+			widget.NewLabel("daily and"), container.NewGridWrap(fyne.NewSize(60, p.keepWeekly.MinSize().Height), p.keepWeekly), widget.NewLabel("weekly backups"))),
+	)
+	top := container.NewVBox(
+		widget.NewLabel("Both stores in one consistent backup, taken while Plinth runs: a full backup, then incrementals that store only what changed."),
+		form, container.NewHBox(save, pass), p.encryption, widget.NewSeparator(),
+		container.NewHBox(p.backupNow, p.restore, p.verify, layout.NewSpacer()), p.jobs)
+	return container.NewBorder(top, nil, nil, nil, p.fullList)
+}
+
+func (p *backupsPage) level1() fyne.CanvasObject {
+	p.item = widget.NewSelect(nil, func(string) { p.loadSnapshots() })
+	p.snapSched = &widget.Label{Wrapping: fyne.TextWrapWord}
+	p.snapMode = widget.NewSelect([]string{"Inherit", "Don't create", "Hourly", "Daily"}, nil)
+	p.snapAt = &widget.Entry{Text: "02:00"}
+	p.snapKeep = &widget.Entry{Text: "24"}
+	saveSched := &widget.Button{Text: "Save schedule", OnTapped: p.saveSnapSchedule}
+	p.snapNow = &widget.Button{Text: "Snapshot now", Icon: theme.DocumentSaveIcon(), Importance: widget.HighImportance, OnTapped: p.doSnapshot}
+	p.rollBack = &widget.Button{Text: "Roll back…", Icon: theme.HistoryIcon(), OnTapped: func() { p.showSnapRestore(false) }}
+	p.asNew = &widget.Button{Text: "Create new from snapshot…", Icon: theme.ContentAddIcon(), OnTapped: func() { p.showSnapRestore(true) }}
+	p.exportSnap = &widget.Button{Text: "Download…", Icon: theme.DownloadIcon(), OnTapped: p.doExport}
+	importSnap := &widget.Button{Text: "Import…", Icon: theme.UploadIcon(), OnTapped: p.doImport}
+	p.snapList = widget.NewList(func() int { return len(p.snaps) },
+		func() fyne.CanvasObject { return widget.NewLabel("2006-01-02 15:04:05  999 files, 1000 MiB") },
+		func(i widget.ListItemID, o fyne.CanvasObject) {
+			m := p.snaps[i]
+			o.(*widget.Label).SetText(fmt.Sprintf("%s   %d files, %s", m.Created.Local().Format("2006-01-02 15:04:05"),
+				m.Tree.Files, humanize.IBytes(uint64(m.Tree.Content))))
+		})
+	p.snapList.OnSelected = func(i widget.ListItemID) { p.snapSel = i; p.updateSnapButtons() }
+	p.updateSnapButtons()
+	top := container.NewVBox(
+		widget.NewLabel("Each project's and library's files, one snapshot at a time; unchanged contents are stored once."),
+		container.NewBorder(nil, nil, widget.NewLabel("Project or library"), nil, p.item),
+		p.snapSched,
+		container.NewHBox(p.snapMode, widget.NewLabel("at"), container.NewGridWrap(fyne.NewSize(70, p.snapAt.MinSize().Height), p.snapAt),
+			widget.NewLabel("keep last"), container.NewGridWrap(fyne.NewSize(60, p.snapKeep.MinSize().Height), p.snapKeep), saveSched),
+		widget.NewSeparator(),
+		container.NewHBox(p.snapNow, p.rollBack, p.asNew, p.exportSnap, layout.NewSpacer(), importSnap))
+	return container.NewBorder(top, nil, nil, nil, p.snapList)
+}
+
+func (p *backupsPage) level3() fyne.CanvasObject {
+	p.command, p.args, p.timeout = &widget.Entry{}, &widget.Entry{MultiLine: true, PlaceHolder: "one argument per line"}, &widget.Entry{Text: "600"}
+	p.osWhen, p.osAt = widget.NewSelect(whenLabels, nil), &widget.Entry{Text: "01:00"}
+	p.osResult = &widget.Label{Wrapping: fyne.TextWrapWord}
+	var names []string
+	for _, pr := range backup.Presets {
+		names = append(names, pr.Name)
+	}
+	presets := widget.NewSelect(names, func(name string) {
+		for _, pr := range backup.Presets {
+			if pr.Name == name {
+				p.command.SetText(pr.Command)
+				p.args.SetText(strings.Join(pr.Args, "\n"))
+			}
+		}
+	})
+	presets.PlaceHolder = "Start from a preset…"
+	save := &widget.Button{Text: "Save settings", OnTapped: p.saveLevel3}
+	run := &widget.Button{Text: "Run now", Icon: theme.MediaPlayIcon(), Importance: widget.HighImportance, OnTapped: p.doOS}
+	form := widget.NewForm(
+		widget.NewFormItem("Preset", presets),
+		widget.NewFormItem("Command", p.command),
+		widget.NewFormItem("Arguments", container.NewGridWrap(fyne.NewSize(520, 110), p.args)),
+		widget.NewFormItem("Timeout (s)", p.timeout),
+		widget.NewFormItem("Schedule", container.NewHBox(p.osWhen, container.NewGridWrap(fyne.NewSize(80, p.osAt.MinSize().Height), p.osAt))),
+	)
+	return container.NewVScroll(container.NewVBox(
+		widget.NewLabel("A command that takes a snapshot of the whole machine or VM. Plinth runs it and keeps its exit status and output."),
+		form, container.NewHBox(save, run), p.osResult))
+}
+
+func (p *backupsPage) history() fyne.CanvasObject {
+	p.hist = &widget.Table{
+		Length:        func() (int, int) { return len(p.records), 6 },
+		CreateCell:    func() fyne.CanvasObject { return &widget.Label{Truncation: fyne.TextTruncateEllipsis} },
+		ShowHeaderRow: true,
+		CreateHeader:  func() fyne.CanvasObject { return &widget.Label{TextStyle: fyne.TextStyle{Bold: true}} },
+		UpdateHeader: func(id widget.TableCellID, o fyne.CanvasObject) {
+			if id.Col >= 0 {
+				o.(*widget.Label).SetText([]string{"Started", "Level", "What", "Result", "Size", "Verified"}[id.Col])
+			}
+		},
+		UpdateCell: func(id widget.TableCellID, o fyne.CanvasObject) {
+			if id.Row >= len(p.records) {
+				return
+			}
+			r := p.records[id.Row]
+			result := "ok"
+			if !r.OK {
+				result = r.Error
+			}
+			ver := ""
+			if !r.Verified.IsZero() {
+				ver = "ok " + r.Verified.Local().Format("01-02 15:04")
+				if !r.VerifyOK {
+					ver = r.VerifyError
+				}
+			}
+			what := r.Type
+			if r.Item != "" {
+				what += " " + r.Item
+			}
+			o.(*widget.Label).SetText([]string{r.Started.Local().Format("2006-01-02 15:04"), fmt.Sprint(r.Level), what, result,
+				humanize.IBytes(uint64(r.Bytes)), ver}[id.Col])
+		},
+	}
+	for i, w := range []float32{140, 50, 220, 300, 90, 160} {
+		p.hist.SetColumnWidth(i, w)
+	}
+	return p.hist
+}
+
+// shown reloads everything off the UI goroutine.
+func (p *backupsPage) shown() {
+	svc := p.ui.svc.Backups
+	if svc == nil {
+		return
+	}
+	actor := p.ui.actor
+	var (
+		c2    backup.Level2Settings
+		c3    backup.Level3Settings
+		fulls []backup.Manifest
+		hist  []backup.Record
+		items []files.Node
+	)
+	p.ui.background(func(ctx context.Context) (err error) {
+		if c2, err = svc.Level2(); err != nil {
+			return err
+		}
+		if c3, err = svc.Level3(); err != nil {
+			return err
+		}
+		if fulls, err = svc.List(); err != nil {
+			return err
+		}
+		if hist, err = svc.History(ctx, actor); err != nil && !errors.Is(err, account.ErrPermission) {
+			return err
+		}
+		items, err = p.ui.svc.Files.Items(ctx)
+		return err
+	}, func(err error) {
+		if err != nil {
+			p.jobs.SetText(sentence(err))
+			return
+		}
+		p.target.SetText(c2.Target)
+		w, at := whenOf(c2.Schedule)
+		p.when.SetSelected(w)
+		p.at.SetText(at)
+		p.keepDaily.SetText(strconv.Itoa(c2.KeepDaily))
+		p.keepWeekly.SetText(strconv.Itoa(c2.KeepWeekly))
+		if c2.Recipient != "" {
+			p.encryption.SetText("Full backups are encrypted; restoring one needs the passphrase, which Plinth does not store.")
+		} else {
+			p.encryption.SetText("Full backups are not encrypted. Set a passphrase to encrypt them, for example before they go to an external disk.")
+		}
+		p.fulls, p.records = fulls, hist
+		p.verified = map[string]bool{}
+		for _, r := range hist {
+			if r.VerifyOK {
+				p.verified[r.ID] = true
+			}
+		}
+		p.fullSel = -1
+		p.fullList.UnselectAll()
+		p.fullList.Refresh()
+		p.restore.Disable()
+		p.verify.Disable()
+		p.hist.Refresh()
+		p.command.SetText(c3.Command)
+		p.args.SetText(strings.Join(c3.Args, "\n"))
+		p.timeout.SetText(strconv.Itoa(c3.TimeoutSeconds))
+		w3, at3 := whenOf(c3.Schedule)
+		p.osWhen.SetSelected(w3)
+		p.osAt.SetText(at3)
+		for _, r := range hist {
+			if r.Level == 3 {
+				p.osResult.SetText(fmt.Sprintf("Last run %s: %s", r.Started.Local().Format("2006-01-02 15:04"), resultText(r)))
+				break
+			}
+		}
+		p.items = items
+		names := make([]string, len(items))
+		for i, it := range items {
+			names[i] = it.Name
+		}
+		p.item.Options = names
+		if p.item.Selected == "" && len(names) > 0 {
+			p.item.SetSelected(names[0])
+		}
+		p.item.Refresh()
+		p.showJobs()
+	})
+}
+
+func resultText(r backup.Record) string {
+	if r.OK {
+		out := strings.TrimSpace(r.Output)
+		if len(out) > 300 {
+			out = "…" + out[len(out)-300:]
+		}
+		return "succeeded. " + out
+	}
+	return r.Error
+}
+
+// showJobs says when each backup job runs next and how it last went.
+func (p *backupsPage) showJobs() {
+	if p.ui.svc.Jobs == nil {
+		return
+	}
+	var lines []string
+	for _, j := range p.ui.svc.Jobs() {
+		if !strings.HasPrefix(j.Name, "backup.") {
+			continue
+		}
+		line := j.Title + ": " + j.Spec
+		if !j.NextRun.IsZero() {
+			line += ", next " + j.NextRun.Local().Format("Mon 15:04")
+		}
+		switch {
+		case j.Running:
+			line += ", running now"
+		case j.LastError != "":
+			line += ", last run failed: " + j.LastError
+		case !j.LastSuccess.IsZero():
+			line += ", last run " + j.LastSuccess.Local().Format("Mon 15:04") + " ok"
+		}
+		lines = append(lines, line+".")
+	}
+	p.jobs.SetText(strings.Join(lines, "\n"))
+}
+
+func (p *backupsPage) reschedule() {
+	if p.ui.svc.Reschedule != nil {
+		if err := p.ui.svc.Reschedule(); err != nil {
+			p.ui.showError(err)
+		}
+	}
+	p.showJobs()
+}
+
+func (p *backupsPage) saveLevel2() {
+	spec, err := specOf(p.when.Selected, p.at.Text)
+	if err != nil {
+		p.ui.showError(err)
+		return
+	}
+	daily, err1 := strconv.Atoi(p.keepDaily.Text)
+	weekly, err2 := strconv.Atoi(p.keepWeekly.Text)
+	if err1 != nil || err2 != nil {
+		p.ui.showError(errors.New("type whole numbers of daily and weekly backups to keep"))
+		return
+	}
+	actor := p.ui.actor
+	p.ui.background(func(ctx context.Context) error {
+		c, err := p.ui.svc.Backups.Level2()
+		if err != nil {
+			return err
+		}
+		c.Target, c.Schedule, c.KeepDaily, c.KeepWeekly = p.target.Text, spec, daily, weekly
+		return p.ui.svc.Backups.SetLevel2(ctx, actor, c)
+	}, func(err error) {
+		if err != nil {
+			p.ui.showError(err)
+			return
+		}
+		p.reschedule()
+		p.ui.banner.Done("Full backup settings saved.")
+		p.shown()
+	})
+}
+
+func (p *backupsPage) showPassphrase() {
+	pw, repeat := &widget.Entry{Password: true, PlaceHolder: "at least 10 characters; empty to stop encrypting"}, &widget.Entry{Password: true}
+	actor := p.ui.actor
+	var pass string
+	p.ui.showForm(formSpec{
+		title: "Backup passphrase", confirm: "Set passphrase",
+		intro: "Future full backups will be encrypted. Plinth does not store the passphrase: without it nobody, not even Plinth, can restore those backups. Keep it safe.",
+		items: []*widget.FormItem{widget.NewFormItem("Passphrase", pw), widget.NewFormItem("Repeat", repeat)},
+		check: func() error {
+			if pw.Text != repeat.Text {
+				return errors.New("the two passphrases differ")
+			}
+			pass = pw.Text
+			return nil
+		},
+		work: func(ctx context.Context) error { return p.ui.svc.Backups.SetPassphrase(ctx, actor, pass) },
+		done: p.shown,
+	})
+}
+
+func (p *backupsPage) doFull() {
+	actor := p.ui.actor
+	p.ui.longWork("Full data backup", func(ctx context.Context, prog progress.Func) (string, error) {
+		m, err := p.ui.svc.Backups.Full(ctx, actor, prog)
+		if err != nil {
+			return "", err
+		}
+		return fmt.Sprintf("Full data backup finished: %s backup of %s in %.1f s, in %s.", m.Type, humanize.IBytes(uint64(m.Bytes())), m.Seconds, m.Path), nil
+	}, func(error) { p.shown() })
+}
+
+func (p *backupsPage) selectedFull() (backup.Manifest, bool) {
+	if p.fullSel < 0 || p.fullSel >= len(p.fulls) {
+		return backup.Manifest{}, false
+	}
+	return p.fulls[p.fullSel], true
+}
+
+func (p *backupsPage) doVerify() {
+	m, ok := p.selectedFull()
+	if !ok {
+		return
+	}
+	actor := p.ui.actor
+	p.ui.longWork("Verifying backup "+m.ID, func(ctx context.Context, prog progress.Func) (string, error) {
+		v, err := p.ui.svc.Backups.Verify(ctx, actor, m.ID, "", prog)
+		if err != nil {
+			return "", err
+		}
+		msg := fmt.Sprintf("Backup %s is sound: checksums verified", m.ID)
+		if v.Restored {
+			msg += fmt.Sprintf(", restored into a scratch folder and %d content chunks read back", v.Chunks)
+		}
+		if v.Note != "" {
+			msg += "; " + v.Note
+		}
+		return msg + ".", nil
+	}, func(error) { p.shown() })
+}
+
+// restoreDialog: pick the scope, read what will change, confirm.
+type restoreDialog struct {
+	d          dialog.Dialog
+	scope      *widget.RadioGroup
+	summary    *widget.Label
+	passphrase *widget.Entry
+	confirm    *widget.Button
+}
+
+var scopeLabels = []string{"Everything", "Manager only", "File Server only"}
+
+func scopeOf(label string) backup.Scope {
+	switch label {
+	case scopeLabels[1]:
+		return backup.ScopeManager
+	case scopeLabels[2]:
+		return backup.ScopeFileServer
+	}
+	return backup.ScopeAll
+}
+
+func (p *backupsPage) showRestore() {
+	m, ok := p.selectedFull()
+	if !ok {
+		return
+	}
+	rd := &restoreDialog{summary: &widget.Label{Wrapping: fyne.TextWrapWord}, passphrase: &widget.Entry{Password: true, PlaceHolder: "passphrase of this backup"}}
+	preview := func() {
+		scope := scopeOf(rd.scope.Selected)
+		var lines []string
+		p.ui.background(func(ctx context.Context) (err error) {
+			lines, err = p.ui.svc.Backups.Preview(ctx, m, scope)
+			return err
+		}, func(err error) {
+			if err != nil {
+				rd.summary.SetText(sentence(err))
+				return
+			}
+			rd.summary.SetText(strings.Join(lines, "\n"))
+		})
+	}
+	rd.scope = widget.NewRadioGroup(scopeLabels, func(string) { preview() })
+	rd.confirm = &widget.Button{Text: "Restore", Icon: theme.ConfirmIcon(), Importance: widget.DangerImportance}
+	cancel := &widget.Button{Text: "Cancel", Icon: theme.CancelIcon()}
+	items := []fyne.CanvasObject{
+		widget.NewLabel(fmt.Sprintf("Backup of %s (%s, %s).", m.Created.Local().Format("Monday 2 January 2006 15:04"), m.Type, humanize.IBytes(uint64(m.Bytes())))),
+		rd.scope, rd.summary,
+	}
+	if m.Encrypted() {
+		items = append(items, rd.passphrase)
+	}
+	items = append(items, container.NewHBox(layout.NewSpacer(), cancel, rd.confirm))
+	rd.d = dialog.NewCustomWithoutButtons("Restore", container.NewVBox(items...), p.ui.win)
+	cancel.OnTapped = rd.d.Hide
+	actor := p.ui.actor
+	rd.confirm.OnTapped = func() {
+		scope, pass := scopeOf(rd.scope.Selected), rd.passphrase.Text
+		rd.d.Hide()
+		p.ui.longWork("Restoring backup "+m.ID, func(ctx context.Context, prog progress.Func) (string, error) {
+			res, err := p.ui.svc.Backups.Restore(ctx, actor, m.ID, scope, pass, prog)
+			if err != nil {
+				return "", err
+			}
+			return fmt.Sprintf("Restored %s from the backup of %s. The replaced data is kept in %s.", scopeLabel(res.Scope),
+				m.Created.Local().Format("2006-01-02 15:04"), res.SafetyCopy), nil
+		}, func(error) {
+			p.shown()
+			p.ui.refreshBell()
+		})
+	}
+	rd.scope.SetSelected(scopeLabels[0])
+	rd.d.Resize(fyne.NewSize(620, 360))
+	rd.d.Show()
+	p.restoreD = rd
+}
+
+func scopeLabel(s backup.Scope) string {
+	switch s {
+	case backup.ScopeManager:
+		return "the Manager"
+	case backup.ScopeFileServer:
+		return "the File Server"
+	}
+	return "everything"
+}
+
+func (p *backupsPage) currentItem() (files.Node, bool) {
+	for _, it := range p.items {
+		if it.Name == p.item.Selected {
+			return it, true
+		}
+	}
+	return files.Node{}, false
+}
+
+func (p *backupsPage) loadSnapshots() {
+	it, ok := p.currentItem()
+	if !ok || p.ui.svc.Backups == nil {
+		return
+	}
+	var snaps []backup.Manifest
+	var sched backup.SnapSchedule
+	var from string
+	var fromPath string
+	p.ui.background(func(ctx context.Context) (err error) {
+		if snaps, err = p.ui.svc.Backups.Snapshots(it.ID); err != nil {
+			return err
+		}
+		if sched, from, err = p.ui.svc.Backups.SnapshotSchedule(ctx, it.ID); err != nil {
+			return err
+		}
+		fromPath, _ = p.ui.svc.Files.Path(ctx, from)
+		return nil
+	}, func(err error) {
+		if err != nil {
+			p.snapSched.SetText(sentence(err))
+			return
+		}
+		p.snaps, p.snapSel = snaps, -1
+		p.snapList.UnselectAll()
+		p.snapList.Refresh()
+		where := "defined for this " + it.Kind.String()
+		switch {
+		case from == files.RootID:
+			where = "inherited from the Projects root"
+		case from != it.ID:
+			where = "inherited from /" + fromPath
+		}
+		p.snapSched.SetText(fmt.Sprintf("Schedule: %s (%s). %s.", sched, where, plural(len(snaps), "snapshot")))
+		if from == it.ID {
+			p.snapMode.SetSelected(map[string]string{"none": "Don't create", "hourly": "Hourly", "daily": "Daily"}[sched.Mode])
+		} else {
+			p.snapMode.SetSelected("Inherit")
+		}
+		p.snapAt.SetText(fmt.Sprintf("%02d:%02d", sched.Hour, sched.Minute))
+		p.snapKeep.SetText(strconv.Itoa(sched.Keep))
+		p.updateSnapButtons()
+	})
+}
+
+func (p *backupsPage) updateSnapButtons() {
+	ok := p.snapSel >= 0 && p.snapSel < len(p.snaps)
+	for _, b := range []*widget.Button{p.rollBack, p.asNew, p.exportSnap} {
+		if ok {
+			b.Enable()
+		} else {
+			b.Disable()
+		}
+	}
+}
+
+func (p *backupsPage) saveSnapSchedule() {
+	it, ok := p.currentItem()
+	if !ok {
+		return
+	}
+	var sch *backup.SnapSchedule
+	if p.snapMode.Selected != "Inherit" {
+		keep, err := strconv.Atoi(p.snapKeep.Text)
+		if err != nil {
+			p.ui.showError(errors.New("type how many snapshots to keep"))
+			return
+		}
+		sch = &backup.SnapSchedule{Mode: map[string]string{"Don't create": "none", "Hourly": "hourly", "Daily": "daily"}[p.snapMode.Selected], Keep: keep}
+		if sch.Mode == "daily" {
+			if _, err := fmt.Sscanf(p.snapAt.Text, "%d:%d", &sch.Hour, &sch.Minute); err != nil {
+				p.ui.showError(fmt.Errorf("type the time as HH:MM, not %q", p.snapAt.Text))
+				return
+			}
+		}
+	}
+	actor := p.ui.actor
+	p.ui.background(func(ctx context.Context) error {
+		return p.ui.svc.Backups.SetSnapshotSchedule(ctx, actor, it.ID, sch)
+	}, func(err error) {
+		if err != nil {
+			p.ui.showError(err)
+			return
+		}
+		p.loadSnapshots()
+	})
+}
+
+func (p *backupsPage) doSnapshot() {
+	it, ok := p.currentItem()
+	if !ok {
+		return
+	}
+	actor := p.ui.actor
+	p.ui.longWork("Snapshot of "+it.Name, func(ctx context.Context, prog progress.Func) (string, error) {
+		m, err := p.ui.svc.Backups.Snapshot(ctx, actor, it.ID, prog)
+		if err != nil {
+			return "", err
+		}
+		return fmt.Sprintf("Snapshot of %s taken: %s, %s.", it.Name, plural(m.Tree.Files, "file"), humanize.IBytes(uint64(m.Tree.Content))), nil
+	}, func(error) { p.loadSnapshots(); p.shown() })
+}
+
+func (p *backupsPage) showSnapRestore(asNew bool) {
+	if p.snapSel < 0 || p.snapSel >= len(p.snaps) {
+		return
+	}
+	m := p.snaps[p.snapSel]
+	actor := p.ui.actor
+	if asNew {
+		name := &widget.Entry{Text: m.ItemName + " (" + m.Created.Local().Format("2006-01-02") + ")"}
+		p.ui.showForm(formSpec{
+			title: "Create new from snapshot", confirm: "Create",
+			intro: fmt.Sprintf("A new %s is created with the content of %s as it was on %s.", m.ItemKind, m.ItemName, m.Created.Local().Format("2006-01-02 15:04")),
+			items: []*widget.FormItem{widget.NewFormItem("Name", name)},
+			check: func() error { return files.CheckName(name.Text) },
+			done: func() {
+				n := name.Text
+				p.ui.longWork("Creating "+n, func(ctx context.Context, prog progress.Func) (string, error) {
+					res, err := p.ui.svc.Backups.RestoreSnapshot(ctx, actor, m.ID, n, prog)
+					if err != nil {
+						return "", err
+					}
+					return fmt.Sprintf("Created %s from the snapshot.", res.Item), nil
+				}, func(error) { p.shown() })
+			},
+		})
+		return
+	}
+	var lines []string
+	p.ui.background(func(ctx context.Context) (err error) {
+		lines, err = p.ui.svc.Backups.Preview(ctx, m, backup.ScopeItem)
+		return err
+	}, func(err error) {
+		if err != nil {
+			p.ui.showError(err)
+			return
+		}
+		p.ui.showForm(formSpec{
+			title: "Roll back " + m.ItemName, confirm: "Roll back", danger: true,
+			intro: strings.Join(lines, "\n"),
+			done: func() {
+				p.ui.longWork("Rolling back "+m.ItemName, func(ctx context.Context, prog progress.Func) (string, error) {
+					if _, err := p.ui.svc.Backups.RestoreSnapshot(ctx, actor, m.ID, "", prog); err != nil {
+						return "", err
+					}
+					return fmt.Sprintf("%s is back as it was on %s.", m.ItemName, m.Created.Local().Format("2006-01-02 15:04")), nil
+				}, func(error) { p.loadSnapshots() })
+			},
+		})
+	})
+}
+
+func (p *backupsPage) doExport() {
+	if p.snapSel < 0 || p.snapSel >= len(p.snaps) {
+		return
+	}
+	m := p.snaps[p.snapSel]
+	actor := p.ui.actor
+	d := dialog.NewFileSave(func(w fyne.URIWriteCloser, err error) {
+		if err != nil || w == nil {
+			return
+		}
+		dest := w.URI().Path()
+		_ = w.Close()
+		p.ui.longWork("Writing the snapshot file", func(ctx context.Context, _ progress.Func) (string, error) {
+			if err := p.ui.svc.Backups.ExportSnapshot(ctx, actor, m.ID, dest); err != nil {
+				return "", err
+			}
+			return "Snapshot written to " + dest + ". Import it on another Plinth with Backups › Import….", nil
+		}, nil)
+	}, p.ui.win)
+	d.SetFileName(m.ItemName + " " + m.Created.Local().Format("2006-01-02") + ".plinth-snapshot")
+	d.Show()
+}
+
+func (p *backupsPage) doImport() {
+	actor := p.ui.actor
+	dialog.ShowFileOpen(func(r fyne.URIReadCloser, err error) {
+		if err != nil || r == nil {
+			return
+		}
+		path := r.URI().Path()
+		_ = r.Close()
+		p.ui.longWork("Importing a snapshot", func(ctx context.Context, prog progress.Func) (string, error) {
+			res, err := p.ui.svc.Backups.ImportSnapshot(ctx, actor, path, "", prog)
+			if err != nil {
+				return "", err
+			}
+			return "Created " + res.Item + " from the snapshot file.", nil
+		}, func(error) { p.shown() })
+	}, p.ui.win)
+}
+
+func (p *backupsPage) saveLevel3() {
+	spec, err := specOf(p.osWhen.Selected, p.osAt.Text)
+	if err != nil {
+		p.ui.showError(err)
+		return
+	}
+	timeout, err := strconv.Atoi(p.timeout.Text)
+	if err != nil {
+		p.ui.showError(errors.New("type the timeout in seconds"))
+		return
+	}
+	var args []string
+	for _, l := range strings.Split(p.args.Text, "\n") {
+		if strings.TrimSpace(l) != "" {
+			args = append(args, strings.TrimSpace(l))
+		}
+	}
+	c := backup.Level3Settings{Command: strings.TrimSpace(p.command.Text), Args: args, TimeoutSeconds: timeout, Schedule: spec}
+	actor := p.ui.actor
+	p.ui.background(func(ctx context.Context) error {
+		return p.ui.svc.Backups.SetLevel3(ctx, actor, c)
+	}, func(err error) {
+		if err != nil {
+			p.ui.showError(err)
+			return
+		}
+		p.reschedule()
+		p.ui.banner.Done("OS snapshot settings saved.")
+	})
+}
+
+func (p *backupsPage) doOS() {
+	actor := p.ui.actor
+	p.ui.longWork("Running the OS snapshot command", func(ctx context.Context, _ progress.Func) (string, error) {
+		r, err := p.ui.svc.Backups.OSSnapshot(ctx, actor)
+		if err != nil {
+			return "", err
+		}
+		return "The OS snapshot command succeeded. " + strings.TrimSpace(lastLines(r.Output, 2)), nil
+	}, func(error) { p.shown() })
+}
+
+func lastLines(s string, n int) string {
+	ls := strings.Split(strings.TrimSpace(s), "\n")
+	if len(ls) > n {
+		ls = ls[len(ls)-n:]
+	}
+	return strings.Join(ls, " ")
+}
