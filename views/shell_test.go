@@ -23,17 +23,17 @@ const masterPw = "correct horse"
 
 // harness is a window on the real core services over real Badger stores.
 type harness struct {
-	t      testing.TB
-	ui     *UI
-	win    fyne.Window
-	acc    *account.Service
-	files  *files.Service
-	sync   *filesync.Service
+	t       testing.TB
+	ui      *UI
+	win     fyne.Window
+	acc     *account.Service
+	files   *files.Service
+	sync    *filesync.Service
 	notify  *notify.Service
 	backups *backup.Service
 	app     fyne.App
-	store  *storage.Store
-	fs     *storage.Store
+	store   *storage.Store
+	fs      *storage.Store
 }
 
 func newHarness(t testing.TB) *harness {
