@@ -140,6 +140,11 @@ func Open(ctx context.Context, cfg Config) (a *App, err error) {
 		return nil, err
 	}
 	a.Log.Info("opening", "version", Version, "data", dir, "pid", os.Getpid())
+	if msg, err := backup.RecoverRestore(dir); err != nil {
+		return nil, err
+	} else if msg != "" {
+		a.Log.Warn(msg)
+	}
 	if err := a.openStores(); err != nil {
 		return nil, err
 	}

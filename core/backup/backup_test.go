@@ -581,3 +581,59 @@ func TestOSSnapshotCommand(t *testing.T) {
 		t.Fatalf("%d snapshot-failed notifications, want 2", fails)
 	}
 }
+
+// A restore killed between its renames is finished on the next start.
+func TestRecoverInterruptedRestore(t *testing.T) {
+	for _, cut := range []string{"before any rename", "live moved away", "manager done"} {
+		t.Run(cut, func(t *testing.T) {
+			dir := t.TempDir()
+			mk := func(path string, kind storage.Kind, marker string) {
+				st, err := storage.Open(path, kind, storage.Options{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				_ = st.Update(func(tx *storage.Tx) error { return tx.Set([]byte("meta/marker"), []byte(marker)) })
+				_ = st.Close()
+			}
+			live := map[storage.Kind]string{storage.Manager: filepath.Join(dir, "manager"), storage.FileServer: filepath.Join(dir, "fileserver")}
+			staged := map[storage.Kind]string{storage.Manager: filepath.Join(dir, ".manager.restoring-x"), storage.FileServer: filepath.Join(dir, ".fileserver.restoring-x")}
+			for k := range live {
+				mk(live[k], k, "old")
+				mk(staged[k], k, "new")
+			}
+			j := journal{Safety: filepath.Join(dir, "safety", "x"), Swaps: map[storage.Kind]swap{}}
+			for k := range live {
+				j.Swaps[k] = swap{Live: live[k], Staged: staged[k], Generation: 5}
+			}
+			_ = j.write(dir)
+			_ = os.MkdirAll(j.Safety, 0o700)
+			switch cut {
+			case "live moved away":
+				_ = os.Rename(live[storage.Manager], filepath.Join(j.Safety, "manager"))
+			case "manager done":
+				_ = os.Rename(live[storage.Manager], filepath.Join(j.Safety, "manager"))
+				_ = os.Rename(staged[storage.Manager], live[storage.Manager])
+			}
+			msg, err := RecoverRestore(dir)
+			if err != nil || !strings.HasPrefix(msg, "finished a restore that was interrupted") {
+				t.Fatalf("recover: %q %v", msg, err)
+			}
+			for k, p := range live {
+				st, err := storage.Open(p, k, storage.Options{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				var v []byte
+				_ = st.View(func(tx *storage.Tx) (err error) { v, err = tx.Get([]byte("meta/marker")); return })
+				gen := st.Identity().Generation
+				_ = st.Close()
+				if string(v) != "new" || gen != 5 {
+					t.Fatalf("%s after recovery: %q generation %d; want the restored state", k, v, gen)
+				}
+			}
+			if _, err := os.Stat(filepath.Join(dir, journalName)); !os.IsNotExist(err) {
+				t.Fatal("journal left behind")
+			}
+		})
+	}
+}

@@ -167,6 +167,16 @@ func (s *Service) Restore(ctx context.Context, actor account.Actor, id string, s
 	if err := os.MkdirAll(res.SafetyCopy, 0o700); err != nil {
 		return res, fmt.Errorf("make the safety copy folder: %w", err)
 	}
+	// A journal lets the next start finish the swap if Plinth dies between
+	// the renames (RecoverRestore).
+	j := journal{Safety: res.SafetyCopy, Swaps: map[storage.Kind]swap{}}
+	for _, k := range scope.kinds() {
+		j.Swaps[k] = swap{Live: stores[k].Dir(), Staged: dirs[k], Generation: stores[k].Identity().Generation + 1}
+	}
+	if err := j.write(s.dataDir); err != nil {
+		return res, fmt.Errorf("record the restore: %w", err)
+	}
+	defer removeJournal(s.dataDir)
 	prog.Send(progress.Report{Phase: "Swapping in the restored data"})
 	err = s.files.Exclusive(func() error {
 		for _, k := range scope.kinds() {
