@@ -23,19 +23,23 @@ func cmdBench(ctx context.Context, c *cli, args []string) error {
 	sizeMiB := fs.Int("size-mib", 1024, "size of the file imported (MiB)")
 	entries := fs.Int("entries", 100_000, "files in the drift and diff checks")
 	syncN := fs.Int("sync", 10_000, "files adopted and deleted by the synchronization")
+	filesN := fs.Int("files", 10_000, "files in the backup data set")
 	dir := fs.String("dir", "", "scratch folder on the disk to measure (default: the system temp folder)")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
 	}
-	if len(pos) != 1 || pos[0] != "files" {
-		return usagef("bench needs what to measure: files")
+	if len(pos) != 1 || pos[0] != "files" && pos[0] != "backup" {
+		return usagef("bench needs what to measure: files or backup")
 	}
 	scratch, err := os.MkdirTemp(*dir, "plinth-bench-")
 	if err != nil {
 		return fmt.Errorf("scratch folder: %w", err)
 	}
 	defer os.RemoveAll(scratch)
+	if pos[0] == "backup" {
+		return benchBackup(ctx, c, scratch, *sizeMiB, *filesN)
+	}
 	w := c.io.Out
 	fmt.Fprintf(w, "Plinth %s file-server benchmark on %d CPUs, scratch folder %s\n\n", Version, runtime.NumCPU(), scratch)
 	rows := [][]string{{"MEASURE", "RESULT", "TARGET", ""}}

@@ -3,6 +3,7 @@
 package app
 
 import (
+	"os/exec"
 	"runtime"
 	"syscall"
 )
@@ -17,4 +18,19 @@ func maxRSS() int64 {
 		return ru.Maxrss // bytes on macOS
 	}
 	return ru.Maxrss << 10 // KiB elsewhere
+}
+
+// childRSS is a finished child process's peak resident memory in bytes.
+func childRSS(cmd *exec.Cmd) int64 {
+	if cmd.ProcessState == nil {
+		return 0
+	}
+	ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage)
+	if !ok {
+		return 0
+	}
+	if runtime.GOOS == "darwin" {
+		return ru.Maxrss
+	}
+	return ru.Maxrss << 10
 }

@@ -221,7 +221,8 @@ type plainReader struct {
 func (p *plainReader) Read(b []byte) (int, error) {
 	n, err := p.zr.Read(b)
 	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, ErrDamaged) {
-		err = fmt.Errorf("%s cannot be read: %w (%v)", p.what, ErrDamaged, err)
+		// zstd's own CRC caught it before the file's SHA-256 could.
+		err = fmt.Errorf("%s does not match its checksum: %w", p.what, ErrDamaged)
 	}
 	return n, err
 }

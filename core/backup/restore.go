@@ -114,10 +114,8 @@ func (s *Service) Restore(ctx context.Context, actor account.Actor, id string, s
 	if err != nil {
 		return res, err
 	}
-	prog.Send(progress.Report{Phase: "Checking the backup"})
-	if err := s.Check(ctx, m); err != nil {
-		return res, err
-	}
+	// Every file is checked against its checksum as it is read below; a
+	// damaged one stops the restore before anything live is touched.
 	op, err := s.opener(m, filepath.Dir(m.Path), passphrase)
 	if err != nil {
 		return res, err

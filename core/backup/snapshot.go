@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/klauspost/compress/zstd"
@@ -199,19 +200,61 @@ func (s *Service) Snapshot(ctx context.Context, actor account.Actor, itemID stri
 		return Manifest{}, err
 	}
 	defer r.close()
-	// Chunks first: a snapshot appears only when everything it needs is there.
+	// Chunks first: a snapshot appears only when everything it needs is
+	// there. Chunks the item's newest snapshot uses are there already.
+	have := map[string]bool{}
+	if prev, err := s.Snapshots(item.ID); err == nil && len(prev) > 0 {
+		if doc, err := readTree(prev[0]); err == nil {
+			for _, e := range doc.Entries {
+				for _, c := range e.Chunks {
+					have[c] = true
+				}
+			}
+		}
+	}
 	var need []string
 	for _, e := range tree {
-		need = append(need, e.Chunks...)
+		for _, c := range e.Chunks {
+			if !have[c] {
+				need = append(need, c)
+			}
+		}
 	}
-	for i, c := range need {
-		if err := ctx.Err(); err != nil {
-			return Manifest{}, err
+	// Two workers: reading from the packs, compressing and writing overlap.
+	work := make(chan string)
+	errc := make(chan error, 2)
+	var done atomic.Int64
+	for range 2 {
+		go func() {
+			var first error
+			for c := range work {
+				if first != nil {
+					continue
+				}
+				if first = s.storeChunk(c); first == nil {
+					prog.Send(progress.Report{Phase: "Snapshot of " + item.Name, Done: done.Add(1), Total: int64(len(need))})
+				}
+			}
+			errc <- first
+		}()
+	}
+	for _, c := range need {
+		if ctx.Err() != nil {
+			break
 		}
-		if err := s.storeChunk(c); err != nil {
-			return Manifest{}, err
+		work <- c
+	}
+	close(work)
+	for range 2 {
+		if e := <-errc; e != nil && err == nil {
+			err = e
 		}
-		prog.Send(progress.Report{Phase: "Snapshot of " + item.Name, Done: int64(i + 1), Total: int64(len(need))})
+	}
+	if err == nil {
+		err = ctx.Err()
+	}
+	if err != nil {
+		return Manifest{}, err
 	}
 	itemDir := filepath.Join(r.dir, "items", item.ID)
 	if err := os.MkdirAll(itemDir, 0o700); err != nil {

@@ -41,20 +41,18 @@ func (s *Service) TreeOf(ctx context.Context, actor account.Actor, id string) (N
 	var out []TreeEntry
 	var versionsOf []string
 	err = s.mgr.View(func(tx *storage.Tx) error {
-		base, err := pathOf(tx, id)
-		if err != nil {
-			return err
-		}
+		// walk visits parents first: build each path from its parent's.
+		rel := map[string]string{item.ID: ""}
 		return walk(tx, item, func(n Node) error {
 			if n.ID == item.ID {
 				return nil
 			}
-			p, err := pathOf(tx, n.ID)
-			if err != nil {
-				return err
+			p := n.Name
+			if pp := rel[n.Parent]; pp != "" {
+				p = pp + "/" + n.Name
 			}
-			rel := strings.TrimPrefix(strings.TrimPrefix(p, base), "/")
-			out = append(out, TreeEntry{Path: rel, Kind: n.Kind, Size: n.Size, Hash: n.Hash, Modified: n.Modified})
+			rel[n.ID] = p
+			out = append(out, TreeEntry{Path: p, Kind: n.Kind, Size: n.Size, Hash: n.Hash, Modified: n.Modified})
 			versionsOf = append(versionsOf, n.Version)
 			return nil
 		})
@@ -211,19 +209,17 @@ func (s *Service) TreeOfNodes(ctx context.Context, actor account.Actor, id strin
 	}
 	out := map[string]Node{}
 	err = s.mgr.View(func(tx *storage.Tx) error {
-		base, err := pathOf(tx, id)
-		if err != nil {
-			return err
-		}
+		rel := map[string]string{item.ID: ""}
 		return walk(tx, item, func(n Node) error {
 			if n.ID == item.ID {
 				return nil
 			}
-			p, err := pathOf(tx, n.ID)
-			if err != nil {
-				return err
+			p := n.Name
+			if pp := rel[n.Parent]; pp != "" {
+				p = pp + "/" + n.Name
 			}
-			out[strings.TrimPrefix(strings.TrimPrefix(p, base), "/")] = n
+			rel[n.ID] = p
+			out[p] = n
 			return nil
 		})
 	})
