@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 
@@ -25,6 +26,13 @@ func main() {
 }
 
 func run() int {
+	// PLINTH_CPUPROFILE=FILE writes a CPU profile, for whoever measures.
+	if path := os.Getenv("PLINTH_CPUPROFILE"); path != "" {
+		if f, err := os.Create(path); err == nil {
+			_ = pprof.StartCPUProfile(f)
+			defer func() { pprof.StopCPUProfile(); _ = f.Close() }()
+		}
+	}
 	fs := flag.NewFlagSet("plinth", flag.ContinueOnError)
 	var g app.Global
 	fs.StringVar(&g.DataDir, "data", "", "data folder (default: PLINTH_DATA, else "+app.DefaultDataDir()+")")

@@ -24,6 +24,7 @@ func cmdBench(ctx context.Context, c *cli, args []string) error {
 	entries := fs.Int("entries", 100_000, "files in the drift and diff checks")
 	syncN := fs.Int("sync", 10_000, "files adopted and deleted by the synchronization")
 	filesN := fs.Int("files", 10_000, "files in the backup data set")
+	keepScratch := fs.Bool("keep", false, "keep the scratch folder (to look at what was measured)")
 	dir := fs.String("dir", "", "scratch folder on the disk to measure (default: the system temp folder)")
 	pos, err := parse(fs, args)
 	if err != nil {
@@ -36,7 +37,11 @@ func cmdBench(ctx context.Context, c *cli, args []string) error {
 	if err != nil {
 		return fmt.Errorf("scratch folder: %w", err)
 	}
-	defer os.RemoveAll(scratch)
+	if *keepScratch {
+		fmt.Fprintln(c.io.Err, "Keeping", scratch)
+	} else {
+		defer os.RemoveAll(scratch)
+	}
 	if pos[0] == "backup" {
 		return benchBackup(ctx, c, scratch, *sizeMiB, *filesN)
 	}

@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/dustin/go-humanize"
@@ -204,21 +206,51 @@ func (s *Service) Full(ctx context.Context, actor account.Actor, prog progress.F
 	if err := os.MkdirAll(filepath.Join(tmp, "packs"), 0o700); err != nil {
 		return Manifest{}, err
 	}
-	var done int64
+	// Two packs at a time: reading, compressing and writing overlap.
+	type job struct {
+		id       uint32
+		from, to int64
+	}
+	var jobs []job
 	for _, id := range ids {
 		name := storage.PackName(id)
-		from, to := before[name], committed[id]
-		if to <= from {
-			continue
+		if from, to := before[name], committed[id]; to > from {
+			jobs = append(jobs, job{id, from, to})
 		}
-		seg, err := copySegment(ctx, seal, fsr.Blobs().Path(id), name, from, to, tmp)
-		if err != nil {
-			return Manifest{}, err
-		}
-		fp.Segments = append(fp.Segments, seg)
-		done += to - from
-		prog.Send(progress.Report{Phase: "Backing up file contents", Done: done, Total: total, Bytes: true})
 	}
+	segs := make([]Segment, len(jobs))
+	var (
+		done   int64
+		sendMu sync.Mutex // prog need not be safe for concurrent use
+		wg     sync.WaitGroup
+	)
+	errs := make([]error, len(jobs))
+	next := atomic.Int64{}
+	for range 2 {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= len(jobs) {
+					return
+				}
+				j := jobs[i]
+				segs[i], errs[i] = copySegment(ctx, seal, fsr.Blobs().Path(j.id), storage.PackName(j.id), j.from, j.to, tmp)
+				if errs[i] != nil {
+					next.Store(int64(len(jobs))) // stop the others early
+					return
+				}
+				sendMu.Lock()
+				done += j.to - j.from
+				prog.Send(progress.Report{Phase: "Backing up file contents", Done: done, Total: total, Bytes: true})
+				sendMu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return Manifest{}, err
+	}
+	fp.Segments = append(fp.Segments, segs...)
 	m.Seconds = s.now().Sub(start).Seconds()
 	if err := r.commit(tmp, &m); err != nil {
 		return Manifest{}, err
@@ -409,63 +441,84 @@ func stage(ctx context.Context, ch []Manifest, op *opener, dirs map[storage.Kind
 	return nil
 }
 
+// segOf is a segment and the backup it is in.
+type segOf struct {
+	seg Segment
+	b   Manifest
+}
+
 // rebuildPacks writes every pack committed at the last backup of the chain
 // from the segments of the chain, which must join up exactly.
 func rebuildPacks(ctx context.Context, ch []Manifest, op *opener, committed map[string]int64, dir string) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
-	segs := map[string][]struct {
-		seg Segment
-		b   Manifest
-	}{}
+	segs := map[string][]segOf{}
 	for _, b := range ch {
 		p, _ := b.Payload(storage.FileServer)
 		for _, seg := range p.Segments {
-			segs[seg.Name] = append(segs[seg.Name], struct {
-				seg Segment
-				b   Manifest
-			}{seg, b})
+			segs[seg.Name] = append(segs[seg.Name], segOf{seg, b})
 		}
 	}
-	for name, size := range committed {
-		out, err := os.Create(filepath.Join(dir, name))
+	names := make([]string, 0, len(committed))
+	for name := range committed {
+		names = append(names, name)
+	}
+	errs := make([]error, len(names))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range 2 {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= len(names) {
+					return
+				}
+				if errs[i] = rebuildPack(ctx, op, names[i], committed[names[i]], segs[names[i]], dir); errs[i] != nil {
+					next.Store(int64(len(names)))
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// rebuildPack writes one pack from its segments, which must join up.
+func rebuildPack(ctx context.Context, op *opener, name string, size int64, parts []segOf, dir string) error {
+	out, err := os.Create(filepath.Join(dir, name))
+	if err != nil {
+		return err
+	}
+	defer out.Close()
+	var at int64
+	for _, x := range parts {
+		if x.seg.From != at {
+			if x.seg.From < at { // an older generation of a removed pack id
+				continue
+			}
+			return fmt.Errorf("content pack %s has a gap at byte %d in backup %s: %w", name, at, x.b.ID, ErrDamaged)
+		}
+		rc, err := op.open(filepath.Join(x.b.Path, x.seg.File), x.seg.Bytes, x.seg.SHA256, fmt.Sprintf("content pack %s of backup %s", name, x.b.ID))
 		if err != nil {
 			return err
 		}
-		var at int64
-		for _, x := range segs[name] {
-			if x.seg.From != at {
-				if x.seg.From < at { // an older generation of a removed pack id
-					continue
-				}
-				out.Close()
-				return fmt.Errorf("content pack %s has a gap at byte %d in backup %s: %w", name, at, x.b.ID, ErrDamaged)
-			}
-			rc, err := op.open(filepath.Join(x.b.Path, x.seg.File), x.seg.Bytes, x.seg.SHA256, fmt.Sprintf("content pack %s of backup %s", name, x.b.ID))
-			if err != nil {
-				out.Close()
-				return err
-			}
-			n, err := io.Copy(out, &ctxReader{ctx: ctx, r: rc})
-			rc.Close()
-			if err != nil {
-				out.Close()
-				return err
-			}
-			at += n
-			if at >= size {
-				break
-			}
-		}
-		if err := out.Sync(); err != nil {
-			out.Close()
+		n, err := io.Copy(out, &ctxReader{ctx: ctx, r: rc})
+		rc.Close()
+		if err != nil {
 			return err
 		}
-		out.Close()
-		if at != size {
-			return fmt.Errorf("content pack %s is incomplete in the backup (%d of %d bytes): %w", name, at, size, ErrDamaged)
+		at += n
+		if at >= size {
+			break
 		}
+	}
+	if err := out.Sync(); err != nil {
+		return err
+	}
+	if at != size {
+		return fmt.Errorf("content pack %s is incomplete in the backup (%d of %d bytes): %w", name, at, size, ErrDamaged)
 	}
 	return nil
 }

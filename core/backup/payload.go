@@ -119,7 +119,10 @@ func (s *sealer) create(path string) (*sealed, error) {
 		}
 		inner = out.enc
 	}
-	out.zw, err = zstd.NewWriter(inner, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(2))
+	// A small window keeps memory low; on Plinth's data (packs of already
+	// chunked files) a larger one gains little.
+	out.zw, err = zstd.NewWriter(inner, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(2),
+		zstd.WithWindowSize(1<<20), zstd.WithLowerEncoderMem(true))
 	if err != nil {
 		f.Close()
 		return nil, err
@@ -128,6 +131,9 @@ func (s *sealer) create(path string) (*sealed, error) {
 }
 
 func (s *sealed) Write(p []byte) (int, error) { return s.zw.Write(p) }
+
+// ReadFrom lets io.Copy hand whole blocks to the encoder.
+func (s *sealed) ReadFrom(r io.Reader) (int64, error) { return s.zw.ReadFrom(r) }
 
 // finish flushes, syncs and closes, returning the stored size and hash.
 func (s *sealed) finish() (int64, string, error) {
@@ -187,7 +193,7 @@ func (o *opener) open(path string, size int64, sum, what string) (io.ReadCloser,
 			return nil, fmt.Errorf("%s cannot be decrypted: %w", what, ErrDamaged)
 		}
 	}
-	zr, err := zstd.NewReader(in)
+	zr, err := zstd.NewReader(in, zstd.WithDecoderConcurrency(2), zstd.WithDecoderLowmem(true))
 	if err != nil {
 		f.Close()
 		return nil, err

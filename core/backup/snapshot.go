@@ -190,7 +190,7 @@ func (s *Service) Snapshot(ctx context.Context, actor account.Actor, itemID stri
 		rec.OK, rec.Bytes = true, m.Tree.Bytes
 		s.record(rec)
 	}()
-	item, tree, err := s.files.TreeOf(ctx, actor, itemID)
+	item, tree, err := s.files.TreeShape(ctx, actor, itemID)
 	if err != nil {
 		return Manifest{}, err
 	}
@@ -200,23 +200,45 @@ func (s *Service) Snapshot(ctx context.Context, actor account.Actor, itemID stri
 		return Manifest{}, err
 	}
 	defer r.close()
-	// Chunks first: a snapshot appears only when everything it needs is
-	// there. Chunks the item's newest snapshot uses are there already.
-	have := map[string]bool{}
-	if prev, err := s.Snapshots(item.ID); err == nil && len(prev) > 0 {
-		if doc, err := readTree(prev[0]); err == nil {
-			for _, e := range doc.Entries {
-				for _, c := range e.Chunks {
-					have[c] = true
-				}
-			}
+	// Compare with the item's newest snapshot: unchanged, it reuses that
+	// tree as stored; changed, it reuses the chunk lists of unchanged files
+	// and stores only chunks the target does not have yet. Chunks come
+	// first: a snapshot appears only when everything it needs is there.
+	hash := treeHash(tree)
+	var prev *Manifest
+	if ps, err := s.Snapshots(item.ID); err == nil && len(ps) > 0 {
+		prev = &ps[0]
+	}
+	var reuse []byte
+	if prev != nil && prev.Tree != nil && prev.Tree.Hash == hash {
+		if b, err := os.ReadFile(filepath.Join(prev.Path, prev.Tree.File)); err == nil && checkTree(*prev, b) == nil {
+			reuse = b
 		}
 	}
 	var need []string
-	for _, e := range tree {
-		for _, c := range e.Chunks {
-			if !have[c] {
-				need = append(need, c)
+	if reuse == nil {
+		known := map[string][]string{}
+		have := map[string]bool{}
+		if prev != nil {
+			if doc, err := readTree(*prev); err == nil {
+				for _, e := range doc.Entries {
+					if e.Version != "" {
+						known[e.Version] = e.Chunks
+					}
+					for _, c := range e.Chunks {
+						have[c] = true
+					}
+				}
+			}
+		}
+		if err := s.files.FillChunks(tree, known); err != nil {
+			return Manifest{}, err
+		}
+		for _, e := range tree {
+			for _, c := range e.Chunks {
+				if !have[c] {
+					need = append(need, c)
+				}
 			}
 		}
 	}
@@ -269,7 +291,14 @@ func (s *Service) Snapshot(ctx context.Context, actor account.Actor, itemID stri
 	mgr, _ := s.files.Stores()
 	m = Manifest{Format: formatV2, ID: rec.ID, Level: 1, Type: TypeSnapshot, Plinth: mgr.Identity().ID, Created: start.UTC(),
 		By: actor.Name(), Item: item.ID, ItemName: item.Name, ItemKind: item.Kind.String()}
-	tf, err := writeTree(filepath.Join(tmp, "tree.json.zst"), treeDoc{Item: item.ID, Kind: item.Kind.String(), Name: item.Name, Entries: tree})
+	var tf *TreeFile
+	if reuse != nil {
+		t := *prev.Tree
+		tf = &t
+		err = writeFileAtomicNoDirSync(filepath.Join(tmp, tf.File), reuse)
+	} else {
+		tf, err = writeTree(filepath.Join(tmp, "tree.json.zst"), treeDoc{Item: item.ID, Kind: item.Kind.String(), Name: item.Name, Entries: tree})
+	}
 	if err != nil {
 		return Manifest{}, err
 	}
@@ -331,21 +360,36 @@ func writeTree(path string, doc treeDoc) (*TreeFile, error) {
 	if err != nil {
 		return nil, err
 	}
-	tf := &TreeFile{File: filepath.Base(path), Entries: len(doc.Entries)}
-	h := sha256.New()
+	tf := &TreeFile{File: filepath.Base(path), Entries: len(doc.Entries), Hash: treeHash(doc.Entries)}
 	for _, e := range doc.Entries {
 		if e.Kind == files.KindFile {
 			tf.Files++
 			tf.Content += e.Size
 		}
-		fmt.Fprintf(h, "%s\x00%s\x00%s\n", e.Path, e.Kind, e.Hash)
 	}
-	tf.Hash = hex.EncodeToString(h.Sum(nil))
 	enc, _ := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest))
 	stored := enc.EncodeAll(raw, nil)
 	sum := sha256.Sum256(stored)
 	tf.Bytes, tf.SHA256 = int64(len(stored)), hex.EncodeToString(sum[:])
 	return tf, writeFileAtomicNoDirSync(path, stored)
+}
+
+// treeHash identifies a tree's content: paths, kinds and content hashes.
+func treeHash(entries []files.TreeEntry) string {
+	h := sha256.New()
+	for _, e := range entries {
+		fmt.Fprintf(h, "%s\x00%s\x00%s\n", e.Path, e.Kind, e.Hash)
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// checkTree checks a stored tree against its checksum.
+func checkTree(m Manifest, stored []byte) error {
+	sum := sha256.Sum256(stored)
+	if int64(len(stored)) != m.Tree.Bytes || hex.EncodeToString(sum[:]) != m.Tree.SHA256 {
+		return fmt.Errorf("the tree of snapshot %s does not match its checksum: %w", m.ID, ErrDamaged)
+	}
+	return nil
 }
 
 // readTree reads and checks a snapshot's tree.
@@ -363,9 +407,8 @@ func readTree(m Manifest) (treeDoc, error) {
 
 func decodeTree(m Manifest, stored []byte) (treeDoc, error) {
 	var doc treeDoc
-	sum := sha256.Sum256(stored)
-	if int64(len(stored)) != m.Tree.Bytes || hex.EncodeToString(sum[:]) != m.Tree.SHA256 {
-		return doc, fmt.Errorf("the tree of snapshot %s does not match its checksum: %w", m.ID, ErrDamaged)
+	if err := checkTree(m, stored); err != nil {
+		return doc, err
 	}
 	dec, _ := zstd.NewReader(nil)
 	raw, err := dec.DecodeAll(stored, nil)

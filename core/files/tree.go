@@ -28,18 +28,28 @@ type TreeEntry struct {
 	Hash     Hash      `json:"hash,omitzero"`
 	Chunks   []string  `json:"chunks,omitempty"`
 	Modified time.Time `json:"modified"`
+	Version  string    `json:"version,omitempty"`
 }
 
 // TreeOf returns an item (project, library or folder) and everything below
 // it, files with the chunks of their current version, sorted by path. It
 // needs View item.
 func (s *Service) TreeOf(ctx context.Context, actor account.Actor, id string) (Node, []TreeEntry, error) {
+	item, out, err := s.TreeShape(ctx, actor, id)
+	if err != nil {
+		return item, nil, err
+	}
+	return item, out, s.FillChunks(out, nil)
+}
+
+// TreeShape is TreeOf without the chunk lists: only the manager is read,
+// which is enough to tell whether an item changed.
+func (s *Service) TreeShape(ctx context.Context, actor account.Actor, id string) (Node, []TreeEntry, error) {
 	item, err := s.Get(ctx, actor, id)
 	if err != nil {
 		return Node{}, nil, err
 	}
 	var out []TreeEntry
-	var versionsOf []string
 	err = s.mgr.View(func(tx *storage.Tx) error {
 		// walk visits parents first: build each path from its parent's.
 		rel := map[string]string{item.ID: ""}
@@ -52,32 +62,40 @@ func (s *Service) TreeOf(ctx context.Context, actor account.Actor, id string) (N
 				p = pp + "/" + n.Name
 			}
 			rel[n.ID] = p
-			out = append(out, TreeEntry{Path: p, Kind: n.Kind, Size: n.Size, Hash: n.Hash, Modified: n.Modified})
-			versionsOf = append(versionsOf, n.Version)
+			out = append(out, TreeEntry{Path: p, Kind: n.Kind, Size: n.Size, Hash: n.Hash, Modified: n.Modified, Version: n.Version})
 			return nil
 		})
 	})
 	if err != nil {
 		return Node{}, nil, err
 	}
-	err = s.fs.View(func(tx *storage.Tx) error {
-		for i := range out {
-			if out[i].Kind != KindFile {
+	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
+	return item, out, err
+}
+
+// FillChunks sets the chunk lists of a tree's files: from known (version
+// id → chunks) where it has them, else from the file server.
+func (s *Service) FillChunks(tree []TreeEntry, known map[string][]string) error {
+	return s.fs.View(func(tx *storage.Tx) error {
+		for i := range tree {
+			if tree[i].Kind != KindFile {
 				continue
 			}
-			rec, err := records.Get(tx, versionsOf[i])
+			if c, ok := known[tree[i].Version]; ok {
+				tree[i].Chunks = c
+				continue
+			}
+			rec, err := records.Get(tx, tree[i].Version)
 			if errors.Is(err, storage.ErrNotFound) {
-				return refuse(ErrDamaged, "the content of %q is missing from the file server; run a full file synchronization first", out[i].Path)
+				return refuse(ErrDamaged, "the content of %q is missing from the file server; run a full file synchronization first", tree[i].Path)
 			}
 			if err != nil {
 				return err
 			}
-			out[i].Chunks = rec.Chunks
+			tree[i].Chunks = rec.Chunks
 		}
 		return nil
 	})
-	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
-	return item, out, err
 }
 
 // ReadChunk returns one chunk's bytes, checked against its hash.
