@@ -64,7 +64,7 @@ func cmdBackup(ctx context.Context, c *cli, args []string) error {
 		if err != nil {
 			return err
 		}
-		out.ID, out.Type, out.Bytes, out.Path = m.ID, m.Type, m.Tree.Bytes, m.Path
+		out.ID, out.Type, out.Bytes, out.Path = m.ID, m.Type, m.Bytes(), m.Path
 	case 2:
 		m, err := a.Backups.Full(ctx, actor, c.bar())
 		if err != nil {
@@ -129,11 +129,7 @@ func cmdBackups(ctx context.Context, c *cli, args []string) error {
 	}
 	items := make([]backupItem, len(all))
 	for i, m := range all {
-		b := m.Bytes()
-		if m.Tree != nil {
-			b = m.Tree.Bytes
-		}
-		items[i] = backupItem{ID: m.ID, Level: m.Level, Type: m.Type, Created: m.Created, Bytes: b, Item: m.ItemName,
+		items[i] = backupItem{ID: m.ID, Level: m.Level, Type: m.Type, Created: m.Created, Bytes: m.Bytes(), Item: m.ItemName,
 			Verified: verified[m.ID], Encrypt: m.Encrypted(), Path: m.Path}
 	}
 	if *asJSON {

@@ -1,6 +1,7 @@
 package backup
 
 import (
+	"archive/tar"
 	"bytes"
 	"context"
 	"crypto/rand"
@@ -428,6 +429,10 @@ func TestSnapshots(t *testing.T) {
 	if countFiles(t, filepath.Join(e.b.snapshotTarget(), "chunks")) != chunksBefore || s2.Tree.Hash != s1.Tree.Hash {
 		t.Fatal("an unchanged project wrote chunks again")
 	}
+	// What each one cost on disk: the first its content, the second its tree.
+	if s1.Bytes() < 5<<20 || s2.Bytes() > 4<<10 {
+		t.Fatalf("snapshot sizes %d and %d bytes; want ≥ 5 MiB, then a tree of < 4 KiB", s1.Bytes(), s2.Bytes())
+	}
 	// Change things, then roll back in place.
 	e.put("/Tower/model.ifc", []byte("ISO-10303-21; v2"))
 	e.put("/Tower/new.txt", []byte("new"))
@@ -485,9 +490,32 @@ func TestSnapshots(t *testing.T) {
 	if _, err := other.files.Lookup(ctx, other.master, "/Broken"); !errors.Is(err, files.ErrNotFound) {
 		t.Fatal("a damaged archive created a project")
 	}
+	// A chunk name that would lead outside the chunk folders is refused.
+	evil := filepath.Join(t.TempDir(), "evil.plinth-snapshot")
+	writeTar(t, evil, map[string][]byte{"manifest.json": []byte("{}"), "chunks/../../../escaped.zst": []byte("x")})
+	if _, err := other.b.ImportSnapshot(ctx, other.master, evil, "Evil", nil); !errors.Is(err, ErrDamaged) {
+		t.Fatalf("archive with a bad chunk name: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(filepath.Dir(other.b.snapshotTarget()), "escaped.zst")); err == nil {
+		t.Fatal("an archive wrote outside the snapshot target")
+	}
 	v, err := e.b.Verify(ctx, e.master, s1.ID, "", nil)
 	if err != nil || v.Chunks == 0 {
 		t.Fatalf("verify snapshot: %+v %v", v, err)
+	}
+}
+
+func writeTar(t *testing.T, path string, entries map[string][]byte) {
+	t.Helper()
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	for name, b := range entries {
+		_ = tw.WriteHeader(&tar.Header{Name: name, Mode: 0o600, Size: int64(len(b))})
+		_, _ = tw.Write(b)
+	}
+	_ = tw.Close()
+	if err := os.WriteFile(path, buf.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
 	}
 }
 

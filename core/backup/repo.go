@@ -106,6 +106,7 @@ type Manifest struct {
 	Payloads  []Payload `json:"payloads,omitempty"`
 	// Level 1.
 	Tree     *TreeFile `json:"tree,omitempty"`
+	Added    int64     `json:"added,omitempty"` // bytes the snapshot added to the target: its tree and new chunks
 	Item     string    `json:"item,omitempty"`
 	ItemName string    `json:"itemName,omitempty"`
 	ItemKind string    `json:"itemKind,omitempty"`
@@ -116,8 +117,16 @@ type Manifest struct {
 // Encrypted reports whether the backup needs a passphrase to read.
 func (m Manifest) Encrypted() bool { return m.Recipient != "" }
 
-// Bytes is the backup's size on disk.
+// Bytes is what the backup added to its target on disk: a level-2
+// backup's payloads, a snapshot's tree and the chunks no earlier snapshot
+// had (an unchanged project's snapshot costs its tree).
 func (m Manifest) Bytes() int64 {
+	if m.Tree != nil {
+		if m.Added > 0 {
+			return m.Added
+		}
+		return m.Tree.Bytes
+	}
 	var n int64
 	for _, p := range m.Payloads {
 		n += p.Bytes

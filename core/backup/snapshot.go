@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -187,7 +188,7 @@ func (s *Service) Snapshot(ctx context.Context, actor account.Actor, itemID stri
 			s.tell(ctx, notify.BackupFailed, notify.Error, fmt.Sprintf("The snapshot of %s failed: %s.", rec.Item, err))
 			return
 		}
-		rec.OK, rec.Bytes = true, m.Tree.Bytes
+		rec.OK, rec.Bytes = true, m.Bytes()
 		s.record(rec)
 	}()
 	item, tree, err := s.files.TreeShape(ctx, actor, itemID)
@@ -242,18 +243,20 @@ func (s *Service) Snapshot(ctx context.Context, actor account.Actor, itemID stri
 			}
 		}
 	}
-	// Two workers: reading from the packs, compressing and writing overlap.
+	// Several workers: reading from the packs, compressing, writing and
+	// waiting for fsync overlap.
+	cs := newChunkStore(s.snapshotTarget())
 	work := make(chan string)
-	errc := make(chan error, 2)
+	errc := make(chan error, snapshotWorkers)
 	var done atomic.Int64
-	for range 2 {
+	for range snapshotWorkers {
 		go func() {
 			var first error
 			for c := range work {
 				if first != nil {
 					continue
 				}
-				if first = s.storeChunk(c); first == nil {
+				if first = s.storeChunk(cs, c); first == nil {
 					prog.Send(progress.Report{Phase: "Snapshot of " + item.Name, Done: done.Add(1), Total: int64(len(need))})
 				}
 			}
@@ -267,7 +270,7 @@ func (s *Service) Snapshot(ctx context.Context, actor account.Actor, itemID stri
 		work <- c
 	}
 	close(work)
-	for range 2 {
+	for range snapshotWorkers {
 		if e := <-errc; e != nil && err == nil {
 			err = e
 		}
@@ -278,6 +281,7 @@ func (s *Service) Snapshot(ctx context.Context, actor account.Actor, itemID stri
 	if err != nil {
 		return Manifest{}, err
 	}
+	cs.sync()
 	itemDir := filepath.Join(r.dir, "items", item.ID)
 	if err := os.MkdirAll(itemDir, 0o700); err != nil {
 		return Manifest{}, err
@@ -303,6 +307,7 @@ func (s *Service) Snapshot(ctx context.Context, actor account.Actor, itemID stri
 		return Manifest{}, err
 	}
 	m.Tree = tf
+	m.Added = tf.Bytes + cs.added.Load()
 	m.Seconds = s.now().Sub(start).Seconds()
 	if err := ir.commit(tmp, &m); err != nil {
 		return Manifest{}, err
@@ -310,30 +315,92 @@ func (s *Service) Snapshot(ctx context.Context, actor account.Actor, itemID stri
 	return m, nil
 }
 
+// snapshotWorkers copy chunks at once; most of a first snapshot's time is
+// waiting for each chunk file's fsync.
+var snapshotWorkers = 4
+
 func chunkPath(target, id string) string {
 	return filepath.Join(target, "chunks", id[:2], id+".zst")
 }
 
 // storeChunk copies a chunk from the file server into the snapshot target
 // unless it is there already.
-func (s *Service) storeChunk(id string) error {
-	p := chunkPath(s.snapshotTarget(), id)
-	if _, err := os.Stat(p); err == nil {
+func (s *Service) storeChunk(cs *chunkStore, id string) error {
+	if cs.has(id) {
 		return nil
 	}
 	data, err := s.files.ReadChunk(id)
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
-		return err
-	}
-	enc, _ := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest))
-	return writeFileAtomicNoDirSync(p, enc.EncodeAll(data, nil))
+	return cs.put(id, chunkEncoder().EncodeAll(data, nil))
 }
 
-// writeFileAtomicNoDirSync writes a chunk file: temp, fsync, rename (the
-// folder is synced once per snapshot by the manifest's commit).
+// Shared zstd coders for chunks and trees: EncodeAll and DecodeAll may be
+// called concurrently, and a coder per chunk would cost more than the chunk.
+var (
+	chunkEncoder = sync.OnceValue(func() *zstd.Encoder {
+		e, _ := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(2), zstd.WithLowerEncoderMem(true))
+		return e
+	})
+	chunkDecoder = sync.OnceValue(func() *zstd.Decoder {
+		d, _ := zstd.NewReader(nil, zstd.WithDecoderConcurrency(2), zstd.WithDecoderLowmem(true))
+		return d
+	})
+)
+
+// chunkStore writes chunks into a snapshot target, counts the bytes it
+// adds and syncs the folders it touched, once, before the snapshot that
+// needs them is committed.
+type chunkStore struct {
+	target string
+	added  atomic.Int64
+	mu     sync.Mutex
+	dirs   map[string]bool
+}
+
+func newChunkStore(target string) *chunkStore {
+	return &chunkStore{target: target, dirs: map[string]bool{}}
+}
+
+func (cs *chunkStore) has(id string) bool {
+	_, err := os.Stat(chunkPath(cs.target, id))
+	return err == nil
+}
+
+// put stores a chunk as compressed; the caller has checked it.
+func (cs *chunkStore) put(id string, stored []byte) error {
+	p := chunkPath(cs.target, id)
+	dir := filepath.Dir(p)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("write snapshot: %w", err)
+	}
+	if err := writeFileAtomicNoDirSync(p, stored); err != nil {
+		return fmt.Errorf("write snapshot: %w", err)
+	}
+	cs.added.Add(int64(len(stored)))
+	cs.mu.Lock()
+	cs.dirs[dir] = true
+	cs.mu.Unlock()
+	return nil
+}
+
+// sync makes the renames of every chunk written so far durable.
+func (cs *chunkStore) sync() {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	if len(cs.dirs) == 0 {
+		return
+	}
+	for dir := range cs.dirs {
+		syncDir(dir)
+	}
+	syncDir(filepath.Join(cs.target, "chunks"))
+	cs.dirs = map[string]bool{}
+}
+
+// writeFileAtomicNoDirSync writes a file: temp, fsync, rename; the caller
+// syncs the folder (chunkStore.sync, or the commit of the snapshot).
 func writeFileAtomicNoDirSync(path string, data []byte) error {
 	tmp := path + ".tmp"
 	f, err := os.Create(tmp)
@@ -367,8 +434,7 @@ func writeTree(path string, doc treeDoc) (*TreeFile, error) {
 			tf.Content += e.Size
 		}
 	}
-	enc, _ := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest))
-	stored := enc.EncodeAll(raw, nil)
+	stored := chunkEncoder().EncodeAll(raw, nil)
 	sum := sha256.Sum256(stored)
 	tf.Bytes, tf.SHA256 = int64(len(stored)), hex.EncodeToString(sum[:])
 	return tf, writeFileAtomicNoDirSync(path, stored)
@@ -410,8 +476,7 @@ func decodeTree(m Manifest, stored []byte) (treeDoc, error) {
 	if err := checkTree(m, stored); err != nil {
 		return doc, err
 	}
-	dec, _ := zstd.NewReader(nil)
-	raw, err := dec.DecodeAll(stored, nil)
+	raw, err := chunkDecoder().DecodeAll(stored, nil)
 	if err != nil {
 		return doc, fmt.Errorf("the tree of snapshot %s cannot be read: %w", m.ID, ErrDamaged)
 	}
@@ -457,9 +522,18 @@ func loadChunk(target, id string) ([]byte, error) {
 	return decodeChunk(id, stored)
 }
 
+// isChunkID reports whether id is a hex SHA-256, so that a name taken
+// from an archive can never point outside the chunk folders.
+func isChunkID(id string) bool {
+	if len(id) != 64 {
+		return false
+	}
+	_, err := hex.DecodeString(id)
+	return err == nil && strings.ToLower(id) == id
+}
+
 func decodeChunk(id string, stored []byte) ([]byte, error) {
-	dec, _ := zstd.NewReader(nil)
-	data, err := dec.DecodeAll(stored, nil)
+	data, err := chunkDecoder().DecodeAll(stored, nil)
 	if err != nil {
 		return nil, fmt.Errorf("a chunk of the snapshot cannot be read: %w", ErrDamaged)
 	}
@@ -698,9 +772,19 @@ func (s *Service) ImportSnapshot(ctx context.Context, actor account.Actor, archi
 		return Result{}, fmt.Errorf("cannot read %s: %w", archive, err)
 	}
 	defer f.Close()
+	// Chunks go straight into this Plinth's snapshot target, each checked
+	// against its hash as it arrives, so an archive of any size needs no
+	// more memory than one chunk. Chunks of a failed import are removed
+	// by the next prune, like any chunk no snapshot uses.
 	var m Manifest
 	var tree []byte
-	chunkData := map[string][]byte{}
+	r, err := openRepo(ctx, s.snapshotTarget())
+	if err != nil {
+		return Result{}, err
+	}
+	defer r.close()
+	cs := newChunkStore(s.snapshotTarget())
+	notArchive := fmt.Errorf("%s is not a Plinth snapshot archive: %w", archive, ErrDamaged)
 	tr := tar.NewReader(f)
 	for {
 		h, err := tr.Next()
@@ -708,11 +792,14 @@ func (s *Service) ImportSnapshot(ctx context.Context, actor account.Actor, archi
 			break
 		}
 		if err != nil {
-			return Result{}, fmt.Errorf("%s is not a Plinth snapshot archive: %w", archive, ErrDamaged)
+			return Result{}, notArchive
+		}
+		if err := ctx.Err(); err != nil {
+			return Result{}, err
 		}
 		var buf bytes.Buffer
 		if _, err := io.Copy(&buf, io.LimitReader(tr, 64<<20)); err != nil {
-			return Result{}, err
+			return Result{}, fmt.Errorf("%s cannot be read to the end: %w", archive, ErrDamaged)
 		}
 		switch {
 		case h.Name == manifestName:
@@ -720,13 +807,28 @@ func (s *Service) ImportSnapshot(ctx context.Context, actor account.Actor, archi
 				return Result{}, fmt.Errorf("the manifest in %s cannot be read: %w", archive, ErrDamaged)
 			}
 		case strings.HasPrefix(h.Name, "chunks/"):
-			chunkData[strings.TrimSuffix(strings.TrimPrefix(h.Name, "chunks/"), ".zst")] = buf.Bytes()
+			id := strings.TrimSuffix(strings.TrimPrefix(h.Name, "chunks/"), ".zst")
+			if !isChunkID(id) {
+				return Result{}, notArchive
+			}
+			// Checked even when this Plinth has the chunk: a damaged
+			// archive is refused, whatever it would have been used for.
+			if _, err := decodeChunk(id, buf.Bytes()); err != nil {
+				return Result{}, fmt.Errorf("%s: %w", archive, err)
+			}
+			if cs.has(id) {
+				continue
+			}
+			if err := cs.put(id, buf.Bytes()); err != nil {
+				return Result{}, err
+			}
 		default:
 			tree = buf.Bytes()
 		}
 	}
+	cs.sync()
 	if m.Format != formatV2 || m.Level != 1 || m.Tree == nil {
-		return Result{}, fmt.Errorf("%s is not a Plinth snapshot archive: %w", archive, ErrDamaged)
+		return Result{}, notArchive
 	}
 	doc, err := decodeTree(m, tree)
 	if err != nil {
@@ -740,22 +842,17 @@ func (s *Service) ImportSnapshot(ctx context.Context, actor account.Actor, archi
 	if err != nil || (kind != files.KindProject && kind != files.KindLibrary) {
 		kind = files.KindProject
 	}
-	open := func(e files.TreeEntry) (io.ReadCloser, error) {
-		return &chunkReader{load: func(id string) ([]byte, error) {
-			stored, ok := chunkData[id]
-			if !ok {
-				return nil, fmt.Errorf("a chunk is missing from the archive: %w", ErrDamaged)
-			}
-			return decodeChunk(id, stored)
-		}, chunks: e.Chunks, name: e.Path}, nil
-	}
-	// Check every chunk before anything is created.
+	// Every chunk must be there before anything is created.
 	for _, e := range doc.Entries {
 		for _, c := range e.Chunks {
-			if _, err := decodeChunkPresent(chunkData, c); err != nil {
-				return Result{}, fmt.Errorf("%s in %s: %w", e.Path, archive, err)
+			if !isChunkID(c) || !cs.has(c) {
+				return Result{}, fmt.Errorf("%s in %s: a chunk is missing from the archive: %w", e.Path, archive, ErrDamaged)
 			}
 		}
+	}
+	target := s.snapshotTarget()
+	open := func(e files.TreeEntry) (io.ReadCloser, error) {
+		return &chunkReader{load: func(id string) ([]byte, error) { return loadChunk(target, id) }, chunks: e.Chunks, name: e.Path}, nil
 	}
 	n, err := s.files.Create(ctx, actor, files.RootID, name, kind)
 	if err != nil {
@@ -765,14 +862,6 @@ func (s *Service) ImportSnapshot(ctx context.Context, actor account.Actor, archi
 		return Result{}, err
 	}
 	return Result{Backup: m.ID, Scope: ScopeItem, Item: n.Name}, nil
-}
-
-func decodeChunkPresent(all map[string][]byte, id string) ([]byte, error) {
-	stored, ok := all[id]
-	if !ok {
-		return nil, fmt.Errorf("a chunk is missing from the archive: %w", ErrDamaged)
-	}
-	return decodeChunk(id, stored)
 }
 
 // pruneSnapshots keeps each item's last N snapshots (N from its schedule)
