@@ -17,6 +17,7 @@ import (
 	"codeberg.org/plinth/plinth/core/files"
 	"codeberg.org/plinth/plinth/core/filesync"
 	"codeberg.org/plinth/plinth/core/progress"
+	"codeberg.org/plinth/plinth/core/text"
 )
 
 // fileCommands are the commands of the file server, its drift check and
@@ -161,10 +162,10 @@ func cmdImport(ctx context.Context, c *cli, args []string) error {
 			Seconds float64 `json:"seconds"`
 		}{total, time.Since(start).Seconds()})
 	}
-	fmt.Fprintf(c.io.Out, "Imported %d files (%s) in %d folders into %s.\n", total.Files,
-		humanize.IBytes(uint64(total.Bytes)), total.Folders, displayPath(*to))
+	fmt.Fprintf(c.io.Out, "Imported %s (%s) in %s into %s.\n", text.Count(total.Files, "file"),
+		humanize.IBytes(uint64(total.Bytes)), text.Count(total.Folders, "folder"), displayPath(*to))
 	if len(total.Skipped) > 0 {
-		return fmt.Errorf("%d items were skipped; see the reasons above", len(total.Skipped))
+		return fmt.Errorf("%s not imported; see the reasons above", text.Count(len(total.Skipped), "item"))
 	}
 	return nil
 }
@@ -248,7 +249,7 @@ func cmdExport(ctx context.Context, c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(c.io.Out, "Exported %d files to %s.\n", count, pos[1])
+	fmt.Fprintf(c.io.Out, "Exported %s to %s.\n", text.Count(count, "file"), pos[1])
 	return nil
 }
 

@@ -20,6 +20,7 @@ import (
 	"codeberg.org/plinth/plinth/core/files"
 	"codeberg.org/plinth/plinth/core/progress"
 	"codeberg.org/plinth/plinth/core/schedule"
+	"codeberg.org/plinth/plinth/core/text"
 )
 
 // backupsPage shows the three levels of backup: their schedules and
@@ -633,7 +634,7 @@ func (p *backupsPage) loadSnapshots() {
 		case from != it.ID:
 			where = "inherited from /" + fromPath
 		}
-		p.snapSched.SetText(fmt.Sprintf("Schedule: %s (%s). %s.", sched, where, plural(len(snaps), "snapshot")))
+		p.snapSched.SetText(fmt.Sprintf("Schedule: %s (%s). %s.", sched, where, text.Count(len(snaps), "snapshot")))
 		if from == it.ID {
 			p.snapMode.SetSelected(map[string]string{"none": "Don't create", "hourly": "Hourly", "daily": "Daily"}[sched.Mode])
 		} else {
@@ -699,7 +700,7 @@ func (p *backupsPage) doSnapshot() {
 		if err != nil {
 			return "", err
 		}
-		return fmt.Sprintf("Snapshot of %s taken: %s, %s.", it.Name, plural(m.Tree.Files, "file"), humanize.IBytes(uint64(m.Tree.Content))), nil
+		return fmt.Sprintf("Snapshot of %s taken: %s, %s.", it.Name, text.Count(m.Tree.Files, "file"), humanize.IBytes(uint64(m.Tree.Content))), nil
 	}, func(error) { p.loadSnapshots(); p.shown() })
 }
 

@@ -54,7 +54,7 @@ func TestBackupNowAndRestoreOneStore(t *testing.T) {
 	rd := p.restoreD
 	rd.scope.SetSelected("File Server only")
 	h.ui.Wait()
-	if !strings.Contains(rd.summary.Text, "The File Server goes back to") || !strings.Contains(rd.summary.Text, "2 files now, 1 after the restore") ||
+	if !strings.Contains(rd.summary.Text, "The File Server goes back to") || !strings.Contains(rd.summary.Text, "2 files now, 1 file after the restore") ||
 		!strings.Contains(rd.summary.Text, "Only one store is restored, so the two will disagree") {
 		t.Fatalf("summary:\n%s", rd.summary.Text)
 	}

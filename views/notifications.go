@@ -11,6 +11,7 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"codeberg.org/plinth/plinth/core/notify"
+	"codeberg.org/plinth/plinth/core/text"
 )
 
 // notificationsPage is the logged-in user's notification center: newest
@@ -101,7 +102,7 @@ func (p *notificationsPage) shown() {
 				unread++
 			}
 		}
-		p.note.SetText(plural(len(list), "notification") + ", " + plural(unread, "unread") + ". Click one to open what it is about.")
+		p.note.SetText(text.Count(len(list), "notification") + ", " + text.Count(unread, "unread") + ". Click one to open what it is about.")
 		p.note.SetText(strings.Replace(p.note.Text, "unreads", "unread", 1))
 		p.render()
 	})

@@ -17,6 +17,7 @@ import (
 	"codeberg.org/plinth/plinth/core/account"
 	"codeberg.org/plinth/plinth/core/files"
 	"codeberg.org/plinth/plinth/core/progress"
+	"codeberg.org/plinth/plinth/core/text"
 )
 
 // projectsPage is the folder tree of projects, libraries, iModels and
@@ -249,21 +250,11 @@ func (p *projectsPage) summary() string {
 			dirs++
 		}
 	}
-	s := fmt.Sprintf("%s, %s (%s).", plural(dirs, "folder"), plural(fs, "file"), humanize.IBytes(uint64(bytes)))
+	s := fmt.Sprintf("%s, %s (%s).", text.Count(dirs, "folder"), text.Count(fs, "file"), humanize.IBytes(uint64(bytes)))
 	if !p.can.Has(account.ModifyContent) {
 		s += " You may look here but not change anything."
 	}
 	return s
-}
-
-func plural(n int, unit string) string {
-	if n == 1 {
-		return "1 " + unit
-	}
-	if strings.HasSuffix(unit, "y") {
-		return humanize.Comma(int64(n)) + " " + unit[:len(unit)-1] + "ies"
-	}
-	return humanize.Comma(int64(n)) + " " + unit + "s"
 }
 
 func (p *projectsPage) updateCrumbs() {
@@ -490,10 +481,10 @@ func (p *projectsPage) importPaths(paths []string) {
 				return "", err
 			}
 		}
-		msg := fmt.Sprintf("Uploaded %s (%s) into %s.", plural(total.Files, "file"), humanize.IBytes(uint64(total.Bytes)), where)
+		msg := fmt.Sprintf("Uploaded %s (%s) into %s.", text.Count(total.Files, "file"), humanize.IBytes(uint64(total.Bytes)), where)
 		if len(total.Skipped) > 0 {
 			s := total.Skipped[0]
-			msg += fmt.Sprintf(" Skipped %s, for example %s: %s.", plural(len(total.Skipped), "item"), s.Path, s.Reason)
+			msg += fmt.Sprintf(" Skipped %s, for example %s: %s.", text.Count(len(total.Skipped), "item"), s.Path, s.Reason)
 		}
 		return msg, nil
 	}, func(error) { p.load(parent, "") })
@@ -515,7 +506,7 @@ func (p *projectsPage) showDownload() {
 			if err != nil {
 				return "", err
 			}
-			return fmt.Sprintf("Downloaded %s to %s.", plural(count, "file"), dest), nil
+			return fmt.Sprintf("Downloaded %s to %s.", text.Count(count, "file"), dest), nil
 		}, nil)
 	}, p.ui.win)
 	d.Show()
@@ -603,7 +594,7 @@ func (p *projectsPage) versionsDialog(n files.Node, vs []files.Version) {
 		})
 	}
 	body := container.NewBorder(
-		widget.NewLabel(fmt.Sprintf("%s has %s. The server keeps them as its versioning rule says.", n.Name, plural(len(vs), "version"))),
+		widget.NewLabel(fmt.Sprintf("%s has %s. The server keeps them as its versioning rule says.", n.Name, text.Count(len(vs), "version"))),
 		container.NewHBox(layout.NewSpacer(), download, current), nil, nil, list)
 	d = dialog.NewCustom("Versions of "+n.Name, "Close", body, p.ui.win)
 	d.Resize(fyne.NewSize(560, 400))

@@ -19,6 +19,7 @@ import (
 	"codeberg.org/plinth/plinth/core/files"
 	"codeberg.org/plinth/plinth/core/filesync"
 	"codeberg.org/plinth/plinth/core/progress"
+	"codeberg.org/plinth/plinth/core/text"
 )
 
 // serversPage is Servers › Manager › Settings: the two stores, whether they
@@ -285,8 +286,8 @@ func (p *serversPage) showPlan(plan filesync.Plan) {
 			"%s on the File Server are unknown to the Manager and will be added to a new folder %q, keeping their sub-folders.\n"+
 			"%s differ and will take the File Server's content.\n"+
 			"Projects, libraries and iModels are not touched.",
-		plural(len(plan.MissingOnServer), "file entry"), plural(len(plan.UnknownToManager), "file"), plan.Folder,
-		plural(len(plan.Differing), "entry"))}
+		text.Count(len(plan.MissingOnServer), "file entry"), text.Count(len(plan.UnknownToManager), "file"), plan.Folder,
+		text.Count(len(plan.Differing), "entry"))}
 	pd.list = widget.NewList(func() int { return len(lines) },
 		func() fyne.CanvasObject {
 			return container.NewBorder(nil, nil, &widget.Label{Text: "takes the File Server's content", TextStyle: fyne.TextStyle{Italic: true}}, nil,

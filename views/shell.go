@@ -22,6 +22,7 @@ import (
 	"codeberg.org/plinth/plinth/core/notify"
 	"codeberg.org/plinth/plinth/core/progress"
 	"codeberg.org/plinth/plinth/core/schedule"
+	"codeberg.org/plinth/plinth/core/text"
 )
 
 // Accounts is what the window needs of core/account.
@@ -391,7 +392,7 @@ func (u *UI) refreshBell() {
 			u.bell.SetText("1 new notification")
 			u.bell.Importance = widget.WarningImportance
 		default:
-			u.bell.SetText(plural(n, "new notification"))
+			u.bell.SetText(text.Count(n, "new notification"))
 			u.bell.Importance = widget.WarningImportance
 		}
 		u.bell.Refresh()

@@ -438,7 +438,7 @@ func TestSnapshots(t *testing.T) {
 	e.put("/Tower/new.txt", []byte("new"))
 	e.rm("/Tower/plans/ground.pdf")
 	lines, _ := e.b.Preview(ctx, s1, ScopeItem)
-	if len(lines) != 3 || !strings.Contains(lines[1], "1 files get their earlier content back (as a new version), 1 items come back, 1 items added since are deleted") {
+	if len(lines) != 3 || !strings.Contains(lines[1], "1 file gets its earlier content back (as a new version), 1 item comes back, 1 item added since is deleted") {
 		t.Fatalf("preview = %q", lines)
 	}
 	if _, err := e.b.RestoreSnapshot(ctx, e.master, s1.ID, "", nil); err != nil {

@@ -11,6 +11,7 @@ import (
 	"codeberg.org/plinth/plinth/core/account"
 	"codeberg.org/plinth/plinth/core/notify"
 	"codeberg.org/plinth/plinth/core/progress"
+	"codeberg.org/plinth/plinth/core/text"
 	"codeberg.org/plinth/plinth/storage"
 )
 
@@ -70,8 +71,8 @@ func (s *Service) Preview(ctx context.Context, m Manifest, scope Scope) ([]strin
 		}
 		var now storage.FileSet
 		_ = st.View(func(tx *storage.Tx) (err error) { now, err = tx.FileSet(); return err })
-		out = append(out, fmt.Sprintf("The %s goes back to %s: %d files now, %d after the restore.",
-			storeName(k), m.Created.Local().Format("2006-01-02 15:04"), now.Count, p.Files))
+		out = append(out, fmt.Sprintf("The %s goes back to %s: %s now, %s after the restore.",
+			storeName(k), m.Created.Local().Format("2006-01-02 15:04"), text.Count(int(now.Count), "file"), text.Count(int(p.Files), "file")))
 	}
 	if scope != ScopeAll {
 		out = append(out, "Only one store is restored, so the two will disagree: Plinth checks them afterwards and offers the full file synchronization.")

@@ -24,6 +24,7 @@ import (
 	"codeberg.org/plinth/plinth/core/files"
 	"codeberg.org/plinth/plinth/core/notify"
 	"codeberg.org/plinth/plinth/core/progress"
+	"codeberg.org/plinth/plinth/core/text"
 	"codeberg.org/plinth/plinth/storage"
 )
 
@@ -611,9 +612,34 @@ func (s *Service) previewSnapshot(ctx context.Context, m Manifest) ([]string, er
 	}
 	return []string{
 		fmt.Sprintf("%s %q goes back to %s.", strings.ToUpper(m.ItemKind[:1])+m.ItemKind[1:], m.ItemName, m.Created.Local().Format("2006-01-02 15:04")),
-		fmt.Sprintf("%d files get their earlier content back (as a new version), %d items come back, %d items added since are deleted.", changed, added, removed),
+		changeSummary(changed, added, removed),
 		"The current state is saved as a snapshot first.",
 	}, nil
+}
+
+// changeSummary says in one sentence what a rollback changes.
+func changeSummary(changed, added, removed int) string {
+	one := func(n int, single, many string) string {
+		if n == 1 {
+			return single
+		}
+		return many
+	}
+	var parts []string
+	if changed > 0 {
+		parts = append(parts, text.Count(changed, "file")+one(changed, " gets its", " get their")+" earlier content back (as a new version)")
+	}
+	if added > 0 {
+		parts = append(parts, text.Count(added, "item")+one(added, " comes back", " come back"))
+	}
+	if removed > 0 {
+		parts = append(parts, text.Count(removed, "item")+" added since"+one(removed, " is", " are")+" deleted")
+	}
+	if len(parts) == 0 {
+		return "Nothing has changed since the snapshot."
+	}
+	s := strings.Join(parts, ", ") + "."
+	return strings.ToUpper(s[:1]) + s[1:]
 }
 
 // RestoreSnapshot rolls an item back to a snapshot in place (asNew "")

@@ -1,0 +1,24 @@
+package text
+
+import "testing"
+
+func TestCount(t *testing.T) {
+	for _, c := range []struct {
+		n    int
+		unit string
+		want string
+	}{
+		{0, "file", "0 files"},
+		{1, "file", "1 file"},
+		{2, "folder", "2 folders"},
+		{1234, "file", "1,234 files"},
+		{3, "entry", "3 entries"},
+		{2, "day", "2 days"},
+		{2, "class", "2 classes"},
+		{1, "entry", "1 entry"},
+	} {
+		if got := Count(c.n, c.unit); got != c.want {
+			t.Errorf("Count(%d, %q) = %q, want %q", c.n, c.unit, got, c.want)
+		}
+	}
+}
