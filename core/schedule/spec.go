@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/go-co-op/gocron/v2"
+
+	"codeberg.org/plinth/plinth/core/text"
 )
 
 // SpecKind says how a Spec repeats.
@@ -87,11 +89,12 @@ func humanInterval(d time.Duration) string {
 	return d.String()
 }
 
+// plural is "minute" for one ("every minute"), else "15 minutes".
 func plural(n int, unit string) string {
 	if n == 1 {
 		return unit
 	}
-	return fmt.Sprintf("%d %ss", n, unit)
+	return text.Count(n, unit)
 }
 
 // definition turns the spec into gocron's terms; Manual has none.
