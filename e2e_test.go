@@ -127,3 +127,148 @@ func TestFileServerEndToEnd(t *testing.T) {
 		t.Fatalf("history = %+v", hist)
 	}
 }
+
+// The backups issue's command contract, through the real binary: level 1
+// and 2 backups with their JSON, where they lie, verify, a portable
+// snapshot moved to another Plinth, encryption with a wrong passphrase
+// refused and nothing changed, one project out of a full backup, prune.
+func TestBackupCommandsEndToEnd(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	src := t.TempDir()
+	env := []string{"PLINTH_PASSWORD=master password"}
+	try := func(extra []string, args ...string) proc {
+		t.Helper()
+		return plinth(t, append(env, extra...), "", append([]string{"-data", dir}, args...)...)
+	}
+	run := func(args ...string) proc {
+		t.Helper()
+		p := try(nil, args...)
+		if p.code != 0 {
+			t.Fatalf("plinth %s: exit %d: %s%s", strings.Join(args, " "), p.code, p.stderr, p.out)
+		}
+		return p
+	}
+	jsonOf := func(p proc, v any) {
+		t.Helper()
+		if err := json.Unmarshal([]byte(p.out), v); err != nil {
+			t.Fatalf("not JSON: %v\n%s", err, p.out)
+		}
+	}
+	model := make([]byte, 3<<20)
+	_, _ = rand.Read(model)
+	_ = os.WriteFile(filepath.Join(src, "model.ifc"), model, 0o644)
+	_ = os.WriteFile(filepath.Join(src, "notes.txt"), []byte("first notes"), 0o644)
+
+	run("init")
+	run("mkdir", "/Tower", "--kind", "project")
+	run("import", "--to", "/Tower", filepath.Join(src, "model.ifc"), filepath.Join(src, "notes.txt"))
+
+	type taken struct {
+		ID      string
+		Level   int
+		Bytes   int64
+		Seconds float64
+		Path    string
+	}
+	var snap, full taken
+	jsonOf(run("backup", "--level", "1", "--item", "/Tower", "--json"), &snap)
+	jsonOf(run("backup", "--level", "2", "--json"), &full)
+	if snap.Level != 1 || snap.Bytes < 3<<20 || full.Level != 2 || full.Bytes < 3<<20 || full.Seconds <= 0 {
+		t.Fatalf("backups taken: %+v %+v", snap, full)
+	}
+	var list struct {
+		Backups []struct {
+			ID       string
+			Level    int
+			Bytes    int64
+			Verified bool
+			Path     string
+		}
+	}
+	jsonOf(run("backups", "--json"), &list)
+	if len(list.Backups) != 2 {
+		t.Fatalf("backups: %+v", list)
+	}
+	for _, b := range list.Backups {
+		if !strings.HasPrefix(b.Path, filepath.Join(dir, "backups")+string(filepath.Separator)) {
+			t.Errorf("backup %s lies at %s, not under the data folder's backups", b.ID, b.Path)
+		}
+		if _, err := os.Stat(filepath.Join(b.Path, "manifest.json")); err != nil {
+			t.Errorf("backup %s: %v", b.ID, err)
+		}
+	}
+	var v struct {
+		Checksums, Restored bool
+	}
+	jsonOf(run("verify", full.ID, "--json"), &v)
+	if !v.Checksums || !v.Restored {
+		t.Fatalf("verify = %+v", v)
+	}
+
+	// A snapshot moves to another Plinth as one file.
+	archive := filepath.Join(t.TempDir(), "Tower.plinth-snapshot")
+	run("snapshot-export", snap.ID, archive)
+	other := filepath.Join(t.TempDir(), "other")
+	if p := plinth(t, env, "", "-data", other, "init"); p.code != 0 {
+		t.Fatal(p)
+	}
+	if p := plinth(t, env, "", "-data", other, "snapshot-import", archive); p.code != 0 {
+		t.Fatal(p)
+	}
+	exp := t.TempDir()
+	if p := plinth(t, env, "", "-data", other, "export", "/Tower/model.ifc", exp); p.code != 0 {
+		t.Fatal(p)
+	}
+	if got, _ := os.ReadFile(filepath.Join(exp, "model.ifc")); !bytes.Equal(got, model) {
+		t.Fatal("the imported snapshot's model.ifc differs")
+	}
+
+	// Encrypted backups: a wrong passphrase is one sentence and changes nothing.
+	if p := try([]string{"PLINTH_NEW_BACKUP_PASSPHRASE=correct horse battery"}, "backup", "passphrase"); p.code != 0 {
+		t.Fatal(p)
+	}
+	var enc taken
+	jsonOf(run("backup", "--level", "2", "--json"), &enc)
+	_ = os.WriteFile(filepath.Join(src, "notes.txt"), []byte("second notes"), 0o644)
+	run("import", "--to", "/Tower", filepath.Join(src, "notes.txt"))
+	before := run("ls", "/Tower", "--json").out
+	p := try([]string{"PLINTH_BACKUP_PASSPHRASE=wrong"}, "restore", enc.ID, "--scope", "all", "--yes")
+	if p.code != 1 || p.stderr != "The passphrase does not open backup "+enc.ID+"; nothing was changed\n" {
+		t.Fatalf("wrong passphrase: %+v", p)
+	}
+	p = try(nil, "restore", enc.ID, "--scope", "all", "--yes")
+	if p.code != 1 || !strings.Contains(p.stderr, "give its passphrase in PLINTH_BACKUP_PASSPHRASE") {
+		t.Fatalf("no passphrase: %+v", p)
+	}
+	if after := run("ls", "/Tower", "--json").out; after != before {
+		t.Fatalf("a refused restore changed /Tower:\n%s\n%s", before, after)
+	}
+
+	// One project out of the encrypted full backup, in place.
+	if p := try(nil, "restore", enc.ID, "--scope", "item"); p.code != 2 {
+		t.Fatalf("--scope item without --item: %+v", p)
+	}
+	p = try([]string{"PLINTH_BACKUP_PASSPHRASE=correct horse battery"}, "restore", enc.ID, "--scope", "item", "--item", "/Tower", "--yes")
+	if p.code != 0 || !strings.HasPrefix(p.out, "Tower restored from backup") {
+		t.Fatalf("item restore: %+v", p)
+	}
+	run("export", "/Tower/notes.txt", exp)
+	if got, _ := os.ReadFile(filepath.Join(exp, "notes.txt")); string(got) != "first notes" {
+		t.Fatalf("notes.txt after the item restore: %q", got)
+	}
+	var c struct{ Consistent bool }
+	jsonOf(run("check", "--json"), &c)
+	if !c.Consistent {
+		t.Fatal("the stores disagree after an item restore")
+	}
+	// A dry run removes nothing.
+	jsonOf(run("backups", "--json"), &list)
+	n := len(list.Backups)
+	if p := run("prune", "--dry-run"); !strings.HasPrefix(p.out, "Nothing to remove") && !strings.HasPrefix(p.out, "Would remove") {
+		t.Fatalf("prune --dry-run: %q", p.out)
+	}
+	jsonOf(run("backups", "--json"), &list)
+	if len(list.Backups) != n {
+		t.Fatalf("prune --dry-run removed backups: %d → %d", n, len(list.Backups))
+	}
+}

@@ -270,11 +270,10 @@ func cmdHelp(_ context.Context, c *cli, _ []string) error {
 	fmt.Fprintln(c.io.Out, "\nUsage: plinth [-data DIR] [-user NAME] [-password-stdin] [COMMAND]")
 	fmt.Fprintln(c.io.Out, "Without a command Plinth opens its window.")
 	fmt.Fprintln(c.io.Out, "\nCommands:")
-	rows := make([][]string, 0, len(commands))
+	// Like go help: the command and its arguments, the summary below.
 	for _, cmd := range commands {
-		rows = append(rows, []string{"  " + cmd.name + " " + cmd.args, cmd.summary})
+		fmt.Fprintf(c.io.Out, "  %s\n        %s\n", strings.TrimSpace(cmd.name+" "+cmd.args), cmd.summary)
 	}
-	c.table(rows)
 	fmt.Fprintln(c.io.Out, "\nThe data folder is", DefaultDataDir(), "unless -data or PLINTH_DATA says otherwise.")
 	fmt.Fprintln(c.io.Out, "Passwords come from PLINTH_PASSWORD (and PLINTH_NEW_PASSWORD for new ones),")
 	fmt.Fprintln(c.io.Out, "from standard input with -password-stdin, or from a prompt.")

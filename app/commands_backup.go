@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -16,7 +17,7 @@ var backupCommands = []command{
 	{"backup", "--level 1|2|3 [--item PATH] [--json]", "take a backup: 1 snapshot of a project or library, 2 full data, 3 OS snapshot", cmdBackup},
 	{"backups", "[--json]", "list the backups (level 1 and 2) with where they lie", cmdBackups},
 	{"verify", "ID [--json]", "check a backup: checksums, then a restore into a scratch folder", cmdVerify},
-	{"restore", "ID [--scope all|manager|fileserver|item] [--as-new NAME] [--yes] [--json]", "restore from a backup", cmdRestore},
+	{"restore", "ID [--scope all|manager|fileserver|item] [--item PATH] [--as-new NAME] [--yes] [--json]", "restore from a backup", cmdRestore},
 	{"snapshot-export", "ID FILE", "write a project or library snapshot into one portable file", cmdSnapshotExport},
 	{"snapshot-import", "FILE [--as NAME]", "create a project or library from a snapshot file", cmdSnapshotImport},
 	{"snapshot schedule", "PATH none|hourly|daily|inherit [--at HH:MM] [--keep N]", "when a project, library or folder gets snapshots", cmdSnapshotSchedule},
@@ -186,7 +187,8 @@ func cmdVerify(ctx context.Context, c *cli, args []string) error {
 
 func cmdRestore(ctx context.Context, c *cli, args []string) error {
 	fs := newFlags("restore")
-	scope := fs.String("scope", "", "all, manager, fileserver (level 2) or item (level 1)")
+	scope := fs.String("scope", "", "all, manager, fileserver, or item (one project or library)")
+	item := fs.String("item", "", "with --scope item and a full backup: the project or library, by its path in the backup")
 	asNew := fs.String("as-new", "", "level 1: create a new project or library with this name instead of rolling back")
 	yes := fs.Bool("yes", false, "restore without asking")
 	asJSON := fs.Bool("json", false, "print one JSON object")
@@ -213,8 +215,19 @@ func cmdRestore(ctx context.Context, c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
+	if m.Level == 2 && (sc == backup.ScopeItem) != (*item != "") {
+		return usagef("a full backup restores one project or library with --scope item --item PATH")
+	}
 	if !*yes {
-		if m.Level == 1 && *asNew != "" {
+		if m.Level == 2 && sc == backup.ScopeItem {
+			lines, err := a.Backups.PreviewItem(ctx, actor, m, *item, *asNew)
+			if err != nil {
+				return err
+			}
+			for _, l := range lines {
+				fmt.Fprintln(c.io.Out, l)
+			}
+		} else if m.Level == 1 && *asNew != "" {
 			fmt.Fprintf(c.io.Out, "A new %s %q will be created from snapshot %s.\n", m.ItemKind, *asNew, m.ID)
 		} else {
 			lines, err := a.Backups.Preview(ctx, m, sc)
@@ -228,10 +241,16 @@ func cmdRestore(ctx context.Context, c *cli, args []string) error {
 		return usagef("add --yes to restore")
 	}
 	var res backup.Result
-	if m.Level == 1 {
+	switch {
+	case m.Level == 1:
 		res, err = a.Backups.RestoreSnapshot(ctx, actor, m.ID, *asNew, c.bar())
-	} else {
+	case sc == backup.ScopeItem:
+		res, err = a.Backups.RestoreItem(ctx, actor, m.ID, *item, *asNew, c.io.Getenv("PLINTH_BACKUP_PASSPHRASE"), c.bar())
+	default:
 		res, err = a.Backups.Restore(ctx, actor, m.ID, sc, c.io.Getenv("PLINTH_BACKUP_PASSPHRASE"), c.bar())
+	}
+	if errors.Is(err, backup.ErrNeedPassphase) {
+		return fmt.Errorf("%w in PLINTH_BACKUP_PASSPHRASE", err)
 	}
 	if err != nil {
 		return err
@@ -245,6 +264,14 @@ func cmdRestore(ctx context.Context, c *cli, args []string) error {
 	}
 	if m.Level == 1 {
 		fmt.Fprintf(c.io.Out, "%s restored from snapshot %s.\n", res.Item, res.Backup)
+		return nil
+	}
+	if sc == backup.ScopeItem {
+		if *asNew != "" {
+			fmt.Fprintf(c.io.Out, "%s created from backup %s.\n", res.Item, res.Backup)
+		} else {
+			fmt.Fprintf(c.io.Out, "%s restored from backup %s; its state before is kept as a snapshot.\n", res.Item, res.Backup)
+		}
 		return nil
 	}
 	fmt.Fprintf(c.io.Out, "Restored %s from backup %s. The replaced data is kept in %s.\n", res.Scope, res.Backup, res.SafetyCopy)

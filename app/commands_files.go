@@ -32,9 +32,6 @@ var fileCommands = []command{
 	{"check", "[--json]", "compare the Manager and the File Server", cmdCheck},
 	{"sync-files", "[--yes] [--json]", "full file synchronization (masteradmin only)", cmdSyncFiles},
 	{"sync-history", "[--json]", "past full file synchronizations", cmdSyncHistory},
-	{"backup", "--level 2 [--json]", "take a full data backup of both stores", cmdBackup},
-	{"backups", "[--json]", "list the backups", cmdBackups},
-	{"restore", "ID --scope all|manager|fileserver [--yes] [--json]", "restore both stores or one of them from a backup", cmdRestore},
 	{"bench", "files [--size-mib N] [--entries N]", "measure import, drift check, diff and synchronization", cmdBench},
 }
 

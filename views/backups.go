@@ -510,12 +510,16 @@ func (p *backupsPage) doVerify() {
 type restoreDialog struct {
 	d          dialog.Dialog
 	scope      *widget.RadioGroup
+	item       *widget.SelectEntry // scope item: its path in the backup
+	paths      []string            // the projects and libraries offered
+	asNew      *widget.Entry       // scope item: "" rolls back in place
+	itemRow    *fyne.Container
 	summary    *widget.Label
 	passphrase *widget.Entry
 	confirm    *widget.Button
 }
 
-var scopeLabels = []string{"Everything", "Manager only", "File Server only"}
+var scopeLabels = []string{"Everything", "Manager only", "File Server only", "One project or library"}
 
 func scopeOf(label string) backup.Scope {
 	switch label {
@@ -523,6 +527,8 @@ func scopeOf(label string) backup.Scope {
 		return backup.ScopeManager
 	case scopeLabels[2]:
 		return backup.ScopeFileServer
+	case scopeLabels[3]:
+		return backup.ScopeItem
 	}
 	return backup.ScopeAll
 }
@@ -533,26 +539,55 @@ func (p *backupsPage) showRestore() {
 		return
 	}
 	rd := &restoreDialog{summary: &widget.Label{Wrapping: fyne.TextWrapWord}, passphrase: &widget.Entry{Password: true, PlaceHolder: "passphrase of this backup"}}
+	for _, it := range p.items {
+		if path, err := p.ui.svc.Files.Path(context.Background(), it.ID); err == nil {
+			rd.paths = append(rd.paths, "/"+strings.TrimPrefix(path, "/"))
+		}
+	}
+	rd.item = widget.NewSelectEntry(rd.paths)
+	rd.item.PlaceHolder = "its path in the backup, e.g. /Tower"
+	rd.asNew = &widget.Entry{PlaceHolder: "empty: roll back in place; a name: create a new one"}
+	rd.itemRow = container.New(layout.NewFormLayout(), widget.NewLabel("Project or library"), rd.item, widget.NewLabel("Restore as new"), rd.asNew)
+	rd.confirm = &widget.Button{Text: "Restore", Icon: theme.ConfirmIcon(), Importance: widget.DangerImportance}
+	actor := p.ui.actor
 	preview := func() {
 		scope := scopeOf(rd.scope.Selected)
+		item, asNew := strings.TrimSpace(rd.item.Text), strings.TrimSpace(rd.asNew.Text)
+		if scope == backup.ScopeItem {
+			rd.itemRow.Show()
+		} else {
+			rd.itemRow.Hide()
+		}
+		if scope == backup.ScopeItem && item == "" {
+			rd.summary.SetText("Choose the project or library to restore.")
+			rd.confirm.Disable()
+			return
+		}
 		var lines []string
 		p.ui.background(func(ctx context.Context) (err error) {
-			lines, err = p.ui.svc.Backups.Preview(ctx, m, scope)
+			if scope == backup.ScopeItem {
+				lines, err = p.ui.svc.Backups.PreviewItem(ctx, actor, m, item, asNew)
+			} else {
+				lines, err = p.ui.svc.Backups.Preview(ctx, m, scope)
+			}
 			return err
 		}, func(err error) {
 			if err != nil {
 				rd.summary.SetText(sentence(err))
+				rd.confirm.Disable()
 				return
 			}
 			rd.summary.SetText(strings.Join(lines, "\n"))
+			rd.confirm.Enable()
 		})
 	}
 	rd.scope = widget.NewRadioGroup(scopeLabels, func(string) { preview() })
-	rd.confirm = &widget.Button{Text: "Restore", Icon: theme.ConfirmIcon(), Importance: widget.DangerImportance}
+	rd.item.OnChanged = func(string) { preview() }
+	rd.asNew.OnChanged = func(string) { preview() }
 	cancel := &widget.Button{Text: "Cancel", Icon: theme.CancelIcon()}
 	items := []fyne.CanvasObject{
 		widget.NewLabel(fmt.Sprintf("Backup of %s (%s, %s).", m.Created.Local().Format("Monday 2 January 2006 15:04"), m.Type, humanize.IBytes(uint64(m.Bytes())))),
-		rd.scope, rd.summary,
+		rd.scope, rd.itemRow, rd.summary,
 	}
 	if m.Encrypted() {
 		items = append(items, rd.passphrase)
@@ -560,24 +595,34 @@ func (p *backupsPage) showRestore() {
 	items = append(items, container.NewHBox(layout.NewSpacer(), cancel, rd.confirm))
 	rd.d = dialog.NewCustomWithoutButtons("Restore", container.NewVBox(items...), p.ui.win)
 	cancel.OnTapped = rd.d.Hide
-	actor := p.ui.actor
 	rd.confirm.OnTapped = func() {
 		scope, pass := scopeOf(rd.scope.Selected), rd.passphrase.Text
+		item, asNew := strings.TrimSpace(rd.item.Text), strings.TrimSpace(rd.asNew.Text)
 		rd.d.Hide()
 		p.ui.longWork("Restoring backup "+m.ID, func(ctx context.Context, prog progress.Func) (string, error) {
+			when := m.Created.Local().Format("2006-01-02 15:04")
+			if scope == backup.ScopeItem {
+				res, err := p.ui.svc.Backups.RestoreItem(ctx, actor, m.ID, item, asNew, pass, prog)
+				if err != nil {
+					return "", err
+				}
+				if asNew != "" {
+					return fmt.Sprintf("Created %s from the backup of %s.", res.Item, when), nil
+				}
+				return fmt.Sprintf("Restored %s from the backup of %s. Its state before is kept as a snapshot.", res.Item, when), nil
+			}
 			res, err := p.ui.svc.Backups.Restore(ctx, actor, m.ID, scope, pass, prog)
 			if err != nil {
 				return "", err
 			}
-			return fmt.Sprintf("Restored %s from the backup of %s. The replaced data is kept in %s.", scopeLabel(res.Scope),
-				m.Created.Local().Format("2006-01-02 15:04"), res.SafetyCopy), nil
+			return fmt.Sprintf("Restored %s from the backup of %s. The replaced data is kept in %s.", scopeLabel(res.Scope), when, res.SafetyCopy), nil
 		}, func(error) {
 			p.shown()
 			p.ui.refreshBell()
 		})
 	}
 	rd.scope.SetSelected(scopeLabels[0])
-	rd.d.Resize(fyne.NewSize(620, 360))
+	rd.d.Resize(fyne.NewSize(640, 420))
 	rd.d.Show()
 	p.restoreD = rd
 }

@@ -120,3 +120,68 @@ func TestSnapshotNowAndRollBack(t *testing.T) {
 		t.Fatalf("model.ifc = %q", got.String())
 	}
 }
+
+// Restore… one project out of a full backup: the dialog asks which, says
+// what changes, and only that project goes back.
+func TestRestoreOneProjectFromFullBackup(t *testing.T) {
+	h := newHarness(t)
+	master := h.bootstrap()
+	ctx := context.Background()
+	for _, name := range []string{"Tower", "Bridge"} {
+		if _, err := h.files.Create(ctx, master, files.RootID, name, files.KindProject); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h.upload("/Tower/model.ifc", []byte("tower one"))
+	h.upload("/Bridge/deck.ifc", []byte("bridge one"))
+	h.start(StartOptions{User: "masteradmin", Password: masterPw, Page: PageBackups})
+	p := h.ui.built[PageBackups].(*backupsPage)
+	test.Tap(p.backupNow)
+	h.ui.Wait()
+	h.upload("/Tower/model.ifc", []byte("tower two"))
+	h.upload("/Bridge/deck.ifc", []byte("bridge two"))
+
+	p.fullList.Select(widget.TableCellID{Row: 0, Col: 0})
+	test.Tap(p.restore)
+	h.ui.Wait()
+	rd := p.restoreD
+	if rd.itemRow.Visible() {
+		t.Fatal("the project chooser shows for a whole restore")
+	}
+	rd.scope.SetSelected("One project or library")
+	h.ui.Wait()
+	if !rd.itemRow.Visible() || !rd.confirm.Disabled() || rd.summary.Text != "Choose the project or library to restore." {
+		t.Fatalf("before choosing: visible %v, confirm disabled %v, %q", rd.itemRow.Visible(), rd.confirm.Disabled(), rd.summary.Text)
+	}
+	if strings.Join(rd.paths, " ") != "/Bridge /Tower" {
+		t.Fatalf("choices: %q", rd.paths)
+	}
+	rd.item.SetText("/Nowhere")
+	h.ui.Wait()
+	if !rd.confirm.Disabled() || !strings.Contains(rd.summary.Text, "There is no /Nowhere now") {
+		t.Fatalf("unknown project: %q", rd.summary.Text)
+	}
+	rd.item.SetText("/Tower")
+	h.ui.Wait()
+	if rd.confirm.Disabled() || !strings.Contains(rd.summary.Text, `Project "Tower" (1 file now) goes back to its content in the backup`) {
+		t.Fatalf("summary: %q", rd.summary.Text)
+	}
+	test.Tap(rd.confirm)
+	h.ui.Wait()
+	if b := h.ui.Banner(); b.State() != BannerShowDone || !strings.HasPrefix(b.Text(), "Restored Tower from the backup of") {
+		t.Fatalf("after restoring: %q", b.Text())
+	}
+	read := func(path string) string {
+		n, _ := h.files.Lookup(ctx, master, path)
+		r, _, err := h.files.Open(ctx, master, n.ID, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got bytes.Buffer
+		_, _ = got.ReadFrom(r)
+		return got.String()
+	}
+	if read("/Tower/model.ifc") != "tower one" || read("/Bridge/deck.ifc") != "bridge two" {
+		t.Fatalf("after restoring Tower: %q, %q", read("/Tower/model.ifc"), read("/Bridge/deck.ifc"))
+	}
+}

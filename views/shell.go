@@ -99,6 +99,8 @@ type Backups interface {
 	Verify(ctx context.Context, actor account.Actor, id, passphrase string, prog progress.Func) (backup.Verification, error)
 	Preview(ctx context.Context, m backup.Manifest, scope backup.Scope) ([]string, error)
 	Restore(ctx context.Context, actor account.Actor, id string, scope backup.Scope, passphrase string, prog progress.Func) (backup.Result, error)
+	PreviewItem(ctx context.Context, actor account.Actor, m backup.Manifest, itemPath, asNew string) ([]string, error)
+	RestoreItem(ctx context.Context, actor account.Actor, id, itemPath, asNew, passphrase string, prog progress.Func) (backup.Result, error)
 	RestoreSnapshot(ctx context.Context, actor account.Actor, id, asNew string, prog progress.Func) (backup.Result, error)
 	ExportSnapshot(ctx context.Context, actor account.Actor, id, dest string) error
 	ImportSnapshot(ctx context.Context, actor account.Actor, file, asNew string, prog progress.Func) (backup.Result, error)

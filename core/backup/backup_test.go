@@ -288,7 +288,7 @@ func TestEncryptedBackups(t *testing.T) {
 		t.Fatalf("restore without passphrase: %v", err)
 	}
 	if _, err := e.b.Restore(ctx, e.master, m.ID, ScopeAll, "wrong horse battery", nil); !errors.Is(err, ErrPassphrase) ||
-		err.Error() != "the passphrase does not open backup "+m.ID+": the passphrase does not open this backup" {
+		err.Error() != "the passphrase does not open backup "+m.ID+"; nothing was changed" {
 		t.Fatalf("wrong passphrase: %v", err)
 	}
 	v, err := e.b.Verify(ctx, e.master, m.ID, "", nil)
@@ -663,5 +663,79 @@ func TestRecoverInterruptedRestore(t *testing.T) {
 				t.Fatal("journal left behind")
 			}
 		})
+	}
+}
+
+// One project out of a full backup: in place (the rest of the office
+// untouched, the state before kept as a snapshot) and as a new project.
+func TestRestoreItemFromFullBackup(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	if _, err := e.files.Create(ctx, e.master, files.RootID, "Tower", files.KindProject); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.files.Create(ctx, e.master, files.RootID, "Bridge", files.KindProject); err != nil {
+		t.Fatal(err)
+	}
+	ground := random(5 << 20)
+	e.put("/Tower/plans/ground.pdf", ground)
+	e.put("/Tower/model.ifc", []byte("ISO-10303-21; v1"))
+	e.put("/Bridge/deck.ifc", []byte("deck v1"))
+	m := e.full()
+
+	e.put("/Tower/model.ifc", []byte("ISO-10303-21; v2"))
+	e.put("/Tower/new.txt", []byte("added after the backup"))
+	e.rm("/Tower/plans/ground.pdf")
+	e.put("/Bridge/deck.ifc", []byte("deck v2"))
+
+	// Refused before any work: no such project now, or no right to see backups.
+	if _, err := e.b.RestoreItem(ctx, e.master, m.ID, "/Nowhere", "", "", nil); err == nil || !strings.Contains(err.Error(), "there is no /Nowhere now") {
+		t.Fatalf("missing item: %v", err)
+	}
+	if err := e.acc.AddUser(ctx, e.master, account.NewUser{Name: "nora", Role: account.RoleNone, Password: "nora's password"}); err != nil {
+		t.Fatal(err)
+	}
+	nora, _ := e.acc.ActAs(ctx, "nora")
+	if _, err := e.b.RestoreItem(ctx, nora, m.ID, "/Tower", "", "", nil); !errors.Is(err, account.ErrPermission) {
+		t.Fatalf("nora restored a project: %v", err)
+	}
+
+	res, err := e.b.RestoreItem(ctx, e.master, m.ID, "/Tower", "", "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Item != "Tower" || res.Scope != ScopeItem {
+		t.Fatalf("result = %+v", res)
+	}
+	if string(e.read("/Tower/model.ifc")) != "ISO-10303-21; v1" || !bytes.Equal(e.read("/Tower/plans/ground.pdf"), ground) {
+		t.Fatal("Tower did not go back to the backup")
+	}
+	if _, err := e.files.Lookup(ctx, e.master, "/Tower/new.txt"); !errors.Is(err, files.ErrNotFound) {
+		t.Fatal("a file added after the backup survived")
+	}
+	if string(e.read("/Bridge/deck.ifc")) != "deck v2" {
+		t.Fatal("restoring Tower changed Bridge")
+	}
+	tower, _ := e.files.Lookup(ctx, e.master, "/Tower")
+	if snaps, _ := e.b.Snapshots(tower.ID); len(snaps) != 1 || snaps[0].Tree.Files != 2 {
+		t.Fatalf("the state before the restore was not saved: %+v", snaps)
+	}
+	if dm, df, _ := e.files.Digests(); dm != df {
+		t.Fatal("the stores disagree after an item restore")
+	}
+
+	// As a new project, next to the current one.
+	if _, err := e.b.RestoreItem(ctx, e.master, m.ID, "/Bridge", "Bridge as backed up", "", nil); err != nil {
+		t.Fatal(err)
+	}
+	if string(e.read("/Bridge as backed up/deck.ifc")) != "deck v1" || string(e.read("/Bridge/deck.ifc")) != "deck v2" {
+		t.Fatal("restore as new is wrong")
+	}
+	if _, err := e.b.RestoreItem(ctx, e.master, m.ID, "/Bridge", "Tower", "", nil); err == nil || !strings.Contains(err.Error(), `"Tower" already exists`) {
+		t.Fatalf("as new onto an existing name: %v", err)
+	}
+	// No scratch folder is left behind.
+	if left, _ := filepath.Glob(filepath.Join(e.dir, ".item-restoring-*")); len(left) != 0 {
+		t.Fatalf("scratch left: %v", left)
 	}
 }

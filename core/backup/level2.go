@@ -389,12 +389,12 @@ func (s *Service) opener(m Manifest, target, passphrase string) (*opener, error)
 		return &opener{}, nil
 	}
 	if passphrase == "" {
-		return nil, fmt.Errorf("backup %s is encrypted; give its passphrase: %w", m.ID, ErrNeedPassphase)
+		return nil, refusal(ErrNeedPassphase, "backup %s is encrypted; give its passphrase", m.ID)
 	}
 	id, err := openKey(target, m.Recipient, passphrase)
 	if err != nil {
 		if errors.Is(err, ErrPassphrase) {
-			return nil, fmt.Errorf("the passphrase does not open backup %s: %w", m.ID, ErrPassphrase)
+			return nil, refusal(ErrPassphrase, "the passphrase does not open backup %s; nothing was changed", m.ID)
 		}
 		return nil, err
 	}

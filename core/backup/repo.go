@@ -47,6 +47,20 @@ var (
 	ErrNeedPassphase = errors.New("the backup is encrypted")
 )
 
+// refused is an error whose sentence says it all; errors.Is still finds
+// the kind (one of the Err values above).
+type refused struct {
+	msg  string
+	kind error
+}
+
+func (e *refused) Error() string { return e.msg }
+func (e *refused) Unwrap() error { return e.kind }
+
+func refusal(kind error, format string, args ...any) error {
+	return &refused{msg: fmt.Sprintf(format, args...), kind: kind}
+}
+
 const (
 	manifestName = "manifest.json"
 	formatV2     = 2

@@ -23,7 +23,7 @@ const (
 	ScopeAll        Scope = "all"
 	ScopeManager    Scope = "manager"
 	ScopeFileServer Scope = "fileserver"
-	ScopeItem       Scope = "item" // a level-1 snapshot
+	ScopeItem       Scope = "item" // one project or library (a snapshot, or out of a full backup: RestoreItem)
 )
 
 // ParseScope reads a scope name.
@@ -59,6 +59,9 @@ func (s *Service) Preview(ctx context.Context, m Manifest, scope Scope) ([]strin
 	var out []string
 	if m.Level == 1 {
 		return s.previewSnapshot(ctx, m)
+	}
+	if scope == ScopeItem {
+		return nil, errors.New("say which project or library to restore from the full backup")
 	}
 	for _, k := range scope.kinds() {
 		p, ok := m.Payload(k)
@@ -99,8 +102,11 @@ func (s *Service) Restore(ctx context.Context, actor account.Actor, id string, s
 		return res, err
 	}
 	res.Backup = m.ID
-	if m.Level == 1 || scope == ScopeItem {
+	if m.Level == 1 {
 		return s.restoreSnapshot(ctx, actor, m, "", passphrase, prog)
+	}
+	if scope == ScopeItem {
+		return res, errors.New("say which project or library to restore from the full backup")
 	}
 	end, err := s.begin(2)
 	if err != nil {
