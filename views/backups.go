@@ -44,6 +44,7 @@ type backupsPage struct {
 	jobs                          *widget.Label
 
 	// level 1
+	snapTarget *widget.Entry
 	items      []files.Node
 	item       *widget.Select
 	snapSched  *widget.Label
@@ -192,6 +193,15 @@ func (p *backupsPage) level1() fyne.CanvasObject {
 	p.asNew = &widget.Button{Text: "Create new from snapshot…", Icon: theme.ContentAddIcon(), OnTapped: func() { p.showSnapRestore(true) }}
 	p.exportSnap = &widget.Button{Text: "Download…", Icon: theme.DownloadIcon(), OnTapped: p.doExport}
 	importSnap := &widget.Button{Text: "Import…", Icon: theme.UploadIcon(), OnTapped: p.doImport}
+	p.snapTarget = &widget.Entry{}
+	browse := &widget.Button{Icon: theme.FolderOpenIcon(), OnTapped: func() {
+		dialog.ShowFolderOpen(func(l fyne.ListableURI, err error) {
+			if err == nil && l != nil {
+				p.snapTarget.SetText(l.Path())
+			}
+		}, p.ui.win)
+	}}
+	saveTarget := &widget.Button{Text: "Save folder", OnTapped: p.saveLevel1}
 	p.snapList = widget.NewList(func() int { return len(p.snaps) },
 		func() fyne.CanvasObject { return widget.NewLabel("2006-01-02 15:04:05  999 files, 1000 MiB") },
 		func(i widget.ListItemID, o fyne.CanvasObject) {
@@ -203,6 +213,7 @@ func (p *backupsPage) level1() fyne.CanvasObject {
 	p.updateSnapButtons()
 	top := container.NewVBox(
 		widget.NewLabel("Each project's and library's files, one snapshot at a time; unchanged contents are stored once."),
+		container.NewBorder(nil, nil, widget.NewLabel("Snapshot folder"), container.NewHBox(browse, saveTarget), p.snapTarget),
 		container.NewBorder(nil, nil, widget.NewLabel("Project or library"), nil, p.item),
 		p.snapSched,
 		container.NewHBox(p.snapMode, widget.NewLabel("at"), container.NewGridWrap(fyne.NewSize(70, p.snapAt.MinSize().Height), p.snapAt),
@@ -292,6 +303,7 @@ func (p *backupsPage) shown() {
 	}
 	actor := p.ui.actor
 	var (
+		c1    backup.Level1Settings
 		c2    backup.Level2Settings
 		c3    backup.Level3Settings
 		fulls []backup.Manifest
@@ -299,6 +311,9 @@ func (p *backupsPage) shown() {
 		items []files.Node
 	)
 	p.ui.background(func(ctx context.Context) (err error) {
+		if c1, err = svc.Level1(); err != nil {
+			return err
+		}
 		if c2, err = svc.Level2(); err != nil {
 			return err
 		}
@@ -319,6 +334,7 @@ func (p *backupsPage) shown() {
 			return
 		}
 		p.target.SetText(c2.Target)
+		p.snapTarget.SetText(c1.Target)
 		w, at := whenOf(c2.Schedule)
 		p.when.SetSelected(w)
 		p.at.SetText(at)
@@ -442,6 +458,32 @@ func (p *backupsPage) saveLevel2() {
 		}
 		p.reschedule()
 		p.ui.banner.Done("Full backup settings saved.")
+		p.shown()
+	})
+}
+
+// saveLevel1 sets where snapshots go; those taken so far stay behind.
+func (p *backupsPage) saveLevel1() {
+	actor, target := p.ui.actor, strings.TrimSpace(p.snapTarget.Text)
+	var old string
+	p.ui.background(func(ctx context.Context) error {
+		c, err := p.ui.svc.Backups.Level1()
+		if err != nil {
+			return err
+		}
+		old = c.Target
+		c.Target = target
+		return p.ui.svc.Backups.SetLevel1(ctx, actor, c)
+	}, func(err error) {
+		if err != nil {
+			p.ui.showError(err)
+			return
+		}
+		msg := "Snapshots go to " + target + "."
+		if old != target {
+			msg += " Those taken so far stay in " + old + "."
+		}
+		p.ui.banner.Done(msg)
 		p.shown()
 	})
 }

@@ -88,6 +88,8 @@ type Backups interface {
 	List() ([]backup.Manifest, error)
 	Snapshots(item string) ([]backup.Manifest, error)
 	History(ctx context.Context, actor account.Actor) ([]backup.Record, error)
+	Level1() (backup.Level1Settings, error)
+	SetLevel1(ctx context.Context, actor account.Actor, c backup.Level1Settings) error
 	Level2() (backup.Level2Settings, error)
 	SetLevel2(ctx context.Context, actor account.Actor, c backup.Level2Settings) error
 	SetPassphrase(ctx context.Context, actor account.Actor, passphrase string) error

@@ -739,3 +739,51 @@ func TestRestoreItemFromFullBackup(t *testing.T) {
 		t.Fatalf("scratch left: %v", left)
 	}
 }
+
+// Snapshots go to the chosen folder; those taken before stay where they
+// were and come back when that folder is chosen again.
+func TestSnapshotTarget(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	tower, _ := e.files.Create(ctx, e.master, files.RootID, "Tower", files.KindProject)
+	e.put("/Tower/model.ifc", []byte("v1"))
+	first, err := e.b.Snapshot(ctx, e.master, tower.ID, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, _ := e.b.Level1()
+	old := c.Target
+	if !strings.HasPrefix(first.Path, old) {
+		t.Fatalf("snapshot at %s, not in the default %s", first.Path, old)
+	}
+	usb := filepath.Join(t.TempDir(), "usb", "plinth snapshots")
+	if err := e.b.SetLevel1(ctx, e.master, Level1Settings{Target: usb}); err != nil {
+		t.Fatal(err)
+	}
+	second, err := e.b.Snapshot(ctx, e.master, tower.ID, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(second.Path, usb) || countFiles(t, filepath.Join(usb, "chunks")) != 1 {
+		t.Fatalf("snapshot at %s, want in %s with its chunk", second.Path, usb)
+	}
+	if l, _ := e.b.Snapshots(tower.ID); len(l) != 1 || l[0].ID != second.ID {
+		t.Fatalf("listed %d snapshots in the new folder", len(l))
+	}
+	if _, err := e.b.RestoreSnapshot(ctx, e.master, second.ID, "Tower from usb", nil); err != nil {
+		t.Fatal(err)
+	}
+	_ = e.b.SetLevel1(ctx, e.master, Level1Settings{Target: old})
+	if l, _ := e.b.Snapshots(tower.ID); len(l) != 1 || l[0].ID != first.ID {
+		t.Fatal("the snapshots of the old folder are not listed again")
+	}
+	// A folder that cannot be written is refused with a sentence.
+	if err := e.b.SetLevel1(ctx, e.master, Level1Settings{Target: ""}); err == nil {
+		t.Fatal("an empty target was accepted")
+	}
+	file := filepath.Join(t.TempDir(), "a file")
+	_ = os.WriteFile(file, nil, 0o600)
+	if err := e.b.SetLevel1(ctx, e.master, Level1Settings{Target: file}); err == nil || !strings.HasPrefix(err.Error(), "snapshot target: ") {
+		t.Fatalf("a file as target: %v", err)
+	}
+}

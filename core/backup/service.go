@@ -27,6 +27,12 @@ type Level2Settings struct {
 	Recipient  string        `json:"recipient,omitempty"`
 }
 
+// Level1Settings are the project and library snapshots' settings (their
+// schedules are per item: SnapshotSchedule).
+type Level1Settings struct {
+	Target string `json:"target"`
+}
+
 // Level3Settings are the OS snapshot's settings.
 type Level3Settings struct {
 	Command        string        `json:"command"`
@@ -55,6 +61,7 @@ type Record struct {
 }
 
 var (
+	settings1 = storage.NewCollection[Level1Settings]("setting")
 	settings2 = storage.NewCollection[Level2Settings]("setting")
 	settings3 = storage.NewCollection[Level3Settings]("setting")
 	history   = storage.NewCollection[Record]("bkhist")
@@ -133,6 +140,36 @@ func (s *Service) SetLevel2(ctx context.Context, actor account.Actor, c Level2Se
 		return fmt.Errorf("backup target: %w", err)
 	}
 	return s.mgr.Update(func(tx *storage.Tx) error { return settings2.Put(tx, "backup2", c) })
+}
+
+// Level1 returns the snapshot settings.
+func (s *Service) Level1() (Level1Settings, error) {
+	c := Level1Settings{Target: filepath.Join(s.dataDir, "backups", "snapshots")}
+	err := s.mgr.View(func(tx *storage.Tx) error {
+		got, err := settings1.Get(tx, "backup1")
+		if errors.Is(err, storage.ErrNotFound) {
+			return nil
+		}
+		c = got
+		return err
+	})
+	return c, err
+}
+
+// SetLevel1 changes where snapshots go. Snapshots taken so far stay where
+// they are (and are listed again when that folder is chosen again). It
+// needs Modify details on the Servers page.
+func (s *Service) SetLevel1(ctx context.Context, actor account.Actor, c Level1Settings) error {
+	if err := s.acc.Check(ctx, actor, account.ServersPage, account.ModifyDetails); err != nil {
+		return err
+	}
+	if c.Target == "" {
+		return errors.New("choose a target folder for snapshots")
+	}
+	if err := storage.CheckFolder(c.Target); err != nil {
+		return fmt.Errorf("snapshot target: %w", err)
+	}
+	return s.mgr.Update(func(tx *storage.Tx) error { return settings1.Put(tx, "backup1", c) })
 }
 
 // SetPassphrase makes future full backups encrypted with a key that only

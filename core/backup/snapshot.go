@@ -88,7 +88,15 @@ var snapSchedules = storage.NewCollection[SnapSchedule]("snapsched")
 // changes it: hourly, keep the last 24.
 var DefaultSnapSchedule = SnapSchedule{Mode: "hourly", Keep: 24}
 
-func (s *Service) snapshotTarget() string { return filepath.Join(s.dataDir, "backups", "snapshots") }
+// snapshotTarget is where snapshots go: the chosen folder, else
+// <data>/backups/snapshots.
+func (s *Service) snapshotTarget() string {
+	c, err := s.Level1()
+	if err != nil || c.Target == "" {
+		return filepath.Join(s.dataDir, "backups", "snapshots")
+	}
+	return c.Target
+}
 
 // SnapshotSchedule returns the schedule that applies to a node and the
 // node that defines it: its own when defined locally, else the nearest
