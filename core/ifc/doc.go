@@ -1,0 +1,12 @@
+// Package ifc reads IFC design files: ISO 10303-21 ("STEP physical file")
+// text in the IFC2X3, IFC4 and IFC4X3 schemas. It finds every entity
+// instance, the elements among them (instances of IfcProduct subtypes,
+// keyed by GlobalId) and, for each element, a content checksum that covers
+// everything the element references but not the #ids, so that a re-export
+// that only renumbers instances changes no checksum.
+//
+// The reader holds the file in memory and indexes instances by byte span;
+// attribute values are parsed only when asked for. Bad input is reported
+// with the file, line and column; a reference to a missing instance is a
+// warning on the element that holds it, not a failure of the file.
+package ifc

@@ -1,0 +1,479 @@
+package ifc
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"codeberg.org/plinth/plinth/core/ifc/schema"
+)
+
+// Instance is one entity instance of the DATA section.
+type Instance struct {
+	ID     uint64
+	Entity *schema.Entity // nil: a type the schema does not know, or a complex instance
+	// Byte spans in the file: the type name, and the parameter list "(…)"
+	// (for a complex instance, the whole "(A(…)B(…))").
+	typeAt, typeEnd uint32
+	at, end         uint32
+	complex         bool
+}
+
+// Header is what the HEADER section says about the file.
+type Header struct {
+	Description       []string
+	ImplementationLvl string
+	Name              string
+	TimeStamp         string
+	Author            []string
+	Organization      []string
+	PreprocessorVer   string
+	OriginatingSystem string
+	Authorization     string
+	Schemas           []string // FILE_SCHEMA, as written
+}
+
+// File is a parsed IFC file.
+type File struct {
+	Name     string // for messages: the file name as given
+	SchemaID string // FILE_SCHEMA as written, e.g. "IFC4X3_RC2"
+	Schema   *schema.Schema
+	Header   Header
+
+	data  []byte
+	insts []Instance
+	dense []int32          // id → index+1, when ids are dense enough
+	ids   map[uint64]int32 // id → index, otherwise
+	// Unknown entity type names, with how many instances use each.
+	Unknown map[string]int
+}
+
+// Open reads and parses the file at path.
+func Open(ctx context.Context, path string) (*File, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", filepath.Base(path), err)
+	}
+	return Parse(ctx, filepath.Base(path), data)
+}
+
+// Parse parses an IFC file held in data, which it keeps (do not change
+// it afterwards). name is used in messages.
+func Parse(ctx context.Context, name string, data []byte) (*File, error) {
+	f := &File{Name: name, data: data, Unknown: map[string]int{}}
+	pos := skipSpace(data, skipBOM(data))
+	if !hasKeyword(data, pos, "ISO-10303-21") {
+		return nil, f.errorAt(pos, "this is not an IFC file: it does not start with ISO-10303-21;")
+	}
+	pos = skipSpace(data, pos+len("ISO-10303-21"))
+	if pos >= len(data) || data[pos] != ';' {
+		return nil, f.errorAt(pos, "ISO-10303-21 is not followed by ';'")
+	}
+	pos, err := f.header(skipSpace(data, pos+1))
+	if err != nil {
+		return nil, err
+	}
+	if f.SchemaID, f.Schema, err = pickSchema(f.Header.Schemas); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	// One or more DATA sections, then END-ISO-10303-21.
+	f.insts = make([]Instance, 0, len(data)/64+16) // IFC averages 70–100 bytes an instance
+	for {
+		pos = skipSpace(data, pos)
+		switch {
+		case hasKeyword(data, pos, "DATA"):
+			pos = skipSpace(data, pos+len("DATA"))
+			if pos < len(data) && data[pos] == '(' { // DATA(name, schemas) in edition 3
+				end, err := f.scanParams(pos)
+				if err != nil {
+					return nil, err
+				}
+				pos = skipSpace(data, end)
+			}
+			if pos >= len(data) || data[pos] != ';' {
+				return nil, f.errorAt(pos, "DATA is not followed by ';'")
+			}
+			if pos, err = f.dataSection(ctx, pos+1); err != nil {
+				return nil, err
+			}
+		case hasKeyword(data, pos, "END-ISO-10303-21"):
+			return f, f.index()
+		case pos >= len(data):
+			// Many writers stop after ENDSEC; the instances are all there.
+			return f, f.index()
+		default:
+			return nil, f.errorAt(pos, "expected DATA or END-ISO-10303-21 but found "+f.near(pos))
+		}
+	}
+}
+
+func skipBOM(data []byte) int {
+	if len(data) >= 3 && data[0] == 0xEF && data[1] == 0xBB && data[2] == 0xBF {
+		return 3
+	}
+	return 0
+}
+
+func hasKeyword(data []byte, pos int, kw string) bool {
+	return pos+len(kw) <= len(data) && string(data[pos:pos+len(kw)]) == kw
+}
+
+// header reads HEADER; … ENDSEC; and returns the position after it.
+func (f *File) header(pos int) (int, error) {
+	data := f.data
+	if !hasKeyword(data, pos, "HEADER") {
+		return 0, f.errorAt(pos, "expected HEADER but found "+f.near(pos))
+	}
+	pos = skipSpace(data, pos+len("HEADER"))
+	if pos >= len(data) || data[pos] != ';' {
+		return 0, f.errorAt(pos, "HEADER is not followed by ';'")
+	}
+	pos++
+	for {
+		pos = skipSpace(data, pos)
+		if hasKeyword(data, pos, "ENDSEC") {
+			pos = skipSpace(data, pos+len("ENDSEC"))
+			if pos >= len(data) || data[pos] != ';' {
+				return 0, f.errorAt(pos, "ENDSEC is not followed by ';'")
+			}
+			return pos + 1, nil
+		}
+		start := pos
+		for pos < len(data) && (isAlpha(data[pos]) || isDigit(data[pos])) {
+			pos++
+		}
+		if pos == start {
+			return 0, f.errorAt(pos, "expected a header entry or ENDSEC but found "+f.near(pos))
+		}
+		kw := strings.ToUpper(string(data[start:pos]))
+		pos = skipSpace(data, pos)
+		end, err := f.scanParams(pos)
+		if err != nil {
+			return 0, err
+		}
+		p := &parser{name: f.Name, data: data[pos:end], file: data, base: pos}
+		params, err := p.list()
+		if err != nil {
+			return 0, err
+		}
+		f.headerEntry(kw, params.List)
+		pos = skipSpace(data, end)
+		if pos >= len(data) || data[pos] != ';' {
+			return 0, f.errorAt(pos, kw+"(…) is not followed by ';'")
+		}
+		pos++
+	}
+}
+
+func (f *File) headerEntry(kw string, v []Value) {
+	at := func(i int) Value {
+		if i < len(v) {
+			return v[i]
+		}
+		return Value{}
+	}
+	texts := func(x Value) []string {
+		var out []string
+		for _, s := range x.List {
+			out = append(out, s.Text())
+		}
+		return out
+	}
+	h := &f.Header
+	switch kw {
+	case "FILE_DESCRIPTION":
+		h.Description, h.ImplementationLvl = texts(at(0)), at(1).Text()
+	case "FILE_NAME":
+		h.Name, h.TimeStamp, h.Author, h.Organization = at(0).Text(), at(1).Text(), texts(at(2)), texts(at(3))
+		h.PreprocessorVer, h.OriginatingSystem, h.Authorization = at(4).Text(), at(5).Text(), at(6).Text()
+	case "FILE_SCHEMA":
+		h.Schemas = texts(at(0))
+	}
+}
+
+func pickSchema(ids []string) (string, *schema.Schema, error) {
+	if len(ids) == 0 {
+		return "", nil, fmt.Errorf("the file names no schema (FILE_SCHEMA is missing or empty)")
+	}
+	id := strings.TrimSpace(ids[0])
+	s, err := schema.ForFileSchema(id)
+	return id, s, err
+}
+
+// Special bytes inside a parameter list.
+var paramSpecial = func() (t [256]bool) {
+	for _, c := range []byte("'()/;") {
+		t[c] = true
+	}
+	return t
+}()
+
+// scanParams returns the index just after the parameter list that starts
+// with '(' at pos, passing strings and comments.
+func (f *File) scanParams(pos int) (int, error) {
+	data := f.data
+	if pos >= len(data) || data[pos] != '(' {
+		return 0, f.errorAt(pos, "expected '(' but found "+f.near(pos))
+	}
+	depth := 0
+	for i := pos; i < len(data); {
+		c := data[i]
+		if !paramSpecial[c] {
+			i++
+			continue
+		}
+		switch c {
+		case '(':
+			depth++
+			i++
+		case ')':
+			depth--
+			i++
+			if depth == 0 {
+				return i, nil
+			}
+		case '\'':
+			end, ok := stringEnd(data, i)
+			if !ok {
+				return 0, f.errorAt(i, "a string is not closed")
+			}
+			i = end
+		case '/':
+			if i+1 < len(data) && data[i+1] == '*' {
+				end := indexFrom(data, i+2, "*/")
+				if end < 0 {
+					return 0, f.errorAt(i, "a comment is not closed")
+				}
+				i = end + 2
+			} else {
+				i++
+			}
+		case ';':
+			return 0, f.errorAt(pos, "the parameter list that starts here is not closed before ';' (a ')' is missing)")
+		}
+	}
+	return 0, f.errorAt(pos, "the parameter list that starts here is not closed before the end of the file")
+}
+
+// dataSection reads instances up to ENDSEC; and returns the position after.
+func (f *File) dataSection(ctx context.Context, pos int) (int, error) {
+	data := f.data
+	for n := 0; ; n++ {
+		if n&0xffff == 0 && ctx.Err() != nil {
+			return 0, ctx.Err()
+		}
+		pos = skipSpace(data, pos)
+		if pos >= len(data) {
+			return 0, f.errorAt(pos, "the DATA section is not closed with ENDSEC;")
+		}
+		if data[pos] != '#' {
+			if hasKeyword(data, pos, "ENDSEC") {
+				pos = skipSpace(data, pos+len("ENDSEC"))
+				if pos >= len(data) || data[pos] != ';' {
+					return 0, f.errorAt(pos, "ENDSEC is not followed by ';'")
+				}
+				return pos + 1, nil
+			}
+			return 0, f.errorAt(pos, "expected an instance (#n=…) or ENDSEC but found "+f.near(pos))
+		}
+		start := pos
+		pos++
+		var id uint64
+		digits := 0
+		for pos < len(data) && isDigit(data[pos]) {
+			id = id*10 + uint64(data[pos]-'0')
+			pos++
+			digits++
+		}
+		if digits == 0 || digits > 18 {
+			return 0, f.errorAt(start, "an instance number is missing or too long after '#'")
+		}
+		pos = skipSpace(data, pos)
+		if pos >= len(data) || data[pos] != '=' {
+			return 0, f.errorAt(pos, fmt.Sprintf("#%d is not followed by '='", id))
+		}
+		pos = skipSpace(data, pos+1)
+		in := Instance{ID: id}
+		if pos < len(data) && data[pos] == '(' {
+			end, err := f.scanParams(pos)
+			if err != nil {
+				return 0, err
+			}
+			in.complex = true
+			in.typeAt, in.typeEnd, in.at, in.end = uint32(pos), uint32(pos), uint32(pos), uint32(end)
+			pos = end
+		} else {
+			t := pos
+			for pos < len(data) && (isAlpha(data[pos]) || isDigit(data[pos])) {
+				pos++
+			}
+			if pos == t {
+				return 0, f.errorAt(pos, fmt.Sprintf("#%d has no entity type", id))
+			}
+			in.typeAt, in.typeEnd = uint32(t), uint32(pos)
+			in.Entity = f.entity(data[t:pos])
+			pos = skipSpace(data, pos)
+			end, err := f.scanParams(pos)
+			if err != nil {
+				return 0, err
+			}
+			in.at, in.end = uint32(pos), uint32(end)
+			pos = end
+		}
+		pos = skipSpace(data, pos)
+		if pos >= len(data) || data[pos] != ';' {
+			return 0, f.errorAt(pos, fmt.Sprintf("#%d is not followed by ';'", id))
+		}
+		pos++
+		f.insts = append(f.insts, in)
+	}
+}
+
+// entity looks a type name up in the schema (upper case as written; other
+// case is folded).
+func (f *File) entity(name []byte) *schema.Entity {
+	if e := f.Schema.EntityBytes(name); e != nil {
+		return e
+	}
+	up := strings.ToUpper(string(name))
+	if e := f.Schema.Entity(up); e != nil {
+		return e
+	}
+	f.Unknown[up]++
+	return nil
+}
+
+// index builds the id → instance table and refuses duplicate ids.
+func (f *File) index() error {
+	var top uint64
+	for _, in := range f.insts {
+		top = max(top, in.ID)
+	}
+	if top < uint64(4*len(f.insts)+1024) {
+		f.dense = make([]int32, top+1)
+		for i, in := range f.insts {
+			if f.dense[in.ID] != 0 {
+				return f.duplicate(in, int(f.dense[in.ID]-1))
+			}
+			f.dense[in.ID] = int32(i + 1)
+		}
+		return nil
+	}
+	f.ids = make(map[uint64]int32, len(f.insts))
+	for i, in := range f.insts {
+		if j, dup := f.ids[in.ID]; dup {
+			return f.duplicate(in, int(j))
+		}
+		f.ids[in.ID] = int32(i)
+	}
+	return nil
+}
+
+func (f *File) duplicate(in Instance, first int) error {
+	line, _ := position(f.data, int(f.insts[first].typeAt))
+	return f.errorAt(int(in.typeAt), fmt.Sprintf("#%d is defined twice (first on line %d)", in.ID, line))
+}
+
+// lookup returns the index of instance id, or -1.
+func (f *File) lookup(id uint64) int {
+	if f.dense != nil {
+		if id < uint64(len(f.dense)) {
+			return int(f.dense[id]) - 1
+		}
+		return -1
+	}
+	if i, ok := f.ids[id]; ok {
+		return int(i)
+	}
+	return -1
+}
+
+func (f *File) errorAt(pos int, msg string) error {
+	line, col := position(f.data, pos)
+	return &SyntaxError{File: f.Name, Line: line, Col: col, Msg: msg}
+}
+
+// near describes what is at pos, for messages.
+func (f *File) near(pos int) string {
+	if pos >= len(f.data) {
+		return "the end of the file"
+	}
+	end := pos
+	for end < len(f.data) && end-pos < 20 && f.data[end] != '\n' && f.data[end] != '\r' {
+		end++
+	}
+	return fmt.Sprintf("%q", string(f.data[pos:end]))
+}
+
+// Len is the number of instances.
+func (f *File) Len() int { return len(f.insts) }
+
+// Bytes is the size of the file.
+func (f *File) Bytes() int { return len(f.data) }
+
+// Instance returns the i-th instance in file order.
+func (f *File) Instance(i int) Instance { return f.insts[i] }
+
+// Get returns the instance with this id.
+func (f *File) Get(id uint64) (Instance, bool) {
+	i := f.lookup(id)
+	if i < 0 {
+		return Instance{}, false
+	}
+	return f.insts[i], true
+}
+
+// TypeName is the instance's type as written in the file, upper case;
+// a complex instance lists its parts: "(IFCA,IFCB)".
+func (f *File) TypeName(in Instance) string {
+	if in.complex {
+		return "(complex)"
+	}
+	return strings.ToUpper(string(f.data[in.typeAt:in.typeEnd]))
+}
+
+// Line is the line on which the instance starts.
+func (f *File) Line(in Instance) int {
+	line, _ := position(f.data, int(in.typeAt))
+	return line
+}
+
+// Params parses the instance's parameters (for a complex instance, one
+// Typed value per part). Problems with string escapes go to warn.
+func (f *File) Params(in Instance, warn func(string)) ([]Value, error) {
+	if in.complex {
+		return f.complexParams(in, warn)
+	}
+	p := &parser{name: f.Name, data: f.data[in.at:in.end], file: f.data, base: int(in.at), warn: warn}
+	v, err := p.list()
+	if err != nil {
+		return nil, err
+	}
+	return v.List, nil
+}
+
+func (f *File) complexParams(in Instance, warn func(string)) ([]Value, error) {
+	p := &parser{name: f.Name, data: f.data[in.at+1 : in.end-1], file: f.data, base: int(in.at) + 1, warn: warn}
+	var out []Value
+	for {
+		p.skip()
+		if p.pos >= len(p.data) {
+			return out, nil
+		}
+		start := p.pos
+		for p.pos < len(p.data) && (isAlpha(p.data[p.pos]) || isDigit(p.data[p.pos])) {
+			p.pos++
+		}
+		if p.pos == start {
+			return nil, p.errorf("expected an entity name in a complex instance but found %s", p.what())
+		}
+		name := strings.ToUpper(string(p.data[start:p.pos]))
+		l, err := p.list()
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, Value{Kind: Typed, Str: name, List: l.List})
+	}
+}
