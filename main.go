@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"runtime/debug"
 	"runtime/pprof"
 	"strings"
 	"syscall"
@@ -26,16 +25,8 @@ func main() {
 	os.Exit(run())
 }
 
-// memoryLimit is the soft limit on the Go heap unless GOMEMLIMIT says
-// otherwise: the collector works harder near it instead of letting garbage
-// (Badger's 32 MB stream buffers, compression windows) pile up, so backups
-// stay well under 200 MB of memory on the office server.
-const memoryLimit = 160 << 20
-
 func run() int {
-	if os.Getenv("GOMEMLIMIT") == "" {
-		debug.SetMemoryLimit(memoryLimit)
-	}
+	app.SetMemoryLimit()
 	// PLINTH_CPUPROFILE=FILE writes a CPU profile, for whoever measures.
 	if path := os.Getenv("PLINTH_CPUPROFILE"); path != "" {
 		if f, err := os.Create(path); err == nil {

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -22,6 +23,7 @@ import (
 	"codeberg.org/plinth/plinth/core/backup"
 	"codeberg.org/plinth/plinth/core/files"
 	"codeberg.org/plinth/plinth/core/filesync"
+	"codeberg.org/plinth/plinth/core/imodel"
 	"codeberg.org/plinth/plinth/core/notify"
 	"codeberg.org/plinth/plinth/core/schedule"
 	"codeberg.org/plinth/plinth/storage"
@@ -93,6 +95,7 @@ type App struct {
 	Notify     *notify.Service
 	Sync       *filesync.Service
 	Backups    *backup.Service
+	IModels    *imodel.Service
 	Scheduler  *schedule.Scheduler
 	Log        *slog.Logger
 
@@ -154,6 +157,9 @@ func Open(ctx context.Context, cfg Config) (a *App, err error) {
 	if _, err := a.Sync.Resume(ctx, nil); err != nil {
 		return nil, fmt.Errorf("finish the interrupted file synchronization: %w", err)
 	}
+	if err := a.IModels.Recover(ctx); err != nil {
+		return nil, err
+	}
 	return a, nil
 }
 
@@ -178,6 +184,8 @@ func (a *App) openStores() (err error) {
 			a.Log.Warn("drift check after restore", "err", err)
 		}
 	}
+	a.IModels = imodel.NewService(a.Files, a.Accounts, a.Notify, a.Log)
+	a.IModels.Reserve = reserveMemory
 	if a.Scheduler, err = schedule.New(a.Manager, nil, a.Log); err != nil {
 		return err
 	}
@@ -246,6 +254,14 @@ func (a *App) StartBackground(desktop notify.Desktop) error {
 	if err := a.ScheduleBackups(); err != nil {
 		return err
 	}
+	if err := a.ScheduleConnections(); err != nil {
+		return err
+	}
+	a.IModels.Changed = func() {
+		if err := a.ScheduleConnections(); err != nil {
+			a.Log.Warn("schedule connections", "err", err)
+		}
+	}
 	for _, st := range []*storage.Store{a.Manager, a.FileServer} {
 		err := a.Scheduler.Add(schedule.Job{
 			Name:  "maintenance.gc." + string(st.Kind()),
@@ -302,7 +318,7 @@ func (a *App) Close() error {
 // ViewServices are the services the window uses.
 func (a *App) ViewServices() views.Services {
 	return views.Services{
-		Accounts: a.Accounts, Files: a.Files, Sync: a.Sync, Notifications: a.Notify, Backups: a.Backups,
+		Accounts: a.Accounts, Files: a.Files, Sync: a.Sync, Notifications: a.Notify, Backups: a.Backups, IModels: a.IModels,
 		DataDir:    a.DataDir,
 		Jobs:       func() []schedule.Status { return a.Scheduler.Jobs() },
 		Reschedule: a.ScheduleBackups,
@@ -376,4 +392,40 @@ func (a *App) ScheduleBackups() error {
 		}
 	}
 	return nil
+}
+
+// ScheduleConnections puts every connection's sync on the scheduler as its
+// schedule says (runs act as the connection's owner and need the owner's
+// token), plus the daily token check; jobs of deleted connections go.
+func (a *App) ScheduleConnections() error {
+	conns, err := a.IModels.AllConnections()
+	if err != nil {
+		return err
+	}
+	want := map[string]bool{}
+	for _, c := range conns {
+		name := "imodel.sync." + c.ID
+		want[name] = true
+		id := c.ID
+		err := a.Scheduler.Add(schedule.Job{Name: name, Title: "Sync connection " + c.Name, Spec: c.Schedule, CatchUp: true,
+			Run: func(ctx context.Context) error {
+				r, err := a.IModels.Sync(ctx, account.Actor{}, id, imodel.TriggerScheduled, nil)
+				if err == nil && r.Result == imodel.ResultFailed {
+					err = fmt.Errorf("the sync failed")
+				}
+				return err
+			}})
+		if err != nil {
+			return err
+		}
+	}
+	for _, j := range a.Scheduler.Jobs() {
+		if strings.HasPrefix(j.Name, "imodel.sync.") && !want[j.Name] {
+			if err := a.Scheduler.Remove(j.Name); err != nil {
+				return err
+			}
+		}
+	}
+	return a.Scheduler.Add(schedule.Job{Name: "imodel.tokens", Title: "Check connection sync tokens", Spec: schedule.DailyAt(8, 0), CatchUp: true,
+		Run: a.IModels.CheckTokens})
 }

@@ -89,6 +89,7 @@ func init() {
 	commands = append(commands, fileCommands...)
 	commands = append(commands, notifyCommands...)
 	commands = append(commands, backupCommands...)
+	commands = append(commands, imodelCommands...)
 	commands = append(commands,
 		command{"version", "", "print Plinth's version", cmdVersion},
 		command{"help", "", "list the commands", cmdHelp},

@@ -130,6 +130,7 @@ type Services struct {
 	Sync          FileSync
 	Notifications Notifications
 	Backups       Backups
+	IModels       IModels
 	// Stores reads both stores' identity and size for the Servers page.
 	Stores func(ctx context.Context) ([]StoreInfo, error)
 	// Jobs lists the scheduled jobs; Reschedule applies changed backup
@@ -182,9 +183,7 @@ func init() {
 		{PageProjects, "Projects", theme.FolderIcon, func(u *UI) page { return newProjectsPage(u) }},
 		{PageServers, "Servers", theme.StorageIcon, func(u *UI) page { return newServersPage(u) }},
 		{PageBackups, "Backups", theme.HistoryIcon, func(u *UI) page { return newBackupsPage(u) }},
-		{PageIModels, "iModels", theme.GridIcon, func(*UI) page {
-			return newPlaceholder("iModels", "iModels and their connections come here: IFC design files synchronized on demand or on a schedule, with a report of every run.")
-		}},
+		{PageIModels, "iModels", theme.GridIcon, func(u *UI) page { return newIModelsPage(u) }},
 		{PageNotifications, "Notifications", theme.MailComposeIcon, func(u *UI) page { return newNotificationsPage(u) }},
 		{PageUsers, "Users", theme.AccountIcon, func(u *UI) page { return newUsersPage(u) }},
 	}

@@ -15,6 +15,7 @@ import (
 	"codeberg.org/plinth/plinth/core/backup"
 	"codeberg.org/plinth/plinth/core/files"
 	"codeberg.org/plinth/plinth/core/filesync"
+	"codeberg.org/plinth/plinth/core/imodel"
 	"codeberg.org/plinth/plinth/core/notify"
 	"codeberg.org/plinth/plinth/storage"
 )
@@ -31,6 +32,7 @@ type harness struct {
 	sync    *filesync.Service
 	notify  *notify.Service
 	backups *backup.Service
+	imodels *imodel.Service
 	app     fyne.App
 	store   *storage.Store
 	fs      *storage.Store
@@ -55,6 +57,7 @@ func newHarness(t testing.TB) *harness {
 	h.files = files.NewService(st, fs, h.acc, nil)
 	h.sync = filesync.NewService(h.files, h.acc, h.notify, nil)
 	h.backups = backup.NewService(h.files, h.acc, h.notify, t.TempDir(), nil)
+	h.imodels = imodel.NewService(h.files, h.acc, h.notify, nil)
 	h.backups.AfterRestore = func(ctx context.Context) { _, _, _ = h.sync.Detect(ctx, true) }
 	h.win = test.NewTempWindow(t, widget.NewLabel(""))
 	h.win.Resize(DefaultSize)
@@ -65,7 +68,7 @@ func newHarness(t testing.TB) *harness {
 }
 
 func (h *harness) services() Services {
-	return Services{Accounts: h.acc, Files: h.files, Sync: h.sync, Notifications: h.notify, Backups: h.backups, DataDir: "/data/plinth",
+	return Services{Accounts: h.acc, Files: h.files, Sync: h.sync, Notifications: h.notify, Backups: h.backups, IModels: h.imodels, DataDir: "/data/plinth",
 		Stores: func(context.Context) ([]StoreInfo, error) {
 			return []StoreInfo{{Name: "Manager", Identity: h.store.Identity().ID}, {Name: "File Server", Identity: h.fs.Identity().ID}}, nil
 		}}
@@ -192,7 +195,7 @@ func TestFirstRunThenEveryPage(t *testing.T) {
 		h.mustSee(p.title)
 		switch p.id {
 		case PageIModels:
-			h.mustSee("Coming soon.")
+			h.mustSee("There is no iModel yet.", "[New iModel…]", "[New connection…]")
 		case PageBackups:
 			h.mustSee("[Back up now]", "Full backups are not encrypted.")
 		case PageProjects:
@@ -254,7 +257,7 @@ func TestStartWithPasswordOpensPage(t *testing.T) {
 	if h.ui.Current() != PageIModels {
 		t.Fatalf("page = %q, want imodels", h.ui.Current())
 	}
-	h.mustSee("iModels", "Coming soon.")
+	h.mustSee("iModels", "There is no iModel yet.")
 
 	// A wrong password given on start shows the login screen with the reason.
 	h2 := newHarness(t)

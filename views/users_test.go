@@ -37,7 +37,9 @@ func (f *formDialog) entry(t *testing.T, h *harness, label string) *widget.Entry
 	t.Helper()
 	for _, it := range f.items(h) {
 		if it.Text == label {
-			return it.Widget.(*widget.Entry)
+			if e := firstOf[*widget.Entry](it.Widget); e != nil {
+				return e
+			}
 		}
 	}
 	t.Fatalf("dialog has no field %q", label)

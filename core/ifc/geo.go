@@ -1,6 +1,9 @@
 package ifc
 
-import "strings"
+import (
+	"fmt"
+	"strings"
+)
 
 // GeoReference is where a file's model sits on the earth, from its first
 // IfcMapConversion (IFC4 and later) or else its first IfcSite with a
@@ -124,4 +127,12 @@ func angle(v Value) (float64, bool) {
 		deg += n / parts[i]
 	}
 	return deg, true
+}
+
+// String describes the reference in one line, as Plinth shows it.
+func (g GeoReference) String() string {
+	if g.Source == "IfcMapConversion" {
+		return fmt.Sprintf("%s, E %.3f N %.3f H %.3f", g.CRS, g.Eastings, g.Northings, g.OrthogonalHeight)
+	}
+	return fmt.Sprintf("latitude %.6f°, longitude %.6f°, elevation %.2f m", g.Latitude, g.Longitude, g.Elevation)
 }

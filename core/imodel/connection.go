@@ -83,6 +83,9 @@ func (s *Service) AddConnection(ctx context.Context, actor account.Actor, imodel
 		}
 		return touchMember(tx, node.ID, actor.Name(), now)
 	})
+	if err == nil {
+		s.changed()
+	}
 	return c, err
 }
 
@@ -342,10 +345,14 @@ func (s *Service) SetSchedule(ctx context.Context, actor account.Actor, id strin
 	if err := checkSchedule(sp); err != nil {
 		return Connection{}, err
 	}
-	return s.change(ctx, actor, id, func(_ *storage.Tx, c *Connection) error {
+	c, err := s.change(ctx, actor, id, func(_ *storage.Tx, c *Connection) error {
 		c.Schedule = sp
 		return nil
 	})
+	if err == nil {
+		s.changed()
+	}
+	return c, err
 }
 
 // Members lists the users who have interacted with an iModel: those a
@@ -622,7 +629,7 @@ func (s *Service) Delete(ctx context.Context, actor account.Actor, id string, de
 			return err
 		}
 	}
-	return s.mgr.Update(func(tx *storage.Tx) error {
+	err = s.mgr.Update(func(tx *storage.Tx) error {
 		cur, err := connections.Get(tx, id)
 		if err != nil {
 			return err
@@ -635,6 +642,16 @@ func (s *Service) Delete(ctx context.Context, actor account.Actor, id string, de
 		}
 		return connections.Delete(tx, id)
 	})
+	if err == nil {
+		s.changed()
+	}
+	return err
+}
+
+func (s *Service) changed() {
+	if s.Changed != nil {
+		s.Changed()
+	}
 }
 
 // scopeFiles lists the files a connection has elements from (mapped or

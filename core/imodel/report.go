@@ -2,11 +2,16 @@ package imodel
 
 import (
 	"bytes"
+	"context"
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strconv"
 	"time"
+
+	"codeberg.org/plinth/plinth/core/account"
 )
 
 // ReportJSON is a run's report as JSON, shaped like iTwin's
@@ -76,4 +81,54 @@ func ReportCSV(r Run) ([]byte, error) {
 		return nil, fmt.Errorf("write the report: %w", err)
 	}
 	return b.Bytes(), nil
+}
+
+// ExportReport writes a run's report to dest as JSON or CSV ("csv"),
+// atomically: a temporary file, synced, renamed into place.
+func (s *Service) ExportReport(ctx context.Context, actor account.Actor, conn, run, format, dest string) error {
+	rs, err := s.Runs(ctx, actor, conn)
+	if err != nil {
+		return err
+	}
+	for _, r := range rs {
+		if r.ID != run {
+			continue
+		}
+		var b []byte
+		if format == "csv" {
+			b, err = ReportCSV(r)
+		} else {
+			b, err = ReportJSON(r)
+		}
+		if err != nil {
+			return err
+		}
+		return writeAtomic(dest, b)
+	}
+	return fmt.Errorf("the connection has no run %s", run)
+}
+
+func writeAtomic(dest string, b []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(dest), "."+filepath.Base(dest)+".*")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", filepath.Base(dest), err)
+	}
+	defer os.Remove(tmp.Name())
+	if _, err = tmp.Write(b); err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), dest)
+	}
+	if err != nil {
+		return fmt.Errorf("write %s: %w", filepath.Base(dest), err)
+	}
+	if d, err := os.Open(filepath.Dir(dest)); err == nil {
+		_ = d.Sync()
+		_ = d.Close()
+	}
+	return nil
 }

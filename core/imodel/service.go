@@ -43,6 +43,9 @@ type Service struct {
 	// memory (a parsed design file) and returns the function that gives
 	// them back; the app raises its memory limit in between.
 	Reserve func(bytes int64) (release func())
+	// Changed, if set, runs after a connection was added, deleted or
+	// rescheduled (the app puts its jobs on the scheduler again).
+	Changed func()
 
 	mu      sync.Mutex
 	cancels map[string]context.CancelFunc // connection id → its running sync

@@ -42,14 +42,14 @@ func (s *Service) stat(ctx context.Context, actor account.Actor, src Source, fil
 	case SourceFileServer:
 		n, err := s.files.Lookup(ctx, actor, src.Path+"/"+file)
 		if err != nil {
-			return sourceFile{}, fmt.Errorf("%s is not in %s: %w", file, src.Path, err)
+			return sourceFile{}, fmt.Errorf("there is no %s in %s: %w", file, src.Path, err)
 		}
 		return sourceFile{size: n.Size, modTime: n.Modified.UTC(), hash: n.Hash.String(), id: n.ID}, nil
 	default:
 		st, err := os.Stat(filepath.Join(src.Path, filepath.FromSlash(file)))
 		if err != nil {
 			if errors.Is(err, os.ErrNotExist) {
-				return sourceFile{}, fmt.Errorf("%s is not in %s", file, src.Path)
+				return sourceFile{}, fmt.Errorf("there is no %s in %s", file, src.Path)
 			}
 			return sourceFile{}, fmt.Errorf("%s cannot be read: %w", file, err)
 		}

@@ -22,7 +22,7 @@ func schemaDir() string {
 	if d := os.Getenv("PLINTH_IFC_SCHEMAS"); d != "" {
 		return d
 	}
-	return filepath.FromSlash("../../../../shared/ifc/schemas")
+	return filepath.FromSlash("../../../testdata/ifc/schemas")
 }
 
 // sampleDir is where the sample IFC files are: $PLINTH_IFC_SAMPLES, else
@@ -31,7 +31,7 @@ func sampleDir() string {
 	if d := os.Getenv("PLINTH_IFC_SAMPLES"); d != "" {
 		return d
 	}
-	return filepath.FromSlash("../../../../shared/ifc/samples")
+	return filepath.FromSlash("../../../testdata/ifc/samples")
 }
 
 func mustGet(t testing.TB, name string) *Schema {
@@ -382,7 +382,7 @@ func TestEntityBytesAllocs(t *testing.T) {
 func TestGeneratedTablesUpToDate(t *testing.T) {
 	dir := schemaDir()
 	if _, err := os.Stat(filepath.Join(dir, "IFC4.exp")); err != nil {
-		t.Skipf("no EXPRESS schemas to check against (%v); set PLINTH_IFC_SCHEMAS", err)
+		t.Fatalf("EXPRESS schemas missing (%v); set PLINTH_IFC_SCHEMAS", err)
 	}
 	want, _, err := express.Generate(dir)
 	if err != nil {
@@ -423,7 +423,7 @@ func TestSamplesProductCounts(t *testing.T) {
 	dir := sampleDir()
 	raw, err := os.ReadFile(filepath.Join(dir, "expected.json"))
 	if err != nil {
-		t.Skipf("no IFC samples to check against (%v); set PLINTH_IFC_SAMPLES", err)
+		t.Fatalf("IFC samples missing (%v); set PLINTH_IFC_SAMPLES", err)
 	}
 	var expected map[string]struct {
 		Schema    string `json:"schema"`

@@ -1,7 +1,7 @@
 // Command gen writes tables_gen.go of package schema from the official
 // IFC EXPRESS schemas (IFC2X3.exp, IFC4.exp, IFC4X3.exp). Run it through
 // go generate in core/ifc/schema. The schema folder is the -schemas flag,
-// else $PLINTH_IFC_SCHEMAS, else ../../../../shared/ifc/schemas relative to
+// else $PLINTH_IFC_SCHEMAS, else ../../../testdata/ifc/schemas relative to
 // core/ifc/schema.
 package main
 
@@ -14,7 +14,7 @@ import (
 )
 
 func main() {
-	def := "../../../../shared/ifc/schemas"
+	def := "../../../testdata/ifc/schemas"
 	if env := os.Getenv("PLINTH_IFC_SCHEMAS"); env != "" {
 		def = env
 	}
