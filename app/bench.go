@@ -26,12 +26,13 @@ func cmdBench(ctx context.Context, c *cli, args []string) error {
 	filesN := fs.Int("files", 10_000, "files in the backup data set")
 	keepScratch := fs.Bool("keep", false, "keep the scratch folder (to look at what was measured)")
 	dir := fs.String("dir", "", "scratch folder on the disk to measure (default: the system temp folder)")
+	ifcMiB := fs.Int("ifc-mb", 200, "size of the IFC file generated for bench ifc (MiB, like ifcgen -mb)")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
 	}
-	if len(pos) != 1 || pos[0] != "files" && pos[0] != "backup" {
-		return usagef("bench needs what to measure: files or backup")
+	if len(pos) != 1 || pos[0] != "files" && pos[0] != "backup" && pos[0] != "ifc" {
+		return usagef("bench needs what to measure: files, backup or ifc")
 	}
 	scratch, err := os.MkdirTemp(*dir, "plinth-bench-")
 	if err != nil {
@@ -42,8 +43,11 @@ func cmdBench(ctx context.Context, c *cli, args []string) error {
 	} else {
 		defer os.RemoveAll(scratch)
 	}
-	if pos[0] == "backup" {
+	switch pos[0] {
+	case "backup":
 		return benchBackup(ctx, c, scratch, *sizeMiB, *filesN)
+	case "ifc":
+		return benchIFC(ctx, c, scratch, *ifcMiB)
 	}
 	w := c.io.Out
 	fmt.Fprintf(w, "Plinth %s file-server benchmark on %d CPUs, scratch folder %s\n\n", Version, runtime.NumCPU(), scratch)

@@ -11,12 +11,11 @@ import (
 	"os"
 	"strings"
 	"text/tabwriter"
-	"unicode"
-	"unicode/utf8"
 
 	"golang.org/x/term"
 
 	"codeberg.org/plinth/plinth/core/account"
+	"codeberg.org/plinth/plinth/core/text"
 )
 
 // Global holds the flags that come before any command.
@@ -159,11 +158,7 @@ func findCommand(args []string) (*command, []string) {
 }
 
 // sentence turns an error into what the user reads: first letter upper case.
-func sentence(err error) string {
-	msg := err.Error()
-	r, size := utf8.DecodeRuneInString(msg)
-	return string(unicode.ToUpper(r)) + msg[size:]
-}
+func sentence(err error) string { return text.Sentence(err.Error()) }
 
 // parse parses flags that may come before or after positional arguments
 // and returns the positional ones.

@@ -139,7 +139,7 @@ func cmdIModelStats(ctx context.Context, c *cli, args []string) error {
 				Changesets int64          `json:"changesets"`
 			}{m.Stats.Elements, m.Stats.ByType, m.Stats.Changesets})
 		}
-		fmt.Fprintf(c.io.Out, "%s: %d elements, %d changesets.\n", m.Path, m.Stats.Elements, m.Stats.Changesets)
+		fmt.Fprintf(c.io.Out, "%s: %s, %s.\n", m.Path, text.Count(m.Stats.Elements, "element"), text.Count(int(m.Stats.Changesets), "changeset"))
 		types := make([]string, 0, len(m.Stats.ByType))
 		for t := range m.Stats.ByType {
 			types = append(types, t)
@@ -360,7 +360,7 @@ func cmdConnList(ctx context.Context, c *cli, args []string) error {
 func cmdConnSync(ctx context.Context, c *cli, args []string) error {
 	fs := newFlags("connection sync")
 	asJSON := fs.Bool("json", false, "print JSON")
-	return withConn(ctx, c, fs, args, 2, "give the iModel and the connection's name", func(a *App, actor account.Actor, _ imodel.IModel, conn imodel.Connection, _ []string) error {
+	return withConn(ctx, c, fs, args, 2, "give the iModel and the connection's name", func(a *App, actor account.Actor, m imodel.IModel, conn imodel.Connection, _ []string) error {
 		r, err := a.IModels.Sync(ctx, actor, conn.ID, imodel.TriggerManual, c.bar())
 		if err != nil && r.ID == "" {
 			return err
@@ -404,10 +404,25 @@ func cmdConnSync(ctx context.Context, c *cli, args []string) error {
 			}
 			fmt.Fprintf(c.io.Out, "Result: %s.\n", r.Result)
 		}
-		if r.Result == imodel.ResultFailed {
-			if len(r.Errors) > 0 {
-				return errors.New(r.Errors[0].Message)
+		// A file that failed makes the command fail, so scripts notice;
+		// the files that did sync stay applied.
+		if len(r.Errors) > 0 {
+			return errors.New(r.Errors[0].Message)
+		}
+		failed := 0
+		first := ""
+		for _, f := range r.Files {
+			if len(f.Errors) > 0 {
+				if failed == 0 {
+					first = withFile(f.File, f.Errors[0].Message)
+				}
+				failed++
 			}
+		}
+		switch {
+		case failed > 0:
+			return fmt.Errorf("%d of %s did not sync (%s); see 'plinth connection report %s %q'", failed, text.Count(len(r.Files), "file"), first, m.Path, conn.Name)
+		case r.Result == imodel.ResultFailed:
 			return errors.New("the sync failed; see the report")
 		}
 		return nil
@@ -624,4 +639,12 @@ func cmdIFCStats(ctx context.Context, c *cli, args []string) error {
 		fmt.Fprintln(c.io.Out, "warning:", w)
 	}
 	return nil
+}
+
+// withFile prefixes a file's error with its name unless it names it already.
+func withFile(file, msg string) string {
+	if strings.Contains(msg, file) {
+		return msg
+	}
+	return file + ": " + msg
 }

@@ -766,14 +766,17 @@ func syncSentence(name string, run imodel.Run) (string, error) {
 		reason := "see the run report"
 		for _, f := range run.Files {
 			if len(f.Errors) > 0 {
-				reason = f.File + ": " + f.Errors[0].Message
+				reason = f.Errors[0].Message
+				if !strings.Contains(reason, f.File) {
+					reason = f.File + ": " + reason
+				}
 				break
 			}
 		}
 		if len(run.Errors) > 0 {
 			reason = run.Errors[0].Message
 		}
-		return "", fmt.Errorf("the sync of %q failed and changed nothing: %s", name, reason)
+		return "", fmt.Errorf("the sync of %q failed: %s", name, reason)
 	case run.Result == imodel.ResultPartialSuccess:
 		return fmt.Sprintf("Synchronized %q partly (%s); the run report says which files failed and why.", name, counts), nil
 	}

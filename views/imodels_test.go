@@ -157,8 +157,8 @@ func TestIModelsPageConnectSyncSearch(t *testing.T) {
 	}
 	test.Tap(p.syncNow)
 	h.ui.Wait()
-	if b.State() != BannerShowFailed || !strings.Contains(b.Text(), `The sync of "Architecture" failed and changed nothing: house.ifc:`) ||
-		!strings.Contains(b.Text(), "line 6") {
+	if b.State() != BannerShowFailed || !strings.Contains(b.Text(), `The sync of "Architecture" failed: house.ifc, line 6, column 11:`) ||
+		!strings.Contains(b.Text(), "the iModel keeps what this file gave before") {
 		t.Fatalf("after a broken file: %v %q", b.State(), b.Text())
 	}
 	if p.stats.Elements != 47 || len(p.changesets) != 1 {

@@ -3,8 +3,6 @@ package views
 import (
 	"context"
 	"errors"
-	"unicode"
-	"unicode/utf8"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
@@ -13,14 +11,11 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"codeberg.org/plinth/plinth/core/account"
+	"codeberg.org/plinth/plinth/core/text"
 )
 
 // sentence is an error as the user reads it: first letter upper case.
-func sentence(err error) string {
-	msg := err.Error()
-	r, size := utf8.DecodeRuneInString(msg)
-	return string(unicode.ToUpper(r)) + msg[size:]
-}
+func sentence(err error) string { return text.Sentence(err.Error()) }
 
 // card centres a form in the window with a title and an explanation.
 func card(title, text string, body ...fyne.CanvasObject) fyne.CanvasObject {

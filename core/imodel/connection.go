@@ -128,7 +128,7 @@ func checkSchedule(sp schedule.Spec) error {
 		return err
 	}
 	if sp.Kind == schedule.Every && sp.Interval < ShortestEvery {
-		return fmt.Errorf("a connection syncs at most every %s", schedule.EveryInterval(ShortestEvery))
+		return fmt.Errorf("a connection syncs at most %s", strings.ToLower(schedule.EveryInterval(ShortestEvery).String()))
 	}
 	return nil
 }
@@ -401,7 +401,7 @@ func (s *Service) SetOwner(ctx context.Context, actor account.Actor, id, owner s
 			return err
 		}
 		if !ok {
-			return fmt.Errorf("%s has not worked with this iModel yet; ownership can only go to a user who has", owner)
+			return fmt.Errorf("ownership can only go to a user who has worked with this iModel, and %s has not yet", owner)
 		}
 		if owner == c.Owner {
 			return nil

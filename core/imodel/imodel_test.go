@@ -467,7 +467,7 @@ func TestTokensAndOwners(t *testing.T) {
 	if err := e.acc.AddUser(ctx, e.master, account.NewUser{Name: "sam", Role: account.RoleServerAdmin, Password: "sam's password"}); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := e.s.SetOwner(ctx, e.master, c.ID, "sam"); err == nil || !strings.Contains(err.Error(), "has not worked with this iModel") {
+	if _, _, err := e.s.SetOwner(ctx, e.master, c.ID, "sam"); err == nil || !strings.Contains(err.Error(), "who has worked with this iModel, and sam has not yet") {
 		t.Fatalf("owner to a stranger: %v", err)
 	}
 	sam, _ := e.acc.ActAs(ctx, "sam")

@@ -5,6 +5,8 @@ package text
 
 import (
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/dustin/go-humanize"
 )
@@ -28,4 +30,17 @@ func Plural(unit string) string {
 		return unit + "es"
 	}
 	return unit + "s"
+}
+
+// Sentence is an error message as the user reads it: the first letter
+// upper case, unless the message starts with a file name or path that must
+// stay as typed ("house.ifc, line 6: …", "/Tower is …").
+func Sentence(msg string) string {
+	first, _, _ := strings.Cut(msg, " ")
+	first = strings.TrimRight(first, ",:;.")
+	if msg == "" || strings.ContainsAny(first, "./\\") {
+		return msg
+	}
+	r, size := utf8.DecodeRuneInString(msg)
+	return string(unicode.ToUpper(r)) + msg[size:]
 }

@@ -22,3 +22,19 @@ func TestCount(t *testing.T) {
 		}
 	}
 }
+
+func TestSentence(t *testing.T) {
+	for in, want := range map[string]string{
+		"the passphrase is wrong":              "The passphrase is wrong",
+		"house.ifc, line 6, column 3: bad":     "house.ifc, line 6, column 3: bad",
+		"/Tower/Coordination is not an iModel": "/Tower/Coordination is not an iModel",
+		`C:\ifc is not a folder`:               `C:\ifc is not a folder`,
+		"done.":                                "Done.",
+		"élément manquant":                     "Élément manquant",
+		"":                                     "",
+	} {
+		if got := Sentence(in); got != want {
+			t.Errorf("Sentence(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
