@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/gofrs/flock"
+	"github.com/jonboulle/clockwork"
 
 	"codeberg.org/plinth/plinth/app/localefix"
 	"codeberg.org/plinth/plinth/core/account"
@@ -83,6 +84,9 @@ type Config struct {
 	MustExist bool
 	// LogToStderr mirrors warnings to stderr as well as the log file.
 	LogToStderr bool
+	// Clock drives the scheduler and the connections' tokens; nil is the
+	// real clock (tests pass a fake one).
+	Clock clockwork.Clock
 }
 
 // App is an open Plinth: both stores and the services on them.
@@ -101,6 +105,7 @@ type App struct {
 
 	lock     *flock.Flock
 	closeLog func() error
+	clock    clockwork.Clock // nil: the real clock
 
 	stopBackground context.CancelFunc
 	background     sync.WaitGroup
@@ -130,7 +135,7 @@ func Open(ctx context.Context, cfg Config) (a *App, err error) {
 	if !ok {
 		return nil, &runningError{dir}
 	}
-	a = &App{DataDir: dir, lock: lock}
+	a = &App{DataDir: dir, lock: lock, clock: cfg.Clock}
 	defer func() {
 		if err != nil {
 			_ = a.Close()
@@ -186,7 +191,10 @@ func (a *App) openStores() (err error) {
 	}
 	a.IModels = imodel.NewService(a.Files, a.Accounts, a.Notify, a.Log)
 	a.IModels.Reserve = reserveMemory
-	if a.Scheduler, err = schedule.New(a.Manager, nil, a.Log); err != nil {
+	if a.clock != nil {
+		a.IModels.SetClock(a.clock)
+	}
+	if a.Scheduler, err = schedule.New(a.Manager, a.clock, a.Log); err != nil {
 		return err
 	}
 	return nil
