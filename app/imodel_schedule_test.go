@@ -76,15 +76,6 @@ func TestScheduledConnectionAndTokenExpiry(t *testing.T) {
 	a.IModels.Changed = func() { _ = a.ScheduleConnections() }
 	a.Scheduler.Start()
 	job := "imodel.sync." + c.ID
-	// advance moves the clock once both jobs (the sync and the daily token
-	// check) wait for their next time, so that neither misses the move.
-	advance := func(d time.Duration) {
-		t.Helper()
-		if err := clock.BlockUntilContext(ctx, 2); err != nil {
-			t.Fatal(err)
-		}
-		clock.Advance(d)
-	}
 	runs := func() []imodel.Run {
 		r, err := a.IModels.Runs(ctx, master, c.ID)
 		if err != nil {
@@ -92,9 +83,43 @@ func TestScheduledConnectionAndTokenExpiry(t *testing.T) {
 		}
 		return r
 	}
+	// advanceUntil moves the clock by step, after both jobs (the sync and
+	// the daily token check) wait for their next time, until cond holds.
+	// A tick can fall while the scheduler is still closing the previous
+	// run (singleton mode skips it), so it may take one more step.
+	advanceUntil := func(step time.Duration, what string, cond func() bool) {
+		t.Helper()
+		for range 10 {
+			if err := clock.BlockUntilContext(ctx, 2); err != nil {
+				t.Fatal(err)
+			}
+			clock.Advance(step)
+			deadline := time.Now().Add(3 * time.Second)
+			for time.Now().Before(deadline) {
+				if cond() && !jobStatus(a, job).Running {
+					return
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+		}
+		t.Fatalf("no %s after 10 steps of %v", what, step)
+	}
+	ranAfter := func(after time.Time, ok func(imodel.Run) bool) func() bool {
+		return func() bool {
+			for _, r := range runs() {
+				if r.Started.After(after) && r.State == "finished" && ok(r) {
+					return true
+				}
+			}
+			return false
+		}
+	}
+	anyRun := func(imodel.Run) bool { return true }
+	refused := func(r imodel.Run) bool {
+		return len(r.Errors) > 0 && r.Errors[0].Category == imodel.CategoryAuthentication
+	}
 
-	advance(4 * time.Hour)
-	waitFor(t, "the first scheduled run", func() bool { r := runs(); return len(r) == 1 && r[0].State == "finished" })
+	advanceUntil(4*time.Hour, "first scheduled run", ranAfter(start, anyRun))
 	r := runs()[0]
 	if r.Trigger != imodel.TriggerScheduled || r.By != "masteradmin" || r.Result != imodel.ResultSuccess {
 		t.Fatalf("scheduled run = %+v", r)
@@ -104,16 +129,9 @@ func TestScheduledConnectionAndTokenExpiry(t *testing.T) {
 	}
 
 	// Day 29: still valid; the daily check warns the owner it ends soon.
-	advance(29*24*time.Hour - 4*time.Hour)
+	day29 := start.Add(29 * 24 * time.Hour)
+	advanceUntil(day29.Sub(clock.Now()), "run on day 29", ranAfter(day29.Add(-time.Hour), anyRun))
 	waitFor(t, "the warning that the token expires soon", func() bool { return hasKind(t, a, master, notify.TokenExpiring) })
-	waitFor(t, "a run on day 29", func() bool {
-		for _, r := range runs() {
-			if r.Started.After(start.Add(28*24*time.Hour)) && r.State == "finished" {
-				return true
-			}
-		}
-		return false
-	})
 	for _, r := range runs() {
 		if r.Result != imodel.ResultSuccess {
 			t.Fatalf("a run before day 30 failed: %+v", r)
@@ -121,19 +139,15 @@ func TestScheduledConnectionAndTokenExpiry(t *testing.T) {
 	}
 
 	// Day 30 and after: authentication error, the owner told.
-	advance(2 * 24 * time.Hour)
-	waitFor(t, "a run refused for the expired token", func() bool {
-		for _, r := range runs() {
-			if len(r.Errors) > 0 && r.Errors[0].Category == imodel.CategoryAuthentication {
-				return true
-			}
-		}
-		return false
-	})
+	advanceUntil(24*time.Hour, "run refused for the expired token", ranAfter(c.Token.Expires.Add(-time.Second), refused))
 	waitFor(t, "the expired-token notification", func() bool { return hasKind(t, a, master, notify.TokenExpired) })
 	for _, r := range runs() {
-		if r.Started.After(c.Token.Expires) && (r.Result != imodel.ResultFailed || r.Errors[0].Category != imodel.CategoryAuthentication) {
+		expired := !r.Started.Before(c.Token.Expires) // day 30 itself included
+		if expired && !refused(r) {
 			t.Fatalf("a run after expiry = %+v", r)
+		}
+		if !expired && refused(r) {
+			t.Fatalf("a run before expiry was refused: %+v", r)
 		}
 	}
 	waitFor(t, "the scheduler to show the failure", func() bool { return jobStatus(a, job).Failures > 0 })
