@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"codeberg.org/plinth/plinth/core/ifc/ifcgen"
 )
 
 // Kill the real binary with SIGKILL at random moments of imports and
@@ -190,4 +192,122 @@ func TestKillLoopBackupPruneRestore(t *testing.T) {
 		return nil
 	})
 	t.Logf("%d rounds: backup, prune and restore killed %d times each; %d files read back whole", rounds, rounds, n)
+}
+
+// SIGKILL during connection syncs that replace every element of a
+// design file: after each kill the iModel holds exactly one of the two
+// versions (never a mix), the cut-off run shows as interrupted, and the
+// next sync brings the current version in whole.
+// `make stress` sets PLINTH_KILL_ROUNDS=50.
+func TestKillLoopConnectionSync(t *testing.T) {
+	rounds := 3
+	if v, err := strconv.Atoi(os.Getenv("PLINTH_KILL_ROUNDS")); err == nil && v > 0 {
+		rounds = v
+	}
+	sample, err := os.ReadFile(filepath.Join("testdata", "ifc", "samples", "example.ifc"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Two versions with different GlobalIds and sizes: every sync from one
+	// to the other deletes all elements and inserts as many new ones.
+	versions := make([][]byte, 2)
+	for i, mb := range []int64{12, 16} {
+		var b bytes.Buffer
+		if _, err := ifcgen.Generate(&b, sample, mb<<20, int64(i+1)); err != nil {
+			t.Fatal(err)
+		}
+		versions[i] = b.Bytes()
+	}
+	dir := filepath.Join(t.TempDir(), "data")
+	src := t.TempDir()
+	env := []string{"PLINTH_PASSWORD=master password"}
+	run := func(args ...string) proc {
+		t.Helper()
+		return plinth(t, env, "", append([]string{"-data", dir}, args...)...)
+	}
+	type stats struct {
+		Elements int
+		ByType   map[string]int
+	}
+	statsNow := func() stats {
+		t.Helper()
+		var s stats
+		p := run("imodel", "stats", "/P/M", "--json")
+		if p.code != 0 || json.Unmarshal([]byte(p.out), &s) != nil {
+			t.Fatalf("imodel stats: %+v", p)
+		}
+		return s
+	}
+	put := func(v int) {
+		if err := os.WriteFile(filepath.Join(src, "model.ifc"), versions[v], 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, args := range [][]string{{"init"}, {"mkdir", "/P", "--kind", "project"}, {"imodel", "create", "/P", "M"},
+		{"connection", "add", "/P/M", "C", "--source", src, "--map", "model.ifc"}} {
+		if args[0] == "connection" {
+			put(0)
+		}
+		if p := run(args...); p.code != 0 {
+			t.Fatalf("%v: %+v", args, p)
+		}
+	}
+	// The state each version gives, from uninterrupted syncs.
+	want := make([]stats, 2)
+	for _, v := range []int{0, 1} {
+		put(v)
+		if p := run("connection", "sync", "/P/M", "C"); p.code != 0 {
+			t.Fatalf("sync: %+v", p)
+		}
+		want[v] = statsNow()
+	}
+	if want[0].Elements == want[1].Elements || want[0].Elements == 0 {
+		t.Fatalf("the two versions should differ: %+v", want)
+	}
+	same := func(a, b stats) bool { return a.Elements == b.Elements && fmt.Sprint(a.ByType) == fmt.Sprint(b.ByType) }
+	cur, interrupted := 1, 0
+	for round := range rounds {
+		next := 1 - cur
+		put(next)
+		cmd := exec.Command(binary, "-data", dir, "connection", "sync", "/P/M", "C")
+		cmd.Env = append(os.Environ(), env...)
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Duration(40+mrand.IntN(600)) * time.Millisecond)
+		_ = cmd.Process.Signal(syscall.SIGKILL)
+		_ = cmd.Wait()
+
+		// The next start recovers: one version whole, never a mix.
+		got := statsNow()
+		switch {
+		case same(got, want[next]):
+			cur = next
+		case same(got, want[cur]):
+		default:
+			t.Fatalf("round %d: after SIGKILL the iModel holds a mix: %+v, want %+v or %+v", round, got, want[cur], want[next])
+		}
+		var runs struct {
+			Runs []struct{ State, Result string }
+		}
+		if p := run("connection", "runs", "/P/M", "C", "--json"); p.code != 0 || json.Unmarshal([]byte(p.out), &runs) != nil || len(runs.Runs) == 0 {
+			t.Fatalf("connection runs: %+v", p)
+		}
+		last := runs.Runs[0]
+		if last.State == "running" {
+			t.Fatalf("round %d: the killed run still shows as running", round)
+		}
+		if last.State == "interrupted" {
+			interrupted++
+		}
+		// And the next sync finishes the job.
+		if p := run("connection", "sync", "/P/M", "C"); p.code != 0 {
+			t.Fatalf("round %d: sync after the kill: %+v", round, p)
+		}
+		if got := statsNow(); !same(got, want[next]) {
+			t.Fatalf("round %d: after the next sync %+v, want %+v", round, got, want[next])
+		}
+		cur = next
+	}
+	t.Logf("%d rounds, %d runs cut off mid-way and shown as interrupted", rounds, interrupted)
 }

@@ -249,6 +249,30 @@ func TestSmokeRealWindow(t *testing.T) {
 		t.Fatalf("restore: %+v", p)
 	}
 
+	// An iModel with two synced connections from real IFC files.
+	ifcDir := filepath.Join(work, "ifc")
+	_ = os.MkdirAll(ifcDir, 0o755)
+	for dst, sample := range map[string]string{"structure.ifc": "example.ifc", "grid.ifc": "Sample_entities.ifc", "architecture.ifc": "IfcOpenHouse_IFC4.ifc"} {
+		b, err := os.ReadFile(filepath.Join("testdata", "ifc", "samples", sample))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(ifcDir, dst), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, args := range [][]string{
+		{"imodel", "create", "/Tower A", "Coordination"},
+		{"connection", "add", "/Tower A/Coordination", "Structure", "--source", ifcDir, "--map", "structure.ifc,grid.ifc", "--schedule", "daily 02:00"},
+		{"connection", "add", "/Tower A/Coordination", "Architecture", "--source", ifcDir, "--map", "architecture.ifc"},
+		{"connection", "sync", "/Tower A/Coordination", "Structure"},
+		{"connection", "sync", "/Tower A/Coordination", "Architecture"},
+	} {
+		if p := plinth(t, env, "", append([]string{"-data", dir}, args...)...); p.code != 0 {
+			t.Fatalf("%v: %+v", args, p)
+		}
+	}
+
 	// Without a password: the login screen.
 	g = startGUI(t, display, home, "", "-data", dir)
 	shoot(t, display, filepath.Join(shots, "login.png"))

@@ -257,7 +257,7 @@ func benchIFC(ctx context.Context, c *cli, scratch string, ifcMiB int) error {
 		{"first full sync, wall time of the child command", fmt.Sprintf("%.2f s", fullWall.Seconds()), "", ""},
 		{"peak RSS, first full sync", fmt.Sprintf("%.0f MB", float64(fullRSS)/mb), "", ""},
 		{fmt.Sprintf("re-sync unchanged, the Sync call in-process (best of %d)", ifcRounds), fmtMs(best), "< 50 ms", okMark(best < ifcResyncTarget)},
-		{"re-sync unchanged, the first Sync call in-process", fmtMs(first), "", ""},
+		{"re-sync unchanged, the first Sync call in-process", fmtMs(first), "< 50 ms", okMark(first < ifcResyncTarget)},
 		{"re-sync unchanged, the run in a child (report)", fmtMs(time.Duration(againRun * float64(time.Second))), "", ""},
 		{"re-sync unchanged, wall time of the child command", fmtMs(againWall), "", ""},
 		{"peak RSS, re-sync unchanged", fmt.Sprintf("%.0f MB", float64(againRSS)/mb), "", ""},
@@ -274,7 +274,8 @@ func benchIFC(ctx context.Context, c *cli, scratch string, ifcMiB int) error {
 	mbps := float64(g.bytes) / mb / g.plinth
 	fmt.Fprintf(w, "≥ 100 MB/s reading %s: %s (%.0f MB/s).\n", genName, okMark(mbps >= ifcMBpsTarget), mbps)
 	fmt.Fprintf(w, "Plinth peak RSS ≤ 1.5 GB on %s: %s (%.0f MB).\n", genName, okMark(float64(g.plinthRSS) <= ifcRSSTarget), float64(g.plinthRSS)/mb)
-	fmt.Fprintf(w, "Re-sync of the unchanged file < 50 ms: %s (%s).\n", okMark(best < ifcResyncTarget), fmtMs(best))
+	fmt.Fprintf(w, "Re-sync of the unchanged file < 50 ms: %s warm (best of %d: %s), %s on the first call after opening the stores (%s).\n",
+		okMark(best < ifcResyncTarget), ifcRounds, fmtMs(best), okMark(first < ifcResyncTarget), fmtMs(first))
 	return nil
 }
 

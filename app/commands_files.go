@@ -32,7 +32,7 @@ var fileCommands = []command{
 	{"check", "[--json]", "compare the Manager and the File Server", cmdCheck},
 	{"sync-files", "[--yes] [--json]", "full file synchronization (masteradmin only)", cmdSyncFiles},
 	{"sync-history", "[--json]", "past full file synchronizations", cmdSyncHistory},
-	{"bench", "files [--size-mib N] [--entries N]", "measure import, drift check, diff and synchronization", cmdBench},
+	{"bench", "files|backup|ifc [--size-mib N] [--entries N] [--files N] [--ifc-mb N]", "measure the file server, backups, or the IFC reader and iModel sync (docs/BENCHMARKS.md)", cmdBench},
 }
 
 // bar shows progress on a terminal; elsewhere it stays silent.

@@ -168,7 +168,7 @@ func (s *Service) Sync(ctx context.Context, actor account.Actor, id, trigger str
 		}
 	}
 
-	others := s.otherGlobalIDs(c)
+	others := &globalIDs{s: s, c: c}
 	files := c.MappedFiles()
 	for i, f := range files {
 		prog.Send(progress.Report{Phase: "Synchronizing " + f, Done: int64(i), Total: int64(len(files)), Item: f})
@@ -260,24 +260,38 @@ func firstError(r Run) string {
 	return "no reason given"
 }
 
-// otherGlobalIDs maps each GlobalId stored for the connection to its file
-// key, to warn about duplicates across files.
-func (s *Service) otherGlobalIDs(c Connection) map[string]string {
-	out := map[string]string{}
-	_ = s.fsr.View(func(tx *storage.Tx) error {
-		return tx.ScanKeys(elements.Key(c.IModel+"/"+c.ID+"/"), func(key []byte) error {
-			parts := strings.SplitN(string(key), "/", 5) // imel/<imodel>/<conn>/<file>/<gid>
-			if len(parts) == 5 {
-				out[parts[4]] = parts[3]
+// globalIDs maps each GlobalId stored for a connection to its file key,
+// to warn about duplicates across files. It is read on first use: a run
+// whose files are all unchanged never needs it.
+type globalIDs struct {
+	s      *Service
+	c      Connection
+	m      map[string]string
+	loaded bool
+}
+
+func (g *globalIDs) get() map[string]string {
+	if g.loaded {
+		return g.m
+	}
+	g.loaded = true
+	g.m = map[string]string{}
+	prefix := elements.Key(g.c.IModel + "/" + g.c.ID + "/")
+	_ = g.s.fsr.View(func(tx *storage.Tx) error {
+		return tx.ScanKeys(prefix, func(key []byte) error {
+			// imel/<imodel>/<conn>/<file>/<gid>
+			rest := key[len(prefix):]
+			if i := bytes.IndexByte(rest, '/'); i >= 0 {
+				g.m[string(rest[i+1:])] = string(rest[:i])
 			}
 			return nil
 		})
 	})
-	return out
+	return g.m
 }
 
 // syncFile brings one file's changes into the iModel, all or nothing.
-func (s *Service) syncFile(ctx context.Context, actor account.Actor, c Connection, file string, run *Run, others map[string]string) FileReport {
+func (s *Service) syncFile(ctx context.Context, actor account.Actor, c Connection, file string, run *Run, ids *globalIDs) FileReport {
 	start := time.Now()
 	rep := FileReport{File: file}
 	fail := func(cat, msg string, line int, fixable bool) FileReport {
@@ -360,6 +374,7 @@ func (s *Service) syncFile(ctx context.Context, actor account.Actor, c Connectio
 		warns = append(warns, ifc.Warning{Msg: fmt.Sprintf("%s uses types %s does not define (%s); they are read but not checked", file, f.Schema.Name, strings.Join(names, ", "))})
 	}
 	key := fileKey(file)
+	others := ids.get()
 	for _, e := range els {
 		if other, ok := others[e.GlobalID]; ok && other != key {
 			warns = append(warns, ifc.Warning{Line: e.Line, GlobalID: e.GlobalID, Msg: fmt.Sprintf("#%d %s has a GlobalId that another file of this connection also has", e.ID, e.Type)})
