@@ -106,8 +106,9 @@ type typeCount struct {
 func newIModelsPage(u *UI) *imodelsPage {
 	p := &imodelsPage{ui: u, connSel: -1, runSel: -1,
 		summary: &widget.Label{Wrapping: fyne.TextWrapWord},
-		tokens:  &widget.Label{Wrapping: fyne.TextWrapWord, Importance: widget.LowImportance},
+		tokens:  &widget.Label{Wrapping: fyne.TextWrapWord, Importance: widget.SuccessImportance},
 	}
+	p.tokens.Hide()
 	p.pick = widget.NewSelect(nil, func(string) {
 		if i := p.pick.SelectedIndex(); i >= 0 && i < len(p.models) && p.models[i].ID != p.cur {
 			p.cur = p.models[i].ID
@@ -138,7 +139,7 @@ func (p *imodelsPage) connectionsTab() fyne.CanvasObject {
 		Length: func() int { return len(p.conns) },
 		CreateItem: func() fyne.CanvasObject {
 			return container.NewVBox(&widget.Label{TextStyle: fyne.TextStyle{Bold: true}, Truncation: fyne.TextTruncateEllipsis},
-				&widget.Label{Importance: widget.LowImportance, Truncation: fyne.TextTruncateEllipsis})
+				&widget.Label{TextStyle: fyne.TextStyle{Italic: true}, Truncation: fyne.TextTruncateEllipsis})
 		},
 		UpdateItem: func(i widget.ListItemID, o fyne.CanvasObject) {
 			if i >= len(p.conns) {
@@ -173,7 +174,7 @@ func (p *imodelsPage) connectionsTab() fyne.CanvasObject {
 			return []string{s.File, s.State, s.Reason, stamp(s.Updated)}[c]
 		}, nil)
 	p.runTable = textTable([]string{"Started", "By", "Trigger", "Result", "Inserted", "Updated", "Deleted", "Unchanged files"},
-		[]float32{130, 100, 80, 180, 70, 70, 70, 110},
+		[]float32{125, 95, 75, 110, 65, 65, 65, 110},
 		func() int { return len(p.runs) },
 		func(r, c int) string {
 			run := p.runs[r]
@@ -331,9 +332,10 @@ func (p *imodelsPage) shown() {
 			p.summary.SetText(sentence(err))
 			return
 		}
-		p.tokens.SetText("")
+		p.tokens.Hide()
 		if renewed > 0 {
 			p.tokens.SetText(fmt.Sprintf("Your sync token was renewed for %s.", text.Count(renewed, "connection")))
+			p.tokens.Show()
 		}
 		p.setModels(models)
 	})

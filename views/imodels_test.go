@@ -7,10 +7,12 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/test"
 	"fyne.io/fyne/v2/widget"
+	"github.com/jonboulle/clockwork"
 
 	"codeberg.org/plinth/plinth/core/account"
 	"codeberg.org/plinth/plinth/core/files"
@@ -343,4 +345,42 @@ func radios(items []*widget.FormItem) []*widget.RadioGroup {
 		}
 	}
 	return out
+}
+
+// Opening the iModels page renews the owner's sync tokens only in their
+// last 10 days, and says so.
+func TestIModelsPageRenewsTokenInLastTenDays(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	clock := clockwork.NewFakeClockAt(time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC))
+	h.imodels.SetClock(clock)
+	master := h.bootstrap()
+	if _, err := h.files.Create(ctx, master, files.RootID, "Tower", files.KindProject); err != nil {
+		t.Fatal(err)
+	}
+	m, _ := h.imodels.Create(ctx, master, "/Tower", "Coordination")
+	src := t.TempDir()
+	copySample(t, "Sample_entities.ifc", filepath.Join(src, "a.ifc"))
+	c, err := h.imodels.AddConnection(ctx, master, m.ID, imodel.NewConnection{Name: "A",
+		Source: imodel.Source{Kind: imodel.SourceDisk, Path: src}, Mapped: []imodel.Composite{{Main: "a.ifc"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	expires := c.Token.Expires
+
+	clock.Advance(15 * 24 * time.Hour) // 15 days left: not yet
+	h.start(StartOptions{User: "masteradmin", Password: masterPw, Page: PageIModels})
+	p := h.ui.built[PageIModels].(*imodelsPage)
+	if p.tokens.Visible() || !p.conns[0].Token.Expires.Equal(expires) {
+		t.Fatalf("token renewed with 15 days left: %q, expires %v", p.tokens.Text, p.conns[0].Token.Expires)
+	}
+
+	clock.Advance(10 * 24 * time.Hour) // 5 days left: renewed on opening
+	h.ui.Show(PageProjects)
+	h.ui.Show(PageIModels)
+	h.ui.Wait()
+	h.mustSee("Your sync token was renewed for 1 connection.")
+	if want := clock.Now().Add(imodel.TokenLifetime); !p.conns[0].Token.Expires.Equal(want) {
+		t.Fatalf("token expires %v, want %v", p.conns[0].Token.Expires, want)
+	}
 }
