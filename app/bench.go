@@ -1,6 +1,7 @@
 package app
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"time"
 
 	"codeberg.org/plinth/plinth/core/account"
@@ -239,5 +241,24 @@ func syncPath(path string) {
 	if f, err := os.OpenFile(path, os.O_RDWR, 0); err == nil {
 		_ = f.Sync()
 		_ = f.Close()
+	}
+}
+
+// childRunner runs the plinth binary self with env as a child process and
+// returns its wall time, peak RSS and standard output; a failure carries
+// the command and its standard error.
+func childRunner(ctx context.Context, self string, env []string) func(args ...string) (time.Duration, int64, []byte, error) {
+	return func(args ...string) (time.Duration, int64, []byte, error) {
+		cmd := exec.CommandContext(ctx, self, args...)
+		cmd.Env = env
+		var out, errb bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &errb
+		start := time.Now()
+		err := cmd.Run()
+		d := time.Since(start)
+		if err != nil {
+			return d, 0, nil, fmt.Errorf("plinth %s: %w: %s", strings.Join(args, " "), err, strings.TrimSpace(errb.String()))
+		}
+		return d, childRSS(cmd), out.Bytes(), nil
 	}
 }

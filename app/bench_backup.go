@@ -34,19 +34,7 @@ func benchBackup(ctx context.Context, c *cli, scratch string, sizeMiB, nFiles in
 	}
 	dataDir := filepath.Join(scratch, "plinth")
 	env := append(os.Environ(), "PLINTH_PASSWORD=benchmark password", "PLINTH_DATA="+dataDir)
-	plinth := func(args ...string) (time.Duration, int64, []byte, error) {
-		cmd := exec.CommandContext(ctx, self, args...)
-		cmd.Env = env
-		var out, errb bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &errb
-		start := time.Now()
-		err := cmd.Run()
-		d := time.Since(start)
-		if err != nil {
-			return d, 0, nil, fmt.Errorf("plinth %s: %v: %s", strings.Join(args, " "), err, errb.String())
-		}
-		return d, childRSS(cmd), out.Bytes(), nil
-	}
+	plinth := childRunner(ctx, self, env)
 	if _, _, _, err := plinth("init"); err != nil {
 		return err
 	}

@@ -92,19 +92,7 @@ func benchIFC(ctx context.Context, c *cli, scratch string, ifcMiB int) error {
 
 	dataDir := filepath.Join(scratch, "plinth")
 	env := append(os.Environ(), "PLINTH_PASSWORD=benchmark password", "PLINTH_DATA="+dataDir)
-	plinth := func(args ...string) (time.Duration, int64, []byte, error) {
-		cmd := exec.CommandContext(ctx, self, args...)
-		cmd.Env = env
-		var out, errb bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &errb
-		start := time.Now()
-		err := cmd.Run()
-		d := time.Since(start)
-		if err != nil {
-			return d, 0, nil, fmt.Errorf("plinth %s: %w: %s", strings.Join(args, " "), err, strings.TrimSpace(errb.String()))
-		}
-		return d, childRSS(cmd), out.Bytes(), nil
-	}
+	plinth := childRunner(ctx, self, env)
 
 	// 1. Reading the files: plinth ifc stats, best of the rounds.
 	fmt.Fprintf(w, "Reading %d files with plinth ifc stats, best of %d…\n", len(all), ifcRounds)
