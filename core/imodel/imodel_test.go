@@ -1,6 +1,7 @@
 package imodel
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -16,6 +17,7 @@ import (
 	"codeberg.org/plinth/plinth/core/account"
 	"codeberg.org/plinth/plinth/core/files"
 	"codeberg.org/plinth/plinth/core/notify"
+	"codeberg.org/plinth/plinth/core/progress"
 	"codeberg.org/plinth/plinth/core/schedule"
 	"codeberg.org/plinth/plinth/storage"
 )
@@ -512,4 +514,104 @@ func kinds(e *env, k notify.Kind) int {
 		}
 	}
 	return n
+}
+
+// A connection whose design files live on Plinth's own file server: a new
+// version of the file is a change, the same version is skipped without
+// reading, and a missing file names the folder.
+func TestFileServerSource(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	b, err := os.ReadFile(filepath.Join(samples, "IfcOpenHouse_IFC4.ifc"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	folder, err := e.files.MkdirAll(ctx, e.master, "/Tower/IFC")
+	if err != nil {
+		t.Fatal(err)
+	}
+	upload := func(content []byte) {
+		if _, err := e.files.Upload(ctx, e.master, folder.ID, "house.ifc", bytes.NewReader(content), int64(len(content)), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	upload(b)
+	c, err := e.s.AddConnection(ctx, e.master, e.imodel, NewConnection{Name: "Arch",
+		Source: Source{Kind: SourceFileServer, Path: "/Tower/IFC"}, Mapped: []Composite{{Main: "house.ifc"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := counts(e.sync(c)); got != "succeeded 47/0/0/0" {
+		t.Fatalf("first sync: %s", got)
+	}
+	if got := counts(e.sync(c)); got != "unchanged 0/0/0/47" {
+		t.Fatalf("same version: %s", got)
+	}
+	// A new version with one element fewer.
+	i := bytes.Index(b, []byte("IFCFURNISHINGELEMENT("))
+	if i < 0 {
+		i = bytes.Index(b, []byte("IFCDOOR("))
+	}
+	start := bytes.LastIndexByte(b[:i], '\n') + 1
+	end := i + bytes.IndexByte(b[i:], '\n') + 1
+	upload(append(append([]byte{}, b[:start]...), b[end:]...))
+	if got := counts(e.sync(c)); got != "succeeded 0/0/1/46" {
+		t.Fatalf("new version without one element: %s", got)
+	}
+	if err := e.files.Delete(ctx, e.master, mustLookup(t, e, "/Tower/IFC/house.ifc"), nil); err != nil {
+		t.Fatal(err)
+	}
+	r := e.sync(c)
+	if r.Result != ResultFailed || r.Files[0].Errors[0].Category != CategorySource ||
+		!strings.Contains(r.Files[0].Errors[0].Message, "there is no house.ifc in /Tower/IFC") {
+		t.Fatalf("missing file: %+v", r.Files[0])
+	}
+	if e.stats().Elements != 46 {
+		t.Fatalf("a missing file changed the iModel: %+v", e.stats())
+	}
+}
+
+func mustLookup(t *testing.T, e *env, path string) string {
+	t.Helper()
+	n, err := e.files.Lookup(context.Background(), e.master, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n.ID
+}
+
+// Cancel during a run: the files finished before stay applied, the rest
+// are left as they were, and the run says it was cancelled.
+func TestCancelKeepsFinishedFiles(t *testing.T) {
+	e := newEnv(t)
+	e.sample("Sample_entities.ifc", "a.ifc")
+	e.sample("IfcOpenHouse_IFC4.ifc", "b.ifc")
+	e.sample("example.ifc", "c.ifc")
+	c := e.connect("Three", Composite{Main: "a.ifc"}, Composite{Main: "b.ifc"}, Composite{Main: "c.ifc"})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	r, err := e.s.Sync(ctx, e.master, c.ID, TriggerManual, func(p progress.Report) {
+		if p.Item == "b.ifc" {
+			cancel() // as the Cancel button does while b.ifc starts
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.State != "cancelled" || r.Files[0].State != StateSucceeded || r.Files[1].State != StateCancelled || r.Files[2].State != StateCancelled {
+		t.Fatalf("cancelled run: %s, files %s %s %s", r.State, r.Files[0].State, r.Files[1].State, r.Files[2].State)
+	}
+	if st := e.stats(); st.Elements != 10 {
+		t.Fatalf("after cancel the iModel holds %d elements, want a.ifc's 10", st.Elements)
+	}
+	sts, _ := e.s.FileStatuses(context.Background(), e.master, c.ID)
+	for _, s := range sts {
+		if s.File != "a.ifc" && s.State != StateCancelled {
+			t.Fatalf("status of %s after cancel: %+v", s.File, s)
+		}
+	}
+	// The next run finishes the job.
+	if r := e.sync(c); r.Result != ResultSuccess || r.Files[0].State != StateUnchanged || r.Files[2].Inserted != 120 {
+		t.Fatalf("run after cancel: %+v", r)
+	}
 }
