@@ -174,7 +174,7 @@ func (p *imodelsPage) connectionsTab() fyne.CanvasObject {
 			return []string{s.File, s.State, s.Reason, stamp(s.Updated)}[c]
 		}, nil)
 	p.runTable = textTable([]string{"Started", "By", "Trigger", "Result", "Inserted", "Updated", "Deleted", "Unchanged files"},
-		[]float32{125, 95, 75, 110, 65, 65, 65, 110},
+		[]float32{140, 90, 75, 100, 65, 65, 65, 110},
 		func() int { return len(p.runs) },
 		func(r, c int) string {
 			run := p.runs[r]
