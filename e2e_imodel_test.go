@@ -191,6 +191,18 @@ func TestIModelCommandsEndToEnd(t *testing.T) {
 	if s.Result != "Success" || len(s.Files) != 3 || s.Files[2].Inserted != 47 || s.Files[0].Updated != 1 {
 		t.Fatalf("sync after map = %+v", s)
 	}
+	// imodel sync runs every connection: nothing changed since.
+	var all struct {
+		Connections []struct {
+			Connection, Result string
+			Files              []struct{ State string }
+		}
+	}
+	jsonOf(run("imodel", "sync", "/Tower/Coordination", "--json"), &all)
+	if len(all.Connections) != 1 || all.Connections[0].Connection != "Structural" || all.Connections[0].Result != "Success" ||
+		len(all.Connections[0].Files) != 3 || all.Connections[0].Files[2].State != "unchanged" {
+		t.Fatalf("imodel sync = %+v", all)
+	}
 	run("connection", "unmap", "/Tower/Coordination", "Structural", "house.ifc", "--delete-elements")
 	jsonOf(run("imodel", "stats", "/Tower/Coordination", "--json"), &st)
 	if st.Elements != 130 {

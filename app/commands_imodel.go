@@ -28,6 +28,7 @@ var imodelCommands = []command{
 	{"imodel stats", "IMODEL [--json]", "element counts by type and the number of changesets", cmdIModelStats},
 	{"imodel changesets", "IMODEL [--json]", "the iModel's changesets, newest first", cmdIModelChangesets},
 	{"imodel search", "IMODEL TEXT [--json]", "find elements by GlobalId or name", cmdIModelSearch},
+	{"imodel sync", "IMODEL [--json]", "sync every connection of the iModel now", cmdIModelSync},
 	{"connection add", "IMODEL NAME (--source DIR | --source-plinth FOLDER) --map FILE[,REF…]… [--schedule SPEC]", "add a connection that syncs design files into the iModel", cmdConnAdd},
 	{"connection ls", "IMODEL [--json]", "the iModel's connections with each file's status", cmdConnList},
 	{"connection sync", "IMODEL NAME [--json]", "sync a connection now", cmdConnSync},
@@ -361,72 +362,123 @@ func cmdConnSync(ctx context.Context, c *cli, args []string) error {
 	fs := newFlags("connection sync")
 	asJSON := fs.Bool("json", false, "print JSON")
 	return withConn(ctx, c, fs, args, 2, "give the iModel and the connection's name", func(a *App, actor account.Actor, m imodel.IModel, conn imodel.Connection, _ []string) error {
-		r, err := a.IModels.Sync(ctx, actor, conn.ID, imodel.TriggerManual, c.bar())
-		if err != nil && r.ID == "" {
+		out, err := syncConnection(ctx, c, a, actor, m, conn, !*asJSON)
+		if out.Run == "" {
 			return err
 		}
 		if *asJSON {
-			type file struct {
-				File      string `json:"file"`
-				State     string `json:"state"`
-				Inserted  int    `json:"inserted"`
-				Updated   int    `json:"updated"`
-				Deleted   int    `json:"deleted"`
-				Unchanged int    `json:"unchanged"`
-				Warnings  int    `json:"warnings"`
-				Error     string `json:"error,omitempty"`
+			if jerr := c.printJSON(out); jerr != nil {
+				return jerr
 			}
-			out := struct {
-				Result string `json:"result"`
-				Run    string `json:"run"`
-				Files  []file `json:"files"`
-			}{r.Result, r.ID, []file{}}
-			for _, f := range r.Files {
-				x := file{f.File, f.State, f.Inserted, f.Updated, f.Deleted, f.Unchanged, len(f.Warnings), ""}
-				if len(f.Errors) > 0 {
-					x.Error = f.Errors[0].Message
-				}
-				out.Files = append(out.Files, x)
+		}
+		return err
+	})
+}
+
+// cmdIModelSync syncs every connection of an iModel in turn, as
+// `connection sync` does one.
+func cmdIModelSync(ctx context.Context, c *cli, args []string) error {
+	fs := newFlags("imodel sync")
+	asJSON := fs.Bool("json", false, "print JSON")
+	return withIModel(ctx, c, fs, args, 1, "give the iModel, e.g. /Tower/Coordination", func(a *App, actor account.Actor, m imodel.IModel, _ []string) error {
+		conns, err := a.IModels.Connections(ctx, actor, m.ID)
+		if err != nil {
+			return err
+		}
+		if len(conns) == 0 {
+			return fmt.Errorf("%s has no connection yet; add one with 'plinth connection add'", m.Path)
+		}
+		all := struct {
+			Connections []connSyncJSON `json:"connections"`
+		}{[]connSyncJSON{}}
+		var errs []error
+		for _, conn := range conns {
+			if !*asJSON {
+				fmt.Fprintf(c.io.Out, "%s:\n", conn.Name)
 			}
-			if err := c.printJSON(out); err != nil {
+			out, err := syncConnection(ctx, c, a, actor, m, conn, !*asJSON)
+			if err != nil {
+				errs = append(errs, err)
+			}
+			if out.Run != "" {
+				all.Connections = append(all.Connections, out)
+			}
+		}
+		if *asJSON {
+			if err := c.printJSON(all); err != nil {
 				return err
 			}
-		} else {
-			for _, f := range r.Files {
-				line := fmt.Sprintf("%s: %s — %d inserted, %d updated, %d deleted, %d unchanged", f.File, f.State, f.Inserted, f.Updated, f.Deleted, f.Unchanged)
-				if len(f.Warnings) > 0 {
-					line += ", " + text.Count(len(f.Warnings), "warning")
-				}
-				if len(f.Errors) > 0 {
-					line += ": " + f.Errors[0].Message
-				}
-				fmt.Fprintln(c.io.Out, line)
-			}
-			fmt.Fprintf(c.io.Out, "Result: %s.\n", r.Result)
 		}
-		// A file that failed makes the command fail, so scripts notice;
-		// the files that did sync stay applied.
-		if len(r.Errors) > 0 {
-			return errors.New(r.Errors[0].Message)
+		switch len(errs) {
+		case 0:
+			return nil
+		case 1:
+			return errs[0]
 		}
-		failed := 0
-		first := ""
-		for _, f := range r.Files {
-			if len(f.Errors) > 0 {
-				if failed == 0 {
-					first = withFile(f.File, f.Errors[0].Message)
-				}
-				failed++
-			}
-		}
-		switch {
-		case failed > 0:
-			return fmt.Errorf("%d of %s did not sync (%s); see 'plinth connection report %s %q'", failed, text.Count(len(r.Files), "file"), first, m.Path, conn.Name)
-		case r.Result == imodel.ResultFailed:
-			return errors.New("the sync failed; see the report")
-		}
-		return nil
+		return fmt.Errorf("%d of %s did not sync fully; the first: %w", len(errs), text.Count(len(conns), "connection"), errs[0])
 	})
+}
+
+// connSyncJSON is what `connection sync --json` prints.
+type connSyncJSON struct {
+	Connection string         `json:"connection"`
+	Result     string         `json:"result"`
+	Run        string         `json:"run"`
+	Files      []fileSyncJSON `json:"files"`
+}
+
+type fileSyncJSON struct {
+	File      string `json:"file"`
+	State     string `json:"state"`
+	Inserted  int    `json:"inserted"`
+	Updated   int    `json:"updated"`
+	Deleted   int    `json:"deleted"`
+	Unchanged int    `json:"unchanged"`
+	Warnings  int    `json:"warnings"`
+	Error     string `json:"error,omitempty"`
+}
+
+// syncConnection runs one connection now; with lines it prints a line per
+// file and the result. The error says which file failed (the files that
+// did sync stay applied), so scripts notice.
+func syncConnection(ctx context.Context, c *cli, a *App, actor account.Actor, m imodel.IModel, conn imodel.Connection, lines bool) (connSyncJSON, error) {
+	r, err := a.IModels.Sync(ctx, actor, conn.ID, imodel.TriggerManual, c.bar())
+	if err != nil && r.ID == "" {
+		return connSyncJSON{}, err
+	}
+	out := connSyncJSON{Connection: conn.Name, Result: r.Result, Run: r.ID, Files: []fileSyncJSON{}}
+	failed, first := 0, ""
+	for _, f := range r.Files {
+		x := fileSyncJSON{f.File, f.State, f.Inserted, f.Updated, f.Deleted, f.Unchanged, len(f.Warnings), ""}
+		line := fmt.Sprintf("%s: %s — %d inserted, %d updated, %d deleted, %d unchanged", f.File, f.State, f.Inserted, f.Updated, f.Deleted, f.Unchanged)
+		if len(f.Warnings) > 0 {
+			line += ", " + text.Count(len(f.Warnings), "warning")
+		}
+		if len(f.Errors) > 0 {
+			x.Error = f.Errors[0].Message
+			line += ": " + f.Errors[0].Message
+			if failed == 0 {
+				first = withFile(f.File, f.Errors[0].Message)
+			}
+			failed++
+		}
+		out.Files = append(out.Files, x)
+		if lines {
+			fmt.Fprintln(c.io.Out, line)
+		}
+	}
+	if lines {
+		fmt.Fprintf(c.io.Out, "Result: %s.\n", r.Result)
+	}
+	switch {
+	case len(r.Errors) > 0:
+		return out, errors.New(r.Errors[0].Message)
+	case failed > 0:
+		return out, fmt.Errorf("%d of %s of %q did not sync (%s); see 'plinth connection report %s %q'", failed, text.Count(len(r.Files), "file"), conn.Name, first, m.Path, conn.Name)
+	case r.Result == imodel.ResultFailed:
+		return out, fmt.Errorf("the sync of %q failed; see the report", conn.Name)
+	}
+	return out, nil
 }
 
 func cmdConnRuns(ctx context.Context, c *cli, args []string) error {
