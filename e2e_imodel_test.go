@@ -74,6 +74,15 @@ func TestIModelCommandsEndToEnd(t *testing.T) {
 		t.Fatalf("ifc stats on a broken file = %+v", p)
 	}
 
+	for arg, want := range map[string]string{
+		filepath.Join(src, "none.ifc"): "There is no file " + filepath.Join(src, "none.ifc") + "\n",
+		src:                            src + " is a folder, not an IFC file\n",
+	} {
+		if p := plinth(t, env, "", "-data", dir, "ifc", "stats", arg); p.code != 1 || p.stderr != want {
+			t.Fatalf("ifc stats %s = %+v, want %q", arg, p, want)
+		}
+	}
+
 	run("init")
 	run("mkdir", "/Tower", "--kind", "project")
 	run("imodel", "create", "/Tower", "Coordination")

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"os"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -657,11 +656,11 @@ func cmdIFCStats(ctx context.Context, c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
-	st, err := os.Stat(file)
+	size, err := ifc.Size(file)
 	if err != nil {
-		return fmt.Errorf("cannot read %s: %w", file, err)
+		return err
 	}
-	defer reserveMemory(4*st.Size() + 64<<20)()
+	defer reserveMemory(4*size + 64<<20)()
 	start := time.Now()
 	f, err := ifc.Open(ctx, file)
 	if err != nil {

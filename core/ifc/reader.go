@@ -2,9 +2,10 @@ package ifc
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
-	"path/filepath"
 	"strings"
 
 	"codeberg.org/plinth/plinth/core/ifc/schema"
@@ -52,11 +53,29 @@ type File struct {
 
 // Open reads and parses the file at path.
 func Open(ctx context.Context, path string) (*File, error) {
+	if _, err := Size(path); err != nil {
+		return nil, err
+	}
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", filepath.Base(path), err)
+		return nil, fmt.Errorf("%s cannot be read: %w", path, err)
 	}
-	return Parse(ctx, filepath.Base(path), data)
+	return Parse(ctx, path, data)
+}
+
+// Size returns the size of the IFC file at path, or a sentence saying why
+// it is not one: missing, a folder, unreadable.
+func Size(path string) (int64, error) {
+	st, err := os.Stat(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return 0, fmt.Errorf("there is no file %s", path)
+	case err != nil:
+		return 0, fmt.Errorf("%s cannot be read: %w", path, err)
+	case st.IsDir():
+		return 0, fmt.Errorf("%s is a folder, not an IFC file", path)
+	}
+	return st.Size(), nil
 }
 
 // Parse parses an IFC file held in data, which it keeps (do not change
