@@ -94,6 +94,8 @@ type imodelsPage struct {
 	changesets []imodel.Changeset
 	csTable    *widget.Table
 
+	canModify bool // the actor may change the iModel on show
+
 	form   *formDialog // the last form opened, for tests
 	report string      // the last report shown, for tests
 }
@@ -286,7 +288,7 @@ func (p *imodelsPage) selected() (imodel.Connection, bool) {
 func (p *imodelsPage) updateButtons() {
 	c, ok := p.selected()
 	for _, b := range []*widget.Button{p.syncNow, p.rename, p.sched, p.owner, p.mapBtn, p.unmap, p.del} {
-		if ok {
+		if ok && p.canModify {
 			b.Enable()
 		} else {
 			b.Disable()
@@ -295,7 +297,7 @@ func (p *imodelsPage) updateButtons() {
 	if ok && c.Running != "" {
 		p.syncNow.Disable()
 	}
-	if p.cur == "" {
+	if p.cur == "" || !p.canModify {
 		p.newConn.Disable()
 	} else {
 		p.newConn.Enable()
@@ -380,8 +382,16 @@ func (p *imodelsPage) load() {
 		hasGeo bool
 		css    []imodel.Changeset
 		conns  []imodel.Connection
+		can    bool
 	)
+	var item account.Item
+	for _, m := range p.models {
+		if m.ID == id {
+			item = m.Item()
+		}
+	}
 	p.ui.background(func(ctx context.Context) (err error) {
+		can = p.ui.svc.Accounts.Can(ctx, actor, item, account.ModifyContent)
 		if st, err = svc.Stats(id); err != nil {
 			return err
 		}
@@ -401,7 +411,7 @@ func (p *imodelsPage) load() {
 			p.summary.SetText(sentence(err))
 			return
 		}
-		p.stats, p.conns = st, conns
+		p.stats, p.conns, p.canModify = st, conns, can
 		sort.Slice(css, func(i, j int) bool { return css[i].Seq > css[j].Seq })
 		p.changesets = css
 		p.types = p.types[:0]
@@ -480,7 +490,11 @@ func (p *imodelsPage) loadConnection() {
 		if p.runSel >= len(rs) {
 			p.runSel = -1
 		}
-		p.connInfo.SetText(connText(c, time.Now()))
+		info := connText(c, time.Now())
+		if !p.canModify {
+			info += " You may look at this iModel; changing or syncing its connections needs Modify content on it."
+		}
+		p.connInfo.SetText(info)
 		p.refreshAll()
 	})
 }
