@@ -18,20 +18,7 @@ func TestIModelCommandsEndToEnd(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "data")
 	src := t.TempDir()
 	env := []string{"PLINTH_PASSWORD=master password"}
-	run := func(args ...string) proc {
-		t.Helper()
-		p := plinth(t, env, "", append([]string{"-data", dir}, args...)...)
-		if p.code != 0 {
-			t.Fatalf("plinth %s: exit %d: %s%s", strings.Join(args, " "), p.code, p.stderr, p.out)
-		}
-		return p
-	}
-	jsonOf := func(p proc, v any) {
-		t.Helper()
-		if err := json.Unmarshal([]byte(p.out), v); err != nil {
-			t.Fatalf("not JSON: %v\n%s", err, p.out)
-		}
-	}
+	run := mustRun(t, dir, env)
 	samples := filepath.Join("testdata", "ifc", "samples")
 	copyTo := func(sample, name string) string {
 		t.Helper()
@@ -63,7 +50,7 @@ func TestIModelCommandsEndToEnd(t *testing.T) {
 			Instances, Elements int
 			Seconds             float64
 		}
-		jsonOf(run("ifc", "stats", filepath.Join(samples, name), "--json"), &st)
+		jsonOf(t, run("ifc", "stats", filepath.Join(samples, name), "--json"), &st)
 		if st.Schema != want.Schema || st.Instances != want.Instances || st.Elements != want.Products || st.Seconds <= 0 {
 			t.Fatalf("ifc stats %s = %+v, want %+v", name, st, want)
 		}
@@ -100,7 +87,7 @@ func TestIModelCommandsEndToEnd(t *testing.T) {
 		}
 	}
 	var s syncOut
-	jsonOf(run("connection", "sync", "/Tower/Coordination", "Structure", "--json"), &s)
+	jsonOf(t, run("connection", "sync", "/Tower/Coordination", "Structure", "--json"), &s)
 	if s.Result != "Success" || len(s.Files) != 2 || s.Files[0].Inserted != 120 || s.Files[1].Inserted != 10 {
 		t.Fatalf("first sync = %+v", s)
 	}
@@ -109,13 +96,13 @@ func TestIModelCommandsEndToEnd(t *testing.T) {
 		ByType     map[string]int
 		Changesets int
 	}
-	jsonOf(run("imodel", "stats", "/Tower/Coordination", "--json"), &st)
+	jsonOf(t, run("imodel", "stats", "/Tower/Coordination", "--json"), &st)
 	if st.Elements != 130 || st.Changesets != 1 || st.ByType["IfcWallStandardCase"] == 0 {
 		t.Fatalf("stats after the first sync = %+v", st)
 	}
 
 	// Nothing changed: both files are skipped.
-	jsonOf(run("connection", "sync", "/Tower/Coordination", "Structure", "--json"), &s)
+	jsonOf(t, run("connection", "sync", "/Tower/Coordination", "Structure", "--json"), &s)
 	if s.Result != "Success" || s.Files[0].State != "unchanged" || s.Files[1].State != "unchanged" {
 		t.Fatalf("sync of unchanged files = %+v", s)
 	}
@@ -125,14 +112,14 @@ func TestIModelCommandsEndToEnd(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(src, "structure.ifc"), []byte(changed), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	jsonOf(run("connection", "sync", "/Tower/Coordination", "Structure", "--json"), &s)
+	jsonOf(t, run("connection", "sync", "/Tower/Coordination", "Structure", "--json"), &s)
 	if f := s.Files[0]; s.Result != "Success" || f.Inserted != 0 || f.Updated != 1 || f.Deleted != 0 || f.Unchanged != 119 {
 		t.Fatalf("sync after one rename = %+v", s)
 	}
 	var found struct {
 		Elements []struct{ GlobalID, Name, File string }
 	}
-	jsonOf(run("imodel", "search", "/Tower/Coordination", "RENAMED", "--json"), &found)
+	jsonOf(t, run("imodel", "search", "/Tower/Coordination", "RENAMED", "--json"), &found)
 	if len(found.Elements) != 1 || found.Elements[0].Name != "Basic Wall:150 Concrete:RENAMED" || found.Elements[0].File != "structure.ifc" {
 		t.Fatalf("search after the rename = %+v", found)
 	}
@@ -145,11 +132,11 @@ func TestIModelCommandsEndToEnd(t *testing.T) {
 	if p.code != 1 {
 		t.Fatalf("sync of a broken file exited %d: %s", p.code, p.stderr)
 	}
-	jsonOf(p, &s)
+	jsonOf(t, p, &s)
 	if s.Result != "PartialSuccess" && s.Result != "Failed" || s.Files[0].State != "failed" {
 		t.Fatalf("sync of a broken file = %+v", s)
 	}
-	jsonOf(run("imodel", "stats", "/Tower/Coordination", "--json"), &st)
+	jsonOf(t, run("imodel", "stats", "/Tower/Coordination", "--json"), &st)
 	if st.Elements != 130 || st.Changesets != 2 {
 		t.Fatalf("a failed sync changed the iModel: %+v", st)
 	}
@@ -175,7 +162,7 @@ func TestIModelCommandsEndToEnd(t *testing.T) {
 			Files    []struct{ File, State, Reason string }
 		}
 	}
-	jsonOf(run("connection", "ls", "/Tower/Coordination", "--json"), &ls)
+	jsonOf(t, run("connection", "ls", "/Tower/Coordination", "--json"), &ls)
 	conns := ls.Connections
 	if len(conns) != 1 || conns[0].Name != "Structural" || conns[0].Schedule.Kind != "weekly" || conns[0].Owner != "masteradmin" ||
 		len(conns[0].Files) != 2 || conns[0].Files[0].State != "failed" || conns[0].Files[0].Reason == "" {
@@ -196,7 +183,7 @@ func TestIModelCommandsEndToEnd(t *testing.T) {
 	copyTo("IfcOpenHouse_IFC4.ifc", "house.ifc")
 	run("connection", "map", "/Tower/Coordination", "Structural", "house.ifc")
 	copyTo("example.ifc", "structure.ifc")
-	jsonOf(run("connection", "sync", "/Tower/Coordination", "Structural", "--json"), &s)
+	jsonOf(t, run("connection", "sync", "/Tower/Coordination", "Structural", "--json"), &s)
 	if s.Result != "Success" || len(s.Files) != 3 || s.Files[2].Inserted != 47 || s.Files[0].Updated != 1 {
 		t.Fatalf("sync after map = %+v", s)
 	}
@@ -207,20 +194,20 @@ func TestIModelCommandsEndToEnd(t *testing.T) {
 			Files              []struct{ State string }
 		}
 	}
-	jsonOf(run("imodel", "sync", "/Tower/Coordination", "--json"), &all)
+	jsonOf(t, run("imodel", "sync", "/Tower/Coordination", "--json"), &all)
 	if len(all.Connections) != 1 || all.Connections[0].Connection != "Structural" || all.Connections[0].Result != "Success" ||
 		len(all.Connections[0].Files) != 3 || all.Connections[0].Files[2].State != "unchanged" {
 		t.Fatalf("imodel sync = %+v", all)
 	}
 	run("connection", "unmap", "/Tower/Coordination", "Structural", "house.ifc", "--delete-elements")
-	jsonOf(run("imodel", "stats", "/Tower/Coordination", "--json"), &st)
+	jsonOf(t, run("imodel", "stats", "/Tower/Coordination", "--json"), &st)
 	if st.Elements != 130 {
 		t.Fatalf("after unmapping house.ifc with its elements: %+v", st)
 	}
 	run("connection", "rm", "/Tower/Coordination", "Structural", "--delete-elements")
 	st.ByType = nil // Unmarshal adds to a map it is given
-	jsonOf(run("imodel", "stats", "/Tower/Coordination", "--json"), &st)
-	jsonOf(run("connection", "ls", "/Tower/Coordination", "--json"), &ls)
+	jsonOf(t, run("imodel", "stats", "/Tower/Coordination", "--json"), &st)
+	jsonOf(t, run("connection", "ls", "/Tower/Coordination", "--json"), &ls)
 	if st.Elements != 0 || len(st.ByType) != 0 || len(ls.Connections) != 0 {
 		t.Fatalf("after rm --delete-elements: %+v, %d connections", st, len(ls.Connections))
 	}

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"crypto/rand"
-	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,20 +15,7 @@ func TestFileServerEndToEnd(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "data")
 	src := t.TempDir()
 	env := []string{"PLINTH_PASSWORD=master password"}
-	run := func(args ...string) proc {
-		t.Helper()
-		p := plinth(t, env, "", append([]string{"-data", dir}, args...)...)
-		if p.code != 0 {
-			t.Fatalf("plinth %s: exit %d: %s%s", strings.Join(args, " "), p.code, p.stderr, p.out)
-		}
-		return p
-	}
-	jsonOf := func(p proc, v any) {
-		t.Helper()
-		if err := json.Unmarshal([]byte(p.out), v); err != nil {
-			t.Fatalf("not JSON: %v\n%s", err, p.out)
-		}
-	}
+	run := mustRun(t, dir, env)
 	write := func(rel string, n int) []byte {
 		b := make([]byte, n)
 		_, _ = rand.Read(b)
@@ -53,7 +39,7 @@ func TestFileServerEndToEnd(t *testing.T) {
 		Level int
 		Bytes int64
 	}
-	jsonOf(run("backup", "--level", "2", "--json"), &b)
+	jsonOf(t, run("backup", "--level", "2", "--json"), &b)
 	if b.ID == "" || b.Level != 2 || b.Bytes < 5<<20 {
 		t.Fatalf("backup = %+v", b)
 	}
@@ -68,7 +54,7 @@ func TestFileServerEndToEnd(t *testing.T) {
 		Consistent                                   bool
 		MissingOnServer, UnknownToManager, Differing int
 	}
-	jsonOf(run("check", "--json"), &c)
+	jsonOf(t, run("check", "--json"), &c)
 	if c.Consistent || c.MissingOnServer != 2 || c.UnknownToManager != 1 || c.Differing != 0 {
 		t.Fatalf("check after restore = %+v, want 2 missing, 1 unknown", c)
 	}
@@ -87,11 +73,11 @@ func TestFileServerEndToEnd(t *testing.T) {
 		Deleted, Adopted, Updated int
 		Folder                    string
 	}
-	jsonOf(run("sync-files", "--yes", "--json"), &s)
+	jsonOf(t, run("sync-files", "--yes", "--json"), &s)
 	if s.Deleted != 2 || s.Adopted != 1 || s.Updated != 0 || !strings.HasPrefix(s.Folder, "Synched from File Server (") {
 		t.Fatalf("sync-files = %+v", s)
 	}
-	jsonOf(run("check", "--json"), &c)
+	jsonOf(t, run("check", "--json"), &c)
 	if !c.Consistent {
 		t.Fatalf("check after sync = %+v", c)
 	}
@@ -99,7 +85,7 @@ func TestFileServerEndToEnd(t *testing.T) {
 	var ls struct {
 		Entries []struct{ Name, Kind string }
 	}
-	jsonOf(run("ls", "/"+s.Folder+"/Tower/plans", "--json"), &ls)
+	jsonOf(t, run("ls", "/"+s.Folder+"/Tower/plans", "--json"), &ls)
 	if len(ls.Entries) != 1 || ls.Entries[0].Name != "ground floor.pdf" {
 		t.Fatalf("adopted folder holds %+v", ls.Entries)
 	}
@@ -110,19 +96,19 @@ func TestFileServerEndToEnd(t *testing.T) {
 		t.Fatalf("exported file differs from the original (%v)", err)
 	}
 	// The entries whose content was lost are gone; their folders stay.
-	jsonOf(run("ls", "/Extra/sub", "--json"), &ls)
+	jsonOf(t, run("ls", "/Extra/sub", "--json"), &ls)
 	if len(ls.Entries) != 0 {
 		t.Fatalf("/Extra/sub still lists %+v", ls.Entries)
 	}
 	// A second synchronization finds nothing to do.
-	jsonOf(run("sync-files", "--yes", "--json"), &s)
+	jsonOf(t, run("sync-files", "--yes", "--json"), &s)
 	if s.Deleted+s.Adopted+s.Updated != 0 {
 		t.Fatalf("second sync-files = %+v", s)
 	}
 	var hist struct {
 		Runs []struct{ Deleted, Adopted int }
 	}
-	jsonOf(run("sync-history", "--json"), &hist)
+	jsonOf(t, run("sync-history", "--json"), &hist)
 	if len(hist.Runs) != 2 || hist.Runs[1].Deleted != 2 || hist.Runs[1].Adopted != 1 {
 		t.Fatalf("history = %+v", hist)
 	}
@@ -140,20 +126,7 @@ func TestBackupCommandsEndToEnd(t *testing.T) {
 		t.Helper()
 		return plinth(t, append(env, extra...), "", append([]string{"-data", dir}, args...)...)
 	}
-	run := func(args ...string) proc {
-		t.Helper()
-		p := try(nil, args...)
-		if p.code != 0 {
-			t.Fatalf("plinth %s: exit %d: %s%s", strings.Join(args, " "), p.code, p.stderr, p.out)
-		}
-		return p
-	}
-	jsonOf := func(p proc, v any) {
-		t.Helper()
-		if err := json.Unmarshal([]byte(p.out), v); err != nil {
-			t.Fatalf("not JSON: %v\n%s", err, p.out)
-		}
-	}
+	run := mustRun(t, dir, env)
 	model := make([]byte, 3<<20)
 	_, _ = rand.Read(model)
 	_ = os.WriteFile(filepath.Join(src, "model.ifc"), model, 0o644)
@@ -171,8 +144,8 @@ func TestBackupCommandsEndToEnd(t *testing.T) {
 		Path    string
 	}
 	var snap, full taken
-	jsonOf(run("backup", "--level", "1", "--item", "/Tower", "--json"), &snap)
-	jsonOf(run("backup", "--level", "2", "--json"), &full)
+	jsonOf(t, run("backup", "--level", "1", "--item", "/Tower", "--json"), &snap)
+	jsonOf(t, run("backup", "--level", "2", "--json"), &full)
 	if snap.Level != 1 || snap.Bytes < 3<<20 || full.Level != 2 || full.Bytes < 3<<20 || full.Seconds <= 0 {
 		t.Fatalf("backups taken: %+v %+v", snap, full)
 	}
@@ -185,7 +158,7 @@ func TestBackupCommandsEndToEnd(t *testing.T) {
 			Path     string
 		}
 	}
-	jsonOf(run("backups", "--json"), &list)
+	jsonOf(t, run("backups", "--json"), &list)
 	if len(list.Backups) != 2 {
 		t.Fatalf("backups: %+v", list)
 	}
@@ -200,7 +173,7 @@ func TestBackupCommandsEndToEnd(t *testing.T) {
 	var v struct {
 		Checksums, Restored bool
 	}
-	jsonOf(run("verify", full.ID, "--json"), &v)
+	jsonOf(t, run("verify", full.ID, "--json"), &v)
 	if !v.Checksums || !v.Restored {
 		t.Fatalf("verify = %+v", v)
 	}
@@ -228,7 +201,7 @@ func TestBackupCommandsEndToEnd(t *testing.T) {
 		t.Fatal(p)
 	}
 	var enc taken
-	jsonOf(run("backup", "--level", "2", "--json"), &enc)
+	jsonOf(t, run("backup", "--level", "2", "--json"), &enc)
 	_ = os.WriteFile(filepath.Join(src, "notes.txt"), []byte("second notes"), 0o644)
 	run("import", "--to", "/Tower", filepath.Join(src, "notes.txt"))
 	before := run("ls", "/Tower", "--json").out
@@ -257,17 +230,17 @@ func TestBackupCommandsEndToEnd(t *testing.T) {
 		t.Fatalf("notes.txt after the item restore: %q", got)
 	}
 	var c struct{ Consistent bool }
-	jsonOf(run("check", "--json"), &c)
+	jsonOf(t, run("check", "--json"), &c)
 	if !c.Consistent {
 		t.Fatal("the stores disagree after an item restore")
 	}
 	// A dry run removes nothing.
-	jsonOf(run("backups", "--json"), &list)
+	jsonOf(t, run("backups", "--json"), &list)
 	n := len(list.Backups)
 	if p := run("prune", "--dry-run"); !strings.HasPrefix(p.out, "Nothing to remove") && !strings.HasPrefix(p.out, "Would remove") {
 		t.Fatalf("prune --dry-run: %q", p.out)
 	}
-	jsonOf(run("backups", "--json"), &list)
+	jsonOf(t, run("backups", "--json"), &list)
 	if len(list.Backups) != n {
 		t.Fatalf("prune --dry-run removed backups: %d → %d", n, len(list.Backups))
 	}

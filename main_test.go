@@ -122,3 +122,24 @@ func TestExitCodes(t *testing.T) {
 		}
 	}
 }
+
+// mustRun returns a function that runs plinth on the data folder dir with
+// env and fails the test unless it exits 0.
+func mustRun(t *testing.T, dir string, env []string) func(args ...string) proc {
+	return func(args ...string) proc {
+		t.Helper()
+		p := plinth(t, env, "", append([]string{"-data", dir}, args...)...)
+		if p.code != 0 {
+			t.Fatalf("plinth %s: exit %d: %s%s", strings.Join(args, " "), p.code, p.stderr, p.out)
+		}
+		return p
+	}
+}
+
+// jsonOf decodes a command's --json output into v.
+func jsonOf(t *testing.T, p proc, v any) {
+	t.Helper()
+	if err := json.Unmarshal([]byte(p.out), v); err != nil {
+		t.Fatalf("not JSON: %v\n%s", err, p.out)
+	}
+}
