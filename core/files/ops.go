@@ -33,13 +33,40 @@ func (s *Service) Delete(ctx context.Context, actor account.Actor, id string, pr
 	if err := s.check(ctx, actor, parent, account.DeleteContent); err != nil {
 		return err
 	}
+	var imodels []Node
+	if s.IModelGuard != nil || s.IModelGone != nil {
+		err := s.mgr.View(func(tx *storage.Tx) error {
+			return walk(tx, n, func(c Node) error {
+				if c.Kind == KindIModel {
+					imodels = append(imodels, c)
+				}
+				return nil
+			})
+		})
+		if err != nil {
+			return err
+		}
+	}
+	if len(imodels) > 0 && s.IModelGuard != nil {
+		if err := s.IModelGuard(ctx, imodels); err != nil {
+			return err
+		}
+	}
 	s.gate.RLock()
 	defer s.gate.RUnlock()
 	in := Intent{ID: newID(s.now()), Op: "deltree", Node: id, Name: n.Name, Created: s.nowUTC()}
 	if err := s.mgr.Update(func(tx *storage.Tx) error { return intents.Put(tx, in.ID, in) }); err != nil {
 		return fmt.Errorf("delete %s: %w", n.Name, err)
 	}
-	return s.deleteTree(ctx, in)
+	if err := s.deleteTree(ctx, in); err != nil {
+		return err
+	}
+	for _, m := range imodels {
+		if s.IModelGone != nil {
+			s.IModelGone(ctx, m.ID)
+		}
+	}
+	return nil
 }
 
 // deleteTree removes the subtree of in.Node in batches: the files of a

@@ -58,6 +58,13 @@ type Service struct {
 	// packPin keeps compaction away while a backup copies packs.
 	packPin sync.RWMutex
 
+	// IModelGuard, if set, is asked before a deletion that takes iModels
+	// with it; an error refuses the whole deletion (an iModel that still
+	// has connections). IModelGone, if set, runs after an iModel node is
+	// gone, to remove what other services keep for it.
+	IModelGuard func(ctx context.Context, imodels []Node) error
+	IModelGone  func(ctx context.Context, id string)
+
 	// failAfter, when set by tests, makes a two-store change stop after
 	// the named step as if the process had been killed there.
 	failAfter func(step string) error

@@ -615,3 +615,65 @@ func TestCancelKeepsFinishedFiles(t *testing.T) {
 		t.Fatalf("run after cancel: %+v", r)
 	}
 }
+
+// Deleting an iModel on the Projects page: refused while it has
+// connections; once they are gone (their elements kept), deleting the
+// iModel takes its elements, changesets and counts with it. A crash
+// between the two is cleaned up by Recover.
+func TestDeleteIModelNode(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	e.sample("Sample_entities.ifc", "a.ifc")
+	c := e.connect("A", Composite{Main: "a.ifc"})
+	e.sync(c)
+	err := e.files.Delete(ctx, e.master, e.imodel, nil)
+	if err == nil || !strings.Contains(err.Error(), `still has 1 connection ("A"); delete them on the iModels page first`) {
+		t.Fatalf("delete an iModel with a connection: %v", err)
+	}
+	if e.stats().Elements != 10 {
+		t.Fatal("a refused delete changed the iModel")
+	}
+	if err := e.s.Delete(ctx, e.master, c.ID, false); err != nil { // keep its elements
+		t.Fatal(err)
+	}
+	if err := e.files.Delete(ctx, e.master, e.imodel, nil); err != nil {
+		t.Fatal(err)
+	}
+	left := 0
+	_ = e.fs.View(func(tx *storage.Tx) error {
+		for _, p := range []string{elements.Prefix(), scopes.Prefix(), changesets.Prefix(), stats.Prefix()} {
+			_ = tx.ScanKeys([]byte(p+e.imodel), func([]byte) error { left++; return nil })
+		}
+		return nil
+	})
+	if left != 0 {
+		t.Fatalf("%d records of the deleted iModel are left", left)
+	}
+
+	// A second iModel, deleted as if Plinth died before the purge.
+	m2, err := e.s.Create(ctx, e.master, "/Tower", "Second")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c2, err := e.s.AddConnection(ctx, e.master, m2.ID, NewConnection{Name: "B", Source: Source{Kind: SourceDisk, Path: e.src}, Mapped: []Composite{{Main: "a.ifc"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.sync(c2)
+	_ = e.s.Delete(ctx, e.master, c2.ID, false)
+	gone := e.files.IModelGone
+	e.files.IModelGone = nil
+	if err := e.files.Delete(ctx, e.master, m2.ID, nil); err != nil {
+		t.Fatal(err)
+	}
+	e.files.IModelGone = gone
+	if st, _ := e.s.Stats(m2.ID); st.Elements != 10 {
+		t.Fatalf("test setup: the purge ran anyway (%d elements)", st.Elements)
+	}
+	if err := e.s.Recover(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := e.s.Stats(m2.ID); st.Elements != 0 {
+		t.Fatalf("after Recover the deleted iModel still counts %d elements", st.Elements)
+	}
+}

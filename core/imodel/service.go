@@ -57,8 +57,13 @@ func NewService(fs *files.Service, acc *account.Service, n *notify.Service, log 
 		log = slog.New(slog.DiscardHandler)
 	}
 	mgr, fsr := fs.Stores()
-	return &Service{files: fs, acc: acc, notify: n, mgr: mgr, fsr: fsr, log: log, clock: clockwork.NewRealClock(),
+	s := &Service{files: fs, acc: acc, notify: n, mgr: mgr, fsr: fsr, log: log, clock: clockwork.NewRealClock(),
 		cancels: map[string]context.CancelFunc{}}
+	// Deleting an iModel node on the Projects page: refused while it has
+	// connections; afterwards its elements and history go too.
+	fs.IModelGuard = s.guardDelete
+	fs.IModelGone = s.purge
+	return s
 }
 
 // SetClock replaces the clock (tests of tokens and schedules).

@@ -771,7 +771,7 @@ func (s *Service) Recover(ctx context.Context) error {
 		}
 	}
 	now := s.now()
-	return s.mgr.Update(func(tx *storage.Tx) error {
+	err = s.mgr.Update(func(tx *storage.Tx) error {
 		err := runs.Scan(tx, "", func(id string, r Run) error {
 			if r.State != "running" {
 				return nil
@@ -800,6 +800,10 @@ func (s *Service) Recover(ctx context.Context) error {
 			return connections.Put(tx, id, c)
 		})
 	})
+	if err != nil {
+		return err
+	}
+	return s.purgeOrphans(ctx)
 }
 
 // Runs lists a connection's runs, newest first. It needs View item on the
