@@ -446,7 +446,7 @@ func syncConnection(ctx context.Context, c *cli, a *App, actor account.Actor, m 
 		return connSyncJSON{}, err
 	}
 	out := connSyncJSON{Connection: conn.Name, Result: r.Result, Run: r.ID, Files: []fileSyncJSON{}}
-	failed, first := 0, ""
+	failed := 0
 	for _, f := range r.Files {
 		x := fileSyncJSON{f.File, f.State, f.Inserted, f.Updated, f.Deleted, f.Unchanged, len(f.Warnings), ""}
 		line := fmt.Sprintf("%s: %s — %d inserted, %d updated, %d deleted, %d unchanged", f.File, f.State, f.Inserted, f.Updated, f.Deleted, f.Unchanged)
@@ -456,9 +456,6 @@ func syncConnection(ctx context.Context, c *cli, a *App, actor account.Actor, m 
 		if len(f.Errors) > 0 {
 			x.Error = f.Errors[0].Message
 			line += ": " + f.Errors[0].Message
-			if failed == 0 {
-				first = withFile(f.File, f.Errors[0].Message)
-			}
 			failed++
 		}
 		out.Files = append(out.Files, x)
@@ -473,7 +470,7 @@ func syncConnection(ctx context.Context, c *cli, a *App, actor account.Actor, m 
 	case len(r.Errors) > 0:
 		return out, errors.New(r.Errors[0].Message)
 	case failed > 0:
-		return out, fmt.Errorf("%d of %s of %q did not sync (%s); see 'plinth connection report %s %q'", failed, text.Count(len(r.Files), "file"), conn.Name, first, m.Path, conn.Name)
+		return out, fmt.Errorf("%d of %s of %q did not sync (%s); see 'plinth connection report %s %q'", failed, text.Count(len(r.Files), "file"), conn.Name, r.FirstError(), m.Path, conn.Name)
 	case r.Result == imodel.ResultFailed:
 		return out, fmt.Errorf("the sync of %q failed; see the report", conn.Name)
 	}
@@ -529,12 +526,11 @@ func cmdConnReport(ctx context.Context, c *cli, args []string) error {
 				return fmt.Errorf("%q has no run %s", conn.Name, pos[0])
 			}
 		}
-		var b []byte
+		format := "json"
 		if *asCSV {
-			b, err = imodel.ReportCSV(r)
-		} else {
-			b, err = imodel.ReportJSON(r)
+			format = "csv"
 		}
+		b, err := imodel.Report(r, format)
 		if err != nil {
 			return err
 		}
@@ -690,12 +686,4 @@ func cmdIFCStats(ctx context.Context, c *cli, args []string) error {
 		fmt.Fprintln(c.io.Out, "warning:", w)
 	}
 	return nil
-}
-
-// withFile prefixes a file's error with its name unless it names it already.
-func withFile(file, msg string) string {
-	if strings.Contains(msg, file) {
-		return msg
-	}
-	return file + ": " + msg
 }

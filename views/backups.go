@@ -734,14 +734,7 @@ func (p *backupsPage) loadSnapshots() {
 }
 
 func (p *backupsPage) updateSnapButtons() {
-	ok := p.snapSel >= 0 && p.snapSel < len(p.snaps)
-	for _, b := range []*widget.Button{p.rollBack, p.asNew, p.exportSnap} {
-		if ok {
-			b.Enable()
-		} else {
-			b.Disable()
-		}
-	}
+	setEnabled(p.snapSel >= 0 && p.snapSel < len(p.snaps), p.rollBack, p.asNew, p.exportSnap)
 }
 
 func (p *backupsPage) saveSnapSchedule() {

@@ -287,29 +287,10 @@ func (p *imodelsPage) selected() (imodel.Connection, bool) {
 
 func (p *imodelsPage) updateButtons() {
 	c, ok := p.selected()
-	for _, b := range []*widget.Button{p.syncNow, p.rename, p.sched, p.owner, p.mapBtn, p.unmap, p.del} {
-		if ok && p.canModify {
-			b.Enable()
-		} else {
-			b.Disable()
-		}
-	}
-	if ok && c.Running != "" {
-		p.syncNow.Disable()
-	}
-	if p.cur == "" || !p.canModify {
-		p.newConn.Disable()
-	} else {
-		p.newConn.Enable()
-	}
-	run := p.runSel >= 0 && p.runSel < len(p.runs)
-	for _, b := range []*widget.Button{p.showReport, p.exportJSON, p.exportCSV} {
-		if run {
-			b.Enable()
-		} else {
-			b.Disable()
-		}
-	}
+	setEnabled(ok && p.canModify, p.rename, p.sched, p.owner, p.mapBtn, p.unmap, p.del)
+	setEnabled(ok && p.canModify && c.Running == "", p.syncNow)
+	setEnabled(p.cur != "" && p.canModify, p.newConn)
+	setEnabled(p.runSel >= 0 && p.runSel < len(p.runs), p.showReport, p.exportJSON, p.exportCSV)
 }
 
 // shown refreshes the owner's tokens in their last 10 days, then lists the
@@ -412,8 +393,7 @@ func (p *imodelsPage) load() {
 			return
 		}
 		p.stats, p.conns, p.canModify = st, conns, can
-		sort.Slice(css, func(i, j int) bool { return css[i].Seq > css[j].Seq })
-		p.changesets = css
+		p.changesets = css // newest first
 		p.types = p.types[:0]
 		for t, n := range st.ByType {
 			p.types = append(p.types, typeCount{t, n})
@@ -485,8 +465,7 @@ func (p *imodelsPage) loadConnection() {
 			p.connInfo.SetText(sentence(err))
 			return
 		}
-		sort.Slice(rs, func(i, j int) bool { return rs[i].Started.After(rs[j].Started) })
-		p.statuses, p.runs = sts, rs
+		p.statuses, p.runs = sts, rs // runs newest first
 		if p.runSel >= len(rs) {
 			p.runSel = -1
 		}
@@ -779,18 +758,9 @@ func syncSentence(name string, run imodel.Run) (string, error) {
 	case run.State == "cancelled":
 		return "", fmt.Errorf("the sync of %q was cancelled; files finished before stay applied (%s)", name, counts)
 	case run.Result == imodel.ResultFailed:
-		reason := "see the run report"
-		for _, f := range run.Files {
-			if len(f.Errors) > 0 {
-				reason = f.Errors[0].Message
-				if !strings.Contains(reason, f.File) {
-					reason = f.File + ": " + reason
-				}
-				break
-			}
-		}
-		if len(run.Errors) > 0 {
-			reason = run.Errors[0].Message
+		reason := run.FirstError()
+		if reason == "" {
+			reason = "see the run report"
 		}
 		return "", fmt.Errorf("the sync of %q failed: %s", name, reason)
 	case run.Result == imodel.ResultPartialSuccess:

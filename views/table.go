@@ -35,3 +35,14 @@ func textTable(headers []string, widths []float32, rows func() int, cell func(r,
 	}
 	return t
 }
+
+// setEnabled enables the buttons when on, else disables them.
+func setEnabled(on bool, buttons ...*widget.Button) {
+	for _, b := range buttons {
+		if on {
+			b.Enable()
+		} else {
+			b.Disable()
+		}
+	}
+}

@@ -153,16 +153,9 @@ func (p *usersPage) updateButtons() {
 		b.Hidden = !p.manage
 	}
 	u, ok := p.current()
-	enable := func(b *widget.Button, on bool) {
-		if on {
-			b.Enable()
-		} else {
-			b.Disable()
-		}
-	}
-	enable(p.role, ok && !u.Master)
-	enable(p.reset, ok && (!u.Master || p.ui.actor.IsMaster()))
-	enable(p.remove, ok && !u.Master && u.Name != p.ui.actor.Name())
+	setEnabled(ok && !u.Master, p.role)
+	setEnabled(ok && (!u.Master || p.ui.actor.IsMaster()), p.reset)
+	setEnabled(ok && !u.Master && u.Name != p.ui.actor.Name(), p.remove)
 	p.obj.Refresh()
 }
 

@@ -90,10 +90,10 @@ func (r *Reader) Read(p []byte) (int, error) {
 // Close releases the reader.
 func (r *Reader) Close() error { r.cur, r.chunks = nil, nil; return nil }
 
-// writeAtomic writes r into path through a temporary file in the same
+// WriteAtomic writes r into path through a temporary file in the same
 // folder: write, fsync, rename, fsync the folder. A failure leaves nothing
 // at path.
-func writeAtomic(path string, r io.Reader) (int64, error) {
+func WriteAtomic(path string, r io.Reader) (int64, error) {
 	dir := filepath.Dir(path)
 	tmp, err := os.CreateTemp(dir, ".plinth-*.part")
 	if err != nil {
@@ -164,7 +164,7 @@ func (s *Service) Export(ctx context.Context, actor account.Actor, id, dest stri
 				return err
 			}
 			defer rd.Close()
-			c, err := writeAtomic(target, &countingReader{r: rd, fn: func(k int64) {
+			c, err := WriteAtomic(target, &countingReader{r: rd, fn: func(k int64) {
 				done += k
 				prog.Send(progress.Report{Phase: "Exporting", Done: done, Total: total, Item: n.Name, Bytes: true})
 			}})
@@ -353,7 +353,7 @@ func (s *Service) ExportVersion(ctx context.Context, actor account.Actor, fileID
 	if _, err := os.Lstat(target); err == nil {
 		return "", fmt.Errorf("%s already exists; choose another folder", target)
 	}
-	if _, err := writeAtomic(target, rd); err != nil {
+	if _, err := WriteAtomic(target, rd); err != nil {
 		return "", fmt.Errorf("export %s: %w", name, plainFS(err))
 	}
 	return target, nil

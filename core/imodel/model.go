@@ -11,6 +11,7 @@
 package imodel
 
 import (
+	"strings"
 	"time"
 
 	"codeberg.org/plinth/plinth/core/ifc"
@@ -154,6 +155,25 @@ type Run struct {
 	Changeset  int64         `json:"changeset,omitempty"`
 	Files      []FileReport  `json:"files"`
 	Errors     []ReportError `json:"errors,omitempty"` // of the run as a whole
+}
+
+// FirstError is the run's first error in one phrase: an error of the run
+// as a whole, else the first file's, led by the file's name unless the
+// message names it already; "" when there is none.
+func (r Run) FirstError() string {
+	if len(r.Errors) > 0 {
+		return r.Errors[0].Message
+	}
+	for _, f := range r.Files {
+		if len(f.Errors) > 0 {
+			msg := f.Errors[0].Message
+			if !strings.Contains(msg, f.File) {
+				msg = f.File + ": " + msg
+			}
+			return msg
+		}
+	}
+	return ""
 }
 
 // FileStatus is a mapped file's state as the connection shows it.

@@ -5,13 +5,15 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
+	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strconv"
 	"time"
 
 	"codeberg.org/plinth/plinth/core/account"
+	"codeberg.org/plinth/plinth/core/files"
+	"codeberg.org/plinth/plinth/storage"
 )
 
 // ReportJSON is a run's report as JSON, shaped like iTwin's
@@ -83,52 +85,37 @@ func ReportCSV(r Run) ([]byte, error) {
 	return b.Bytes(), nil
 }
 
+// Report is a run's report as JSON, or as CSV when format is "csv".
+func Report(r Run, format string) ([]byte, error) {
+	if format == "csv" {
+		return ReportCSV(r)
+	}
+	return ReportJSON(r)
+}
+
 // ExportReport writes a run's report to dest as JSON or CSV ("csv"),
 // atomically: a temporary file, synced, renamed into place.
 func (s *Service) ExportReport(ctx context.Context, actor account.Actor, conn, run, format, dest string) error {
-	rs, err := s.Runs(ctx, actor, conn)
+	if _, err := s.Connection(ctx, actor, conn); err != nil {
+		return err
+	}
+	var r Run
+	err := s.mgr.View(func(tx *storage.Tx) (err error) {
+		r, err = runs.Get(tx, conn+"/"+run)
+		return err
+	})
+	if errors.Is(err, storage.ErrNotFound) {
+		return fmt.Errorf("the connection has no run %s", run)
+	}
 	if err != nil {
 		return err
 	}
-	for _, r := range rs {
-		if r.ID != run {
-			continue
-		}
-		var b []byte
-		if format == "csv" {
-			b, err = ReportCSV(r)
-		} else {
-			b, err = ReportJSON(r)
-		}
-		if err != nil {
-			return err
-		}
-		return writeAtomic(dest, b)
-	}
-	return fmt.Errorf("the connection has no run %s", run)
-}
-
-func writeAtomic(dest string, b []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(dest), "."+filepath.Base(dest)+".*")
+	b, err := Report(r, format)
 	if err != nil {
+		return err
+	}
+	if _, err := files.WriteAtomic(dest, bytes.NewReader(b)); err != nil {
 		return fmt.Errorf("write %s: %w", filepath.Base(dest), err)
-	}
-	defer os.Remove(tmp.Name())
-	if _, err = tmp.Write(b); err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), dest)
-	}
-	if err != nil {
-		return fmt.Errorf("write %s: %w", filepath.Base(dest), err)
-	}
-	if d, err := os.Open(filepath.Dir(dest)); err == nil {
-		_ = d.Sync()
-		_ = d.Close()
 	}
 	return nil
 }

@@ -249,13 +249,8 @@ func (s *Service) finish(ctx context.Context, run *Run, c Connection) {
 }
 
 func firstError(r Run) string {
-	if len(r.Errors) > 0 {
-		return r.Errors[0].Message
-	}
-	for _, f := range r.Files {
-		if len(f.Errors) > 0 {
-			return f.File + ": " + f.Errors[0].Message
-		}
+	if e := r.FirstError(); e != "" {
+		return e
 	}
 	return "no reason given"
 }
