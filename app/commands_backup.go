@@ -18,7 +18,7 @@ var backupCommands = []command{
 	{"backups", "[--json]", "list the backups (level 1 and 2) with where they lie", cmdBackups},
 	{"verify", "ID [--json]", "check a backup: checksums, then a restore into a scratch folder", cmdVerify},
 	{"restore", "ID [--scope all|manager|fileserver|item] [--item PATH] [--as-new NAME] [--yes] [--json]", "restore from a backup", cmdRestore},
-	{"snapshot-export", "ID FILE", "write a project or library snapshot into one portable file", cmdSnapshotExport},
+	{"snapshot-export", "ID FILE [--force]", "write a project or library snapshot into one portable file (--force replaces FILE)", cmdSnapshotExport},
 	{"snapshot-import", "FILE [--as NAME]", "create a project or library from a snapshot file", cmdSnapshotImport},
 	{"snapshot schedule", "PATH none|hourly|daily|inherit [--at HH:MM] [--keep N]", "when a project, library or folder gets snapshots", cmdSnapshotSchedule},
 	{"prune", "[--dry-run]", "remove the backups the retention rules no longer keep", cmdPrune},
@@ -283,7 +283,9 @@ func cmdRestore(ctx context.Context, c *cli, args []string) error {
 }
 
 func cmdSnapshotExport(ctx context.Context, c *cli, args []string) error {
-	pos, err := parse(newFlags("snapshot-export"), args)
+	fs := newFlags("snapshot-export")
+	force := fs.Bool("force", false, "replace FILE if it exists")
+	pos, err := parse(fs, args)
 	if err != nil {
 		return err
 	}
@@ -295,7 +297,7 @@ func cmdSnapshotExport(ctx context.Context, c *cli, args []string) error {
 		return err
 	}
 	defer a.Close()
-	if err := a.Backups.ExportSnapshot(ctx, actor, pos[0], pos[1]); err != nil {
+	if err := a.Backups.ExportSnapshot(ctx, actor, pos[0], pos[1], *force); err != nil {
 		return err
 	}
 	fmt.Fprintf(c.io.Out, "Snapshot written to %s.\n", pos[1])

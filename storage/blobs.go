@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+
+	"codeberg.org/plinth/plinth/storage/fsys"
 )
 
 // Blobs keeps file contents outside Badger, in append-only pack files in
@@ -26,15 +28,16 @@ import (
 // still used, is recorded in Badger by the caller, in the same transaction
 // as the file that needs it.
 type Blobs struct {
+	fs      fsys.FS
 	dir     string
 	maxPack int64
 
 	mu    sync.Mutex
-	cur   *os.File // the pack being appended to
+	cur   fsys.File // the pack being appended to
 	curID uint32
 	size  int64 // bytes written to cur
-	dirty map[uint32]*os.File
-	open  map[uint32]*os.File // read handles
+	dirty map[uint32]fsys.File
+	open  map[uint32]fsys.File // read handles
 }
 
 // Loc is where an entry's data lies.
@@ -53,14 +56,15 @@ const (
 // DefaultPackSize is where a pack is closed and the next one begun.
 const DefaultPackSize = 256 << 20
 
-func openBlobs(dir string) (*Blobs, error) {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+func openBlobs(fs fsys.FS, dir string) (*Blobs, error) {
+	fs = fsys.Or(fs)
+	if err := fs.MkdirAll(dir, 0o700); err != nil {
 		if c := classify(dir, err); c != nil {
 			return nil, c
 		}
 		return nil, err
 	}
-	return &Blobs{dir: dir, maxPack: DefaultPackSize, dirty: map[uint32]*os.File{}, open: map[uint32]*os.File{}}, nil
+	return &Blobs{fs: fs, dir: dir, maxPack: DefaultPackSize, dirty: map[uint32]fsys.File{}, open: map[uint32]fsys.File{}}, nil
 }
 
 func (b *Blobs) path(id uint32) string { return filepath.Join(b.dir, PackName(id)) }
@@ -76,7 +80,7 @@ func (b *Blobs) Dir() string { return b.dir }
 
 // Packs lists the pack ids on disk with their sizes.
 func (b *Blobs) Packs() (map[uint32]int64, error) {
-	ents, err := os.ReadDir(b.dir)
+	ents, err := b.fs.ReadDir(b.dir)
 	if err != nil {
 		return nil, err
 	}
@@ -152,20 +156,21 @@ func (b *Blobs) roll() error {
 	// Never reuse the id of a pack that was removed: backups rebuild packs
 	// from their segments by id.
 	seqPath := filepath.Join(b.dir, "NEXT")
-	if raw, err := os.ReadFile(seqPath); err == nil {
+	if raw, err := fsys.ReadFileLimit(b.fs, seqPath, 64); err == nil {
 		if v, err := strconv.ParseUint(strings.TrimSpace(string(raw)), 10, 32); err == nil && uint32(v) > next {
 			next = uint32(v)
 		}
 	}
-	if err := writeSmallFile(seqPath, []byte(strconv.FormatUint(uint64(next)+1, 10)+"\n")); err != nil {
+	if err := fsys.WriteFile(b.fs, seqPath, []byte(strconv.FormatUint(uint64(next)+1, 10)+"\n"), fsys.Options{}); err != nil {
 		return b.fail(err)
 	}
-	f, err := os.OpenFile(b.path(next), os.O_CREATE|os.O_EXCL|os.O_WRONLY|os.O_APPEND, 0o600)
+	f, err := b.fs.OpenFile(b.path(next), os.O_CREATE|os.O_EXCL|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return b.fail(err)
 	}
 	if _, err := f.Write([]byte(packMagic)); err != nil {
-		f.Close()
+		_ = f.Close()
+		_ = b.fs.Remove(b.path(next))
 		return b.fail(err)
 	}
 	b.cur, b.curID, b.size = f, next, int64(len(packMagic))
@@ -183,37 +188,49 @@ func (b *Blobs) Seal() {
 	}
 }
 
-// Sync makes every entry appended so far durable.
+// Sync makes every entry appended so far durable. A pack that fails to
+// sync stays on the list, so the next Sync tries it again; its data is
+// never taken as durable.
 func (b *Blobs) Sync() error {
 	b.mu.Lock()
 	dirty := b.dirty
-	b.dirty = map[uint32]*os.File{}
+	b.dirty = map[uint32]fsys.File{}
 	b.mu.Unlock()
+	var errs []error
 	for id, f := range dirty {
 		if err := f.Sync(); err != nil {
-			return fmt.Errorf("sync pack %d: %w", id, err)
+			errs = append(errs, fmt.Errorf("sync pack %d: %w", id, err))
+			b.mu.Lock()
+			if _, again := b.dirty[id]; !again {
+				b.dirty[id] = f
+			}
+			if b.cur == f {
+				b.cur = nil // append no more after what may be lost
+			}
+			b.mu.Unlock()
+			continue
 		}
 		if f != b.current() {
-			_ = f.Close()
+			if err := f.Close(); err != nil {
+				errs = append(errs, fmt.Errorf("close pack %d: %w", id, err))
+			}
 		}
 	}
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
 	if len(dirty) > 0 {
-		syncDirOf(b.dir)
+		if err := b.fs.SyncDir(b.dir); err != nil {
+			return fmt.Errorf("sync the packs folder: %w", err)
+		}
 	}
 	return nil
 }
 
-func (b *Blobs) current() *os.File {
+func (b *Blobs) current() fsys.File {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.cur
-}
-
-func syncDirOf(dir string) {
-	if d, err := os.Open(dir); err == nil {
-		_ = d.Sync()
-		_ = d.Close()
-	}
 }
 
 // Read returns an entry's data.
@@ -232,13 +249,13 @@ func (b *Blobs) Read(loc Loc) ([]byte, error) {
 	return buf, nil
 }
 
-func (b *Blobs) reader(id uint32) (*os.File, error) {
+func (b *Blobs) reader(id uint32) (fsys.File, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if f, ok := b.open[id]; ok {
 		return f, nil
 	}
-	f, err := os.Open(b.path(id))
+	f, err := b.fs.Open(b.path(id))
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("pack %d is missing: %w", id, ErrNotFound)
 	}
@@ -269,13 +286,13 @@ func (b *Blobs) Truncate(id uint32, size int64) error {
 		delete(b.open, id)
 	}
 	if size <= int64(len(packMagic)) {
-		err := os.Remove(b.path(id))
+		err := b.fs.Remove(b.path(id))
 		if errors.Is(err, os.ErrNotExist) {
 			return nil
 		}
 		return err
 	}
-	return os.Truncate(b.path(id), size)
+	return b.fs.Truncate(b.path(id), size)
 }
 
 // Remove deletes a pack nobody uses any more.
@@ -307,28 +324,6 @@ func (b *Blobs) Close() error {
 	for k, f := range b.open {
 		_ = f.Close()
 		delete(b.open, k)
-	}
-	return err
-}
-
-// writeSmallFile writes a small file atomically: temp, fsync, rename.
-func writeSmallFile(path string, data []byte) error {
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(data); err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		_ = os.Remove(tmp)
 	}
 	return err
 }

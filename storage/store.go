@@ -16,6 +16,8 @@ import (
 
 	"github.com/dgraph-io/badger/v4"
 	"github.com/dgraph-io/badger/v4/options"
+
+	"codeberg.org/plinth/plinth/storage/fsys"
 )
 
 // Kind names one of Plinth's two stores.
@@ -59,6 +61,9 @@ type Store struct {
 type Options struct {
 	// Logger receives Badger's warnings and errors. Nil discards them.
 	Logger *slog.Logger
+	// FS is what the content packs are written through; nil is the OS.
+	// Tests put faults in it (package faultfs).
+	FS fsys.FS
 }
 
 func (o Options) logger() *slog.Logger {
@@ -127,7 +132,7 @@ func Open(dir string, kind Kind, opt Options) (*Store, error) {
 		return nil, err
 	}
 	if kind == FileServer {
-		if s.blobs, err = openBlobs(filepath.Join(dir, "packs")); err != nil {
+		if s.blobs, err = openBlobs(opt.FS, filepath.Join(dir, "packs")); err != nil {
 			_ = db.Close()
 			return nil, err
 		}

@@ -847,7 +847,7 @@ func (p *backupsPage) doExport() {
 		dest := w.URI().Path()
 		_ = w.Close()
 		p.ui.longWork("Writing the snapshot file", func(ctx context.Context, _ progress.Func) (string, error) {
-			if err := p.ui.svc.Backups.ExportSnapshot(ctx, actor, m.ID, dest); err != nil {
+			if err := p.ui.svc.Backups.ExportSnapshot(ctx, actor, m.ID, dest, true); err != nil {
 				return "", err
 			}
 			return "Snapshot written to " + dest + ". Import it on another Plinth with Backups › Import….", nil

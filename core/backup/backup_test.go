@@ -469,7 +469,7 @@ func TestSnapshots(t *testing.T) {
 		t.Fatal("new project from snapshot is wrong")
 	}
 	archive := filepath.Join(t.TempDir(), "tower.plinth-snapshot")
-	if err := e.b.ExportSnapshot(ctx, e.master, s1.ID, archive); err != nil {
+	if err := e.b.ExportSnapshot(ctx, e.master, s1.ID, archive, false); err != nil {
 		t.Fatal(err)
 	}
 	other := newEnv(t)

@@ -107,7 +107,7 @@ func (s *Service) RestoreItem(ctx context.Context, actor account.Actor, id, item
 		return res, err
 	}
 	defer end()
-	all, err := list(filepath.Dir(m.Path))
+	all, err := list(s.fs, filepath.Dir(m.Path))
 	if err != nil {
 		return res, err
 	}

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"codeberg.org/plinth/plinth/storage"
+	"codeberg.org/plinth/plinth/storage/fsys"
 )
 
 // journal records a restore's swap while it happens, so that a crash
@@ -30,7 +31,7 @@ const journalName = "restore-journal.json"
 
 func (j journal) write(dataDir string) error {
 	b, _ := json.MarshalIndent(j, "", "  ")
-	return writeFileAtomic(filepath.Join(dataDir, journalName), b)
+	return fsys.WriteFile(fsys.OS, filepath.Join(dataDir, journalName), b, fsys.Options{})
 }
 
 func removeJournal(dataDir string) { _ = os.Remove(filepath.Join(dataDir, journalName)) }
@@ -102,7 +103,9 @@ func RecoverRestore(dataDir string) (string, error) {
 			return "", err
 		}
 	}
-	syncDir(dataDir)
+	if err := fsys.OS.SyncDir(dataDir); err != nil {
+		return "", fmt.Errorf("finish the interrupted restore: %w", err)
+	}
 	removeJournal(dataDir)
 	if done == 0 {
 		return "", nil

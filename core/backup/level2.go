@@ -28,7 +28,7 @@ func (s *Service) List() ([]Manifest, error) {
 	if err != nil {
 		return nil, err
 	}
-	return list(c.Target)
+	return list(s.fs, c.Target)
 }
 
 // Get finds a backup of any level by id; a unique prefix is enough.
@@ -128,13 +128,13 @@ func (s *Service) Full(ctx context.Context, actor account.Actor, prog progress.F
 	if err != nil {
 		return Manifest{}, err
 	}
-	r, err := openRepo(ctx, cfg.Target)
+	r, err := openRepo(ctx, s.fs, cfg.Target)
 	if err != nil {
 		return Manifest{}, err
 	}
 	defer r.close()
 	r.sweep()
-	all, err := list(cfg.Target)
+	all, err := list(s.fs, cfg.Target)
 	if err != nil {
 		return Manifest{}, err
 	}
@@ -148,7 +148,7 @@ func (s *Service) Full(ctx context.Context, actor account.Actor, prog progress.F
 			m.Base = prev.Base
 		}
 	}
-	seal, err := newSealer(cfg.Recipient)
+	seal, err := newSealer(s.fs, cfg.Recipient)
 	if err != nil {
 		return Manifest{}, err
 	}
@@ -156,7 +156,7 @@ func (s *Service) Full(ctx context.Context, actor account.Actor, prog progress.F
 	if err != nil {
 		return Manifest{}, fmt.Errorf("backup target %s: %w", cfg.Target, err)
 	}
-	defer os.RemoveAll(tmp)
+	defer s.fs.RemoveAll(tmp)
 
 	unpin := s.files.PinPacks()
 	defer unpin()
@@ -203,7 +203,7 @@ func (s *Service) Full(ctx context.Context, actor account.Actor, prog progress.F
 		total += size - before[name]
 	}
 	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
-	if err := os.MkdirAll(filepath.Join(tmp, "packs"), 0o700); err != nil {
+	if err := s.fs.MkdirAll(filepath.Join(tmp, "packs"), 0o700); err != nil {
 		return Manifest{}, err
 	}
 	// Two packs at a time: reading, compressing and writing overlap.
@@ -326,7 +326,7 @@ func writeStore(ctx context.Context, seal *sealer, dir string, st *storage.Store
 // copySegment stores bytes [from, to) of a pack.
 func copySegment(ctx context.Context, seal *sealer, path, name string, from, to int64, dir string) (Segment, error) {
 	seg := Segment{Name: name, From: from, To: to, File: filepath.Join("packs", name+"."+strconv.FormatInt(from, 10)+".zst")}
-	src, err := os.Open(path)
+	src, err := seal.fs.Open(path)
 	if err != nil {
 		return seg, fmt.Errorf("read content pack %s: %w", name, err)
 	}
@@ -363,12 +363,12 @@ func (s *Service) Check(ctx context.Context, m Manifest) error {
 	for _, b := range ch {
 		for _, p := range b.Payloads {
 			what := fmt.Sprintf("the %s part of backup %s", storeName(p.Kind), b.ID)
-			if err := checkFile(ctx, filepath.Join(b.Path, p.File), p.Bytes, p.SHA256, what); err != nil {
+			if err := checkFile(ctx, s.fs, filepath.Join(b.Path, p.File), p.Bytes, p.SHA256, what); err != nil {
 				return err
 			}
 			for _, seg := range p.Segments {
 				what := fmt.Sprintf("content pack %s of backup %s", seg.Name, b.ID)
-				if err := checkFile(ctx, filepath.Join(b.Path, seg.File), seg.Bytes, seg.SHA256, what); err != nil {
+				if err := checkFile(ctx, s.fs, filepath.Join(b.Path, seg.File), seg.Bytes, seg.SHA256, what); err != nil {
 					return err
 				}
 			}
@@ -386,19 +386,19 @@ func (s *Service) Check(ctx context.Context, m Manifest) error {
 // when the backup is encrypted.
 func (s *Service) opener(m Manifest, target, passphrase string) (*opener, error) {
 	if !m.Encrypted() {
-		return &opener{}, nil
+		return &opener{fs: s.fs}, nil
 	}
 	if passphrase == "" {
 		return nil, refusal(ErrNeedPassphase, "backup %s is encrypted; give its passphrase", m.ID)
 	}
-	id, err := openKey(target, m.Recipient, passphrase)
+	id, err := openKey(s.fs, target, m.Recipient, passphrase)
 	if err != nil {
 		if errors.Is(err, ErrPassphrase) {
 			return nil, refusal(ErrPassphrase, "the passphrase does not open backup %s; nothing was changed", m.ID)
 		}
 		return nil, err
 	}
-	return &opener{identity: id}, nil
+	return &opener{fs: s.fs, identity: id}, nil
 }
 
 // stage rebuilds stores from a chain of level-2 backups into folders
@@ -450,7 +450,7 @@ type segOf struct {
 // rebuildPacks writes every pack committed at the last backup of the chain
 // from the segments of the chain, which must join up exactly.
 func rebuildPacks(ctx context.Context, ch []Manifest, op *opener, committed map[string]int64, dir string) error {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	if err := op.fs.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
 	segs := map[string][]segOf{}
@@ -487,7 +487,7 @@ func rebuildPacks(ctx context.Context, ch []Manifest, op *opener, committed map[
 
 // rebuildPack writes one pack from its segments, which must join up.
 func rebuildPack(ctx context.Context, op *opener, name string, size int64, parts []segOf, dir string) error {
-	out, err := os.Create(filepath.Join(dir, name))
+	out, err := op.fs.OpenFile(filepath.Join(dir, name), os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
 	if err != nil {
 		return err
 	}

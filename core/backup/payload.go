@@ -14,6 +14,8 @@ import (
 
 	"filippo.io/age"
 	"github.com/klauspost/compress/zstd"
+
+	"codeberg.org/plinth/plinth/storage/fsys"
 )
 
 // Keys: a backup target holds, for each passphrase ever set, an age X25519
@@ -25,7 +27,8 @@ const keysDir = "keys"
 
 // NewKey makes a key for a passphrase in a target and returns its
 // recipient, to be kept in the settings.
-func NewKey(target, passphrase string) (string, error) {
+func NewKey(fs fsys.FS, target, passphrase string) (string, error) {
+	fs = fsys.Or(fs)
 	if len([]rune(passphrase)) < 10 {
 		return "", errors.New("the backup passphrase must have at least 10 characters")
 	}
@@ -47,19 +50,19 @@ func NewKey(target, passphrase string) (string, error) {
 		return "", err
 	}
 	dir := filepath.Join(target, keysDir)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	if err := fs.MkdirAll(dir, 0o700); err != nil {
 		return "", fmt.Errorf("backup target: %w", err)
 	}
 	r := id.Recipient().String()
-	if err := writeFileAtomic(filepath.Join(dir, r+".age"), []byte(sb.String())); err != nil {
+	if err := fsys.WriteFile(fs, filepath.Join(dir, r+".age"), []byte(sb.String()), fsys.Options{}); err != nil {
 		return "", fmt.Errorf("write the backup key: %w", err)
 	}
 	return r, nil
 }
 
 // openKey unlocks the key of recipient with the passphrase.
-func openKey(target, recipient, passphrase string) (age.Identity, error) {
-	raw, err := os.ReadFile(filepath.Join(target, keysDir, recipient+".age"))
+func openKey(fs fsys.FS, target, recipient, passphrase string) (age.Identity, error) {
+	raw, err := fsys.ReadFileLimit(fs, filepath.Join(target, keysDir, recipient+".age"), 64<<10)
 	if err != nil {
 		return nil, fmt.Errorf("the key of this encrypted backup is missing from %s: %w", target, ErrDamaged)
 	}
@@ -81,23 +84,24 @@ func openKey(target, recipient, passphrase string) (age.Identity, error) {
 // sealer writes payload files: compressed, maybe encrypted, with their
 // size and SHA-256 counted as stored.
 type sealer struct {
+	fs        fsys.FS
 	recipient age.Recipient // nil: not encrypted
 }
 
-func newSealer(recipient string) (*sealer, error) {
+func newSealer(fs fsys.FS, recipient string) (*sealer, error) {
 	if recipient == "" {
-		return &sealer{}, nil
+		return &sealer{fs: fsys.Or(fs)}, nil
 	}
 	r, err := age.ParseX25519Recipient(recipient)
 	if err != nil {
 		return nil, fmt.Errorf("the backup encryption key is damaged: %w", err)
 	}
-	return &sealer{recipient: r}, nil
+	return &sealer{fs: fsys.Or(fs), recipient: r}, nil
 }
 
 // sealed is one payload file being written.
 type sealed struct {
-	f    *os.File
+	f    fsys.File
 	cnt  *countHash
 	enc  io.WriteCloser // age, or nil
 	zw   *zstd.Encoder
@@ -105,7 +109,7 @@ type sealed struct {
 }
 
 func (s *sealer) create(path string) (*sealed, error) {
-	f, err := os.Create(path)
+	f, err := s.fs.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("write backup: %w", err)
 	}
@@ -174,13 +178,14 @@ func (c *countHash) Write(p []byte) (int, error) {
 
 // opener reads payload files back, checking size and SHA-256 as it goes.
 type opener struct {
+	fs       fsys.FS
 	identity age.Identity // nil when the backup is not encrypted
 }
 
 // open returns the plain content of a stored file; the reader fails at
 // the end if the stored bytes do not match what the manifest says.
 func (o *opener) open(path string, size int64, sum, what string) (io.ReadCloser, error) {
-	f, err := os.Open(path)
+	f, err := fsys.Or(o.fs).Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("%s is missing: %w", what, ErrDamaged)
 	}
@@ -220,7 +225,7 @@ func (c *checkReader) Read(p []byte) (int, error) {
 
 type plainReader struct {
 	zr   *zstd.Decoder
-	f    *os.File
+	f    fsys.File
 	what string
 }
 
@@ -239,8 +244,8 @@ func (p *plainReader) Close() error {
 }
 
 // checkFile hashes a stored file without decoding it.
-func checkFile(ctx context.Context, path string, size int64, sum, what string) error {
-	f, err := os.Open(path)
+func checkFile(ctx context.Context, fs fsys.FS, path string, size int64, sum, what string) error {
+	f, err := fs.Open(path)
 	if err != nil {
 		return fmt.Errorf("%s is missing: %w", what, ErrDamaged)
 	}

@@ -35,6 +35,7 @@ import (
 	"github.com/gofrs/flock"
 
 	"codeberg.org/plinth/plinth/storage"
+	"codeberg.org/plinth/plinth/storage/fsys"
 )
 
 // Errors with a sentence for the user.
@@ -163,13 +164,14 @@ func (m Manifest) Payload(kind storage.Kind) (Payload, bool) {
 
 // repo is an open backup target folder, locked for this process.
 type repo struct {
+	fs   fsys.FS
 	dir  string
 	lock *flock.Flock
 }
 
 // openRepo creates and locks a target. It waits up to 30 s for another
 // Plinth (or another backup of this one) to finish with it.
-func openRepo(ctx context.Context, dir string) (*repo, error) {
+func openRepo(ctx context.Context, fs fsys.FS, dir string) (*repo, error) {
 	if err := storage.CheckFolder(dir); err != nil {
 		return nil, fmt.Errorf("backup target: %w", err)
 	}
@@ -183,39 +185,44 @@ func openRepo(ctx context.Context, dir string) (*repo, error) {
 	if err != nil || !ok {
 		return nil, fmt.Errorf("%w %s; try again when it has finished", ErrTargetBusy, dir)
 	}
-	return &repo{dir: dir, lock: l}, nil
+	return &repo{fs: fsys.Or(fs), dir: dir, lock: l}, nil
 }
 
-func (r *repo) close() { _ = r.lock.Unlock() }
+func (r *repo) close() {
+	if r.lock != nil {
+		_ = r.lock.Unlock()
+	}
+}
 
 // begin makes a temporary folder for a new backup.
 func (r *repo) begin() (string, error) {
-	return os.MkdirTemp(r.dir, ".incomplete-")
+	return r.fs.MkdirTemp(r.dir, ".incomplete-")
 }
 
 // commit writes the manifest and renames the temporary folder into place:
 // before the rename there is no backup, after it a complete one.
 func (r *repo) commit(tmp string, m *Manifest) error {
 	b, _ := json.MarshalIndent(m, "", "  ")
-	if err := writeFileAtomic(filepath.Join(tmp, manifestName), b); err != nil {
-		return err
+	if err := fsys.WriteFile(r.fs, filepath.Join(tmp, manifestName), b, fsys.Options{}); err != nil {
+		return fmt.Errorf("write the manifest of backup %s: %w", m.ID, err)
 	}
-	syncDir(tmp)
 	final := filepath.Join(r.dir, m.ID)
-	if err := os.Rename(tmp, final); err != nil {
+	if err := r.fs.Rename(tmp, final); err != nil {
 		return fmt.Errorf("finish backup %s: %w", m.ID, err)
 	}
-	syncDir(r.dir)
+	if err := r.fs.SyncDir(r.dir); err != nil {
+		return fmt.Errorf("finish backup %s: %w", m.ID, err)
+	}
 	m.Path = final
 	return nil
 }
 
 // sweep removes what interrupted backups left behind.
 func (r *repo) sweep() {
-	ents, _ := os.ReadDir(r.dir)
+	ents, _ := r.fs.ReadDir(r.dir)
 	for _, e := range ents {
-		if strings.HasPrefix(e.Name(), ".incomplete-") || strings.HasPrefix(e.Name(), ".removing-") {
-			_ = os.RemoveAll(filepath.Join(r.dir, e.Name()))
+		if strings.HasPrefix(e.Name(), ".incomplete-") || strings.HasPrefix(e.Name(), ".removing-") || fsys.IsTemp(e.Name()) {
+			_ = r.fs.RemoveAll(filepath.Join(r.dir, e.Name()))
 		}
 	}
 }
@@ -223,17 +230,19 @@ func (r *repo) sweep() {
 // remove deletes a backup: rename first (atomic), then delete the files.
 func (r *repo) remove(m Manifest) error {
 	gone := filepath.Join(r.dir, ".removing-"+m.ID)
-	if err := os.Rename(m.Path, gone); err != nil {
+	if err := r.fs.Rename(m.Path, gone); err != nil {
 		return fmt.Errorf("remove backup %s: %w", m.ID, err)
 	}
-	syncDir(r.dir)
-	return os.RemoveAll(gone)
+	if err := r.fs.SyncDir(r.dir); err != nil {
+		return fmt.Errorf("remove backup %s: %w", m.ID, err)
+	}
+	return r.fs.RemoveAll(gone)
 }
 
 // list reads every backup in a target folder, newest first. Folders
 // without a readable manifest are not backups.
-func list(dir string) ([]Manifest, error) {
-	ents, err := os.ReadDir(dir)
+func list(fs fsys.FS, dir string) ([]Manifest, error) {
+	ents, err := fs.ReadDir(dir)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
 	}
@@ -245,7 +254,7 @@ func list(dir string) ([]Manifest, error) {
 		if !e.IsDir() || strings.HasPrefix(e.Name(), ".") {
 			continue
 		}
-		if m, err := readManifest(filepath.Join(dir, e.Name())); err == nil {
+		if m, err := readManifest(fs, filepath.Join(dir, e.Name())); err == nil {
 			out = append(out, m)
 		}
 	}
@@ -253,8 +262,11 @@ func list(dir string) ([]Manifest, error) {
 	return out, nil
 }
 
-func readManifest(dir string) (Manifest, error) {
-	b, err := os.ReadFile(filepath.Join(dir, manifestName))
+// maxManifest is the largest manifest read; a bigger one is damaged.
+const maxManifest = 64 << 20
+
+func readManifest(fs fsys.FS, dir string) (Manifest, error) {
+	b, err := fsys.ReadFileLimit(fs, filepath.Join(dir, manifestName), maxManifest)
 	if err != nil {
 		return Manifest{}, fmt.Errorf("backup %s has no manifest: %w", filepath.Base(dir), ErrDamaged)
 	}
@@ -270,34 +282,4 @@ func newID(t time.Time) string {
 	var b [3]byte
 	_, _ = rand.Read(b[:])
 	return t.UTC().Format("20060102-150405") + "-" + hex.EncodeToString(b[:])
-}
-
-func writeFileAtomic(path string, data []byte) error {
-	tmp := path + ".tmp"
-	f, err := os.Create(tmp)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(data); err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		_ = os.Remove(tmp)
-		return err
-	}
-	syncDir(filepath.Dir(path))
-	return nil
-}
-
-func syncDir(dir string) {
-	if d, err := os.Open(dir); err == nil {
-		_ = d.Sync()
-		_ = d.Close()
-	}
 }

@@ -113,7 +113,7 @@ func (s *Service) Restore(ctx context.Context, actor account.Actor, id string, s
 		return res, err
 	}
 	defer end()
-	all, err := list(filepath.Dir(m.Path))
+	all, err := list(s.fs, filepath.Dir(m.Path))
 	if err != nil {
 		return res, err
 	}
@@ -169,7 +169,7 @@ func (s *Service) Restore(ctx context.Context, actor account.Actor, id string, s
 
 	// Swap: from here on everything waits for a moment.
 	res.SafetyCopy = filepath.Join(s.dataDir, "safety", stamp)
-	if err := os.MkdirAll(res.SafetyCopy, 0o700); err != nil {
+	if err := s.fs.MkdirAll(res.SafetyCopy, 0o700); err != nil {
 		return res, fmt.Errorf("make the safety copy folder: %w", err)
 	}
 	// A journal lets the next start finish the swap if Plinth dies between
@@ -190,15 +190,14 @@ func (s *Service) Restore(ctx context.Context, actor account.Actor, id string, s
 			err := st.Swap(func() error {
 				live := st.Dir()
 				safe := filepath.Join(res.SafetyCopy, string(k))
-				if err := os.Rename(live, safe); err != nil {
+				if err := s.fs.Rename(live, safe); err != nil {
 					return err
 				}
-				if err := os.Rename(staged, live); err != nil {
-					_ = os.Rename(safe, live) // put the live data back
+				if err := s.fs.Rename(staged, live); err != nil {
+					_ = s.fs.Rename(safe, live) // put the live data back
 					return err
 				}
-				syncDir(filepath.Dir(live))
-				return nil
+				return s.fs.SyncDir(filepath.Dir(live))
 			})
 			if err != nil {
 				return fmt.Errorf("swap in the restored %s: %w; the current data was kept", storeName(k), err)

@@ -65,7 +65,7 @@ func (s *Service) Prune(ctx context.Context, actor account.Actor, dryRun bool) (
 	if err != nil {
 		return nil, err
 	}
-	r, err := openRepo(ctx, cfg.Target)
+	r, err := openRepo(ctx, s.fs, cfg.Target)
 	if err != nil {
 		return nil, err
 	}
@@ -85,7 +85,7 @@ func (s *Service) Prune(ctx context.Context, actor account.Actor, dryRun bool) (
 }
 
 func (s *Service) prune(ctx context.Context, r *repo, cfg Level2Settings, dryRun bool) ([]Manifest, error) {
-	all, err := list(r.dir)
+	all, err := list(s.fs, r.dir)
 	if err != nil {
 		return nil, err
 	}

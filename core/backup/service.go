@@ -15,6 +15,7 @@ import (
 	"codeberg.org/plinth/plinth/core/notify"
 	"codeberg.org/plinth/plinth/core/schedule"
 	"codeberg.org/plinth/plinth/storage"
+	"codeberg.org/plinth/plinth/storage/fsys"
 )
 
 // Level2Settings are the full data backup's settings.
@@ -79,6 +80,7 @@ type Service struct {
 	dataDir string
 	log     *slog.Logger
 	now     func() time.Time
+	fs      fsys.FS // backup targets, staging folders, exports
 
 	// AfterRestore runs after a restore swapped data in (the app runs the
 	// drift check there, which leads into the file synchronization).
@@ -92,8 +94,12 @@ func NewService(fs *files.Service, acc *account.Service, n *notify.Service, data
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Service{files: fs, acc: acc, notify: n, mgr: fs.Manager(), dataDir: dataDir, log: log, now: time.Now}
+	return &Service{files: fs, acc: acc, notify: n, mgr: fs.Manager(), dataDir: dataDir, log: log, now: time.Now, fs: fsys.OS}
 }
+
+// SetFS replaces the file system backups are written and read through
+// (tests put faults in it).
+func (s *Service) SetFS(f fsys.FS) { s.fs = fsys.Or(f) }
 
 // SetClock replaces the clock (tests of retention).
 func (s *Service) SetClock(now func() time.Time) { s.now = now }
@@ -189,7 +195,7 @@ func (s *Service) SetPassphrase(ctx context.Context, actor account.Actor, passph
 		if err := storage.CheckFolder(c.Target); err != nil {
 			return fmt.Errorf("backup target: %w", err)
 		}
-		if c.Recipient, err = NewKey(c.Target, passphrase); err != nil {
+		if c.Recipient, err = NewKey(s.fs, c.Target, passphrase); err != nil {
 			return err
 		}
 	}

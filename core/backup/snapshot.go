@@ -26,6 +26,7 @@ import (
 	"codeberg.org/plinth/plinth/core/progress"
 	"codeberg.org/plinth/plinth/core/text"
 	"codeberg.org/plinth/plinth/storage"
+	"codeberg.org/plinth/plinth/storage/fsys"
 )
 
 // Level 1: project and library snapshots. The snapshot target holds
@@ -155,7 +156,7 @@ func (s *Service) Snapshots(item string) ([]Manifest, error) {
 	if item != "" {
 		items = []string{item}
 	} else {
-		ents, err := os.ReadDir(dir)
+		ents, err := s.fs.ReadDir(dir)
 		if err != nil && !errors.Is(err, os.ErrNotExist) {
 			return nil, err
 		}
@@ -167,7 +168,7 @@ func (s *Service) Snapshots(item string) ([]Manifest, error) {
 	}
 	var out []Manifest
 	for _, it := range items {
-		l, err := list(filepath.Join(dir, it))
+		l, err := list(s.fs, filepath.Join(dir, it))
 		if err != nil {
 			return nil, err
 		}
@@ -205,7 +206,7 @@ func (s *Service) Snapshot(ctx context.Context, actor account.Actor, itemID stri
 		return Manifest{}, err
 	}
 	rec.Item = item.Name
-	r, err := openRepo(ctx, s.snapshotTarget())
+	r, err := openRepo(ctx, s.fs, s.snapshotTarget())
 	if err != nil {
 		return Manifest{}, err
 	}
@@ -221,7 +222,7 @@ func (s *Service) Snapshot(ctx context.Context, actor account.Actor, itemID stri
 	}
 	var reuse []byte
 	if prev != nil && prev.Tree != nil && prev.Tree.Hash == hash {
-		if b, err := os.ReadFile(filepath.Join(prev.Path, prev.Tree.File)); err == nil && checkTree(*prev, b) == nil {
+		if b, err := fsys.ReadFileLimit(s.fs, filepath.Join(prev.Path, prev.Tree.File), maxTree); err == nil && checkTree(*prev, b) == nil {
 			reuse = b
 		}
 	}
@@ -230,7 +231,7 @@ func (s *Service) Snapshot(ctx context.Context, actor account.Actor, itemID stri
 		known := map[string][]string{}
 		have := map[string]bool{}
 		if prev != nil {
-			if doc, err := readTree(*prev); err == nil {
+			if doc, err := readTree(s.fs, *prev); err == nil {
 				for _, e := range doc.Entries {
 					if e.Version != "" {
 						known[e.Version] = e.Chunks
@@ -254,7 +255,7 @@ func (s *Service) Snapshot(ctx context.Context, actor account.Actor, itemID stri
 	}
 	// Several workers: reading from the packs, compressing, writing and
 	// waiting for fsync overlap.
-	cs := newChunkStore(s.snapshotTarget())
+	cs := newChunkStore(s.fs, s.snapshotTarget())
 	work := make(chan string)
 	errc := make(chan error, snapshotWorkers)
 	var done atomic.Int64
@@ -290,17 +291,19 @@ func (s *Service) Snapshot(ctx context.Context, actor account.Actor, itemID stri
 	if err != nil {
 		return Manifest{}, err
 	}
-	cs.sync()
-	itemDir := filepath.Join(r.dir, "items", item.ID)
-	if err := os.MkdirAll(itemDir, 0o700); err != nil {
+	if err := cs.sync(); err != nil {
 		return Manifest{}, err
 	}
-	ir := &repo{dir: itemDir}
+	itemDir := filepath.Join(r.dir, "items", item.ID)
+	if err := s.fs.MkdirAll(itemDir, 0o700); err != nil {
+		return Manifest{}, err
+	}
+	ir := &repo{fs: s.fs, dir: itemDir}
 	tmp, err := ir.begin()
 	if err != nil {
 		return Manifest{}, err
 	}
-	defer os.RemoveAll(tmp)
+	defer s.fs.RemoveAll(tmp)
 	mgr, _ := s.files.Stores()
 	m = Manifest{Format: formatV2, ID: rec.ID, Level: 1, Type: TypeSnapshot, Plinth: mgr.Identity().ID, Created: start.UTC(),
 		By: actor.Name(), Item: item.ID, ItemName: item.Name, ItemKind: item.Kind.String()}
@@ -308,9 +311,9 @@ func (s *Service) Snapshot(ctx context.Context, actor account.Actor, itemID stri
 	if reuse != nil {
 		t := *prev.Tree
 		tf = &t
-		err = writeFileAtomicNoDirSync(filepath.Join(tmp, tf.File), reuse)
+		err = fsys.WriteFile(s.fs, filepath.Join(tmp, tf.File), reuse, fsys.Options{NoDirSync: true})
 	} else {
-		tf, err = writeTree(filepath.Join(tmp, "tree.json.zst"), treeDoc{Item: item.ID, Kind: item.Kind.String(), Name: item.Name, Entries: tree})
+		tf, err = writeTree(s.fs, filepath.Join(tmp, "tree.json.zst"), treeDoc{Item: item.ID, Kind: item.Kind.String(), Name: item.Name, Entries: tree})
 	}
 	if err != nil {
 		return Manifest{}, err
@@ -362,18 +365,19 @@ var (
 // adds and syncs the folders it touched, once, before the snapshot that
 // needs them is committed.
 type chunkStore struct {
+	fs     fsys.FS
 	target string
 	added  atomic.Int64
 	mu     sync.Mutex
 	dirs   map[string]bool
 }
 
-func newChunkStore(target string) *chunkStore {
-	return &chunkStore{target: target, dirs: map[string]bool{}}
+func newChunkStore(fs fsys.FS, target string) *chunkStore {
+	return &chunkStore{fs: fsys.Or(fs), target: target, dirs: map[string]bool{}}
 }
 
 func (cs *chunkStore) has(id string) bool {
-	_, err := os.Stat(chunkPath(cs.target, id))
+	_, err := cs.fs.Stat(chunkPath(cs.target, id))
 	return err == nil
 }
 
@@ -381,10 +385,10 @@ func (cs *chunkStore) has(id string) bool {
 func (cs *chunkStore) put(id string, stored []byte) error {
 	p := chunkPath(cs.target, id)
 	dir := filepath.Dir(p)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	if err := cs.fs.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("write snapshot: %w", err)
 	}
-	if err := writeFileAtomicNoDirSync(p, stored); err != nil {
+	if err := fsys.WriteFile(cs.fs, p, stored, fsys.Options{NoDirSync: true}); err != nil {
 		return fmt.Errorf("write snapshot: %w", err)
 	}
 	cs.added.Add(int64(len(stored)))
@@ -395,43 +399,33 @@ func (cs *chunkStore) put(id string, stored []byte) error {
 }
 
 // sync makes the renames of every chunk written so far durable.
-func (cs *chunkStore) sync() {
+func (cs *chunkStore) sync() error {
 	cs.mu.Lock()
 	defer cs.mu.Unlock()
 	if len(cs.dirs) == 0 {
-		return
+		return nil
 	}
 	for dir := range cs.dirs {
-		syncDir(dir)
+		if err := cs.fs.SyncDir(dir); err != nil {
+			return fmt.Errorf("write snapshot: %w", err)
+		}
 	}
-	syncDir(filepath.Join(cs.target, "chunks"))
+	if err := cs.fs.SyncDir(filepath.Join(cs.target, "chunks")); err != nil {
+		return fmt.Errorf("write snapshot: %w", err)
+	}
 	cs.dirs = map[string]bool{}
+	return nil
 }
 
-// writeFileAtomicNoDirSync writes a file: temp, fsync, rename; the caller
-// syncs the folder (chunkStore.sync, or the commit of the snapshot).
-func writeFileAtomicNoDirSync(path string, data []byte) error {
-	tmp := path + ".tmp"
-	f, err := os.Create(tmp)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(data); err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		_ = os.Remove(tmp)
-	}
-	return err
-}
+// maxTree and maxStoredChunk bound what is read of a stored tree and a
+// stored chunk; anything larger is damaged (a chunk holds at most 4 MiB,
+// and zstd never grows it by much).
+const (
+	maxTree        = 256 << 20
+	maxStoredChunk = files.ChunkSize + 1<<20
+)
 
-func writeTree(path string, doc treeDoc) (*TreeFile, error) {
+func writeTree(fs fsys.FS, path string, doc treeDoc) (*TreeFile, error) {
 	raw, err := json.Marshal(doc)
 	if err != nil {
 		return nil, err
@@ -446,7 +440,7 @@ func writeTree(path string, doc treeDoc) (*TreeFile, error) {
 	stored := chunkEncoder().EncodeAll(raw, nil)
 	sum := sha256.Sum256(stored)
 	tf.Bytes, tf.SHA256 = int64(len(stored)), hex.EncodeToString(sum[:])
-	return tf, writeFileAtomicNoDirSync(path, stored)
+	return tf, fsys.WriteFile(fs, path, stored, fsys.Options{NoDirSync: true})
 }
 
 // treeHash identifies a tree's content: paths, kinds and content hashes.
@@ -468,12 +462,12 @@ func checkTree(m Manifest, stored []byte) error {
 }
 
 // readTree reads and checks a snapshot's tree.
-func readTree(m Manifest) (treeDoc, error) {
+func readTree(fs fsys.FS, m Manifest) (treeDoc, error) {
 	var doc treeDoc
 	if m.Tree == nil {
 		return doc, fmt.Errorf("snapshot %s has no tree: %w", m.ID, ErrDamaged)
 	}
-	stored, err := os.ReadFile(filepath.Join(m.Path, m.Tree.File))
+	stored, err := fsys.ReadFileLimit(fs, filepath.Join(m.Path, m.Tree.File), maxTree)
 	if err != nil {
 		return doc, fmt.Errorf("the tree of snapshot %s is missing: %w", m.ID, ErrDamaged)
 	}
@@ -523,8 +517,8 @@ func (r *chunkReader) Read(p []byte) (int, error) {
 func (r *chunkReader) Close() error { return nil }
 
 // loadChunk reads a chunk from the snapshot target, checked.
-func loadChunk(target, id string) ([]byte, error) {
-	stored, err := os.ReadFile(chunkPath(target, id))
+func loadChunk(fs fsys.FS, target, id string) ([]byte, error) {
+	stored, err := fsys.ReadFileLimit(fs, chunkPath(target, id), maxStoredChunk)
 	if err != nil {
 		return nil, fmt.Errorf("a chunk of the snapshot is missing: %w", ErrDamaged)
 	}
@@ -554,7 +548,7 @@ func decodeChunk(id string, stored []byte) ([]byte, error) {
 }
 
 func (s *Service) checkSnapshotChunks(ctx context.Context, m Manifest) error {
-	doc, err := readTree(m)
+	doc, err := readTree(s.fs, m)
 	if err != nil {
 		return err
 	}
@@ -563,7 +557,7 @@ func (s *Service) checkSnapshotChunks(ctx context.Context, m Manifest) error {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
-			if _, err := os.Stat(chunkPath(s.snapshotTarget(), c)); err != nil {
+			if _, err := s.fs.Stat(chunkPath(s.snapshotTarget(), c)); err != nil {
 				return fmt.Errorf("a chunk of %s in snapshot %s is missing: %w", e.Path, m.ID, ErrDamaged)
 			}
 		}
@@ -572,7 +566,7 @@ func (s *Service) checkSnapshotChunks(ctx context.Context, m Manifest) error {
 }
 
 func (s *Service) verifySnapshot(ctx context.Context, m Manifest, _ string) (int, error) {
-	doc, err := readTree(m)
+	doc, err := readTree(s.fs, m)
 	if err != nil {
 		return 0, err
 	}
@@ -582,7 +576,7 @@ func (s *Service) verifySnapshot(ctx context.Context, m Manifest, _ string) (int
 			if err := ctx.Err(); err != nil {
 				return n, err
 			}
-			if _, err := loadChunk(s.snapshotTarget(), c); err != nil {
+			if _, err := loadChunk(s.fs, s.snapshotTarget(), c); err != nil {
 				return n, fmt.Errorf("%s in snapshot %s: %w", e.Path, m.ID, err)
 			}
 			n++
@@ -592,7 +586,7 @@ func (s *Service) verifySnapshot(ctx context.Context, m Manifest, _ string) (int
 }
 
 func (s *Service) previewSnapshot(ctx context.Context, m Manifest) ([]string, error) {
-	doc, err := readTree(m)
+	doc, err := readTree(s.fs, m)
 	if err != nil {
 		return nil, err
 	}
@@ -667,13 +661,13 @@ func (s *Service) RestoreSnapshot(ctx context.Context, actor account.Actor, id, 
 
 func (s *Service) restoreSnapshot(ctx context.Context, actor account.Actor, m Manifest, asNew, _ string, prog progress.Func) (Result, error) {
 	res := Result{Backup: m.ID, Scope: ScopeItem}
-	doc, err := readTree(m)
+	doc, err := readTree(s.fs, m)
 	if err != nil {
 		return res, err
 	}
 	target := s.snapshotTarget()
 	open := func(e files.TreeEntry) (io.ReadCloser, error) {
-		return &chunkReader{load: func(id string) ([]byte, error) { return loadChunk(target, id) }, chunks: e.Chunks, name: e.Path}, nil
+		return &chunkReader{load: func(id string) ([]byte, error) { return loadChunk(s.fs, target, id) }, chunks: e.Chunks, name: e.Path}, nil
 	}
 	if err := s.checkSnapshotChunks(ctx, m); err != nil {
 		return res, err
@@ -714,8 +708,9 @@ func (s *Service) restoreSnapshot(ctx context.Context, actor account.Actor, m Ma
 }
 
 // ExportSnapshot writes a snapshot with every chunk it needs into one
-// portable archive file (tar), atomically.
-func (s *Service) ExportSnapshot(ctx context.Context, actor account.Actor, id, dest string) error {
+// portable archive file (tar), atomically. An existing dest is refused
+// unless force says to replace it.
+func (s *Service) ExportSnapshot(ctx context.Context, actor account.Actor, id, dest string, force bool) error {
 	if err := s.acc.Check(ctx, actor, account.ServersPage, account.View); err != nil {
 		return err
 	}
@@ -726,22 +721,18 @@ func (s *Service) ExportSnapshot(ctx context.Context, actor account.Actor, id, d
 	if m.Level != 1 {
 		return fmt.Errorf("backup %s is not a project or library snapshot; only snapshots export to one file", m.ID)
 	}
-	doc, err := readTree(m)
+	doc, err := readTree(s.fs, m)
 	if err != nil {
 		return err
 	}
-	tmp := dest + ".part"
-	f, err := os.Create(tmp)
+	f, err := fsys.Create(s.fs, dest, fsys.Options{NoReplace: !force, Perm: 0o644})
+	if errors.Is(err, fsys.ErrExists) {
+		return fmt.Errorf("%s already exists; choose another file name or replace it (--force)", dest)
+	}
 	if err != nil {
 		return fmt.Errorf("write %s: %w", dest, err)
 	}
-	ok := false
-	defer func() {
-		if !ok {
-			f.Close()
-			os.Remove(tmp)
-		}
-	}()
+	defer f.Abort()
 	tw := tar.NewWriter(f)
 	add := func(name string, data []byte) error {
 		if err := tw.WriteHeader(&tar.Header{Name: name, Mode: 0o600, Size: int64(len(data)), ModTime: m.Created}); err != nil {
@@ -754,9 +745,9 @@ func (s *Service) ExportSnapshot(ctx context.Context, actor account.Actor, id, d
 	if err := add(manifestName, mb); err != nil {
 		return err
 	}
-	tree, err := os.ReadFile(filepath.Join(m.Path, m.Tree.File))
+	tree, err := fsys.ReadFileLimit(s.fs, filepath.Join(m.Path, m.Tree.File), maxTree)
 	if err != nil {
-		return err
+		return fmt.Errorf("the tree of snapshot %s is missing: %w", m.ID, ErrDamaged)
 	}
 	if err := add(m.Tree.File, tree); err != nil {
 		return err
@@ -771,7 +762,7 @@ func (s *Service) ExportSnapshot(ctx context.Context, actor account.Actor, id, d
 			if err := ctx.Err(); err != nil {
 				return err
 			}
-			stored, err := os.ReadFile(chunkPath(s.snapshotTarget(), c))
+			stored, err := fsys.ReadFileLimit(s.fs, chunkPath(s.snapshotTarget(), c), maxStoredChunk)
 			if err != nil {
 				return fmt.Errorf("a chunk of snapshot %s is missing: %w", m.ID, ErrDamaged)
 			}
@@ -781,19 +772,14 @@ func (s *Service) ExportSnapshot(ctx context.Context, actor account.Actor, id, d
 		}
 	}
 	if err := tw.Close(); err != nil {
-		return err
+		return fmt.Errorf("write %s: %w", dest, err)
 	}
-	if err := f.Sync(); err != nil {
-		return err
+	if err := f.Commit(); err != nil {
+		if errors.Is(err, fsys.ErrExists) {
+			return fmt.Errorf("%s appeared while the snapshot was exported; nothing was replaced", dest)
+		}
+		return fmt.Errorf("write %s: %w", dest, err)
 	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, dest); err != nil {
-		return err
-	}
-	ok = true
-	syncDir(filepath.Dir(dest))
 	return nil
 }
 
@@ -801,7 +787,7 @@ func (s *Service) ExportSnapshot(ctx context.Context, actor account.Actor, id, d
 // made by ExportSnapshot (on this Plinth or another), named asNew or as in
 // the archive. It needs Modify content on the Projects root.
 func (s *Service) ImportSnapshot(ctx context.Context, actor account.Actor, archive, asNew string, prog progress.Func) (Result, error) {
-	f, err := os.Open(archive)
+	f, err := s.fs.Open(archive)
 	if err != nil {
 		return Result{}, fmt.Errorf("cannot read %s: %w", archive, err)
 	}
@@ -812,12 +798,12 @@ func (s *Service) ImportSnapshot(ctx context.Context, actor account.Actor, archi
 	// by the next prune, like any chunk no snapshot uses.
 	var m Manifest
 	var tree []byte
-	r, err := openRepo(ctx, s.snapshotTarget())
+	r, err := openRepo(ctx, s.fs, s.snapshotTarget())
 	if err != nil {
 		return Result{}, err
 	}
 	defer r.close()
-	cs := newChunkStore(s.snapshotTarget())
+	cs := newChunkStore(s.fs, s.snapshotTarget())
 	notArchive := fmt.Errorf("%s is not a Plinth snapshot archive: %w", archive, ErrDamaged)
 	tr := tar.NewReader(f)
 	for {
@@ -886,7 +872,7 @@ func (s *Service) ImportSnapshot(ctx context.Context, actor account.Actor, archi
 	}
 	target := s.snapshotTarget()
 	open := func(e files.TreeEntry) (io.ReadCloser, error) {
-		return &chunkReader{load: func(id string) ([]byte, error) { return loadChunk(target, id) }, chunks: e.Chunks, name: e.Path}, nil
+		return &chunkReader{load: func(id string) ([]byte, error) { return loadChunk(s.fs, target, id) }, chunks: e.Chunks, name: e.Path}, nil
 	}
 	n, err := s.files.Create(ctx, actor, files.RootID, name, kind)
 	if err != nil {
@@ -901,7 +887,7 @@ func (s *Service) ImportSnapshot(ctx context.Context, actor account.Actor, archi
 // pruneSnapshots keeps each item's last N snapshots (N from its schedule)
 // and removes chunks no remaining snapshot uses.
 func (s *Service) pruneSnapshots(ctx context.Context) ([]Manifest, error) {
-	r, err := openRepo(ctx, s.snapshotTarget())
+	r, err := openRepo(ctx, s.fs, s.snapshotTarget())
 	if err != nil {
 		return nil, err
 	}
@@ -923,7 +909,7 @@ func (s *Service) pruneSnapshots(ctx context.Context) ([]Manifest, error) {
 		}
 		for i, m := range ms { // newest first
 			if i < keepN {
-				if doc, err := readTree(m); err == nil {
+				if doc, err := readTree(s.fs, m); err == nil {
 					for _, e := range doc.Entries {
 						for _, c := range e.Chunks {
 							used[c] = true
@@ -934,7 +920,7 @@ func (s *Service) pruneSnapshots(ctx context.Context) ([]Manifest, error) {
 				}
 				continue
 			}
-			ir := &repo{dir: filepath.Dir(m.Path)}
+			ir := &repo{fs: s.fs, dir: filepath.Dir(m.Path)}
 			if err := ir.remove(m); err != nil {
 				return gone, err
 			}

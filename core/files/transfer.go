@@ -16,6 +16,7 @@ import (
 	"codeberg.org/plinth/plinth/core/account"
 	"codeberg.org/plinth/plinth/core/progress"
 	"codeberg.org/plinth/plinth/storage"
+	"codeberg.org/plinth/plinth/storage/fsys"
 )
 
 // Reader streams one version's content from the fileserver, a chunk at a
@@ -91,33 +92,10 @@ func (r *Reader) Read(p []byte) (int, error) {
 func (r *Reader) Close() error { r.cur, r.chunks = nil, nil; return nil }
 
 // WriteAtomic writes r into path through a temporary file in the same
-// folder: write, fsync, rename, fsync the folder. A failure leaves nothing
-// at path.
+// folder (fsys.WriteFrom: write, fsync, rename, fsync the folder). A
+// failure leaves nothing at path.
 func WriteAtomic(path string, r io.Reader) (int64, error) {
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, ".plinth-*.part")
-	if err != nil {
-		return 0, err
-	}
-	n, err := io.Copy(tmp, r)
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), path)
-	}
-	if err != nil {
-		_ = os.Remove(tmp.Name())
-		return n, err
-	}
-	if d, err := os.Open(dir); err == nil {
-		_ = d.Sync()
-		_ = d.Close()
-	}
-	return n, nil
+	return fsys.WriteFrom(fsys.OS, path, r, fsys.Options{Perm: 0o644})
 }
 
 // Export writes a file, or a folder with everything below it, to dest on

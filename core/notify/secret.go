@@ -11,6 +11,7 @@ import (
 	"golang.org/x/crypto/chacha20poly1305"
 
 	"codeberg.org/plinth/plinth/storage"
+	"codeberg.org/plinth/plinth/storage/fsys"
 )
 
 // Secrets keeps passwords Plinth must be able to read back (the SMTP
@@ -98,25 +99,12 @@ func (f *fileSecrets) key(create bool) ([]byte, error) {
 	if _, err := rand.Read(b); err != nil {
 		return nil, err
 	}
-	tmp := f.keyPath + ".tmp"
 	if err := os.MkdirAll(filepath.Dir(f.keyPath), 0o700); err != nil {
 		return nil, err
 	}
-	w, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := w.Write(b); err == nil {
-		err = w.Sync()
-	}
-	if cerr := w.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, f.keyPath)
-	}
-	if err != nil {
-		_ = os.Remove(tmp)
+	// A key file of the wrong size opens nothing and is replaced; a
+	// missing one is created only if no other process made one meanwhile.
+	if err := fsys.WriteFile(fsys.OS, f.keyPath, b, fsys.Options{NoReplace: err != nil}); err != nil {
 		return nil, fmt.Errorf("write secret key %s: %w", f.keyPath, err)
 	}
 	return b, nil
