@@ -140,7 +140,7 @@ func TestUserCommands(t *testing.T) {
 		{"wrong password", map[string]string{"PLINTH_PASSWORD": "nope nope", "PLINTH_NEW_PASSWORD": "x password"}, "", []string{"user", "add", "bob", "--role", "none"}, 1, "", "Wrong user name or password"},
 		{"no password anywhere", nil, "", []string{"user", "list"}, 1, "", "No password given: set PLINTH_PASSWORD, use -password-stdin, or run in a terminal"},
 		{"stdin passwords", nil, "master password\nbob password\n", []string{"-password-stdin", "user", "add", "bob", "--role", "none"}, 0, "Added bob as None.", ""},
-		{"project admin may not add", map[string]string{"PLINTH_PASSWORD": "anna password", "PLINTH_NEW_PASSWORD": "eve password"}, "", []string{"-user", "anna", "user", "add", "eve", "--role", "none"}, 1, "", `Anna does not have the "Modify access" permission on the Servers page`},
+		{"project admin may not add", map[string]string{"PLINTH_PASSWORD": "anna password", "PLINTH_NEW_PASSWORD": "eve password"}, "", []string{"-user", "anna", "user", "add", "eve", "--role", "none"}, 1, "", `User anna does not have the "Modify access" permission on the Servers page`},
 		{"role change", master, "", []string{"user", "role", "bob", "project-admin"}, 0, "bob is now Project Administrator.", ""},
 		{"masteradmin role fixed", master, "", []string{"user", "role", "masteradmin", "none"}, 1, "", "Masteradmin is always a Server Administrator"},
 		{"reset", map[string]string{"PLINTH_PASSWORD": "master password", "PLINTH_NEW_PASSWORD": "bob new password"}, "", []string{"user", "reset-password", "bob"}, 0, "The password of bob is changed.", ""},

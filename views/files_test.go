@@ -236,7 +236,7 @@ func TestSynchronizeRefusedForServerAdmin(t *testing.T) {
 	}
 	mine, _ := h.notify.List(ctx, h.ui.Actor(), false)
 	theirs, _ := h.notify.List(ctx, master, false)
-	if len(mine) != 1 || mine[0].Kind != notify.FileSyncRefused || len(theirs) != 1 || !strings.HasPrefix(theirs[0].Text, "sam tried") {
+	if len(mine) != 1 || mine[0].Kind != notify.FileSyncRefused || len(theirs) != 1 || !strings.HasPrefix(theirs[0].Text, "User sam tried") {
 		t.Fatalf("notifications: sam %+v, masteradmin %+v", mine, theirs)
 	}
 	// sam's bell shows the unread notification.

@@ -243,7 +243,7 @@ func TestLoginLockoutIsExplained(t *testing.T) {
 	for range account.MaxFailedLogins {
 		h.login("masteradmin", "nope nope")
 	}
-	h.mustSee("Masteradmin is locked for 30 more seconds after 5 wrong passwords in a row")
+	h.mustSee("User masteradmin is locked for 30 more seconds after 5 wrong passwords in a row")
 	h.login("masteradmin", masterPw)
 	if !h.ui.Actor().IsZero() {
 		t.Fatal("a locked user logged in")

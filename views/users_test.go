@@ -148,7 +148,7 @@ func TestUsersPageForUserWithoutRights(t *testing.T) {
 	}
 
 	p := h.usersPage("nora", "nora's password")
-	h.mustSee(`You may not see the users: nora does not have the "View item" permission on the Servers page.`)
+	h.mustSee(`You may not see the users: user nora does not have the "View item" permission on the Servers page.`)
 	h.mustNotSee("[Add user…]")
 	if len(p.users) != 0 {
 		t.Fatal("users listed to a user without View on the Servers page")

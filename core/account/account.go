@@ -56,7 +56,7 @@ type LockedError struct {
 
 func (e *LockedError) Error() string {
 	secs := int((e.Remaining + time.Second - 1) / time.Second)
-	return fmt.Sprintf("%s is locked for %d more seconds after %d wrong passwords in a row", e.User, secs, MaxFailedLogins)
+	return fmt.Sprintf("user %s is locked for %d more seconds after %d wrong passwords in a row", e.User, secs, MaxFailedLogins)
 }
 
 // Is makes errors.Is(err, ErrLocked) true.
@@ -94,7 +94,7 @@ type PermissionError struct {
 }
 
 func (e *PermissionError) Error() string {
-	return fmt.Sprintf("%s does not have the %s permission on %s", e.User, quoteEach(e.Missing), e.Item)
+	return fmt.Sprintf("user %s does not have the %s permission on %s", e.User, quoteEach(e.Missing), e.Item)
 }
 
 // Is makes errors.Is(err, ErrPermission) true.

@@ -90,7 +90,7 @@ func TestPermissionMatrix(t *testing.T) {
 func TestPermissionErrorSentence(t *testing.T) {
 	s, actors := office(t)
 	err := s.Check(context.Background(), actors["pat"], ServersPage, FullAccess)
-	want := `pat does not have the "Modify details" and "Modify content" permission on the Servers page`
+	want := `user pat does not have the "Modify details" and "Modify content" permission on the Servers page`
 	if err == nil || err.Error() != want {
 		t.Fatalf("got %v\nwant %s", err, want)
 	}
@@ -203,7 +203,7 @@ func TestLoginLockout(t *testing.T) {
 		_, _ = s.Login(ctx, "nora", "nope")
 	}
 	_, err := s.Login(ctx, "NORA", pw) // names are case-insensitive
-	if err == nil || err.Error() != "nora is locked for 30 more seconds after 5 wrong passwords in a row" {
+	if err == nil || err.Error() != "user nora is locked for 30 more seconds after 5 wrong passwords in a row" {
 		t.Fatalf("lock message = %v", err)
 	}
 	// A locked user's lock is lifted by a password reset.

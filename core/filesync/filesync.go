@@ -259,7 +259,7 @@ func (s *Service) Authorize(ctx context.Context, actor account.Actor) error {
 	_ = s.notify.Publish(ctx, notify.Event{
 		Kind: notify.FileSyncAttempted, Severity: notify.Warning, Target: notify.TargetFileServerSettings,
 		To:   []string{account.MasterAdmin},
-		Text: fmt.Sprintf("%s tried to run the full file synchronization and was refused: only masteradmin can run it.", who),
+		Text: fmt.Sprintf("User %s tried to run the full file synchronization and was refused: only masteradmin can run it.", who),
 	})
 	s.log.Warn("file synchronization refused", "user", who)
 	return &account.PermissionError{User: who, Missing: account.All, Item: account.ServersPage}

@@ -289,7 +289,7 @@ func TestOnlyMasteradminSynchronizes(t *testing.T) {
 	}
 	attempts := 0
 	for _, e := range theirs {
-		if e.Kind == notify.FileSyncAttempted && strings.HasPrefix(e.Text, "sam tried to run the full file synchronization") {
+		if e.Kind == notify.FileSyncAttempted && strings.HasPrefix(e.Text, "User sam tried to run the full file synchronization") {
 			attempts++
 		}
 	}
