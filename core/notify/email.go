@@ -2,6 +2,7 @@ package notify
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"crypto/tls"
 	"encoding/hex"
@@ -41,8 +42,11 @@ func ParseSecurity(s string) (Security, error) {
 }
 
 // SMTP is the server's e-mail settings. The password is kept apart (see
-// Secrets); Verified holds the fingerprint of the settings with which the
-// last test e-mail went out.
+// Secrets); Verified marks the settings with which the last test e-mail
+// went out. The mark is a hash of the settings and of a random stamp kept
+// beside the password in Secrets: nothing in the Manager store is derived
+// from the password, so a Manager backup gives nobody a way to test
+// guesses of it offline.
 type SMTP struct {
 	Host     string   `json:"host"`
 	Port     int      `json:"port"`
@@ -58,6 +62,9 @@ var smtpSettings = storage.NewCollection[SMTP]("setting")
 const (
 	smtpKey      = "smtp"
 	smtpPassword = "smtp-password"
+	// smtpStamp is a random value set with every new password, so that a
+	// new password makes the last test count no more.
+	smtpStamp = "smtp-stamp"
 )
 
 func (s *Service) secretStore() (Secrets, error) {
@@ -89,11 +96,27 @@ func (s *Service) SMTPSettings(ctx context.Context) (SMTP, error) {
 	return c, err
 }
 
-// fingerprint identifies settings and password together, so that any
-// change makes the last test count no more.
-func fingerprint(c SMTP, password string) string {
+// mark identifies the settings and the password's stamp together, so that
+// any change makes the last test count no more.
+func mark(c SMTP, stamp string) string {
+	h := sha256.Sum256([]byte(strings.Join([]string{"plinth smtp mark 2", c.Host, strconv.Itoa(c.Port), string(c.Security), c.User, c.From, stamp}, "\x00")))
+	return hex.EncodeToString(h[:])
+}
+
+// legacyMark is how Plinth before 0.3 marked a tested configuration: an
+// unsalted hash of the settings and the password itself. It is only read,
+// to replace it (upgradeMark).
+func legacyMark(c SMTP, password string) string {
 	h := sha256.Sum256([]byte(strings.Join([]string{c.Host, strconv.Itoa(c.Port), string(c.Security), c.User, c.From, password}, "\x00")))
 	return hex.EncodeToString(h[:])
+}
+
+func newStamp() (string, error) {
+	b := make([]byte, 16)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("new SMTP stamp: %w", err)
+	}
+	return hex.EncodeToString(b), nil
 }
 
 // SetSMTP saves the e-mail settings and, when setPassword, the password.
@@ -125,9 +148,15 @@ func (s *Service) SetSMTP(ctx context.Context, actor account.Actor, c SMTP, pass
 			return err
 		}
 		if password == "" {
-			err = sec.Delete(smtpPassword)
+			err = errors.Join(sec.Delete(smtpPassword), sec.Delete(smtpStamp))
 		} else {
-			err = sec.Set(smtpPassword, password)
+			var stamp string
+			if stamp, err = newStamp(); err == nil {
+				err = sec.Set(smtpPassword, password)
+			}
+			if err == nil {
+				err = sec.Set(smtpStamp, stamp)
+			}
 		}
 		if err != nil {
 			return fmt.Errorf("keep the SMTP password in %s: %w", sec.Where(), err)
@@ -145,6 +174,60 @@ func (s *Service) password() (string, error) {
 	return sec.Get(smtpPassword)
 }
 
+// stamp returns the password's stamp ("" when no password is set).
+func (s *Service) stamp() (string, error) {
+	sec, err := s.secretStore()
+	if err != nil {
+		return "", err
+	}
+	return sec.Get(smtpStamp)
+}
+
+// verified reports whether the last test e-mail went out with exactly the
+// current settings and password. A mark of the old, password-derived form
+// is replaced on the way (upgradeMark).
+func (s *Service) verified(ctx context.Context, c SMTP) (bool, error) {
+	if c.Verified == "" {
+		return false, nil
+	}
+	stamp, err := s.stamp()
+	if err != nil {
+		return false, err
+	}
+	if c.Verified == mark(c, stamp) {
+		return true, nil
+	}
+	return s.upgradeMark(ctx, c)
+}
+
+// upgradeMark replaces a mark of the old form (a hash of the settings and
+// the password) with one of the new form, when it still matches.
+func (s *Service) upgradeMark(ctx context.Context, c SMTP) (bool, error) {
+	pw, err := s.password()
+	if err != nil || c.Verified != legacyMark(c, pw) {
+		return false, err
+	}
+	sec, err := s.secretStore()
+	if err != nil {
+		return false, err
+	}
+	stamp := ""
+	if pw != "" {
+		if stamp, err = newStamp(); err != nil {
+			return false, err
+		}
+		if err := sec.Set(smtpStamp, stamp); err != nil {
+			return false, fmt.Errorf("keep the SMTP stamp in %s: %w", sec.Where(), err)
+		}
+	}
+	c.Verified = mark(c, stamp)
+	if err := s.store.Update(func(tx *storage.Tx) error { return smtpSettings.Put(tx, smtpKey, c) }); err != nil {
+		return false, err
+	}
+	s.log.Info("replaced the SMTP test mark with one that does not depend on the password")
+	return true, nil
+}
+
 // EmailReady reports whether e-mail can be sent, and if not why, in words
 // for the window: until a test e-mail succeeded with the current settings,
 // nobody's "Receive in email" can be on.
@@ -156,12 +239,17 @@ func (s *Service) EmailReady(ctx context.Context) (bool, string) {
 	if c.Host == "" {
 		return false, "no SMTP server is set up (Servers › Manager › Settings › Email)"
 	}
-	pw, err := s.password()
+	ok, err := s.verified(ctx, c)
 	if err != nil {
 		return false, err.Error()
 	}
-	if c.Verified == "" || c.Verified != fingerprint(c, pw) {
+	if !ok {
 		return false, "no test e-mail has succeeded with the current SMTP settings; send one first"
+	}
+	if c.User != "" {
+		if pw, err := s.password(); err != nil || pw == "" {
+			return false, "the SMTP password is missing from " + s.SecretsWhere() + "; enter it again and send a test e-mail"
+		}
 	}
 	return true, ""
 }
@@ -193,7 +281,24 @@ func (s *Service) TestSMTP(ctx context.Context, actor account.Actor, to string) 
 	if err != nil {
 		return err
 	}
-	c.Verified, c.TestedAt = fingerprint(c, pw), s.now().UTC().Format(time.RFC3339)
+	stamp, err := s.stamp()
+	if err != nil {
+		return err
+	}
+	if pw != "" && stamp == "" {
+		// A password kept before stamps existed: give it one now.
+		if stamp, err = newStamp(); err != nil {
+			return err
+		}
+		sec, err := s.secretStore()
+		if err != nil {
+			return err
+		}
+		if err := sec.Set(smtpStamp, stamp); err != nil {
+			return fmt.Errorf("keep the SMTP stamp in %s: %w", sec.Where(), err)
+		}
+	}
+	c.Verified, c.TestedAt = mark(c, stamp), s.now().UTC().Format(time.RFC3339)
 	return s.store.Update(func(tx *storage.Tx) error { return smtpSettings.Put(tx, smtpKey, c) })
 }
 
