@@ -1,6 +1,6 @@
 # Plinth. A newcomer needs two commands:
 #   make run    install what is missing, build, open the window
-#   make test   install what is missing, vet, race-test, real-window smoke test
+#   make test   install what is missing, vet + staticcheck, race-test, real-window smoke test
 
 GO      ?= go
 BIN     := bin/plinth
@@ -8,6 +8,8 @@ TAGS    := migrated_fynedo
 VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X codeberg.org/plinth/plinth/app.Version=$(VERSION)
 FYNE    := $(GO) run fyne.io/tools/cmd/fyne@v1.7.4
+# Pinned: a new staticcheck release may add checks; raise it on purpose.
+STATICCHECK := $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
 # Arguments for `make run`, e.g. make run ARGS="-data /tmp/plinth-try"
 ARGS    ?=
 
@@ -40,6 +42,7 @@ vet:
 	@bad=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$bad" ]; then echo "gofmt would change: $$bad"; exit 1; fi
 	$(GO) vet -tags $(TAGS) ./...
+	$(STATICCHECK) -tags $(TAGS) ./...
 
 unit:
 	$(GO) test -race -tags $(TAGS) -timeout 10m ./...

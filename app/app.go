@@ -45,7 +45,7 @@ var Version = "dev"
 func init() { localefix.Restore() }
 
 // ErrAlreadyRunning means another Plinth process holds the data folder.
-var ErrAlreadyRunning = errors.New("Plinth is already running with this data folder")
+var ErrAlreadyRunning = errors.New("another Plinth is already running with this data folder")
 
 // ErrNotSetUp means the data folder holds no stores yet.
 var ErrNotSetUp = errors.New("data folder is not set up")

@@ -15,7 +15,7 @@ import (
 func openLog(dataDir string, toStderr bool) (*slog.Logger, func() error, error) {
 	dir := filepath.Join(dataDir, "logs")
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, nil, fmt.Errorf("Plinth cannot write its log in %s: %w", dir, err)
+		return nil, nil, fmt.Errorf("cannot write the log in %s: %w", dir, err)
 	}
 	file := &lumberjack.Logger{
 		Filename:   filepath.Join(dir, "plinth.log"),

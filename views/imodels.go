@@ -68,18 +68,18 @@ type imodelsPage struct {
 	tabs     *container.AppTabs
 
 	// Connections tab
-	conns                                       []imodel.Connection
-	connSel                                     int
-	connList                                    *widget.List
-	connInfo                                    *widget.Label
-	newConn, syncNow, rename, sched, owner      *widget.Button
-	mapBtn, unmap, del                          *widget.Button
-	fileTable                                   *widget.Table
-	statuses                                    []imodel.FileStatus
-	runTable                                    *widget.Table
-	runs                                        []imodel.Run
-	runSel                                      int
-	showReport, exportJSON, exportCSV, cancelBt *widget.Button
+	conns                                  []imodel.Connection
+	connSel                                int
+	connList                               *widget.List
+	connInfo                               *widget.Label
+	newConn, syncNow, rename, sched, owner *widget.Button
+	mapBtn, unmap, del                     *widget.Button
+	fileTable                              *widget.Table
+	statuses                               []imodel.FileStatus
+	runTable                               *widget.Table
+	runs                                   []imodel.Run
+	runSel                                 int
+	showReport, exportJSON, exportCSV      *widget.Button
 
 	// Elements tab
 	stats      imodel.Stats

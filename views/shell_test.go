@@ -5,7 +5,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/test"
@@ -349,18 +348,6 @@ func TestWindowRemembersSize(t *testing.T) {
 	RememberSize(w2, a.Preferences(), func() {})
 	if got := w2.Canvas().Size(); got != fyne.NewSize(900, 600) {
 		t.Fatalf("second window size = %v, want 900x600", got)
-	}
-}
-
-// waitUntil is for the rare check that depends on another goroutine
-// beyond the window's own background work.
-func waitUntil(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	for deadline := time.Now().Add(5 * time.Second); !cond(); {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
 	}
 }
 

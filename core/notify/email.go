@@ -137,7 +137,7 @@ func (s *Service) SetSMTP(ctx context.Context, actor account.Actor, c SMTP, pass
 		return err
 	}
 	if c.Security == SecurityNone && c.User != "" {
-		return errors.New("Plinth sends an SMTP password only over an encrypted connection: choose STARTTLS or TLS, or leave the user empty for a relay without login")
+		return errors.New("an SMTP password is sent only over an encrypted connection: choose STARTTLS or TLS, or leave the user empty for a relay without login")
 	}
 	if _, err := mail.ParseAddress(c.From); err != nil {
 		return fmt.Errorf("the sender %q is not an e-mail address", c.From)

@@ -118,7 +118,7 @@ func TestWrongSMTPPasswordSaysSo(t *testing.T) {
 	srv := notifytest.Start(t, "", notifytest.Mode(SecurityStartTLS), cert, map[string]string{"plinth": "right"})
 	// A password over plain text is refused outright.
 	err := f.s.SetSMTP(ctx, f.master, SMTP{Host: "127.0.0.1", Port: srv.Port, Security: SecurityNone, User: "plinth", From: "p@office.test"}, "right", true)
-	if err == nil || !strings.HasPrefix(err.Error(), "Plinth sends an SMTP password only over an encrypted connection") {
+	if err == nil || !strings.HasPrefix(err.Error(), "an SMTP password is sent only over an encrypted connection") {
 		t.Fatalf("password without encryption: %v", err)
 	}
 	_ = f.s.SetSMTP(ctx, f.master, SMTP{Host: "127.0.0.1", Port: srv.Port, Security: SecurityStartTLS, User: "plinth", From: "p@office.test"}, "wrong", true)
