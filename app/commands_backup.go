@@ -95,6 +95,7 @@ type backupItem struct {
 	ID       string    `json:"id"`
 	Level    int       `json:"level"`
 	Type     string    `json:"type"`
+	Parent   string    `json:"parent,omitempty"` // an incremental: the backup it continues
 	Created  time.Time `json:"created"`
 	Bytes    int64     `json:"bytes"`
 	Item     string    `json:"item,omitempty"`
@@ -130,7 +131,7 @@ func cmdBackups(ctx context.Context, c *cli, args []string) error {
 	}
 	items := make([]backupItem, len(all))
 	for i, m := range all {
-		items[i] = backupItem{ID: m.ID, Level: m.Level, Type: m.Type, Created: m.Created, Bytes: m.Bytes(), Item: m.ItemName,
+		items[i] = backupItem{ID: m.ID, Level: m.Level, Type: m.Type, Parent: m.Parent, Created: m.Created, Bytes: m.Bytes(), Item: m.ItemName,
 			Verified: verified[m.ID], Encrypt: m.Encrypted(), Path: m.Path}
 	}
 	if *asJSON {
