@@ -137,6 +137,19 @@ func Size(path string) (int64, error) {
 	return st.Size(), CheckSize(path, st.Size())
 }
 
+// ErrUnreadable means the bytes of a file could not be read (the disk or
+// the share failed), as opposed to bytes that are not an IFC file.
+var ErrUnreadable = errors.New("the file cannot be read")
+
+type readError struct {
+	name string
+	err  error
+}
+
+func (e *readError) Error() string        { return fmt.Sprintf("%s cannot be read: %v", e.name, e.err) }
+func (e *readError) Unwrap() error        { return e.err }
+func (e *readError) Is(target error) bool { return target == ErrUnreadable }
+
 // How much of a file Load reads before it has checked the start: the
 // first read, and how far into the file the header must end (real headers
 // take a few hundred bytes).
@@ -151,14 +164,15 @@ const (
 // sentence, and the start (ISO-10303-21;) and the whole header are checked
 // on the first bytes, before the rest is read, so that something that is
 // not an IFC file is refused after a few kilobytes whatever its size.
-// name is used in messages.
+// An error reading r is ErrUnreadable; every other error is about the
+// file's content or size. name is used in messages.
 func Load(ctx context.Context, name string, r io.Reader, size int64) ([]byte, error) {
 	if err := CheckSize(name, size); err != nil {
 		return nil, err
 	}
 	lim := limit()
 	lr := io.LimitReader(r, lim+1) // one byte more says the file is too large
-	readErr := func(err error) error { return fmt.Errorf("%s cannot be read: %w", name, err) }
+	readErr := func(err error) error { return &readError{name, err} }
 
 	// The start and the header, from a small buffer.
 	head := make([]byte, 0, min(max(size, 0)+1, firstRead))
