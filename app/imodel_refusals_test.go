@@ -22,7 +22,7 @@ func TestIFCAndMappingRefusalsAreOneSentence(t *testing.T) {
 		}
 		return p
 	}
-	deep := write("deep.ifc", "ISO-10303-21;\nHEADER;\nFILE_SCHEMA(('IFC4'));\nENDSEC;\nDATA;\n#1=IFCWALL("+strings.Repeat("(", 1_000_000)+");\nENDSEC;\n")
+	deep := write("deep.ifc", "ISO-10303-21;\nHEADER;\nFILE_SCHEMA(('IFC4'));\nENDSEC;\nDATA;\n#1=IFCWALL('2O2Fr$t4X7Zf8NOew3FLOH',"+strings.Repeat("(", 1_000_000)+strings.Repeat(")", 1_000_001)+";\nENDSEC;\n")
 	text := write("notes.ifc", "hello")
 	huge := filepath.Join(src, "huge.ifc")
 	if err := os.WriteFile(huge, nil, 0o644); err != nil {
@@ -38,7 +38,7 @@ func TestIFCAndMappingRefusalsAreOneSentence(t *testing.T) {
 			t.Fatalf("got exit %d, stderr %q; want exit 1 and one line with %q", r.code, r.err, want)
 		}
 	}
-	oneSentence(run(t, dir, master, "", "ifc", "stats", deep), deep+", line 6, column 75: parameter lists are nested more than 64 deep here")
+	oneSentence(run(t, dir, master, "", "ifc", "stats", deep), deep+", line 6, column 100: parameter lists are nested more than 64 deep here")
 	oneSentence(run(t, dir, master, "", "ifc", "stats", huge, "--json"), huge+hugeSays+"\n")
 	oneSentence(run(t, dir, master, "", "ifc", "stats", text), text+", line 1, column 1: this is not an IFC file: it does not start with ISO-10303-21;\n")
 

@@ -42,11 +42,13 @@ func syntaxAt(t *testing.T, err error, line, col int, want string) {
 // memory: an instance, a complex instance, the header, and ParseParams.
 func TestDeepNestingIsRefusedWithLineAndColumn(t *testing.T) {
 	deep := strings.Repeat("(", 1_000_000)
+	closed := deep + strings.Repeat(")", 1_000_000)
 	for _, c := range []struct {
 		what, src string
 		line, col int
 	}{
 		{"instance", limitHead + "#1=IFCWALL(" + deep + ");\nENDSEC;\n", 6, 11 + MaxNesting},
+		{"balanced, in a wall", limitHead + "#1=IFCWALL('2O2Fr$t4X7Zf8NOew3FLOH'," + closed + ");\nENDSEC;\n", 6, 36 + MaxNesting},
 		{"complex instance", limitHead + "#1=(IFCA" + deep + ");\nENDSEC;\n", 6, 8 + MaxNesting},
 		{"header", "ISO-10303-21;\nHEADER;\nFILE_NAME" + deep + ");\nENDSEC;\n", 3, 10 + MaxNesting},
 		{"typed values", limitHead + "#1=IFCWALL(" + strings.Repeat("IFCLABEL(", 1_000_000) + ");\nENDSEC;\n", 6, 11 + 9*MaxNesting},
@@ -74,7 +76,7 @@ func TestDeepNestingIsRefusedWithLineAndColumn(t *testing.T) {
 	}
 	// Through Open, from a file on disk.
 	p := filepath.Join(t.TempDir(), "deep.ifc")
-	if err := os.WriteFile(p, []byte(limitHead+"#1=IFCWALL("+deep+");\nENDSEC;\n"), 0o644); err != nil {
+	if err := os.WriteFile(p, []byte(limitHead+"#1=IFCWALL("+closed+");\nENDSEC;\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	_, err := Open(context.Background(), p)
