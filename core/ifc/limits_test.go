@@ -310,6 +310,23 @@ func TestLoadChecksTheStartFirst(t *testing.T) {
 	if n > 8<<20 {
 		t.Errorf("a growing file allocated %d bytes", n)
 	}
+	// A start split at the end of the first read: the byte-order mark, a
+	// comment or ISO-10303-21 itself cut in two. The source says nothing
+	// of the size (0).
+	sound := string(validFile(t, 2000))
+	for _, start := range []string{
+		"\xEF\xBB\xBF" + strings.Repeat(" ", firstRead-4) + "/* c */" + sound,
+		strings.Repeat(" ", firstRead-3) + sound,
+		strings.Repeat("\n", firstRead-1) + sound,
+	} {
+		got, err := Load(ctx, "split.ifc", strings.NewReader(start), 0)
+		if err != nil || string(got) != start {
+			t.Fatalf("a start split by the first read: %v", err)
+		}
+		if _, err := Parse(ctx, "split.ifc", got); err != nil {
+			t.Fatal(err)
+		}
+	}
 	// A file of the size it says, read through a slow reader, is whole.
 	want := validFile(t, 100<<10)
 	got, err := Load(ctx, "ok.ifc", io.LimitReader(&oneByte{bytes.NewReader(want)}, 1<<30), int64(len(want)))

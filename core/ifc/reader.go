@@ -175,7 +175,7 @@ func Load(ctx context.Context, name string, r io.Reader, size int64) ([]byte, er
 	readErr := func(err error) error { return &readError{name, err} }
 
 	// The start and the header, from a small buffer.
-	head := make([]byte, 0, min(max(size, 0)+1, firstRead))
+	head := make([]byte, 0, firstRead)
 	for {
 		if len(head) == cap(head) {
 			grown := make([]byte, len(head), min(2*len(head), headerWindow))
@@ -243,8 +243,9 @@ func checkStart(name string, head []byte, complete bool) (done bool, err error) 
 	const magic = "ISO-10303-21"
 	f := &File{Name: name, data: head, Unknown: map[string]int{}}
 	pos := skipSpace(head, skipBOM(head))
-	if rest := head[pos:]; !complete && len(rest) < len(magic) && string(rest) == magic[:len(rest)] {
-		return false, nil // too little yet to tell
+	if rest := string(head[pos:]); !complete && (len(rest) < len(magic) && rest == magic[:len(rest)] ||
+		rest == "/" || pos == 0 && len(rest) < 3 && rest == "\xEF\xBB\xBF"[:len(rest)]) {
+		return false, nil // too little yet to tell: part of the start, a comment or the byte-order mark
 	}
 	if !hasKeyword(head, pos, magic) {
 		return false, f.errorAt(pos, "this is not an IFC file: it does not start with ISO-10303-21;")
