@@ -79,8 +79,11 @@ func sourcePath(src Source, file string) (string, error) {
 		return "", err
 	}
 	real, err := filepath.EvalSymlinks(p)
-	if err != nil {
+	switch {
+	case err != nil:
 		return p, nil // missing or unreadable: the caller says which
+	case real == p:
+		return p, nil // no link on the way
 	}
 	base, err := filepath.EvalSymlinks(src.Path)
 	if err != nil {
