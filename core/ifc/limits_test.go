@@ -344,3 +344,16 @@ func (o *oneByte) Read(p []byte) (int, error) {
 	}
 	return o.r.Read(p)
 }
+
+// Instances keep their byte offsets in 32 bits: a file above 4 GiB would
+// wrap them silently, so it is refused whatever MaxFileSize says.
+func TestOffsetsBoundTheLimit(t *testing.T) {
+	withLimit(t, 8<<30)
+	p := sparse(t, 5<<30)
+	if _, err := Size(p); !errors.Is(err, ErrTooLarge) || !strings.Contains(err.Error(), "is 5.0 GiB; Plinth reads IFC files of up to 4.0 GiB") {
+		t.Fatalf("a 5 GiB file with an 8 GiB limit: %v", err)
+	}
+	if err := CheckSize("x.ifc", maxOffset); err != nil {
+		t.Fatalf("4 GiB - 1: %v", err)
+	}
+}
