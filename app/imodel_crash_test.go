@@ -196,23 +196,43 @@ func TestCrashedSyncIsNotRunAgainAtStart(t *testing.T) {
 		t.Fatalf("the crashed sync ran again by itself: %+v", rs)
 	}
 
-	// Sync now succeeds: the schedule resumes.
-	r, err := a.IModels.Sync(ctx, master, c.ID, imodel.TriggerManual, nil)
-	if err != nil || r.Result != imodel.ResultSuccess {
-		t.Fatalf("Sync now: %+v, %v", r, err)
+	// The CLI shows the pause; Sync now succeeds and says the schedule
+	// resumes.
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
 	}
+	r := run(t, dir, map[string]string{"PLINTH_PASSWORD": "master password"}, "", "connection", "ls", "/Site/Survey")
+	if r.code != 0 || !strings.Contains(r.out, `Scheduled syncs are paused: Plinth stopped during the sync of 2026-12-01 14:00. Run 'plinth connection sync /Site/Survey "Site"' to resume them.`) {
+		t.Fatalf("connection ls: %+v", r)
+	}
+	r = run(t, dir, map[string]string{"PLINTH_PASSWORD": "master password"}, "", "connection", "sync", "/Site/Survey", "Site")
+	if r.code != 0 || !strings.Contains(r.out, "Result: Success.\nScheduled syncs of \"Site\" resume.\n") {
+		t.Fatalf("connection sync: %+v", r)
+	}
+	// 23:00: the window starts again and the scheduled runs go on.
+	a, err = Open(ctx, Config{DataDir: dir, Clock: clockwork.NewFakeClockAt(start.Add(14 * time.Hour))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = a.Close() })
 	if cur, _ := a.IModels.Connection(ctx, master, c.ID); cur.Paused != nil {
 		t.Fatalf("still paused: %+v", cur.Paused)
 	}
-	if err := clock.BlockUntilContext(ctx, 2); err != nil {
+	if err := a.ScheduleConnections(); err != nil {
 		t.Fatal(err)
 	}
-	clock.Advance(4 * time.Hour)
-	waitFor(t, "a scheduled run after Sync now", func() bool {
-		rs := runs()
-		return rs[0].Trigger == imodel.TriggerScheduled && rs[0].State == "finished"
-	})
-	if rs := runs(); rs[0].Result != imodel.ResultSuccess {
-		t.Fatalf("the scheduled run after Sync now: %+v", rs[0])
+	a.Scheduler.Start()
+	// (The CLI ran on the real clock: find the run by its trigger.)
+	scheduledOK := func() bool {
+		for _, r := range runs() {
+			if r.Trigger == imodel.TriggerScheduled && r.State == "finished" && r.Result == imodel.ResultSuccess {
+				return true
+			}
+		}
+		return false
+	}
+	waitFor(t, "a scheduled run after Sync now", scheduledOK)
+	if rs := runs(); len(rs) != 3 {
+		t.Fatalf("runs after Sync now: %+v", rs)
 	}
 }

@@ -89,7 +89,7 @@ type Connection struct {
 type Pause struct {
 	Run   string    `json:"run"`
 	File  string    `json:"file,omitempty"` // the file it was reading, when known
-	Since time.Time `json:"since"`
+	Since time.Time `json:"since"`          // when that run started
 }
 
 // MappedFiles lists every mapped file.

@@ -873,12 +873,12 @@ func (s *Service) Recover(ctx context.Context) error {
 	var paused []Connection
 	err = s.mgr.Update(func(tx *storage.Tx) error {
 		paused = paused[:0]
-		stopped := map[string]string{} // connection → its interrupted run
+		stopped := map[string]Run{} // connection → its interrupted run
 		err := runs.Scan(tx, "", func(id string, r Run) error {
 			if r.State != "running" {
 				return nil
 			}
-			stopped[r.Connection] = r.ID
+			stopped[r.Connection] = r
 			r.State, r.Finished, r.Result = "interrupted", now, ResultFailed
 			r.Errors = append(r.Errors, ReportError{Category: CategoryInternal, Message: "Plinth stopped during this sync; each file was either applied completely or left as it was"}, ReportError{Category: CategoryInternal,
 				Message: "scheduled syncs of this connection are paused until Sync now succeeds"})
@@ -901,15 +901,15 @@ func (s *Service) Recover(ctx context.Context) error {
 			return err
 		}
 		return connections.Scan(tx, "", func(id string, c Connection) error {
-			run, ok := stopped[id]
+			r, ok := stopped[id]
 			if c.Running == "" && !ok {
 				return nil
 			}
-			if run == "" {
-				run = c.Running
+			if !ok {
+				r = Run{ID: c.Running, Started: now}
 			}
 			c.Running = ""
-			c.Paused = &Pause{Run: run, File: reading[run], Since: now}
+			c.Paused = &Pause{Run: r.ID, File: reading[r.ID], Since: r.Started}
 			paused = append(paused, c)
 			return connections.Put(tx, id, c)
 		})
