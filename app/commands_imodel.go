@@ -347,6 +347,10 @@ func cmdConnList(ctx context.Context, c *cli, args []string) error {
 		for _, x := range out {
 			fmt.Fprintf(c.io.Out, "%s — owner %s, %s, token until %s, source %s\n", x.Name, x.Owner, strings.ToLower(x.Schedule.String()),
 				x.Token.Expires.Local().Format("2006-01-02"), x.Source.Path)
+			if p := x.Paused; p != nil {
+				fmt.Fprintf(c.io.Out, "  Scheduled syncs are paused: Plinth stopped during the sync of %s. Run 'plinth connection sync %s %q' to resume them.\n",
+					p.Since.Local().Format("2006-01-02 15:04"), m.Path, x.Name)
+			}
 			rows := [][]string{}
 			for _, f := range x.Files {
 				rows = append(rows, []string{"  " + f.File, f.State, f.Reason})
@@ -465,6 +469,9 @@ func syncConnection(ctx context.Context, c *cli, a *App, actor account.Actor, m 
 	}
 	if lines {
 		fmt.Fprintf(c.io.Out, "Result: %s.\n", r.Result)
+		if conn.Paused != nil && r.State == "finished" && r.Result != imodel.ResultFailed {
+			fmt.Fprintf(c.io.Out, "Scheduled syncs of %q resume.\n", conn.Name)
+		}
 	}
 	switch {
 	case len(r.Errors) > 0:

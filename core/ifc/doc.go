@@ -9,4 +9,10 @@
 // attribute values are parsed only when asked for. Bad input is reported
 // with the file, line and column; a reference to a missing instance is a
 // warning on the element that holds it, not a failure of the file.
+//
+// Hostile input is bounded: a file larger than MaxFileSize is refused
+// before it is read, Load checks the start and the header on the first
+// bytes before it reads the rest, lists nest at most MaxNesting deep and
+// chains of references are followed at most MaxReferenceDepth long, each
+// refusal one sentence with the line and column.
 package ifc

@@ -90,6 +90,9 @@ func (f *File) Elements(ctx context.Context) ([]Element, []Warning, error) {
 			Tag: ai.text(params, ai.tag), Description: ai.text(params, ai.description)}
 		h.missing, h.cycle, h.bad = h.missing[:0], false, false
 		e.Checksum = h.element(i, h.ownerHistory(in.Entity), extras[int32(i)])
+		if h.tooDeep {
+			return nil, nil, f.deepError(i)
+		}
 		for _, id := range h.missing {
 			elWarn = append(elWarn, fmt.Sprintf("refers to #%d, which does not exist", id))
 		}
@@ -164,6 +167,20 @@ type hasher struct {
 	bad     bool   // the instance being hashed reaches a missing one
 	badIn   []bool // per instance: its closure reaches a missing one
 	owner   map[*schema.Entity]int
+	tooDeep bool // a chain of references went deeper than MaxReferenceDepth
+}
+
+// MaxReferenceDepth is how long a chain of references (#1 refers to #2,
+// which refers to #3…) may be. Hashing follows references recursively;
+// real files go a few dozen deep (placements, geometry trees, boolean
+// results), and a crafted chain of millions would exhaust the stack.
+const MaxReferenceDepth = 10000
+
+// deepError is the error for a chain of references starting at instance
+// i that is longer than MaxReferenceDepth.
+func (f *File) deepError(i int) error {
+	in := f.insts[i]
+	return f.errorAt(int(in.typeAt), fmt.Sprintf("#%d starts a chain of references more than %d instances long (IFC files go a few dozen deep)", in.ID, MaxReferenceDepth))
 }
 
 // ownerHistory is the index of the entity's OwnerHistory attribute (IfcRoot
@@ -213,6 +230,10 @@ func (h *hasher) hash(i int) uint64 {
 		return h.memo[i]
 	case 1:
 		h.cycle = true
+		return markCycle
+	}
+	if h.depth >= MaxReferenceDepth {
+		h.tooDeep = true // the file fails; the hashes no longer matter
 		return markCycle
 	}
 	h.state[i] = 1
@@ -373,6 +394,9 @@ func (h *hasher) relationships(ctx context.Context) (map[int32][]uint64, error) 
 					continue
 				}
 				relating = append(relating, h.hash(j))
+				if h.tooDeep {
+					return nil, f.deepError(i)
+				}
 			}
 		}
 		if len(relating) == 0 {

@@ -4,9 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
+	"math"
 	"os"
 	"strings"
+
+	"github.com/dustin/go-humanize"
 
 	"codeberg.org/plinth/plinth/core/ifc/schema"
 )
@@ -51,20 +55,75 @@ type File struct {
 	Unknown map[string]int
 }
 
-// Open reads and parses the file at path.
+// MaxFileSize is the largest IFC file Plinth reads: 1 GiB. A file is held
+// in memory while it is read, with its index (about three times its size;
+// four during a sync, with the changes to store), so this limit is what
+// bounds the memory one design file can take. Larger models are exported
+// in parts (by storey or by discipline) and mapped as several files. It is
+// a variable so that tests can lower it; the reader's offsets reach 4 GiB,
+// and a larger value is treated as that.
+var MaxFileSize int64 = 1 << 30
+
+// maxOffset is the largest size the reader's uint32 offsets can address.
+const maxOffset = math.MaxUint32
+
+// limit is the largest file Load and Parse accept.
+func limit() int64 { return min(MaxFileSize, maxOffset) }
+
+// ErrTooLarge means a file is larger than MaxFileSize.
+var ErrTooLarge = errors.New("the IFC file is too large")
+
+type tooLargeError struct {
+	name string
+	size int64
+	grew bool // more than size was read: the file grew while it was read
+}
+
+func (e *tooLargeError) Error() string {
+	lim := limit()
+	size, most := humanize.IBytes(uint64(e.size)), humanize.IBytes(uint64(lim))
+	if size == most && !e.grew {
+		size, most = humanize.Comma(e.size)+" bytes", humanize.Comma(lim)+" bytes"
+	}
+	if e.grew {
+		return fmt.Sprintf("%s grew while it was read to more than %s, the most Plinth reads of an IFC file", e.name, most)
+	}
+	return fmt.Sprintf("%s is %s; Plinth reads IFC files of up to %s (export the model in parts, e.g. by storey or discipline, and map each part)",
+		e.name, size, most)
+}
+
+func (e *tooLargeError) Is(target error) bool { return target == ErrTooLarge }
+
+// CheckSize refuses, with a sentence, a file of size bytes that is larger
+// than MaxFileSize; name is used in the sentence.
+func CheckSize(name string, size int64) error {
+	if size > limit() {
+		return &tooLargeError{name: name, size: size}
+	}
+	return nil
+}
+
+// Open reads and parses the file at path (see Load).
 func Open(ctx context.Context, path string) (*File, error) {
-	if _, err := Size(path); err != nil {
+	size, err := Size(path)
+	if err != nil {
 		return nil, err
 	}
-	data, err := os.ReadFile(path)
+	r, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("%s cannot be read: %w", path, err)
+	}
+	defer r.Close()
+	data, err := Load(ctx, path, r, size)
+	if err != nil {
+		return nil, err
 	}
 	return Parse(ctx, path, data)
 }
 
 // Size returns the size of the IFC file at path, or a sentence saying why
-// it is not one: missing, a folder, unreadable.
+// it is not one Plinth reads: missing, a folder, unreadable, larger than
+// MaxFileSize.
 func Size(path string) (int64, error) {
 	st, err := os.Stat(path)
 	switch {
@@ -75,12 +134,198 @@ func Size(path string) (int64, error) {
 	case st.IsDir():
 		return 0, fmt.Errorf("%s is a folder, not an IFC file", path)
 	}
-	return st.Size(), nil
+	return st.Size(), CheckSize(path, st.Size())
+}
+
+// ErrUnreadable means the bytes of a file could not be read (the disk or
+// the share failed), as opposed to bytes that are not an IFC file.
+var ErrUnreadable = errors.New("the file cannot be read")
+
+type readError struct {
+	name string
+	err  error
+}
+
+func (e *readError) Error() string        { return fmt.Sprintf("%s cannot be read: %v", e.name, e.err) }
+func (e *readError) Unwrap() error        { return e.err }
+func (e *readError) Is(target error) bool { return target == ErrUnreadable }
+
+// How much of a file Load reads before it has checked the start: the
+// first read, and how far into the file the header must end (real headers
+// take a few hundred bytes).
+const (
+	firstRead    = 4 << 10
+	headerWindow = 1 << 20
+)
+
+// Load reads an IFC file from r for Parse, with its memory bounded: a file
+// larger than MaxFileSize (by size, what the source says it holds, or by
+// what r gives, as a file that grows while it is read) is refused with a
+// sentence, and the start (ISO-10303-21;) and the whole header are checked
+// on the first bytes, before the rest is read, so that something that is
+// not an IFC file is refused after a few kilobytes whatever its size.
+// An error reading r is ErrUnreadable; every other error is about the
+// file's content or size. name is used in messages.
+func Load(ctx context.Context, name string, r io.Reader, size int64) ([]byte, error) {
+	if err := CheckSize(name, size); err != nil {
+		return nil, err
+	}
+	lim := limit()
+	lr := io.LimitReader(r, lim+1) // one byte more says the file is too large
+	readErr := func(err error) error { return &readError{name, err} }
+
+	// The start and the header, from a small buffer.
+	head := make([]byte, 0, firstRead)
+	for {
+		if len(head) == cap(head) {
+			grown := make([]byte, len(head), min(2*len(head), headerWindow))
+			copy(grown, head)
+			head = grown
+		}
+		n, err := io.ReadFull(lr, head[len(head):cap(head)])
+		head = head[:len(head)+n]
+		eof := errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)
+		if err != nil && !eof {
+			return nil, readErr(err)
+		}
+		done, err := checkStart(name, head, eof)
+		switch {
+		case err != nil:
+			return nil, err
+		case eof:
+			return loaded(name, head, lim) // the whole file is in head
+		case done:
+		case len(head) >= headerWindow:
+			return nil, (&File{Name: name, data: head}).errorAt(0,
+				fmt.Sprintf("the HEADER section does not end (ENDSEC;) within the first %s; this is not an IFC file Plinth can read", humanize.IBytes(headerWindow)))
+		default:
+			continue
+		}
+		break
+	}
+
+	// The rest, into one buffer of the size the source gave (it grows,
+	// up to the limit, if the file grew).
+	data := make([]byte, len(head), min(lim, max(size, int64(len(head))))+1)
+	copy(data, head)
+	for n := 0; ; n++ {
+		if n&0xff == 0 && ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		if len(data) == cap(data) {
+			data = append(data, 0)[:len(data)]
+		}
+		m, err := lr.Read(data[len(data):cap(data)])
+		data = data[:len(data)+m]
+		if errors.Is(err, io.EOF) {
+			return loaded(name, data, lim)
+		}
+		if err != nil {
+			return nil, readErr(err)
+		}
+	}
+}
+
+// loaded returns data, read through a reader limited to lim+1 bytes, or
+// refuses it when it holds more than lim: the file grew while it was read.
+func loaded(name string, data []byte, lim int64) ([]byte, error) {
+	if int64(len(data)) > lim {
+		return nil, &tooLargeError{name: name, size: int64(len(data)), grew: true}
+	}
+	return data, nil
+}
+
+// checkStart checks the start of a file held partly (complete: wholly) in
+// head: ISO-10303-21; then the HEADER section and a schema Plinth knows.
+// done says the header was found whole and is sound; with neither done
+// nor an error, more of the file is needed to tell.
+func checkStart(name string, head []byte, complete bool) (done bool, err error) {
+	const magic = "ISO-10303-21"
+	f := &File{Name: name, data: head, Unknown: map[string]int{}}
+	pos := skipSpace(head, skipBOM(head))
+	if rest := string(head[pos:]); !complete && (len(rest) < len(magic) && rest == magic[:len(rest)] ||
+		rest == "/" || pos == 0 && len(rest) < 3 && rest == "\xEF\xBB\xBF"[:len(rest)]) {
+		return false, nil // too little yet to tell: part of the start, a comment or the byte-order mark
+	}
+	if !hasKeyword(head, pos, magic) {
+		return false, f.errorAt(pos, "this is not an IFC file: it does not start with ISO-10303-21;")
+	}
+	end, found := headerEnd(head, pos+len(magic))
+	if !found {
+		// Garbage after the start is refused before the header window.
+		p := skipSpace(head, pos+len(magic))
+		switch {
+		case p >= len(head):
+		case head[p] != ';':
+			return false, f.errorAt(p, "ISO-10303-21 is not followed by ';'")
+		default:
+			if p = skipSpace(head, p+1); len(head)-p >= len("HEADER") && !hasKeyword(head, p, "HEADER") {
+				return false, f.errorAt(p, "expected HEADER but found "+f.near(p))
+			}
+		}
+		return false, nil // more is needed, or (complete) Parse says what is wrong
+	}
+	// Parse what Parse would, on the start alone.
+	f.data = head[:end]
+	pos = skipSpace(f.data, pos+len(magic))
+	if pos >= len(f.data) || f.data[pos] != ';' {
+		return false, f.errorAt(pos, "ISO-10303-21 is not followed by ';'")
+	}
+	if _, err := f.header(skipSpace(f.data, pos+1)); err != nil {
+		return false, err
+	}
+	if _, _, err := pickSchema(f.Header.Schemas); err != nil {
+		return false, fmt.Errorf("%s: %w", name, err)
+	}
+	return true, nil
+}
+
+// headerEnd finds the end of the header section: just after the first
+// ENDSEC outside strings, comments and parentheses, and the ';' after it.
+func headerEnd(data []byte, pos int) (int, bool) {
+	depth := 0
+	for i := pos; i < len(data); {
+		switch c := data[i]; {
+		case c == '\'':
+			end, ok := stringEnd(data, i)
+			if !ok {
+				return 0, false
+			}
+			i = end
+		case c == '/' && i+1 < len(data) && data[i+1] == '*':
+			end := indexFrom(data, i+2, "*/")
+			if end < 0 {
+				return 0, false
+			}
+			i = end + 2
+		case c == '(':
+			depth++
+			i++
+		case c == ')':
+			depth--
+			i++
+		case c == 'E' && depth == 0 && hasKeyword(data, i, "ENDSEC") && (i == 0 || !isAlpha(data[i-1]) && !isDigit(data[i-1]) && data[i-1] != '-'):
+			j := skipSpace(data, i+len("ENDSEC"))
+			switch {
+			case j >= len(data):
+				return 0, false
+			case data[j] == ';':
+				return j + 1, true
+			}
+			return j, true // the header parser says what is wrong
+		default:
+			i++
+		}
+	}
+	return 0, false
 }
 
 // Parse parses an IFC file held in data, which it keeps (do not change
 // it afterwards). name is used in messages.
 func Parse(ctx context.Context, name string, data []byte) (*File, error) {
+	if err := CheckSize(name, int64(len(data))); err != nil {
+		return nil, err
+	}
 	f := &File{Name: name, data: data, Unknown: map[string]int{}}
 	pos := skipSpace(data, skipBOM(data))
 	if !hasKeyword(data, pos, "ISO-10303-21") {
@@ -246,6 +491,9 @@ func (f *File) scanParams(pos int) (int, error) {
 		switch c {
 		case '(':
 			depth++
+			if depth > MaxNesting {
+				return 0, f.errorAt(i, nestingMsg)
+			}
 			i++
 		case ')':
 			depth--
@@ -474,7 +722,8 @@ func (f *File) Params(in Instance, warn func(string)) ([]Value, error) {
 }
 
 func (f *File) complexParams(in Instance, warn func(string)) ([]Value, error) {
-	p := &parser{name: f.Name, data: f.data[in.at+1 : in.end-1], file: f.data, base: int(in.at) + 1, warn: warn}
+	// depth 1: the parts sit inside the instance's outer parentheses.
+	p := &parser{name: f.Name, data: f.data[in.at+1 : in.end-1], file: f.data, base: int(in.at) + 1, warn: warn, depth: 1}
 	var out []Value
 	for {
 		p.skip()

@@ -123,15 +123,26 @@ func ParseParams(name string, src []byte) ([]Value, error) {
 	return v.List, nil
 }
 
+// MaxNesting is how deep parameter lists and typed values may nest,
+// counting the instance's own parameter list. Real IFC files nest a few
+// levels (a list of lists of coordinates inside an instance is three); the
+// limit keeps a crafted file from exhausting the stack or the time of the
+// reader, and a file that passes it is refused with its line and column.
+const MaxNesting = 64
+
+// nestingMsg is the error for a list or typed value nested too deep.
+var nestingMsg = fmt.Sprintf("parameter lists are nested more than %d deep here (IFC files nest a few levels)", MaxNesting)
+
 // parser reads values from data starting at pos; errors name the file,
 // line and column (base is where data starts in the file).
 type parser struct {
-	name string
-	data []byte
-	pos  int
-	file []byte // the whole file, for line numbers; nil: data is the file
-	base int
-	warn func(msg string)
+	name  string
+	data  []byte
+	pos   int
+	file  []byte // the whole file, for line numbers; nil: data is the file
+	base  int
+	warn  func(msg string)
+	depth int // lists and typed values open around pos
 }
 
 // SyntaxError is malformed input at a place in a file.
@@ -284,8 +295,13 @@ func (p *parser) value() (Value, error) {
 		if p.pos >= len(p.data) || p.data[p.pos] != '(' {
 			return Value{}, p.errorf("%s is not followed by '(' (a typed value)", name)
 		}
+		if p.depth >= MaxNesting {
+			return Value{}, p.errorf("%s", nestingMsg)
+		}
 		p.pos++
+		p.depth++
 		inner, err := p.value()
+		p.depth--
 		if err != nil {
 			return Value{}, err
 		}
@@ -304,7 +320,12 @@ func (p *parser) list() (Value, error) {
 	if p.pos >= len(p.data) || p.data[p.pos] != '(' {
 		return Value{}, p.errorf("expected '(' but found %s", p.what())
 	}
+	if p.depth >= MaxNesting {
+		return Value{}, p.errorf("%s", nestingMsg)
+	}
 	p.pos++
+	p.depth++
+	defer func() { p.depth-- }()
 	v := Value{Kind: List}
 	p.skip()
 	if p.pos < len(p.data) && p.data[p.pos] == ')' {

@@ -15,6 +15,7 @@ import (
 
 	"codeberg.org/plinth/plinth/core/account"
 	"codeberg.org/plinth/plinth/core/files"
+	"codeberg.org/plinth/plinth/core/names"
 	"codeberg.org/plinth/plinth/core/schedule"
 	"codeberg.org/plinth/plinth/storage"
 )
@@ -155,19 +156,48 @@ func cleanMapping(in []Composite) ([]Composite, error) {
 	return out, nil
 }
 
-// cleanRel checks a mapped file's path: relative to the source, inside it.
+// cleanRel checks a mapped file's path as a user typed it: relative to
+// the source folder (a "\" is taken as "/"; "." and empty names are
+// dropped), never out of it (no "..", not absolute), and every name one
+// that names.Check accepts. Sync checks it again where it joins it onto
+// the folder (sourcePath), for mappings stored before.
 func cleanRel(f string) (string, error) {
 	f = strings.TrimSpace(strings.ReplaceAll(f, "\\", "/"))
-	c := path.Clean("/" + f)[1:]
-	if f == "" || c == "" || c == "." {
+	if strings.HasPrefix(f, "/") || filepath.IsAbs(f) || filepath.VolumeName(f) != "" || hasDrive(f) {
+		return "", fmt.Errorf("%s is not inside the source folder: give the file's path relative to the source folder", f)
+	}
+	var parts []string
+	for _, part := range strings.Split(f, "/") {
+		switch part {
+		case "..":
+			return "", fmt.Errorf("%s leads outside the source folder", f)
+		case "", ".":
+			continue
+		}
+		parts = append(parts, part)
+	}
+	if len(parts) == 0 {
 		return "", errors.New("a mapped file has no name")
 	}
-	for _, part := range strings.Split(f, "/") {
-		if part == ".." {
-			return "", fmt.Errorf("%s leads outside the source folder", f)
-		}
+	c := strings.Join(parts, "/")
+	if err := names.CheckPath(c); err != nil {
+		return "", fmt.Errorf("%s cannot be mapped: %w", f, err)
 	}
 	return c, nil
+}
+
+// hasDrive reports whether p starts with a Windows drive ("C:"), which is
+// absolute wherever Plinth runs.
+func hasDrive(p string) bool {
+	return len(p) >= 2 && p[1] == ':' && (p[0] >= 'A' && p[0] <= 'Z' || p[0] >= 'a' && p[0] <= 'z')
+}
+
+// normRel is how a mapped file is matched when it is named (to unmap
+// it): the slashes and dots a user may type are evened out, nothing is
+// refused, so that a mapping stored before the names were checked can
+// still be removed.
+func normRel(f string) string {
+	return path.Clean("/" + strings.TrimSpace(strings.ReplaceAll(f, "\\", "/")))[1:]
 }
 
 func flatten(m []Composite) []string {
@@ -196,6 +226,11 @@ func (s *Service) checkSource(ctx context.Context, actor account.Actor, src Sour
 		src.Path = p
 	case SourceFileServer:
 		p := "/" + strings.Trim(src.Path, "/")
+		if p != "/" {
+			if err := names.CheckPath(p[1:]); err != nil {
+				return src, fmt.Errorf("the source folder %s cannot be used: %w", src.Path, err)
+			}
+		}
 		n, err := s.files.Lookup(ctx, actor, p)
 		if err != nil {
 			return src, fmt.Errorf("the source folder %s: %w", p, err)
@@ -540,21 +575,18 @@ func (s *Service) Map(ctx context.Context, actor account.Actor, id string, comp 
 // composite deletes the connection. It returns the connection (zero when
 // it was deleted).
 func (s *Service) Unmap(ctx context.Context, actor account.Actor, id, main string, deleteElements bool) (Connection, error) {
-	main, err := cleanRel(main)
-	if err != nil {
-		return Connection{}, err
-	}
+	main = normRel(main)
 	c, err := s.conn(id)
 	if err != nil {
 		return c, err
 	}
 	idx := -1
 	for i, m := range c.Mapped {
-		if strings.EqualFold(m.Main, main) {
+		if strings.EqualFold(normRel(m.Main), main) {
 			idx = i
 		}
 		for _, r := range m.Refs {
-			if strings.EqualFold(r, main) {
+			if strings.EqualFold(normRel(r), main) {
 				return c, fmt.Errorf("%s is a reference file of %s; unmap %s with its references", r, m.Main, m.Main)
 			}
 		}

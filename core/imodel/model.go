@@ -77,6 +77,19 @@ type Connection struct {
 	CreatedBy string        `json:"createdBy"`
 	// Running is the id of the run in progress, if any.
 	Running string `json:"running,omitempty"`
+	// Paused is set when Plinth stopped during a run of this connection
+	// (it crashed, was killed, or the power went): its scheduled runs do
+	// not start, not even the catch-up at start, until a manual Sync now
+	// succeeds, so that a design file that crashes Plinth cannot do so at
+	// every start.
+	Paused *Pause `json:"paused,omitempty"`
+}
+
+// Pause says which run Plinth stopped during.
+type Pause struct {
+	Run   string    `json:"run"`
+	File  string    `json:"file,omitempty"` // the file it was reading, when known
+	Since time.Time `json:"since"`          // when that run started
 }
 
 // MappedFiles lists every mapped file.

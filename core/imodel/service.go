@@ -16,6 +16,7 @@ import (
 
 	"codeberg.org/plinth/plinth/core/account"
 	"codeberg.org/plinth/plinth/core/files"
+	"codeberg.org/plinth/plinth/core/ifc"
 	"codeberg.org/plinth/plinth/core/notify"
 	"codeberg.org/plinth/plinth/storage"
 )
@@ -27,6 +28,7 @@ var (
 	ErrRunning     = errors.New("a sync of this connection is running")
 	ErrLimit       = errors.New("limit reached")
 	ErrTokenExpire = errors.New("the owner's sync token has expired")
+	ErrPaused      = errors.New("scheduled syncs of this connection are paused")
 )
 
 // Service keeps iModels and their connections.
@@ -47,6 +49,9 @@ type Service struct {
 	// rescheduled (the app puts its jobs on the scheduler again).
 	Changed func()
 
+	// parse reads a design file; tests replace it.
+	parse func(ctx context.Context, name string, data []byte) (*ifc.File, error)
+
 	mu      sync.Mutex
 	cancels map[string]context.CancelFunc // connection id → its running sync
 }
@@ -58,7 +63,7 @@ func NewService(fs *files.Service, acc *account.Service, n *notify.Service, log 
 	}
 	mgr, fsr := fs.Stores()
 	s := &Service{files: fs, acc: acc, notify: n, mgr: mgr, fsr: fsr, log: log, clock: clockwork.NewRealClock(),
-		cancels: map[string]context.CancelFunc{}}
+		cancels: map[string]context.CancelFunc{}, parse: ifc.Parse}
 	// Deleting an iModel node on the Projects page: refused while it has
 	// connections; afterwards its elements and history go too.
 	fs.IModelGuard = s.guardDelete

@@ -10,12 +10,14 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"sort"
 	"strings"
 	"time"
 
 	"codeberg.org/plinth/plinth/core/account"
 	"codeberg.org/plinth/plinth/core/ifc"
+	"codeberg.org/plinth/plinth/core/names"
 	"codeberg.org/plinth/plinth/core/notify"
 	"codeberg.org/plinth/plinth/core/progress"
 	"codeberg.org/plinth/plinth/core/text"
@@ -40,13 +42,20 @@ type sourceFile struct {
 func (s *Service) stat(ctx context.Context, actor account.Actor, src Source, file string) (sourceFile, error) {
 	switch src.Kind {
 	case SourceFileServer:
+		if err := names.CheckPath(file); err != nil {
+			return sourceFile{}, err
+		}
 		n, err := s.files.Lookup(ctx, actor, src.Path+"/"+file)
 		if err != nil {
 			return sourceFile{}, fmt.Errorf("there is no %s in %s: %w", file, src.Path, err)
 		}
 		return sourceFile{size: n.Size, modTime: n.Modified.UTC(), hash: n.Hash.String(), id: n.ID}, nil
 	default:
-		st, err := os.Stat(filepath.Join(src.Path, filepath.FromSlash(file)))
+		p, err := sourcePath(src, file)
+		if err != nil {
+			return sourceFile{}, err
+		}
+		st, err := os.Stat(p)
 		if err != nil {
 			if errors.Is(err, os.ErrNotExist) {
 				return sourceFile{}, fmt.Errorf("there is no %s in %s", file, src.Path)
@@ -60,30 +69,66 @@ func (s *Service) stat(ctx context.Context, actor account.Actor, src Source, fil
 	}
 }
 
-// read reads a mapped file's bytes and their SHA-256.
-func (s *Service) read(ctx context.Context, actor account.Actor, src Source, file string, sf sourceFile) ([]byte, string, error) {
+// sourcePath is where a mapped file of a disk source is: joined onto the
+// source folder by names.Join (a mapping is a name from outside: typed by
+// a user, or read from a restored Manager store), and still inside the
+// folder once links are followed.
+func sourcePath(src Source, file string) (string, error) {
+	p, err := names.Join(src.Path, file)
+	if err != nil {
+		return "", err
+	}
+	real, err := filepath.EvalSymlinks(p)
+	switch {
+	case err != nil:
+		return p, nil // missing or unreadable: the caller says which
+	case real == p:
+		return p, nil // no link on the way
+	}
+	base, err := filepath.EvalSymlinks(src.Path)
+	if err != nil {
+		return "", fmt.Errorf("the source folder %s cannot be read: %w", src.Path, err)
+	}
+	if rel, err := filepath.Rel(base, real); err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) || filepath.IsAbs(rel) {
+		return "", fmt.Errorf("%s leads outside the source folder %s through a link", file, src.Path)
+	}
+	return real, nil
+}
+
+// load reads a mapped file for the parser, with its SHA-256. ifc.Load
+// bounds its memory and refuses what is not an IFC file from its first
+// bytes. The category says whose the error is: the source's (it cannot
+// be read) or the file's (it is not one Plinth reads).
+func (s *Service) load(ctx context.Context, actor account.Actor, src Source, file string, sf sourceFile) (data []byte, hash, category string, err error) {
 	var r io.ReadCloser
 	switch src.Kind {
 	case SourceFileServer:
 		rd, _, err := s.files.Open(ctx, actor, sf.id, "")
 		if err != nil {
-			return nil, "", err
+			return nil, "", CategorySource, err
 		}
 		r = rd
 	default:
-		f, err := os.Open(filepath.Join(src.Path, filepath.FromSlash(file)))
+		p, err := sourcePath(src, file)
 		if err != nil {
-			return nil, "", fmt.Errorf("%s cannot be read: %w", file, err)
+			return nil, "", CategorySource, err
+		}
+		f, err := os.Open(p)
+		if err != nil {
+			return nil, "", CategorySource, fmt.Errorf("%s cannot be read: %w", file, err)
 		}
 		r = f
 	}
 	defer r.Close()
-	buf := bytes.NewBuffer(make([]byte, 0, sf.size+512))
 	h := sha256.New()
-	if _, err := io.Copy(io.MultiWriter(buf, h), r); err != nil {
-		return nil, "", fmt.Errorf("%s cannot be read: %w", file, err)
+	data, err = ifc.Load(ctx, file, io.TeeReader(r, h), sf.size)
+	switch {
+	case errors.Is(err, ifc.ErrUnreadable):
+		return nil, "", CategorySource, err
+	case err != nil:
+		return nil, "", CategoryFile, err
 	}
-	return buf.Bytes(), hex.EncodeToString(h.Sum(nil)), nil
+	return data, hex.EncodeToString(h.Sum(nil)), "", nil
 }
 
 // Sync runs a connection now: each mapped file is compared with what the
@@ -95,6 +140,9 @@ func (s *Service) Sync(ctx context.Context, actor account.Actor, id, trigger str
 	c, err := s.conn(id)
 	if err != nil {
 		return Run{}, err
+	}
+	if trigger == TriggerScheduled && c.Paused != nil {
+		return Run{}, pausedError(c)
 	}
 	now := s.now()
 	run := Run{ID: newID(now), Connection: c.ID, ConnName: c.Name, IModel: c.IModel, By: actor.Name(), Trigger: trigger, Started: now, State: "running"}
@@ -133,6 +181,11 @@ func (s *Service) Sync(ctx context.Context, actor account.Actor, id, trigger str
 		if cur.Running != "" {
 			return fmt.Errorf("%q is syncing already: %w", cur.Name, ErrRunning)
 		}
+		if trigger == TriggerScheduled && cur.Paused != nil {
+			return pausedError(cur)
+		}
+		// Stored before any file is read: if the process dies during the
+		// run, the next start finds it and pauses the schedule (Recover).
 		cur.Running = run.ID
 		c = cur
 		if err := connections.Put(tx, id, cur); err != nil {
@@ -173,7 +226,7 @@ func (s *Service) Sync(ctx context.Context, actor account.Actor, id, trigger str
 	for i, f := range files {
 		prog.Send(progress.Report{Phase: "Synchronizing " + f, Done: int64(i), Total: int64(len(files)), Item: f})
 		s.setStatus(c.ID, FileStatus{File: f, State: StateRunning, Run: run.ID, Updated: s.now()})
-		rep := s.syncFile(ctx, actor, c, f, &run, others)
+		rep := s.syncFileSafe(ctx, actor, c, f, &run, others)
 		run.Files = append(run.Files, rep)
 		st := FileStatus{File: f, State: rep.State, Run: run.ID, Updated: s.now()}
 		if len(rep.Errors) > 0 {
@@ -190,6 +243,12 @@ func (s *Service) Sync(ctx context.Context, actor account.Actor, id, trigger str
 	}
 	s.finish(ctx, &run, c)
 	return run, nil
+}
+
+// pausedError says that a connection's scheduled runs wait for Sync now.
+func pausedError(c Connection) error {
+	return fmt.Errorf("scheduled syncs of %q are paused because Plinth stopped during its sync of %s; run Sync now to resume them: %w",
+		c.Name, c.Paused.Since.Local().Format("2006-01-02 15:04"), ErrPaused)
 }
 
 // Cancel stops a connection's running sync; files already applied stay.
@@ -230,9 +289,18 @@ func (s *Service) finish(ctx context.Context, run *Run, c Connection) {
 	default:
 		run.Result = ResultSuccess
 	}
+	// A manual run that synced its files shows that they no longer stop
+	// Plinth: the scheduled runs resume.
+	resume := run.Trigger == TriggerManual && run.State == "finished" && run.Result != ResultFailed
 	_ = s.mgr.Update(func(tx *storage.Tx) error {
-		if cur, err := connections.Get(tx, c.ID); err == nil && cur.Running == run.ID {
-			cur.Running = ""
+		if cur, err := connections.Get(tx, c.ID); err == nil && (cur.Running == run.ID || resume && cur.Paused != nil) {
+			if cur.Running == run.ID {
+				cur.Running = ""
+			}
+			if resume && cur.Paused != nil {
+				s.log.Info("scheduled syncs resume", "connection", c.ID, "run", run.ID)
+				cur.Paused = nil
+			}
 			if err := connections.Put(tx, c.ID, cur); err != nil {
 				return err
 			}
@@ -285,6 +353,26 @@ func (g *globalIDs) get() map[string]string {
 	return g.m
 }
 
+// syncFileSafe is syncFile with a panic turned into the file's failure:
+// the other files still sync and the process lives on. What the file had
+// staged is finished or dropped as its stored mark says, as Recover would.
+func (s *Service) syncFileSafe(ctx context.Context, actor account.Actor, c Connection, file string, run *Run, ids *globalIDs) (rep FileReport) {
+	start := time.Now()
+	defer func() {
+		r := recover()
+		if r == nil {
+			return
+		}
+		s.log.Error("a sync failed inside Plinth", "connection", c.ID, "file", file, "panic", r, "stack", string(debug.Stack()))
+		if err := s.cleanStage(scopeID(c.IModel, c.ID, file), true); err != nil {
+			s.log.Warn("finish the staged change after the failure", "file", file, "err", err)
+		}
+		rep = FileReport{File: file, State: StateFailed, Seconds: time.Since(start).Seconds(), Errors: []ReportError{{File: file, Category: CategoryInternal,
+			Message: fmt.Sprintf("Plinth failed while syncing this file (%v); it was applied completely or not at all, and the other files still sync", r)}}}
+	}()
+	return s.syncFile(ctx, actor, c, file, run, ids)
+}
+
 // syncFile brings one file's changes into the iModel, all or nothing.
 func (s *Service) syncFile(ctx context.Context, actor account.Actor, c Connection, file string, run *Run, ids *globalIDs) FileReport {
 	start := time.Now()
@@ -324,13 +412,25 @@ func (s *Service) syncFile(ctx context.Context, actor account.Actor, c Connectio
 	if found && sc.Pending == nil && sf.hash != "" && sf.hash == sc.Hash {
 		return unchanged()
 	}
+	if err := ifc.CheckSize(file, sf.size); err != nil {
+		return fail(CategoryFile, err.Error()+"; the iModel keeps what this file gave before", 0, true)
+	}
 	if s.Reserve != nil {
 		release := s.Reserve(4*sf.size + 64<<20)
 		defer release()
 	}
-	data, hash, err := s.read(ctx, actor, c.Source, file, sf)
+	data, hash, category, err := s.load(ctx, actor, c.Source, file, sf)
 	if err != nil {
-		return fail(CategorySource, err.Error(), 0, true)
+		var se *ifc.SyntaxError
+		switch {
+		case ctx.Err() != nil:
+			return fail(CategoryCancelled, "the sync was cancelled", 0, false)
+		case category == CategorySource:
+			return fail(CategorySource, err.Error(), 0, true)
+		case errors.As(err, &se):
+			return fail(CategoryFile, err.Error()+"; the iModel keeps what this file gave before", se.Line, true)
+		}
+		return fail(CategoryFile, err.Error()+"; the iModel keeps what this file gave before", 0, true)
 	}
 	if sf.hash != "" {
 		hash = sf.hash
@@ -341,7 +441,7 @@ func (s *Service) syncFile(ctx context.Context, actor account.Actor, c Connectio
 		_ = s.fsr.Update(func(tx *storage.Tx) error { return scopes.Put(tx, sid, sc) })
 		return unchanged()
 	}
-	f, err := ifc.Parse(ctx, file, data)
+	f, err := s.parse(ctx, file, data)
 	if err != nil {
 		if ctx.Err() != nil {
 			return fail(CategoryCancelled, "the sync was cancelled", 0, false)
@@ -765,22 +865,35 @@ func (s *Service) Recover(ctx context.Context) error {
 			return err
 		}
 	}
+	// Runs left running: the process died during them (a crash, a kill, a
+	// power cut). Their connections' scheduled runs pause until a manual
+	// Sync now succeeds: if a design file crashed Plinth, the catch-up at
+	// the next start would run it again, and again at every start.
 	now := s.now()
+	var paused []Connection
 	err = s.mgr.Update(func(tx *storage.Tx) error {
+		paused = paused[:0]
+		stopped := map[string]Run{} // connection → its interrupted run
 		err := runs.Scan(tx, "", func(id string, r Run) error {
 			if r.State != "running" {
 				return nil
 			}
+			stopped[r.Connection] = r
 			r.State, r.Finished, r.Result = "interrupted", now, ResultFailed
-			r.Errors = append(r.Errors, ReportError{Category: CategoryInternal, Message: "Plinth stopped during this sync; each file was either applied completely or left as it was"})
+			r.Errors = append(r.Errors, ReportError{Category: CategoryInternal, Message: "Plinth stopped during this sync; each file was either applied completely or left as it was"}, ReportError{Category: CategoryInternal,
+				Message: "scheduled syncs of this connection are paused until Sync now succeeds"})
 			return runs.Put(tx, id, r)
 		})
 		if err != nil {
 			return err
 		}
+		reading := map[string]string{} // run → the file it was reading
 		if err := statuses.Scan(tx, "", func(id string, st FileStatus) error {
 			if st.State != StateRunning && st.State != StateQueued {
 				return nil
+			}
+			if st.State == StateRunning {
+				reading[st.Run] = st.File
 			}
 			st.State, st.Reason, st.Updated = StateInterrupted, "Plinth stopped during the sync", now
 			return statuses.Put(tx, id, st)
@@ -788,15 +901,25 @@ func (s *Service) Recover(ctx context.Context) error {
 			return err
 		}
 		return connections.Scan(tx, "", func(id string, c Connection) error {
-			if c.Running == "" {
+			r, ok := stopped[id]
+			if c.Running == "" && !ok {
 				return nil
 			}
+			if !ok {
+				r = Run{ID: c.Running, Started: now}
+			}
 			c.Running = ""
+			c.Paused = &Pause{Run: r.ID, File: reading[r.ID], Since: r.Started}
+			paused = append(paused, c)
 			return connections.Put(tx, id, c)
 		})
 	})
 	if err != nil {
 		return err
+	}
+	for _, c := range paused {
+		s.log.Warn("a sync was interrupted; its scheduled runs pause", "connection", c.ID, "run", c.Paused.Run, "file", c.Paused.File)
+		s.tellOwner(ctx, c, notifyPaused(c))
 	}
 	return s.purgeOrphans(ctx)
 }
@@ -847,6 +970,14 @@ type notice struct {
 	kind notify.Kind
 	sev  notify.Severity
 	text string
+}
+
+func notifyPaused(c Connection) notice {
+	during := fmt.Sprintf("the last sync of %q", c.Name)
+	if c.Paused.File != "" {
+		during += " (while it read " + c.Paused.File + ")"
+	}
+	return notice{notify.ConnectionFailed, notify.Error, fmt.Sprintf("Plinth stopped during %s; it will not run automatically until you run Sync now.", during)}
 }
 
 func notifyTokenExpired(c Connection) notice {

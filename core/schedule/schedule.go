@@ -46,6 +46,11 @@ type State struct {
 	LastError   string    `json:"lastError,omitempty"`
 	Runs        int       `json:"runs"`
 	Failures    int       `json:"failures"`
+	// CatchUp says the run started at LastStart was a catch-up at start.
+	// One that never ended (LastEnd before LastStart: Plinth stopped
+	// during it) is not caught up again: if the job is what stops Plinth,
+	// it would do so at every start.
+	CatchUp bool `json:"catchUp,omitempty"`
 }
 
 // Status is a job as the window shows it.
@@ -189,7 +194,8 @@ func (s *Scheduler) Start() {
 	}
 }
 
-// catchUp runs e in the background if it is overdue. Called with s.mu held.
+// catchUp runs e in the background if it is overdue, unless Plinth
+// stopped during its last catch-up. Called with s.mu held.
 func (s *Scheduler) catchUp(e *entry) {
 	st, err := s.state(e.job.Name)
 	if err != nil {
@@ -199,11 +205,18 @@ func (s *Scheduler) catchUp(e *entry) {
 	if !e.job.Spec.Overdue(st.LastSuccess, st.Registered, s.clock.Now()) {
 		return
 	}
+	if st.CatchUp && st.LastStart.After(st.LastEnd) {
+		s.log.Warn("not catching up: Plinth stopped during this job's catch-up at the last start", "job", e.job.Name, "lastStart", st.LastStart)
+		s.update(e.job.Name, func(st *State) {
+			st.LastError = "Plinth stopped during this job's catch-up at the last start; it runs at its next scheduled time, not at start"
+		})
+		return
+	}
 	s.log.Info("catching up a missed run", "job", e.job.Name, "lastSuccess", st.LastSuccess)
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
-		s.runEntry(e)
+		_ = s.run(s.ctx, e, false, true)
 	}()
 }
 
@@ -216,7 +229,7 @@ func (s *Scheduler) RunNow(ctx context.Context, name string) error {
 	if !ok {
 		return fmt.Errorf("%s: %w", name, ErrUnknownJob)
 	}
-	return s.runEntryCtx(ctx, e, true)
+	return s.run(ctx, e, true, false)
 }
 
 // RunSoon starts a job in the background now, unless it is running
@@ -239,9 +252,11 @@ func (s *Scheduler) RunSoon(name string) error {
 // ErrBusy means the job is running already.
 var ErrBusy = errors.New("the job is running already")
 
-func (s *Scheduler) runEntry(e *entry) { _ = s.runEntryCtx(s.ctx, e, false) }
+func (s *Scheduler) runEntry(e *entry) { _ = s.run(s.ctx, e, false, false) }
 
-func (s *Scheduler) runEntryCtx(ctx context.Context, e *entry, explicit bool) (err error) {
+// run runs e once, recording its start (and whether it is a catch-up)
+// before the job's work and its end after.
+func (s *Scheduler) run(ctx context.Context, e *entry, explicit, catchUp bool) (err error) {
 	if !e.running.TryLock() {
 		if explicit {
 			return fmt.Errorf("%s: %w", e.job.Title, ErrBusy)
@@ -259,7 +274,7 @@ func (s *Scheduler) runEntryCtx(ctx context.Context, e *entry, explicit bool) (e
 	defer stop()
 
 	start := s.clock.Now()
-	s.update(e.job.Name, func(st *State) { st.LastStart = start.UTC() })
+	s.update(e.job.Name, func(st *State) { st.LastStart, st.CatchUp = start.UTC(), catchUp })
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("job %s crashed: %v", e.job.Title, r)
