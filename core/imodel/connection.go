@@ -449,7 +449,7 @@ func (s *Service) SetOwner(ctx context.Context, actor account.Actor, id, owner s
 	if err != nil {
 		return c, "", err
 	}
-	return c, fmt.Sprintf("%s now owns %q. Run Sync now as %s to renew the sync token; scheduled syncs fail until then.", owner, c.Name, owner), nil
+	return c, fmt.Sprintf("User %s now owns %q. Run Sync now as %s to renew the sync token; scheduled syncs fail until then.", owner, c.Name, owner), nil
 }
 
 // TouchTokens refreshes the tokens of the actor's connections that expire

@@ -113,7 +113,7 @@ func (s *Service) Get(ctx context.Context, actor account.Actor, idOrPath string)
 		return IModel{}, err
 	}
 	if n.Kind != files.KindIModel {
-		return IModel{}, fmt.Errorf("%s is a %s: %w", n.Name, n.Kind, ErrNotIModel)
+		return IModel{}, fmt.Errorf("%q is a %s: %w", n.Name, n.Kind, ErrNotIModel)
 	}
 	return s.info(ctx, n)
 }
@@ -262,7 +262,7 @@ func (s *Service) checkIModel(ctx context.Context, actor account.Actor, imodel s
 		return n, err
 	}
 	if n.Kind != files.KindIModel {
-		return n, fmt.Errorf("%s is a %s: %w", n.Name, n.Kind, ErrNotIModel)
+		return n, fmt.Errorf("%q is a %s: %w", n.Name, n.Kind, ErrNotIModel)
 	}
 	return n, s.acc.Check(ctx, actor, n.Item(), want)
 }
