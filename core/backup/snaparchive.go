@@ -156,6 +156,11 @@ func (s *Service) ExportSnapshot(ctx context.Context, actor account.Actor, id, d
 		if errors.Is(err, fsys.ErrExists) {
 			return fmt.Errorf("%s appeared while the snapshot was exported; nothing was replaced", dest)
 		}
+		if !force {
+			// The rename may have happened before the folder could be
+			// synced: there was no file, so let there be none.
+			_ = s.fs.Remove(dest)
+		}
 		return fmt.Errorf("write %s: %w", dest, err)
 	}
 	return nil
