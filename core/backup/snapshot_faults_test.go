@@ -179,10 +179,14 @@ func TestRestoreSnapshotUnderFaults(t *testing.T) {
 	a := random(64 << 10)
 	e.put("/Tower/a.bin", a)
 	e.put("/Tower/plans/p.txt", []byte("plans"))
+	e.put("/Tower/z.txt", []byte("z"))
 	s0 := e.snap(tower.ID)
 	b := random(32 << 10)
+	// Two files to roll back: a fault on the second one comes after the
+	// first one was changed.
 	change := func() {
 		e.put("/Tower/a.bin", []byte("a changed"))
+		e.put("/Tower/z.txt", []byte("z changed"))
 		e.put("/Tower/b.bin", b)
 	}
 	change()

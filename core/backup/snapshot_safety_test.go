@@ -20,6 +20,7 @@ import (
 
 	"codeberg.org/plinth/plinth/core/account"
 	"codeberg.org/plinth/plinth/core/files"
+	"codeberg.org/plinth/plinth/storage/fsys/faultfs"
 )
 
 // user adds a user with a role and returns them as an actor.
@@ -465,6 +466,8 @@ func TestImportZipBomb(t *testing.T) {
 	} {
 		t.Run(string(tc.role), func(t *testing.T) {
 			who := e.user("u-"+string(tc.role), tc.role)
+			ffs := faultfs.New(nil)
+			e.b.SetFS(ffs)
 			var ms0, ms1 runtime.MemStats
 			runtime.GC()
 			runtime.ReadMemStats(&ms0)
@@ -474,6 +477,9 @@ func TestImportZipBomb(t *testing.T) {
 			runtime.ReadMemStats(&ms1)
 			if !errors.Is(err, tc.want) {
 				t.Fatalf("import: %v, want %v", err, tc.want)
+			}
+			if tc.role == account.RoleNone && ffs.Calls(faultfs.OpOpen)+ffs.Calls(faultfs.OpRead) != 0 {
+				t.Fatal("the archive was read for a user who may not import")
 			}
 			if took > tc.maxTime {
 				t.Fatalf("refused after %v", took)

@@ -68,23 +68,23 @@ func chunkLengths(entries []files.TreeEntry) (map[string]int64, error) {
 	for _, e := range entries {
 		if e.Kind != files.KindFile {
 			if len(e.Chunks) > 0 {
-				return nil, fmt.Errorf("%s %q lists content", e.Kind, e.Path)
+				return nil, fmt.Errorf("%s %q lists content", e.Kind, cut(e.Path))
 			}
 			continue
 		}
 		if e.Size < 0 || int64(len(e.Chunks)) != (e.Size+files.ChunkSize-1)/files.ChunkSize {
-			return nil, fmt.Errorf("the chunks of %q do not add up to its size", e.Path)
+			return nil, fmt.Errorf("the chunks of %q do not add up to its size", cut(e.Path))
 		}
 		for i, c := range e.Chunks {
 			if !isChunkID(c) {
-				return nil, fmt.Errorf("%q lists a chunk that is not one", e.Path)
+				return nil, fmt.Errorf("%q lists a chunk that is not one", cut(e.Path))
 			}
 			n := int64(files.ChunkSize)
 			if i == len(e.Chunks)-1 {
 				n = e.Size - int64(i)*files.ChunkSize
 			}
 			if old, ok := want[c]; ok && old != n {
-				return nil, fmt.Errorf("a chunk of %q is listed with two sizes", e.Path)
+				return nil, fmt.Errorf("a chunk of %q is listed with two sizes", cut(e.Path))
 			}
 			want[c] = n
 		}
@@ -103,11 +103,11 @@ func checkEntries(entries []files.TreeEntry) error {
 			return err
 		}
 		if _, err := files.ParseKind(e.Kind.String()); err != nil {
-			return fmt.Errorf("%q is of no known kind", e.Path)
+			return fmt.Errorf("%q is of no known kind", cut(e.Path))
 		}
 		key := pathKey(e.Path)
 		if _, dup := seen[key]; dup {
-			return fmt.Errorf("%q is listed twice", e.Path)
+			return fmt.Errorf("%q is listed twice", cut(e.Path))
 		}
 		seen[key] = e.Kind
 	}
@@ -117,7 +117,7 @@ func checkEntries(entries []files.TreeEntry) error {
 			continue
 		}
 		if k, ok := seen[pathKey(e.Path[:i])]; !ok || k == files.KindFile {
-			return fmt.Errorf("the folder of %q is not in the tree", e.Path)
+			return fmt.Errorf("the folder of %q is not in the tree", cut(e.Path))
 		}
 	}
 	return nil
