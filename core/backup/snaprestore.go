@@ -11,6 +11,7 @@ import (
 	"codeberg.org/plinth/plinth/core/notify"
 	"codeberg.org/plinth/plinth/core/progress"
 	"codeberg.org/plinth/plinth/core/text"
+	"codeberg.org/plinth/plinth/storage"
 )
 
 func (s *Service) previewSnapshot(ctx context.Context, m Manifest) ([]string, error) {
@@ -118,6 +119,13 @@ func (s *Service) restoreSnapshot(ctx context.Context, actor account.Actor, m Ma
 	}
 	doc, want, err := s.readTree(m, cd)
 	if err != nil {
+		return res, err
+	}
+	var content int64
+	for _, n := range want {
+		content += n
+	}
+	if err := storage.NeedSpace(s.dataDir, content, "restoring snapshot "+m.ID); err != nil {
 		return res, err
 	}
 	if _, err := s.readChunks(ctx, m, cd, want); err != nil {

@@ -9,10 +9,45 @@ import (
 	"strings"
 	"testing"
 
+	"filippo.io/age"
 	"github.com/klauspost/compress/zstd"
 )
 
 const passphrase = "correct horse battery"
+
+// setPassphrase does what SetPassphrase does, with a key whose scrypt
+// costs little, so that tests that open it often stay fast (the work
+// factor is read from the key file when it is opened).
+func setPassphrase(t *testing.T, e *env, pass string) {
+	t.Helper()
+	id, err := age.GenerateX25519Identity()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec, err := age.NewScryptRecipient(pass)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec.SetWorkFactor(10)
+	var buf bytes.Buffer
+	w, _ := age.Encrypt(&buf, rec)
+	_, _ = w.Write([]byte(id.String()))
+	_ = w.Close()
+	c, err := e.b.Level2()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Recipient = id.Recipient().String()
+	if err := os.MkdirAll(filepath.Join(c.Target, keysDir), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyPath(c.Target, c.Recipient), buf.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.b.SetLevel2(context.Background(), e.master, c); err != nil {
+		t.Fatal(err)
+	}
+}
 
 // readable reports whether b, or what zstd makes of it, holds needle: what
 // someone with the file and `zstd -d` would see.
@@ -33,9 +68,7 @@ func readable(b, needle []byte) bool {
 func TestEncryptedSnapshots(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
-	if err := e.b.SetPassphrase(ctx, e.master, passphrase); err != nil {
-		t.Fatal(err)
-	}
+	setPassphrase(t, e, passphrase)
 	tower := e.project("Tower")
 	secret := bytes.Repeat([]byte("TOP SECRET TENDER PRICE 4.2M "), 2000)
 	e.put("/Tower/secret-tender.txt", secret)
@@ -156,13 +189,9 @@ func TestEncryptedSnapshotDoesNotReusePlainChunks(t *testing.T) {
 	p := e.snap(tower.ID)
 	ids, _ := e.b.chunksOf(p)
 	target := e.b.snapshotTarget()
-	if err := e.b.SetPassphrase(ctx, e.master, passphrase); err != nil {
-		t.Fatal(err)
-	}
+	setPassphrase(t, e, passphrase)
 	enc := e.snap(tower.ID)
-	if err := e.b.SetPassphrase(ctx, e.master, "another long passphrase"); err != nil {
-		t.Fatal(err)
-	}
+	setPassphrase(t, e, "another long passphrase")
 	enc2 := e.snap(tower.ID)
 	if enc.Recipient == enc2.Recipient {
 		t.Fatal("a new passphrase kept the key")
