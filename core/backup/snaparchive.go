@@ -299,8 +299,10 @@ func (s *Service) ImportSnapshot(ctx context.Context, actor account.Actor, archi
 		return res, err
 	}
 	// The chunks: only those the tree lists, each once, each decoded with
-	// the length the tree gives it as its limit and checked against its
-	// hash, then kept as stored until the project is filled.
+	// the length the tree gives it as its limit (so the whole archive
+	// decodes to no more than the content the tree lists, which the free
+	// space was checked for) and checked against its hash, then kept as
+	// stored until the project is filled.
 	seen := make(map[string]bool, len(want))
 	for {
 		if err := ctx.Err(); err != nil {
