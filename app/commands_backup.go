@@ -19,10 +19,10 @@ var backupCommands = []command{
 	{"verify", "ID [--json]", "check a backup: checksums, then a restore into a scratch folder", cmdVerify},
 	{"restore", "ID [--scope all|manager|fileserver|item] [--item PATH] [--as-new NAME] [--yes] [--json]", "restore from a backup", cmdRestore},
 	{"snapshot-export", "ID FILE [--force]", "write a project or library snapshot into one portable file (--force replaces FILE)", cmdSnapshotExport},
-	{"snapshot-import", "FILE [--as NAME]", "create a project or library from a snapshot file", cmdSnapshotImport},
+	{"snapshot-import", "FILE [--as NAME]", "create a project or library from a snapshot file (an encrypted one needs PLINTH_BACKUP_PASSPHRASE)", cmdSnapshotImport},
 	{"snapshot schedule", "PATH none|hourly|daily|inherit [--at HH:MM] [--keep N]", "when a project, library or folder gets snapshots", cmdSnapshotSchedule},
-	{"prune", "[--dry-run]", "remove the backups the retention rules no longer keep", cmdPrune},
-	{"backup passphrase", "", "encrypt future full backups (passphrase from PLINTH_NEW_BACKUP_PASSPHRASE; empty stops)", cmdBackupPassphrase},
+	{"prune", "[--dry-run]", "remove the backups the retention rules no longer keep, and snapshot chunks no snapshot needs (snapshots taken by hand are kept 30 days)", cmdPrune},
+	{"backup passphrase", "", "encrypt future full backups and snapshots (passphrase from PLINTH_NEW_BACKUP_PASSPHRASE; empty stops)", cmdBackupPassphrase},
 }
 
 func cmdBackup(ctx context.Context, c *cli, args []string) error {
@@ -101,6 +101,7 @@ type backupItem struct {
 	Item     string    `json:"item,omitempty"`
 	Verified bool      `json:"verified"`
 	Encrypt  bool      `json:"encrypted"`
+	Trigger  string    `json:"trigger,omitempty"` // level 1: schedule, manual or safety
 	Path     string    `json:"path"`
 }
 
@@ -133,6 +134,12 @@ func cmdBackups(ctx context.Context, c *cli, args []string) error {
 	for i, m := range all {
 		items[i] = backupItem{ID: m.ID, Level: m.Level, Type: m.Type, Parent: m.Parent, Created: m.Created, Bytes: m.Bytes(), Item: m.ItemName,
 			Verified: verified[m.ID], Encrypt: m.Encrypted(), Path: m.Path}
+		if m.Level == 1 {
+			items[i].Trigger = m.Trigger
+			if items[i].Trigger == "" {
+				items[i].Trigger = backup.TriggerSchedule
+			}
+		}
 	}
 	if *asJSON {
 		return c.printJSON(struct {
@@ -145,7 +152,11 @@ func cmdBackups(ctx context.Context, c *cli, args []string) error {
 		if it.Verified {
 			v = "yes"
 		}
-		rows = append(rows, []string{it.ID, fmt.Sprint(it.Level), it.Type, it.Created.Local().Format("2006-01-02 15:04"),
+		typ := it.Type
+		if it.Trigger != "" && it.Trigger != backup.TriggerSchedule {
+			typ += ", " + it.Trigger
+		}
+		rows = append(rows, []string{it.ID, fmt.Sprint(it.Level), typ, it.Created.Local().Format("2006-01-02 15:04"),
 			humanize.IBytes(uint64(it.Bytes)), it.Item, v})
 	}
 	c.table(rows)
@@ -244,7 +255,7 @@ func cmdRestore(ctx context.Context, c *cli, args []string) error {
 	var res backup.Result
 	switch {
 	case m.Level == 1:
-		res, err = a.Backups.RestoreSnapshot(ctx, actor, m.ID, *asNew, c.bar())
+		res, err = a.Backups.RestoreSnapshot(ctx, actor, m.ID, *asNew, c.io.Getenv("PLINTH_BACKUP_PASSPHRASE"), c.bar())
 	case sc == backup.ScopeItem:
 		res, err = a.Backups.RestoreItem(ctx, actor, m.ID, *item, *asNew, c.io.Getenv("PLINTH_BACKUP_PASSPHRASE"), c.bar())
 	default:
@@ -321,7 +332,10 @@ func cmdSnapshotImport(ctx context.Context, c *cli, args []string) error {
 		return err
 	}
 	defer a.Close()
-	res, err := a.Backups.ImportSnapshot(ctx, actor, file, *as, c.bar())
+	res, err := a.Backups.ImportSnapshot(ctx, actor, file, *as, c.io.Getenv("PLINTH_BACKUP_PASSPHRASE"), c.bar())
+	if errors.Is(err, backup.ErrNeedPassphase) {
+		return fmt.Errorf("%w in PLINTH_BACKUP_PASSPHRASE", err)
+	}
 	if err != nil {
 		return err
 	}
@@ -413,9 +427,9 @@ func cmdBackupPassphrase(ctx context.Context, c *cli, args []string) error {
 		return err
 	}
 	if p == "" {
-		fmt.Fprintln(c.io.Out, "Future full backups are not encrypted.")
+		fmt.Fprintln(c.io.Out, "Future full backups and snapshots are not encrypted.")
 		return nil
 	}
-	fmt.Fprintln(c.io.Out, "Future full backups are encrypted. Keep the passphrase safe: Plinth does not store it, and restores need it.")
+	fmt.Fprintln(c.io.Out, "Future full backups and snapshots are encrypted. Keep the passphrase safe: Plinth does not store it, and restores need it.")
 	return nil
 }

@@ -206,8 +206,8 @@ func (p *backupsPage) level1() fyne.CanvasObject {
 		func() fyne.CanvasObject { return widget.NewLabel("2006-01-02 15:04:05  999 files, 1000 MiB") },
 		func(i widget.ListItemID, o fyne.CanvasObject) {
 			m := p.snaps[i]
-			o.(*widget.Label).SetText(fmt.Sprintf("%s   %d files, %s", m.Created.Local().Format("2006-01-02 15:04:05"),
-				m.Tree.Files, humanize.IBytes(uint64(m.Tree.Content))))
+			o.(*widget.Label).SetText(fmt.Sprintf("%s   %d files, %s%s", m.Created.Local().Format("2006-01-02 15:04:05"),
+				m.Tree.Files, humanize.IBytes(uint64(m.Tree.Content)), snapNote(m)))
 		})
 	p.snapList.OnSelected = func(i widget.ListItemID) { p.snapSel = i; p.updateSnapButtons() }
 	p.updateSnapButtons()
@@ -721,7 +721,8 @@ func (p *backupsPage) loadSnapshots() {
 		case from != it.ID:
 			where = "inherited from /" + fromPath
 		}
-		p.snapSched.SetText(fmt.Sprintf("Schedule: %s (%s). %s.", sched, where, text.Count(len(snaps), "snapshot")))
+		p.snapSched.SetText(fmt.Sprintf("Schedule: %s (%s). %s. Snapshots taken by hand, and those a rollback saves first, are kept for %d days and do not count against Keep last N.",
+			sched, where, text.Count(len(snaps), "snapshot"), backup.ManualKeepDays))
 		if from == it.ID {
 			p.snapMode.SetSelected(map[string]string{"none": "Don't create", "hourly": "Hourly", "daily": "Daily"}[sched.Mode])
 		} else {
@@ -784,23 +785,44 @@ func (p *backupsPage) doSnapshot() {
 	}, func(error) { p.loadSnapshots(); p.shown() })
 }
 
+// snapNote marks, in the list, snapshots not taken by the schedule.
+func snapNote(m backup.Manifest) string {
+	note := ""
+	switch m.Trigger {
+	case backup.TriggerManual:
+		note = "   taken by hand"
+	case backup.TriggerSafety:
+		note = "   saved before a rollback"
+	}
+	if m.Encrypted() {
+		note += "   encrypted"
+	}
+	return note
+}
+
 func (p *backupsPage) showSnapRestore(asNew bool) {
 	if p.snapSel < 0 || p.snapSel >= len(p.snaps) {
 		return
 	}
 	m := p.snaps[p.snapSel]
 	actor := p.ui.actor
+	// An encrypted snapshot opens only with the backup passphrase.
+	pass := &widget.Entry{Password: true, PlaceHolder: "the backup passphrase"}
+	var passItems []*widget.FormItem
+	if m.Encrypted() {
+		passItems = append(passItems, widget.NewFormItem("Passphrase", pass))
+	}
 	if asNew {
 		name := &widget.Entry{Text: m.ItemName + " (" + m.Created.Local().Format("2006-01-02") + ")"}
 		p.ui.showForm(formSpec{
 			title: "Create new from snapshot", confirm: "Create",
 			intro: fmt.Sprintf("A new %s is created with the content of %s as it was on %s.", m.ItemKind, m.ItemName, m.Created.Local().Format("2006-01-02 15:04")),
-			items: []*widget.FormItem{widget.NewFormItem("Name", name)},
+			items: append([]*widget.FormItem{widget.NewFormItem("Name", name)}, passItems...),
 			check: func() error { return files.CheckName(name.Text) },
 			done: func() {
-				n := name.Text
+				n, pw := name.Text, pass.Text
 				p.ui.longWork("Creating "+n, func(ctx context.Context, prog progress.Func) (string, error) {
-					res, err := p.ui.svc.Backups.RestoreSnapshot(ctx, actor, m.ID, n, prog)
+					res, err := p.ui.svc.Backups.RestoreSnapshot(ctx, actor, m.ID, n, pw, prog)
 					if err != nil {
 						return "", err
 					}
@@ -822,9 +844,11 @@ func (p *backupsPage) showSnapRestore(asNew bool) {
 		p.ui.showForm(formSpec{
 			title: "Roll back " + m.ItemName, confirm: "Roll back", danger: true,
 			intro: strings.Join(lines, "\n"),
+			items: passItems,
 			done: func() {
+				pw := pass.Text
 				p.ui.longWork("Rolling back "+m.ItemName, func(ctx context.Context, prog progress.Func) (string, error) {
-					if _, err := p.ui.svc.Backups.RestoreSnapshot(ctx, actor, m.ID, "", prog); err != nil {
+					if _, err := p.ui.svc.Backups.RestoreSnapshot(ctx, actor, m.ID, "", pw, prog); err != nil {
 						return "", err
 					}
 					return fmt.Sprintf("%s is back as it was on %s.", m.ItemName, m.Created.Local().Format("2006-01-02 15:04")), nil
@@ -858,21 +882,39 @@ func (p *backupsPage) doExport() {
 }
 
 func (p *backupsPage) doImport() {
-	actor := p.ui.actor
 	dialog.ShowFileOpen(func(r fyne.URIReadCloser, err error) {
 		if err != nil || r == nil {
 			return
 		}
 		path := r.URI().Path()
 		_ = r.Close()
-		p.ui.longWork("Importing a snapshot", func(ctx context.Context, prog progress.Func) (string, error) {
-			res, err := p.ui.svc.Backups.ImportSnapshot(ctx, actor, path, "", prog)
-			if err != nil {
-				return "", err
-			}
-			return "Created " + res.Item + " from the snapshot file.", nil
-		}, func(error) { p.shown() })
+		p.importFile(path, "")
 	}, p.ui.win)
+}
+
+// importFile imports a snapshot file; an encrypted one asks for the
+// backup passphrase it was made with, then tries again.
+func (p *backupsPage) importFile(path, passphrase string) {
+	actor := p.ui.actor
+	p.ui.longWork("Importing a snapshot", func(ctx context.Context, prog progress.Func) (string, error) {
+		res, err := p.ui.svc.Backups.ImportSnapshot(ctx, actor, path, "", passphrase, prog)
+		if err != nil {
+			return "", err
+		}
+		return "Created " + res.Item + " from the snapshot file.", nil
+	}, func(err error) {
+		p.shown()
+		if !errors.Is(err, backup.ErrNeedPassphase) && (passphrase == "" || !errors.Is(err, backup.ErrPassphrase)) {
+			return
+		}
+		pass := &widget.Entry{Password: true, PlaceHolder: "the backup passphrase it was made with"}
+		p.ui.showForm(formSpec{
+			title: "Encrypted snapshot file", confirm: "Import",
+			intro: "This snapshot file is encrypted. Give the backup passphrase of the Plinth it comes from.",
+			items: []*widget.FormItem{widget.NewFormItem("Passphrase", pass)},
+			done:  func() { p.importFile(path, pass.Text) },
+		})
+	})
 }
 
 func (p *backupsPage) saveLevel3() {

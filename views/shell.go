@@ -103,9 +103,9 @@ type Backups interface {
 	Restore(ctx context.Context, actor account.Actor, id string, scope backup.Scope, passphrase string, prog progress.Func) (backup.Result, error)
 	PreviewItem(ctx context.Context, actor account.Actor, m backup.Manifest, itemPath, asNew string) ([]string, error)
 	RestoreItem(ctx context.Context, actor account.Actor, id, itemPath, asNew, passphrase string, prog progress.Func) (backup.Result, error)
-	RestoreSnapshot(ctx context.Context, actor account.Actor, id, asNew string, prog progress.Func) (backup.Result, error)
+	RestoreSnapshot(ctx context.Context, actor account.Actor, id, asNew, passphrase string, prog progress.Func) (backup.Result, error)
 	ExportSnapshot(ctx context.Context, actor account.Actor, id, dest string, force bool) error
-	ImportSnapshot(ctx context.Context, actor account.Actor, file, asNew string, prog progress.Func) (backup.Result, error)
+	ImportSnapshot(ctx context.Context, actor account.Actor, file, asNew, passphrase string, prog progress.Func) (backup.Result, error)
 	SnapshotSchedule(ctx context.Context, node string) (backup.SnapSchedule, string, error)
 	SetSnapshotSchedule(ctx context.Context, actor account.Actor, node string, c *backup.SnapSchedule) error
 	Prune(ctx context.Context, actor account.Actor, dryRun bool) ([]backup.Manifest, error)

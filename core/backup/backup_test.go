@@ -441,7 +441,7 @@ func TestSnapshots(t *testing.T) {
 	if len(lines) != 3 || !strings.Contains(lines[1], "1 file gets its earlier content back (as a new version), 1 item comes back, 1 item added since is deleted") {
 		t.Fatalf("preview = %q", lines)
 	}
-	if _, err := e.b.RestoreSnapshot(ctx, e.master, s1.ID, "", nil); err != nil {
+	if _, err := e.b.RestoreSnapshot(ctx, e.master, s1.ID, "", "", nil); err != nil {
 		t.Fatal(err)
 	}
 	if string(e.read("/Tower/model.ifc")) != "ISO-10303-21; v1" {
@@ -462,7 +462,7 @@ func TestSnapshots(t *testing.T) {
 		t.Fatalf("%d snapshots, want 3 (two taken, one saved by the rollback)", len(all))
 	}
 	// As a new project, and through a portable archive.
-	if _, err := e.b.RestoreSnapshot(ctx, e.master, s1.ID, "Tower copy", nil); err != nil {
+	if _, err := e.b.RestoreSnapshot(ctx, e.master, s1.ID, "Tower copy", "", nil); err != nil {
 		t.Fatal(err)
 	}
 	if string(e.read("/Tower copy/model.ifc")) != "ISO-10303-21; v1" {
@@ -473,7 +473,7 @@ func TestSnapshots(t *testing.T) {
 		t.Fatal(err)
 	}
 	other := newEnv(t)
-	if _, err := other.b.ImportSnapshot(ctx, other.master, archive, "", nil); err != nil {
+	if _, err := other.b.ImportSnapshot(ctx, other.master, archive, "", "", nil); err != nil {
 		t.Fatal(err)
 	}
 	if got := len(other.read("/Tower/plans/ground.pdf")); got != 5<<20 {
@@ -484,7 +484,7 @@ func TestSnapshots(t *testing.T) {
 	raw[len(raw)/2] ^= 0xff
 	bad := archive + ".bad"
 	_ = os.WriteFile(bad, raw, 0o600)
-	if _, err := other.b.ImportSnapshot(ctx, other.master, bad, "Broken", nil); !errors.Is(err, ErrDamaged) {
+	if _, err := other.b.ImportSnapshot(ctx, other.master, bad, "Broken", "", nil); !errors.Is(err, ErrDamaged) {
 		t.Fatalf("damaged archive: %v", err)
 	}
 	if _, err := other.files.Lookup(ctx, other.master, "/Broken"); !errors.Is(err, files.ErrNotFound) {
@@ -493,7 +493,7 @@ func TestSnapshots(t *testing.T) {
 	// A chunk name that would lead outside the chunk folders is refused.
 	evil := filepath.Join(t.TempDir(), "evil.plinth-snapshot")
 	writeTar(t, evil, map[string][]byte{"manifest.json": []byte("{}"), "chunks/../../../escaped.zst": []byte("x")})
-	if _, err := other.b.ImportSnapshot(ctx, other.master, evil, "Evil", nil); !errors.Is(err, ErrDamaged) {
+	if _, err := other.b.ImportSnapshot(ctx, other.master, evil, "Evil", "", nil); !errors.Is(err, ErrDamaged) {
 		t.Fatalf("archive with a bad chunk name: %v", err)
 	}
 	if _, err := os.Stat(filepath.Join(filepath.Dir(other.b.snapshotTarget()), "escaped.zst")); err == nil {
@@ -770,7 +770,7 @@ func TestSnapshotTarget(t *testing.T) {
 	if l, _ := e.b.Snapshots(tower.ID); len(l) != 1 || l[0].ID != second.ID {
 		t.Fatalf("listed %d snapshots in the new folder", len(l))
 	}
-	if _, err := e.b.RestoreSnapshot(ctx, e.master, second.ID, "Tower from usb", nil); err != nil {
+	if _, err := e.b.RestoreSnapshot(ctx, e.master, second.ID, "Tower from usb", "", nil); err != nil {
 		t.Fatal(err)
 	}
 	_ = e.b.SetLevel1(ctx, e.master, Level1Settings{Target: old})

@@ -155,11 +155,11 @@ func (s *Service) RestoreItem(ctx context.Context, actor account.Actor, id, item
 		return res, err
 	}
 	open := func(e files.TreeEntry) (io.ReadCloser, error) {
-		return &chunkReader{load: old.files.ReadChunk, chunks: e.Chunks, name: e.Path}, nil
+		return &chunkReader{load: old.files.ReadChunk, chunks: e.Chunks, name: e.Path, size: e.Size}, nil
 	}
 	if asNew == "" {
 		// Save what is there now, so the restore itself can be undone.
-		if _, err := s.Snapshot(ctx, actor, live.ID, nil); err != nil {
+		if _, err := s.snapshot(ctx, actor, live.ID, TriggerSafety, nil); err != nil {
 			return res, fmt.Errorf("save the current state first: %w", err)
 		}
 		if err := s.files.PutTree(ctx, actor, live.ID, tree, true, open, prog); err != nil {

@@ -125,6 +125,7 @@ type Manifest struct {
 	Item     string    `json:"item,omitempty"`
 	ItemName string    `json:"itemName,omitempty"`
 	ItemKind string    `json:"itemKind,omitempty"`
+	Trigger  string    `json:"trigger,omitempty"` // why it was taken: TriggerSchedule (or ""), TriggerManual, TriggerSafety
 	// Path is where the backup lies on disk (filled in on read).
 	Path string `json:"path,omitempty"`
 }

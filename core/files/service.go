@@ -145,7 +145,12 @@ func delNode(tx *storage.Tx, n Node) error {
 // pathOf is the "/"-separated path of a node below the root ("" for root).
 func pathOf(tx *storage.Tx, id string) (string, error) {
 	var parts []string
+	seen := map[string]bool{}
 	for id != RootID && id != "" {
+		if seen[id] {
+			return "", errors.New("folder tree has a loop")
+		}
+		seen[id] = true
 		n, err := getNode(tx, id)
 		if err != nil {
 			return "", err
@@ -153,7 +158,7 @@ func pathOf(tx *storage.Tx, id string) (string, error) {
 		parts = append(parts, n.Name)
 		id = n.Parent
 		if len(parts) > 1000 {
-			return "", errors.New("folder tree has a loop")
+			return "", errors.New("the folder tree is more than 1000 folders deep")
 		}
 	}
 	for i, j := 0, len(parts)-1; i < j; i, j = i+1, j-1 {

@@ -1,0 +1,242 @@
+package backup
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+
+	"codeberg.org/plinth/plinth/core/account"
+	"codeberg.org/plinth/plinth/core/files"
+	"codeberg.org/plinth/plinth/core/notify"
+	"codeberg.org/plinth/plinth/core/progress"
+	"codeberg.org/plinth/plinth/core/text"
+	"codeberg.org/plinth/plinth/storage"
+)
+
+func (s *Service) previewSnapshot(ctx context.Context, m Manifest) ([]string, error) {
+	what := fmt.Sprintf("%s %q goes back to %s.", upperFirst(m.ItemKind), m.ItemName, m.Created.Local().Format("2006-01-02 15:04"))
+	if m.Encrypted() {
+		return []string{what, "The snapshot is encrypted: what changes can be told only with the backup passphrase.",
+			"The current state is saved as a snapshot first."}, nil
+	}
+	doc, _, err := s.readTree(m, plain)
+	if err != nil {
+		return nil, err
+	}
+	master, _ := s.acc.ActAs(ctx, account.MasterAdmin)
+	_, cur, err := s.files.TreeOfNodes(ctx, master, m.Item)
+	if err != nil {
+		return []string{fmt.Sprintf("%s %q no longer exists; restore it as a new %s from this snapshot.", m.ItemKind, m.ItemName, m.ItemKind)}, nil
+	}
+	var changed, added, removed int
+	in := map[string]bool{}
+	for _, e := range doc.Entries {
+		in[e.Path] = true
+		n, ok := cur[e.Path]
+		switch {
+		case !ok:
+			added++
+		case e.Kind == files.KindFile && n.Hash != e.Hash:
+			changed++
+		}
+	}
+	for p := range cur {
+		if !in[p] {
+			removed++
+		}
+	}
+	return []string{what, changeSummary(changed, added, removed), "The current state is saved as a snapshot first."}, nil
+}
+
+func upperFirst(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}
+
+// changeSummary says in one sentence what a rollback changes.
+func changeSummary(changed, added, removed int) string {
+	one := func(n int, single, many string) string {
+		if n == 1 {
+			return single
+		}
+		return many
+	}
+	var parts []string
+	if changed > 0 {
+		parts = append(parts, text.Count(changed, "file")+one(changed, " gets its", " get their")+" earlier content back (as a new version)")
+	}
+	if added > 0 {
+		parts = append(parts, text.Count(added, "item")+one(added, " comes back", " come back"))
+	}
+	if removed > 0 {
+		parts = append(parts, text.Count(removed, "item")+" added since"+one(removed, " is", " are")+" deleted")
+	}
+	if len(parts) == 0 {
+		return "Nothing has changed since the snapshot."
+	}
+	return upperFirst(strings.Join(parts, ", ") + ".")
+}
+
+// RestoreSnapshot rolls an item back to a snapshot in place (asNew "")
+// after saving its current state as a snapshot, or creates a new project
+// or library named asNew from it. In place needs Modify content and
+// Delete content on the item; as new, Modify content on the Projects root.
+// An encrypted snapshot needs the backup passphrase. Every chunk is read
+// and checked before anything changes; a restore that fails part-way puts
+// the item back as it was (in place) or removes what it created (as new).
+func (s *Service) RestoreSnapshot(ctx context.Context, actor account.Actor, id, asNew, passphrase string, prog progress.Func) (Result, error) {
+	m, err := s.Get(id)
+	if err != nil {
+		return Result{}, err
+	}
+	if m.Level != 1 {
+		return Result{}, fmt.Errorf("backup %s is not a project or library snapshot", m.ID)
+	}
+	return s.restoreSnapshot(ctx, actor, m, asNew, passphrase, prog)
+}
+
+func (s *Service) restoreSnapshot(ctx context.Context, actor account.Actor, m Manifest, asNew, passphrase string, prog progress.Func) (Result, error) {
+	res := Result{Backup: m.ID, Scope: ScopeItem}
+	// Permission first: nothing is read for someone who may not restore.
+	var item files.Node
+	if asNew == "" {
+		var err error
+		if item, err = s.files.Get(ctx, actor, m.Item); err != nil {
+			return res, fmt.Errorf("%s %q no longer exists; restore it as a new %s: %w", m.ItemKind, m.ItemName, m.ItemKind, err)
+		}
+		if err := s.acc.Check(ctx, actor, item.Item(), account.ModifyContent|account.DeleteContent); err != nil {
+			return res, err
+		}
+	} else if err := s.mayCreate(ctx, actor, asNew); err != nil {
+		return res, err
+	}
+	cd, err := s.readingCodec(m, passphrase)
+	if err != nil {
+		return res, err
+	}
+	doc, want, err := s.readTree(m, cd)
+	if err != nil {
+		return res, err
+	}
+	var content int64
+	for _, n := range want {
+		content += n
+	}
+	if err := storage.NeedSpace(s.dataDir, content, "restoring snapshot "+m.ID); err != nil {
+		return res, err
+	}
+	if _, err := s.readChunks(ctx, m, cd, want); err != nil {
+		return res, err
+	}
+	target := s.snapshotTarget()
+	open := chunkOpener(s.fs, target, cd, want)
+	if asNew == "" {
+		if err := s.rollBack(ctx, actor, item, doc.Entries, open, cd, prog); err != nil {
+			return res, err
+		}
+		res.Item = item.Name
+	} else {
+		kind, err := files.ParseKind(doc.Kind)
+		if err != nil || (kind != files.KindProject && kind != files.KindLibrary) {
+			kind = files.KindProject
+		}
+		n, err := s.createFromTree(ctx, actor, asNew, kind, doc.Entries, open, prog)
+		if err != nil {
+			return res, err
+		}
+		res.Item = n.Name
+	}
+	s.tell(ctx, notify.RestoreCompleted, notify.Info, fmt.Sprintf("%s %q was restored from the snapshot of %s.",
+		upperFirst(m.ItemKind), res.Item, m.Created.Local().Format("2006-01-02 15:04")))
+	return res, nil
+}
+
+// mayCreate checks that actor may create a project or library named name
+// at the Projects root, and that the name is free.
+func (s *Service) mayCreate(ctx context.Context, actor account.Actor, name string) error {
+	root, err := s.files.Get(ctx, actor, files.RootID)
+	if err != nil {
+		return err
+	}
+	if err := s.acc.Check(ctx, actor, root.Item(), account.ModifyContent); err != nil {
+		return err
+	}
+	if err := files.CheckName(name); err != nil {
+		return err
+	}
+	if _, err := s.files.Lookup(ctx, actor, "/"+name); err == nil {
+		return fmt.Errorf("%q already exists; choose another name", name)
+	}
+	return nil
+}
+
+// createFromTree creates a project or library named name holding tree,
+// all or nothing: when filling it fails, it is removed again.
+func (s *Service) createFromTree(ctx context.Context, actor account.Actor, name string, kind files.Kind, tree []files.TreeEntry,
+	open func(files.TreeEntry) (io.ReadCloser, error), prog progress.Func) (files.Node, error) {
+	n, err := s.files.Create(ctx, actor, files.RootID, name, kind)
+	if err != nil {
+		return files.Node{}, err
+	}
+	if err := s.files.PutTree(ctx, actor, n.ID, tree, false, open, prog); err != nil {
+		if rerr := s.removeItem(ctx, n.ID); rerr != nil {
+			return files.Node{}, fmt.Errorf("%w; the half-filled %s %q could not be removed (%v): delete it", err, kind, name, rerr)
+		}
+		return files.Node{}, err
+	}
+	return n, nil
+}
+
+// removeItem deletes what a failed restore or import created, whoever
+// started it: it was not there before.
+func (s *Service) removeItem(ctx context.Context, id string) error {
+	master, err := s.acc.ActAs(ctx, account.MasterAdmin)
+	if err != nil {
+		return err
+	}
+	return s.files.Delete(context.WithoutCancel(ctx), master, id, nil)
+}
+
+// rollBack puts tree into item in place after saving the item's state as
+// a safety snapshot. When that fails part-way, the state before is put
+// back from the file server (or the safety snapshot), so that the item is
+// as it was.
+func (s *Service) rollBack(ctx context.Context, actor account.Actor, item files.Node, tree []files.TreeEntry,
+	open func(files.TreeEntry) (io.ReadCloser, error), cd *codec, prog progress.Func) error {
+	master, err := s.acc.ActAs(ctx, account.MasterAdmin)
+	if err != nil {
+		return err
+	}
+	_, before, err := s.files.TreeOf(ctx, master, item.ID)
+	if err != nil {
+		return err
+	}
+	safety, err := s.snapshot(ctx, actor, item.ID, TriggerSafety, nil)
+	if err != nil {
+		return fmt.Errorf("save the current state first: %w", err)
+	}
+	err = s.files.PutTree(ctx, actor, item.ID, tree, true, open, prog)
+	if err == nil {
+		return nil
+	}
+	// Put the state before back: its contents are on the file server,
+	// and in the safety snapshot just taken.
+	target := s.snapshotTarget()
+	load := func(id string) ([]byte, error) {
+		data, ferr := s.files.ReadChunk(id)
+		if ferr != nil && safety.Recipient == cd.recipient {
+			return loadChunk(s.fs, target, cd, id, -1)
+		}
+		return data, ferr
+	}
+	back := func(e files.TreeEntry) (io.ReadCloser, error) {
+		return &chunkReader{load: load, chunks: e.Chunks, name: e.Path, size: e.Size}, nil
+	}
+	if uerr := s.files.PutTree(context.WithoutCancel(ctx), master, item.ID, before, true, back, nil); uerr != nil {
+		return fmt.Errorf("%w; putting the state before back failed too (%v): it is kept as snapshot %s", err, uerr, safety.ID)
+	}
+	return err
+}
