@@ -372,7 +372,7 @@ func TestKillLoopSnapshot(t *testing.T) {
 	k.run("import", "--to", "/P", filepath.Join(src, "p"))
 	rounds := killRounds(4)
 	for round := range rounds {
-		k.put(src, fmt.Sprintf("r%d", round), 2, 100000, 5<<20)
+		k.put(src, fmt.Sprintf("r%d", round), 4, 2<<20, 8<<20)
 		k.run("import", "--to", "/P", filepath.Join(src, fmt.Sprintf("r%d", round)))
 		k.kill("backup", "--level", "1", "--item", "/P")
 		k.consistent(fmt.Sprintf("round %d", round))
