@@ -32,6 +32,10 @@ type Blobs struct {
 	dir     string
 	maxPack int64
 
+	// syncMu makes Sync wait for a Sync in progress: an entry is durable
+	// only when the fsync that covers it has returned.
+	syncMu sync.Mutex
+
 	mu    sync.Mutex
 	cur   fsys.File // the pack being appended to
 	curID uint32
@@ -192,12 +196,20 @@ func (b *Blobs) Seal() {
 // sync stays on the list, so the next Sync tries it again; its data is
 // never taken as durable.
 func (b *Blobs) Sync() error {
+	b.syncMu.Lock()
+	defer b.syncMu.Unlock()
 	b.mu.Lock()
 	dirty := b.dirty
 	b.dirty = map[uint32]fsys.File{}
 	b.mu.Unlock()
 	var errs []error
+	synced := map[uint32]int64{} // for the power-cut test hook
 	for id, f := range dirty {
+		if watching() {
+			if fi, err := f.Stat(); err == nil {
+				synced[id] = fi.Size()
+			}
+		}
 		if err := f.Sync(); err != nil {
 			errs = append(errs, fmt.Errorf("sync pack %d: %w", id, err))
 			b.mu.Lock()
@@ -223,6 +235,9 @@ func (b *Blobs) Sync() error {
 		if err := b.fs.SyncDir(b.dir); err != nil {
 			return fmt.Errorf("sync the packs folder: %w", err)
 		}
+	}
+	for id, size := range synced {
+		durablePack(b.dir, id, size)
 	}
 	return nil
 }
@@ -285,6 +300,7 @@ func (b *Blobs) Truncate(id uint32, size int64) error {
 		_ = f.Close()
 		delete(b.open, id)
 	}
+	defer durableChange(b.dir) // a test hook: see durable.go
 	if size <= int64(len(packMagic)) {
 		err := b.fs.Remove(b.path(id))
 		if errors.Is(err, os.ErrNotExist) {

@@ -372,6 +372,11 @@ func (s *Service) repath(ctx context.Context, in Intent) error {
 			return fmt.Errorf("update paths on the file server: %w", err)
 		}
 	}
+	if len(fixes) > 0 {
+		if err := s.syncServer(); err != nil {
+			return err
+		}
+	}
 	return s.mgr.Update(func(tx *storage.Tx) error { return intents.Delete(tx, in.ID) })
 }
 

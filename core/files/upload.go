@@ -240,7 +240,7 @@ func (s *Service) commitVersion(ctx context.Context, by, parentID, name string, 
 	}
 	rec := Record{ID: vid, Path: path, Name: name, Size: c.size, Hash: hex.EncodeToString(c.hash[:]), Chunks: c.chunks, Created: now}
 	if err := s.addRecord(rec, c.locs); err != nil {
-		return Node{}, err
+		return Node{}, s.undoAdd(in, err)
 	}
 	if err := s.step("add:fileserver"); err != nil {
 		return Node{}, err
@@ -248,10 +248,39 @@ func (s *Service) commitVersion(ctx context.Context, by, parentID, name string, 
 	return s.finishAdd(ctx, in, rule)
 }
 
+// undoAdd takes back an upload whose content could not be stored on the
+// File Server (a failed write or sync), so that the stores agree at once:
+// the record leaves the File Server if it got there, durably, and then the
+// intent goes. When that fails too, the intent stays and Recover finishes
+// the job. It returns cause.
+func (s *Service) undoAdd(in Intent, cause error) error {
+	if err := s.dropRecords([]string{in.Version.ID}); err != nil {
+		return cause
+	}
+	if err := s.syncServer(); err != nil {
+		return cause
+	}
+	_ = s.mgr.Update(func(tx *storage.Tx) error { return intents.Delete(tx, in.ID) })
+	return cause
+}
+
+// syncServer makes every write to the File Server so far durable: its
+// packs and its Badger store. The Manager commits nothing that relies on
+// the File Server before this returned: after a power cut it must not
+// list a file whose content never reached the disk (the full
+// synchronization would then delete it).
+func (s *Service) syncServer() error {
+	if err := s.fs.Sync(); err != nil {
+		return fmt.Errorf("make the File Server's writes durable: %w", err)
+	}
+	return nil
+}
+
 // addRecord writes a record to the fileserver with its chunk references
 // and digest, in one transaction; writing it twice changes nothing. The
 // chunks this upload appended (locs) are made durable first and indexed in
-// the same transaction, unless another upload indexed them meanwhile.
+// the same transaction, unless another upload indexed them meanwhile; the
+// record is durable when addRecord returns.
 func (s *Service) addRecord(rec Record, locs map[string]storage.Loc) error {
 	var hash Hash
 	if err := hash.UnmarshalText([]byte(rec.Hash)); err != nil {
@@ -313,6 +342,9 @@ func (s *Service) addRecord(rec Record, locs map[string]storage.Loc) error {
 		return tx.SetFileSet(set)
 	})
 	if err != nil {
+		return fmt.Errorf("store %s on the file server: %w", rec.Name, err)
+	}
+	if err := s.syncServer(); err != nil {
 		return fmt.Errorf("store %s on the file server: %w", rec.Name, err)
 	}
 	return nil
@@ -449,6 +481,12 @@ func (s *Service) finishDrop(ctx context.Context, in Intent) error {
 			return err
 		}
 	}
+	// The intent goes only once the File Server has forgotten the records
+	// durably; otherwise a power cut brings them back unknown to the
+	// Manager.
+	if err := s.syncServer(); err != nil {
+		return err
+	}
 	return s.mgr.Update(func(tx *storage.Tx) error { return intents.Delete(tx, in.ID) })
 }
 
@@ -514,6 +552,11 @@ func (s *Service) Recover(ctx context.Context) error {
 	})
 	if err != nil {
 		return fmt.Errorf("read pending changes: %w", err)
+	}
+	// What the File Server replayed after a crash may still be only in
+	// the page cache; the Manager commits below rely on it.
+	if err := s.syncServer(); err != nil {
+		return err
 	}
 	rule, err := s.Versioning(ctx)
 	if err != nil {
