@@ -415,7 +415,8 @@ func (s *Service) MakeCurrent(ctx context.Context, actor account.Actor, fileID, 
 	}
 	s.gate.RLock()
 	defer s.gate.RUnlock()
-	return s.commitVersion(ctx, actor.Name(), n.Parent, n.Name, content{chunks: rec.Chunks, hash: v.Hash, size: v.Size})
+	made, _, err := s.commitVersion(ctx, actor.Name(), n.Parent, n.Name, content{chunks: rec.Chunks, hash: v.Hash, size: v.Size})
+	return made, err
 }
 
 // VersionAt returns one version of a file.

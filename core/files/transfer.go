@@ -13,6 +13,8 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/dustin/go-humanize"
+
 	"codeberg.org/plinth/plinth/core/account"
 	"codeberg.org/plinth/plinth/core/progress"
 	"codeberg.org/plinth/plinth/storage"
@@ -201,26 +203,71 @@ type Skipped struct {
 	Reason string `json:"reason"`
 }
 
-// ImportStats says what an import did.
+// ImportStats says what an import did. Files counts what was stored;
+// Versions says how many of those became a new version of a file that was
+// on the Projects page before (re-importing on purpose); Bytes is what was
+// stored, as read. Everything else is in Skipped, one entry per file or
+// folder, with the reason.
 type ImportStats struct {
-	Files   int       `json:"files"`
-	Folders int       `json:"folders"`
-	Bytes   int64     `json:"bytes"`
-	Skipped []Skipped `json:"skipped,omitempty"`
+	Files    int       `json:"files"`
+	Versions int       `json:"versions"`
+	Folders  int       `json:"folders"`
+	Bytes    int64     `json:"bytes"`
+	Skipped  []Skipped `json:"skipped,omitempty"`
+}
+
+// Add adds what another import did.
+func (st *ImportStats) Add(o ImportStats) {
+	st.Files += o.Files
+	st.Versions += o.Versions
+	st.Folders += o.Folders
+	st.Bytes += o.Bytes
+	st.Skipped = append(st.Skipped, o.Skipped...)
 }
 
 // Import uploads a file or a folder (with everything below it) from disk
-// into a container. Names that cannot be used, links and special files are
-// skipped and listed; everything else goes in. It needs Modify content.
+// into a container: ImportPaths with one path.
 func (s *Service) Import(ctx context.Context, actor account.Actor, parentID, local string, prog progress.Func) (ImportStats, error) {
+	return s.ImportPaths(ctx, actor, parentID, []string{local}, prog)
+}
+
+// ImportPaths uploads files and folders (with everything below them) from
+// disk into a container. Names that cannot be used, links and special
+// files are skipped and listed, and so are names that clash within the
+// import: two names that are one on the Projects page (NameKey: "Case.txt"
+// and "case.txt", or "café" with its accent composed and decomposed) are
+// never stored as versions of each other; the first is imported and the
+// others are reported. A file already on the Projects page gets a new
+// version, as an upload would. A file that changes while it is read is
+// read once more, then skipped: a torn file is never stored. The disk of
+// the packs must have room for everything (storage.NeedSpace) before
+// anything is written. It needs Modify content.
+func (s *Service) ImportPaths(ctx context.Context, actor account.Actor, parentID string, locals []string, prog progress.Func) (ImportStats, error) {
 	var st ImportStats
-	info, err := os.Lstat(local)
-	if err != nil {
-		return st, fmt.Errorf("cannot read %s: %w", local, plainFS(err))
+	var parent Node
+	if err := s.mgr.View(func(tx *storage.Tx) (err error) { parent, err = getNode(tx, parentID); return err }); err != nil {
+		return st, err
 	}
-	// Measure first, so progress has a total.
+	if err := s.check(ctx, actor, parent, account.ModifyContent); err != nil {
+		return st, err
+	}
+	infos := make([]fs.FileInfo, len(locals))
+	for i, local := range locals {
+		info, err := os.Lstat(local)
+		if err != nil {
+			return st, fmt.Errorf("cannot read %s: %w", local, plainFS(err))
+		}
+		infos[i] = info
+	}
+	// Measure first, for progress and for the free-space check.
 	var total int64
-	if info.IsDir() {
+	for i, local := range locals {
+		if !infos[i].IsDir() {
+			if infos[i].Mode().IsRegular() {
+				total += infos[i].Size()
+			}
+			continue
+		}
 		_ = filepath.WalkDir(local, func(p string, d fs.DirEntry, err error) error {
 			if err == nil && d.Type().IsRegular() {
 				if fi, err := d.Info(); err == nil {
@@ -229,82 +276,213 @@ func (s *Service) Import(ctx context.Context, actor account.Actor, parentID, loc
 			}
 			return nil
 		})
-	} else {
-		total = info.Size()
 	}
-	var done int64
-	send := func(item string) progress.Func {
-		base := done
-		return func(r progress.Report) {
-			prog.Send(progress.Report{Phase: "Importing", Done: base + r.Done, Total: total, Item: item, Bytes: true})
+	if err := s.needSpace(total, "importing"); err != nil {
+		return st, err
+	}
+	im := &importer{s: s, actor: actor, st: &st, total: total, prog: prog, taken: map[string]string{}}
+	for i, local := range locals {
+		if err := im.item(ctx, parentID, local, infos[i]); err != nil {
+			return st, err
 		}
 	}
-	var imp func(parent, path string, fi fs.FileInfo) error
-	imp = func(parent, path string, fi fs.FileInfo) error {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		name := normalize(filepath.Base(path))
-		switch {
-		case fi.Mode()&fs.ModeSymlink != 0:
-			st.Skipped = append(st.Skipped, Skipped{path, "it is a link; import what it points to instead"})
-			return nil
-		case !fi.IsDir() && !fi.Mode().IsRegular():
-			st.Skipped = append(st.Skipped, Skipped{path, "it is not a regular file"})
-			return nil
-		}
-		if err := CheckName(name); err != nil {
-			st.Skipped = append(st.Skipped, Skipped{path, sentenceOf(err)})
-			return nil
-		}
-		if fi.IsDir() {
-			dir, err := s.mkdirChain(ctx, actor, parent, []string{name})
-			if err != nil {
-				if errors.Is(err, ErrExists) {
-					st.Skipped = append(st.Skipped, Skipped{path, sentenceOf(err)})
-					return nil
-				}
-				return err
-			}
-			st.Folders++
-			ents, err := os.ReadDir(path)
-			if err != nil {
-				st.Skipped = append(st.Skipped, Skipped{path, "cannot read the folder: " + plainFS(err).Error()})
-				return nil
-			}
-			sort.Slice(ents, func(i, j int) bool { return ents[i].Name() < ents[j].Name() })
-			for _, e := range ents {
-				efi, err := e.Info()
-				if err != nil {
-					continue
-				}
-				if err := imp(dir.ID, filepath.Join(path, e.Name()), efi); err != nil {
-					return err
-				}
-			}
-			return nil
-		}
-		f, err := os.Open(path)
-		if err != nil {
-			st.Skipped = append(st.Skipped, Skipped{path, "cannot read the file: " + plainFS(err).Error()})
-			return nil
-		}
-		defer f.Close()
-		_, err = s.Upload(ctx, actor, parent, name, f, fi.Size(), send(name))
-		if err != nil {
-			if errors.Is(err, ErrExists) || errors.Is(err, ErrBadName) {
-				st.Skipped = append(st.Skipped, Skipped{path, sentenceOf(err)})
-				return nil
-			}
-			return err
-		}
-		st.Files++
-		st.Bytes += fi.Size()
-		done += fi.Size()
+	return st, nil
+}
+
+// importer is one run of ImportPaths.
+type importer struct {
+	s     *Service
+	actor account.Actor
+	st    *ImportStats
+	total int64
+	done  int64
+	prog  progress.Func
+	// taken maps a container id and a NameKey to the path on disk that
+	// this import stored under that name.
+	taken map[string]string
+}
+
+func (im *importer) skip(path, reason string) {
+	im.st.Skipped = append(im.st.Skipped, Skipped{Path: path, Reason: reason})
+}
+
+// item imports one file or folder from disk into the container parent.
+func (im *importer) item(ctx context.Context, parent, path string, fi fs.FileInfo) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	name := normalize(filepath.Base(path))
+	switch {
+	case fi.Mode()&fs.ModeSymlink != 0:
+		im.skip(path, "it is a link; import what it points to instead")
+		return nil
+	case !fi.IsDir() && !fi.Mode().IsRegular():
+		im.skip(path, "it is not a regular file")
 		return nil
 	}
-	err = imp(parentID, local, info)
-	return st, err
+	if err := CheckName(name); err != nil {
+		im.skip(path, sentenceOf(err))
+		return nil
+	}
+	key := parent + "/" + NameKey(name)
+	if other, ok := im.taken[key]; ok {
+		reason := "its name clashes with " + other + ", which was imported: " + clash(filepath.Base(path), filepath.Base(other)) +
+			"; rename one of them and import it again"
+		if fi.IsDir() {
+			reason += " (nothing in this folder was imported)"
+		}
+		im.skip(path, reason)
+		return nil
+	}
+	if fi.IsDir() {
+		dir, err := im.s.mkdirChain(ctx, im.actor, parent, []string{name})
+		if err != nil {
+			if errors.Is(err, ErrExists) || errors.Is(err, ErrBadName) {
+				im.skip(path, sentenceOf(err))
+				return nil
+			}
+			return err
+		}
+		im.taken[key] = path
+		im.st.Folders++
+		ents, err := os.ReadDir(path)
+		if err != nil {
+			im.skip(path, "cannot read the folder: "+plainFS(err).Error())
+			return nil
+		}
+		sort.Slice(ents, func(i, j int) bool { return ents[i].Name() < ents[j].Name() })
+		for _, e := range ents {
+			efi, err := e.Info()
+			if err != nil {
+				im.skip(filepath.Join(path, e.Name()), "cannot read it: "+plainFS(err).Error())
+				continue
+			}
+			if err := im.item(ctx, dir.ID, filepath.Join(path, e.Name()), efi); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	stored, err := im.file(ctx, parent, name, path)
+	if err != nil {
+		var se *sourceError
+		switch {
+		case errors.As(err, &se):
+			im.skip(path, "cannot read the file: "+plainFS(se.err).Error())
+			return nil
+		case errors.Is(err, ErrExists), errors.Is(err, ErrBadName), errors.Is(err, errChanged):
+			im.skip(path, sentenceOf(err))
+			return nil
+		}
+		return err
+	}
+	im.taken[key] = path
+	im.st.Files++
+	if stored.existed {
+		im.st.Versions++
+	}
+	im.st.Bytes += stored.size
+	return nil
+}
+
+// clash says why two names with one NameKey are one name on the Projects
+// page.
+func clash(a, b string) string {
+	if normalize(a) == normalize(b) {
+		return "the two names have the same letters, with accents encoded differently (composed and decomposed Unicode)"
+	}
+	return "the Projects page does not tell upper and lower case apart"
+}
+
+// stored is what importing one file stored.
+type stored struct {
+	size    int64
+	existed bool // a new version of a file that was there before
+}
+
+// errChanged means a file changed every time it was read.
+var errChanged = errors.New("the file changed while it was read")
+
+// file stores one file from disk. What was read must be what the file
+// holds afterwards: the same file (not replaced), the same size and
+// modification time before and after, and as many bytes read as it has.
+// Otherwise it was torn by a writer; it is read once more, and refused if
+// it changes again. Chunks of a torn read are never committed (Recover and
+// compaction reclaim them).
+func (im *importer) file(ctx context.Context, parentID, name, path string) (stored, error) {
+	s := im.s
+	name, err := s.prepareUpload(ctx, im.actor, parentID, name)
+	if err != nil {
+		return stored{}, err
+	}
+	s.gate.RLock()
+	defer s.gate.RUnlock()
+	var why string
+	for range 2 {
+		f, err := os.Open(path)
+		if err != nil {
+			return stored{}, &sourceError{item: path, err: err}
+		}
+		before, err := f.Stat()
+		if err != nil {
+			_ = f.Close()
+			return stored{}, &sourceError{item: path, err: err}
+		}
+		base := im.done
+		c, err := s.storeContent(ctx, f, before.Size(), name, func(r progress.Report) {
+			im.prog.Send(progress.Report{Phase: "Importing", Done: base + r.Done, Total: im.total, Item: name, Bytes: true})
+		})
+		after, serr := f.Stat()
+		_ = f.Close()
+		if err != nil {
+			return stored{}, s.wrapWrite(name, err)
+		}
+		if serr != nil {
+			return stored{}, &sourceError{item: path, err: serr}
+		}
+		now, lerr := os.Lstat(path)
+		if why = changed(before, after, now, lerr, c.size); why != "" {
+			continue
+		}
+		_, existed, err := s.commitVersion(ctx, im.actor.Name(), parentID, name, c)
+		if err != nil {
+			return stored{}, err
+		}
+		im.done += c.size
+		return stored{size: c.size, existed: existed}, nil
+	}
+	return stored{}, &refusal{msg: "it changed while it was read, twice (" + why + "); import it again when nothing is writing to it", is: errChanged}
+}
+
+// sizes says "12 MiB to 14 MiB", in bytes when that would not show the
+// difference.
+func sizes(a, b int64) string {
+	ha, hb := humanize.IBytes(uint64(max(a, 0))), humanize.IBytes(uint64(max(b, 0)))
+	if ha == hb {
+		return humanize.Comma(a) + " to " + humanize.Comma(b) + " bytes"
+	}
+	return ha + " to " + hb
+}
+
+// changed says how a file changed while it was read (read bytes of it
+// between the before and after Stat of the open file; now is the path's
+// Lstat afterwards), or "" when it did not.
+func changed(before, after, now fs.FileInfo, nowErr error, read int64) string {
+	switch {
+	case after.Size() > before.Size():
+		return "it grew from " + sizes(before.Size(), after.Size())
+	case after.Size() < before.Size():
+		return "it shrank from " + sizes(before.Size(), after.Size())
+	case read != before.Size():
+		return "it was read as " + sizes(before.Size(), read)
+	case !after.ModTime().Equal(before.ModTime()):
+		return "it was written to"
+	case nowErr != nil:
+		return "it was removed"
+	case !os.SameFile(before, now):
+		return "another file took its place"
+	}
+	return ""
 }
 
 func sentenceOf(err error) string { return err.Error() }

@@ -114,7 +114,7 @@ func (s *Service) storeContent(ctx context.Context, r io.Reader, total int64, it
 			break
 		}
 		if err != nil {
-			readErr = fmt.Errorf("read %s: %w", item, err)
+			readErr = &sourceError{item: item, err: err}
 			break
 		}
 	}
@@ -132,6 +132,16 @@ func (s *Service) storeContent(ctx context.Context, r io.Reader, total int64, it
 	}
 	return c, nil
 }
+
+// sourceError is a failure to read what is being uploaded (not to store
+// it): an import skips that one file and goes on.
+type sourceError struct {
+	item string
+	err  error
+}
+
+func (e *sourceError) Error() string { return fmt.Sprintf("read %s: %v", e.item, e.err) }
+func (e *sourceError) Unwrap() error { return e.err }
 
 // putChunk appends a chunk to the packs unless it is indexed already (or
 // this upload appended it already) and says whether it appended.
@@ -156,12 +166,33 @@ func (s *Service) putChunk(sum [32]byte, data []byte, mine map[string]storage.Lo
 
 // Upload stores r as the file name in a container: a new file, or a new
 // version of the file of that name (compared after NFC normalization and
-// ignoring case). total is the expected size for progress (0 if unknown).
-// It needs Modify content on the container.
+// ignoring case). total is the expected size for progress and for the
+// free-space check (0 if unknown). It needs Modify content on the
+// container.
 func (s *Service) Upload(ctx context.Context, actor account.Actor, parentID, name string, r io.Reader, total int64, prog progress.Func) (Node, error) {
+	name, err := s.prepareUpload(ctx, actor, parentID, name)
+	if err != nil {
+		return Node{}, err
+	}
+	if err := s.needSpace(total, "uploading "+name); err != nil {
+		return Node{}, err
+	}
+	s.gate.RLock()
+	defer s.gate.RUnlock()
+	c, err := s.storeContent(ctx, r, total, name, prog)
+	if err != nil {
+		return Node{}, s.wrapWrite(name, err)
+	}
+	n, _, err := s.commitVersion(ctx, actor.Name(), parentID, name, c)
+	return n, err
+}
+
+// prepareUpload checks that name can be stored in the container and that
+// actor may, and returns the name as it is stored (NFC).
+func (s *Service) prepareUpload(ctx context.Context, actor account.Actor, parentID, name string) (string, error) {
 	name = normalize(name)
 	if err := CheckName(name); err != nil {
-		return Node{}, err
+		return "", err
 	}
 	var parent Node
 	err := s.mgr.View(func(tx *storage.Tx) error {
@@ -180,18 +211,23 @@ func (s *Service) Upload(ctx context.Context, actor account.Actor, parentID, nam
 		return nil
 	})
 	if err != nil {
-		return Node{}, err
+		return "", err
 	}
 	if err := s.check(ctx, actor, parent, account.ModifyContent); err != nil {
-		return Node{}, err
+		return "", err
 	}
-	s.gate.RLock()
-	defer s.gate.RUnlock()
-	c, err := s.storeContent(ctx, r, total, name, prog)
-	if err != nil {
-		return Node{}, s.wrapWrite(name, err)
+	return name, nil
+}
+
+// needSpace refuses, with one sentence, work that would write about need
+// bytes into the packs when their disk would be left with less than
+// storage.Reserve: Badger writes through memory maps, and a full disk
+// under a map kills the process instead of returning an error.
+func (s *Service) needSpace(need int64, doing string) error {
+	if need <= 0 {
+		return nil
 	}
-	return s.commitVersion(ctx, actor.Name(), parentID, name, c)
+	return storage.NeedSpace(s.fs.Blobs().Dir(), need, doing)
 }
 
 func (s *Service) wrapWrite(name string, err error) error {
@@ -205,13 +241,14 @@ func (s *Service) wrapWrite(name string, err error) error {
 }
 
 // commitVersion makes stored content the newest version of name in parent,
-// through the intent journal.
-func (s *Service) commitVersion(ctx context.Context, by, parentID, name string, c content) (Node, error) {
+// through the intent journal. It reports whether the content became a new
+// version of a file that was there before.
+func (s *Service) commitVersion(ctx context.Context, by, parentID, name string, c content) (Node, bool, error) {
 	now := s.now().UTC()
 	vid := newID(now)
 	rule, err := s.Versioning(ctx)
 	if err != nil {
-		return Node{}, err
+		return Node{}, false, err
 	}
 	in := Intent{ID: vid, Op: "add", Parent: parentID, Name: name, Created: now,
 		Version: Version{ID: vid, Hash: c.hash, Size: c.size, Created: now, By: by},
@@ -233,17 +270,17 @@ func (s *Service) commitVersion(ctx context.Context, by, parentID, name string, 
 		return intents.Put(tx, in.ID, in)
 	})
 	if err != nil {
-		return Node{}, fmt.Errorf("record upload of %s: %w", name, err)
+		return Node{}, false, fmt.Errorf("record upload of %s: %w", name, err)
 	}
 	if err := s.step("add:intent"); err != nil {
-		return Node{}, err
+		return Node{}, false, err
 	}
 	rec := Record{ID: vid, Path: path, Name: name, Size: c.size, Hash: hex.EncodeToString(c.hash[:]), Chunks: c.chunks, Created: now}
 	if err := s.addRecord(rec, c.locs); err != nil {
-		return Node{}, s.undoAdd(in, err)
+		return Node{}, false, s.undoAdd(in, err)
 	}
 	if err := s.step("add:fileserver"); err != nil {
-		return Node{}, err
+		return Node{}, false, err
 	}
 	return s.finishAdd(ctx, in, rule)
 }
@@ -352,12 +389,15 @@ func (s *Service) addRecord(rec Record, locs map[string]storage.Loc) error {
 
 // finishAdd commits the manager side of an add intent: the version, the
 // file entry, the digest, and under Keep none or Keep last N days the
-// removal of versions that are now too old. Finishing twice changes nothing.
-func (s *Service) finishAdd(ctx context.Context, in Intent, rule Versioning) (Node, error) {
+// removal of versions that are now too old. Finishing twice changes
+// nothing. It reports whether the version went to a file that was there
+// before.
+func (s *Service) finishAdd(ctx context.Context, in Intent, rule Versioning) (Node, bool, error) {
 	var n Node
 	var drop Intent
+	var existed bool
 	err := s.mgr.Update(func(tx *storage.Tx) error {
-		drop = Intent{}
+		drop, existed = Intent{}, false
 		if ok, err := versions.Has(tx, in.Version.ID); err != nil {
 			return err
 		} else if ok { // finished before
@@ -375,7 +415,7 @@ func (s *Service) finishAdd(ctx context.Context, in Intent, rule Versioning) (No
 		}
 		switch {
 		case ok && old.Kind == KindFile:
-			n = old
+			n, existed = old, true
 			v.Entry = old.ID
 		case ok:
 			return refuse(ErrExists, "a %s named %q appeared in the meantime", old.Kind, old.Name)
@@ -442,17 +482,17 @@ func (s *Service) finishAdd(ctx context.Context, in Intent, rule Versioning) (No
 		return intents.Delete(tx, in.ID)
 	})
 	if err != nil {
-		return Node{}, fmt.Errorf("record %s in the Manager: %w", in.Name, err)
+		return Node{}, false, fmt.Errorf("record %s in the Manager: %w", in.Name, err)
 	}
 	if err := s.step("add:manager"); err != nil {
-		return n, err
+		return n, existed, err
 	}
 	if drop.ID != "" {
 		if err := s.finishDrop(ctx, drop); err != nil {
-			return n, err
+			return n, existed, err
 		}
 	}
-	return n, nil
+	return n, existed, nil
 }
 
 // dropVersion removes a version from the manager (not its content).
@@ -588,7 +628,7 @@ func (s *Service) recoverOne(ctx context.Context, in Intent, rule Versioning) er
 		if !onServer { // the content never arrived: as if the upload had not begun
 			return s.mgr.Update(func(tx *storage.Tx) error { return intents.Delete(tx, in.ID) })
 		}
-		_, err = s.finishAdd(ctx, in, rule)
+		_, _, err = s.finishAdd(ctx, in, rule)
 		if errors.Is(err, ErrExists) || errors.Is(err, ErrNotFound) {
 			// The folder changed under the crashed upload: keep the
 			// content consistent by dropping it from the server.
