@@ -163,36 +163,3 @@ func (s *Service) PinPacks() func() {
 	s.packPin.RLock()
 	return s.packPin.RUnlock
 }
-
-// CheckContents reads every chunk the fileserver indexes and checks it
-// against its hash; a verify runs it on a restored copy.
-func (s *Service) CheckContents(ctx context.Context) (int, error) {
-	type entry struct {
-		id  string
-		loc storage.Loc
-	}
-	var all []entry
-	err := s.fs.View(func(tx *storage.Tx) error {
-		return chunks.Scan(tx, "", func(id string, loc storage.Loc) error {
-			all = append(all, entry{id, loc})
-			return nil
-		})
-	})
-	if err != nil {
-		return 0, err
-	}
-	for i, e := range all {
-		if err := ctx.Err(); err != nil {
-			return i, err
-		}
-		data, err := s.fs.Blobs().Read(e.loc)
-		if err != nil {
-			return i, refuse(ErrDamaged, "a chunk of the file server cannot be read: %v", err)
-		}
-		sum := sha256.Sum256(data)
-		if hex.EncodeToString(sum[:]) != e.id {
-			return i, refuse(ErrDamaged, "a chunk in pack %d is damaged", e.loc.Pack)
-		}
-	}
-	return len(all), nil
-}
