@@ -43,7 +43,9 @@ func powerCutScenario(t *testing.T, e *env) {
 // that is mostly garbage, so that the scenario's compaction rewrites it.
 func powerCutSetup(t *testing.T) *env {
 	t.Helper()
-	e := newEnvIn(t, memDir(t), memDir(t))
+	e := &env{t: t, mgrDir: memDir(t), fsDir: memDir(t)}
+	e.open()
+	quickMaster(e)
 	ctx := context.Background()
 	keep, err := e.s.MkdirAll(ctx, e.master, "/keep")
 	if err != nil {

@@ -100,39 +100,70 @@ func WriteAtomic(path string, r io.Reader) (int64, error) {
 	return fsys.WriteFrom(fsys.OS, path, r, fsys.Options{Perm: 0o644})
 }
 
+// SetFS replaces the file system exports are written through (fsys.OS by
+// default); tests put faults in it. The packs go through the store's own
+// (storage.Options.FS).
+func (s *Service) SetFS(f fsys.FS) { s.disk = fsys.Or(f) }
+
+func (s *Service) diskFS() fsys.FS { return fsys.Or(s.disk) }
+
+// chmod sets the permission of an exported file or folder: temporary
+// files and folders are created private.
+func chmod(f fsys.FS, path string, mode fs.FileMode) error {
+	if c, ok := f.(interface {
+		Chmod(string, fs.FileMode) error
+	}); ok {
+		return c.Chmod(path, mode)
+	}
+	if f == fsys.OS {
+		return os.Chmod(path, mode)
+	}
+	return nil
+}
+
 // Export writes a file, or a folder with everything below it, to dest on
 // disk. If dest is an existing folder the item goes inside it under its own
 // name; an existing file or folder of that name is never overwritten.
-// Every file is written atomically. It needs View item.
+// A file is written atomically; a folder is written into a temporary
+// folder beside its target and renamed into place when it is complete, so
+// a failure leaves nothing half-written behind. It needs View item.
 func (s *Service) Export(ctx context.Context, actor account.Actor, id, dest string, prog progress.Func) (int, error) {
 	n, err := s.Get(ctx, actor, id)
 	if err != nil {
 		return 0, err
 	}
+	disk := s.diskFS()
 	target := dest
-	if fi, err := os.Stat(dest); err == nil && fi.IsDir() {
+	if fi, err := disk.Stat(dest); err == nil && fi.IsDir() {
 		target = filepath.Join(dest, n.Name)
 		if id == RootID {
 			target = filepath.Join(dest, "Projects")
 		}
 	}
-	if _, err := os.Lstat(target); err == nil {
+	if _, err := disk.Lstat(target); err == nil {
 		return 0, fmt.Errorf("%s already exists; export into an empty place", target)
 	}
 	// Count what will be written, for progress.
 	var total int64
-	var count int
 	_ = s.mgr.View(func(tx *storage.Tx) error {
 		return walk(tx, n, func(c Node) error {
 			if c.Kind == KindFile {
 				total += c.Size
-				count++
 			}
 			return nil
 		})
 	})
 	var done int64
 	written := 0
+	// A folder is written below a temporary folder; messages name the
+	// place it is going to.
+	var tmp string
+	shown := func(p string) string {
+		if tmp != "" && strings.HasPrefix(p, tmp) {
+			return target + p[len(tmp):]
+		}
+		return p
+	}
 	var export func(n Node, target string) error
 	export = func(n Node, target string) error {
 		if err := ctx.Err(); err != nil {
@@ -144,19 +175,20 @@ func (s *Service) Export(ctx context.Context, actor account.Actor, id, dest stri
 				return err
 			}
 			defer rd.Close()
-			c, err := WriteAtomic(target, &countingReader{r: rd, fn: func(k int64) {
+			_, err = fsys.WriteFrom(disk, target, &countingReader{r: rd, fn: func(k int64) {
 				done += k
 				prog.Send(progress.Report{Phase: "Exporting", Done: done, Total: total, Item: n.Name, Bytes: true})
-			}})
-			if err != nil {
-				return fmt.Errorf("export %s to %s: %w", n.Name, target, plainFS(err))
+			}}, fsys.Options{NoReplace: true, NoDirSync: true})
+			if err == nil {
+				if err = chmod(disk, target, 0o644); err != nil {
+					_ = disk.Remove(target)
+				}
 			}
-			_ = c
+			if err != nil {
+				return fmt.Errorf("export %s to %s: %w", n.Name, shown(target), plainFS(err))
+			}
 			written++
 			return nil
-		}
-		if err := os.MkdirAll(target, 0o755); err != nil {
-			return fmt.Errorf("create folder %s: %w", target, plainFS(err))
 		}
 		if n.Kind == KindIModel {
 			return nil // iModel contents are exported with their own tools
@@ -166,14 +198,72 @@ func (s *Service) Export(ctx context.Context, actor account.Actor, id, dest stri
 			return err
 		}
 		for _, k := range kids {
+			if k.Name == "" || k.Name == "." || k.Name == ".." || strings.ContainsAny(k.Name, `/\`) {
+				return fmt.Errorf("%q cannot be written to disk; rename it on the Projects page first", k.Name)
+			}
+			if !k.Kind.IsContainer() && k.Kind != KindFile && k.Kind != KindIModel {
+				continue
+			}
+			if k.Kind != KindFile {
+				if err := disk.MkdirAll(filepath.Join(target, k.Name), 0o755); err != nil {
+					return fmt.Errorf("create folder %s: %w", shown(filepath.Join(target, k.Name)), plainFS(err))
+				}
+			}
 			if err := export(k, filepath.Join(target, k.Name)); err != nil {
 				return err
 			}
 		}
+		if err := disk.SyncDir(target); err != nil {
+			return fmt.Errorf("export to %s: %w", shown(target), plainFS(err))
+		}
 		return nil
 	}
-	err = export(n, target)
-	return written, err
+	if n.Kind == KindFile {
+		if err := export(n, target); err != nil {
+			return 0, err
+		}
+		if err := syncNew(disk, target); err != nil {
+			return 0, fmt.Errorf("export to %s: %w", target, plainFS(err))
+		}
+		return written, nil
+	}
+	tmp, err = disk.MkdirTemp(filepath.Dir(target), "."+filepath.Base(target)+".*.plinth-tmp")
+	if err != nil {
+		return 0, fmt.Errorf("create folder %s: %w", target, plainFS(err))
+	}
+	err = export(n, tmp)
+	if err == nil {
+		err = chmod(disk, tmp, 0o755)
+	}
+	if err == nil {
+		if _, serr := disk.Lstat(target); serr == nil {
+			err = fmt.Errorf("%s appeared during the export; it was left as it is", target)
+		}
+	}
+	if err == nil {
+		if err = disk.Rename(tmp, target); err == nil {
+			err = syncNew(disk, target)
+		}
+		if err != nil {
+			err = fmt.Errorf("export to %s: %w", target, plainFS(err))
+		}
+	}
+	if err != nil {
+		_ = disk.RemoveAll(tmp)
+		return 0, err
+	}
+	return written, nil
+}
+
+// syncNew makes the entry of a file or folder just renamed into place
+// durable; when that fails it takes the entry away again, so that a failed
+// export leaves nothing behind.
+func syncNew(disk fsys.FS, path string) error {
+	if err := disk.SyncDir(filepath.Dir(path)); err != nil {
+		_ = disk.RemoveAll(path)
+		return err
+	}
+	return nil
 }
 
 func plainFS(err error) error {
@@ -506,10 +596,19 @@ func (s *Service) ExportVersion(ctx context.Context, actor account.Actor, fileID
 		name = strings.TrimSuffix(name, ext) + " (" + v.Created.Local().Format("2006-01-02 15-04-05") + ")" + ext
 	}
 	target := filepath.Join(dest, name)
-	if _, err := os.Lstat(target); err == nil {
+	disk := s.diskFS()
+	if _, err := disk.Lstat(target); err == nil {
 		return "", fmt.Errorf("%s already exists; choose another folder", target)
 	}
-	if _, err := WriteAtomic(target, rd); err != nil {
+	_, err = fsys.WriteFrom(disk, target, rd, fsys.Options{NoReplace: true, NoDirSync: true})
+	if err == nil {
+		if err = chmod(disk, target, 0o644); err == nil {
+			err = syncNew(disk, target)
+		} else {
+			_ = disk.Remove(target)
+		}
+	}
+	if err != nil {
 		return "", fmt.Errorf("export %s: %w", name, plainFS(err))
 	}
 	return target, nil

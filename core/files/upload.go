@@ -697,12 +697,12 @@ func (s *Service) tidyPacks(ctx context.Context) (int, error) {
 		switch {
 		case !ok || pi.Live <= 0:
 			if err := b.Remove(id); err != nil {
-				return removed, err
+				return removed, fmt.Errorf("remove pack %d, which no file uses any more: %w", id, plainFS(err))
 			}
 			removed++
 		case size > pi.Size:
 			if err := b.Truncate(id, pi.Size); err != nil {
-				return removed, err
+				return removed, fmt.Errorf("cut pack %d back to what was committed: %w", id, plainFS(err))
 			}
 		}
 	}
