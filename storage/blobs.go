@@ -41,6 +41,8 @@ type Blobs struct {
 	curID uint32
 	size  int64 // bytes written to cur
 	dirty map[uint32]fsys.File
+	// fresh: a pack was created since the folder was last synced
+	fresh bool
 	open  map[uint32]fsys.File // read handles
 }
 
@@ -179,6 +181,7 @@ func (b *Blobs) roll() error {
 	}
 	b.cur, b.curID, b.size = f, next, int64(len(packMagic))
 	b.dirty[next] = f
+	b.fresh = true
 	return nil
 }
 
@@ -199,8 +202,8 @@ func (b *Blobs) Sync() error {
 	b.syncMu.Lock()
 	defer b.syncMu.Unlock()
 	b.mu.Lock()
-	dirty := b.dirty
-	b.dirty = map[uint32]fsys.File{}
+	dirty, fresh := b.dirty, b.fresh
+	b.dirty, b.fresh = map[uint32]fsys.File{}, false
 	b.mu.Unlock()
 	var errs []error
 	synced := map[uint32]int64{} // for the power-cut test hook
@@ -229,10 +232,20 @@ func (b *Blobs) Sync() error {
 		}
 	}
 	if err := errors.Join(errs...); err != nil {
+		if fresh {
+			b.mu.Lock()
+			b.fresh = true
+			b.mu.Unlock()
+		}
 		return err
 	}
-	if len(dirty) > 0 {
+	// A new pack's name is durable once the folder is synced; appending
+	// to a pack needs only the pack's own fsync.
+	if fresh {
 		if err := b.fs.SyncDir(b.dir); err != nil {
+			b.mu.Lock()
+			b.fresh = true
+			b.mu.Unlock()
 			return fmt.Errorf("sync the packs folder: %w", err)
 		}
 	}
