@@ -547,11 +547,18 @@ func (im *importer) file(ctx context.Context, parentID, name, path string) (stor
 // sizes says "12 MiB to 14 MiB", in bytes when that would not show the
 // difference.
 func sizes(a, b int64) string {
+	ha, hb := twoSizes(a, b)
+	return ha + " to " + hb
+}
+
+// twoSizes writes two sizes for a user, in bytes when the rounded forms
+// would look the same.
+func twoSizes(a, b int64) (string, string) {
 	ha, hb := humanize.IBytes(uint64(max(a, 0))), humanize.IBytes(uint64(max(b, 0)))
 	if ha == hb {
-		return humanize.Comma(a) + " to " + humanize.Comma(b) + " bytes"
+		return humanize.Comma(a), humanize.Comma(b) + " bytes"
 	}
-	return ha + " to " + hb
+	return ha, hb
 }
 
 // changed says how a file changed while it was read (read bytes of it
@@ -564,7 +571,8 @@ func changed(before, after, now fs.FileInfo, nowErr error, read int64) string {
 	case after.Size() < before.Size():
 		return "it shrank from " + sizes(before.Size(), after.Size())
 	case read != before.Size():
-		return "it was read as " + sizes(before.Size(), read)
+		a, b := twoSizes(before.Size(), read)
+		return "its size said " + a + " but " + b + " were read"
 	case !after.ModTime().Equal(before.ModTime()):
 		return "it was written to"
 	case nowErr != nil:
