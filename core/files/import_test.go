@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
@@ -279,4 +280,62 @@ func writeAt(t *testing.T, path string, b []byte, off int64) {
 	if _, err := f.WriteAt(b, off); err != nil {
 		t.Error(err)
 	}
+}
+
+// An import commits its files in groups; a crash at any step of a group
+// leaves all of the group or none of it once Recover has run.
+func TestImportGroupCrashRecovers(t *testing.T) {
+	crash := errors.New("killed")
+	for _, step := range []string{"add:intent", "add:fileserver", "add:manager"} {
+		t.Run(step, func(t *testing.T) {
+			e := newEnv(t)
+			ctx := context.Background()
+			e.s.failAfter = func(s string) error {
+				if s == step {
+					return crash
+				}
+				return nil
+			}
+			if _, err := e.s.Import(ctx, e.master, RootID, importDir(t), nil); !errors.Is(err, crash) {
+				t.Fatalf("the import did not reach %s: %v", step, err)
+			}
+			e.restart()
+			if err := e.s.Recover(ctx); err != nil {
+				t.Fatal(err)
+			}
+			e.consistent()
+			dir, err := e.s.Lookup(ctx, e.master, "/drawings")
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := 5
+			if step == "add:intent" {
+				want = 0 // no content reached the File Server
+			}
+			if got := len(e.names(dir.ID)); got != want {
+				t.Fatalf("after recovery /drawings holds %d files, want %d", got, want)
+			}
+		})
+	}
+}
+
+// More files than one group holds: every one is stored and counted.
+func TestImportManyFilesInGroups(t *testing.T) {
+	e := newEnv(t)
+	dir := filepath.Join(t.TempDir(), "many")
+	_ = os.Mkdir(dir, 0o755)
+	for i := range 2*batchFiles + 7 {
+		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("f%03d.txt", i)), random(10+i), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st, err := e.s.Import(context.Background(), e.master, RootID, dir, nil)
+	if err != nil || st.Files != 2*batchFiles+7 || len(st.Skipped) != 0 {
+		t.Fatalf("import = %+v, %v", st, err)
+	}
+	n, _ := e.s.Lookup(context.Background(), e.master, "/many")
+	if got := len(e.names(n.ID)); got != 2*batchFiles+7 {
+		t.Fatalf("%d files listed", got)
+	}
+	e.consistent()
 }

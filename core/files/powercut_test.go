@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -25,6 +26,9 @@ func powerCutScenario(t *testing.T, e *env) {
 		}
 	}
 	a := e.upload(RootID, "a.bin", random(5000))
+	if st, err := e.s.Import(ctx, e.master, RootID, importDir(t), nil); err != nil || st.Files != 5 {
+		t.Fatalf("import = %+v, %v", st, err)
+	}
 	keep, err := e.s.Lookup(ctx, e.master, "/keep")
 	must("lookup", err)
 	e.upload(keep.ID, "old.bin", random(3000))
@@ -37,6 +41,22 @@ func powerCutScenario(t *testing.T, e *env) {
 	must("prune", err)
 	_, err = e.s.Compact(ctx)
 	must("compact", err)
+}
+
+// importDir is a folder of five small files, which an import commits as
+// one group.
+func importDir(t *testing.T) string {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "drawings")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 5 {
+		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("sheet %d.pdf", i)), random(1000+i), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
 }
 
 // powerCutSetup leaves a folder with a file of two versions and a pack

@@ -371,12 +371,13 @@ func (s *Service) ImportPaths(ctx context.Context, actor account.Actor, parentID
 		return st, err
 	}
 	im := &importer{s: s, actor: actor, st: &st, total: total, prog: prog, taken: map[string]string{}}
+	defer im.release()
 	for i, local := range locals {
 		if err := im.item(ctx, parentID, local, infos[i]); err != nil {
 			return st, err
 		}
 	}
-	return st, nil
+	return st, im.flush(ctx)
 }
 
 // importer is one run of ImportPaths.
@@ -390,6 +391,63 @@ type importer struct {
 	// taken maps a container id and a NameKey to the path on disk that
 	// this import stored under that name.
 	taken map[string]string
+	// Files read and checked, not committed yet: they are committed in
+	// groups (commitVersions), a commit per store for many small files.
+	// The gate is held shared from the first read of a group to its
+	// commit, so that nothing cuts their chunks from the packs meanwhile.
+	batch      []pendingAdd
+	batchPaths []string
+	batchBytes int64
+	locked     bool
+}
+
+// A group of imported files is committed when it holds this many files
+// or bytes.
+const (
+	batchFiles = 64
+	batchBytes = 64 << 20
+)
+
+// lock holds the gate shared until the group is committed.
+func (im *importer) lock() {
+	if !im.locked {
+		im.s.gate.RLock()
+		im.locked = true
+	}
+}
+
+// release lets go of the gate; what was not committed is abandoned (its
+// chunks are garbage that Recover and compaction reclaim).
+func (im *importer) release() {
+	if im.locked {
+		im.s.gate.RUnlock()
+		im.locked = false
+	}
+	im.batch, im.batchPaths, im.batchBytes = nil, nil, 0
+}
+
+// flush commits the files read so far and counts them.
+func (im *importer) flush(ctx context.Context) error {
+	defer im.release()
+	if len(im.batch) == 0 {
+		return nil
+	}
+	res, err := im.s.commitVersions(ctx, im.actor.Name(), im.batch)
+	if err != nil {
+		return err
+	}
+	for i, r := range res {
+		if r.err != nil {
+			im.skip(im.batchPaths[i], sentenceOf(r.err))
+			continue
+		}
+		im.st.Files++
+		if r.existed {
+			im.st.Versions++
+		}
+		im.st.Bytes += im.batch[i].c.size
+	}
+	return nil
 }
 
 func (im *importer) skip(path, reason string) {
@@ -453,7 +511,7 @@ func (im *importer) item(ctx context.Context, parent, path string, fi fs.FileInf
 		}
 		return nil
 	}
-	stored, err := im.file(ctx, parent, name, path)
+	err := im.file(ctx, parent, name, path)
 	if err != nil {
 		var se *sourceError
 		switch {
@@ -467,11 +525,9 @@ func (im *importer) item(ctx context.Context, parent, path string, fi fs.FileInf
 		return err
 	}
 	im.taken[key] = path
-	im.st.Files++
-	if stored.existed {
-		im.st.Versions++
+	if len(im.batch) >= batchFiles || im.batchBytes >= batchBytes {
+		return im.flush(ctx)
 	}
-	im.st.Bytes += stored.size
 	return nil
 }
 
@@ -484,39 +540,33 @@ func clash(a, b string) string {
 	return "the Projects page does not tell upper and lower case apart"
 }
 
-// stored is what importing one file stored.
-type stored struct {
-	size    int64
-	existed bool // a new version of a file that was there before
-}
-
 // errChanged means a file changed every time it was read.
 var errChanged = errors.New("the file changed while it was read")
 
-// file stores one file from disk. What was read must be what the file
-// holds afterwards: the same file (not replaced), the same size and
-// modification time before and after, and as many bytes read as it has.
-// Otherwise it was torn by a writer; it is read once more, and refused if
-// it changes again. Chunks of a torn read are never committed (Recover and
-// compaction reclaim them).
-func (im *importer) file(ctx context.Context, parentID, name, path string) (stored, error) {
+// file reads one file from disk into the packs and adds it to the group
+// to commit. What was read must be what the file holds afterwards: the
+// same file (not replaced), the same size and modification time before
+// and after, and as many bytes read as it has. Otherwise it was torn by a
+// writer; it is read once more, and refused if it changes again. Chunks
+// of a torn read are never committed (Recover and compaction reclaim
+// them).
+func (im *importer) file(ctx context.Context, parentID, name, path string) error {
 	s := im.s
 	name, err := s.prepareUpload(ctx, im.actor, parentID, name)
 	if err != nil {
-		return stored{}, err
+		return err
 	}
-	s.gate.RLock()
-	defer s.gate.RUnlock()
+	im.lock()
 	var why string
 	for range 2 {
 		f, err := os.Open(path)
 		if err != nil {
-			return stored{}, &sourceError{item: path, err: err}
+			return &sourceError{item: path, err: err}
 		}
 		before, err := f.Stat()
 		if err != nil {
 			_ = f.Close()
-			return stored{}, &sourceError{item: path, err: err}
+			return &sourceError{item: path, err: err}
 		}
 		base := im.done
 		c, err := s.storeContent(ctx, f, before.Size(), name, func(r progress.Report) {
@@ -525,23 +575,22 @@ func (im *importer) file(ctx context.Context, parentID, name, path string) (stor
 		after, serr := f.Stat()
 		_ = f.Close()
 		if err != nil {
-			return stored{}, s.wrapWrite(name, err)
+			return s.wrapWrite(name, err)
 		}
 		if serr != nil {
-			return stored{}, &sourceError{item: path, err: serr}
+			return &sourceError{item: path, err: serr}
 		}
 		now, lerr := os.Lstat(path)
 		if why = changed(before, after, now, lerr, c.size); why != "" {
 			continue
 		}
-		_, existed, err := s.commitVersion(ctx, im.actor.Name(), parentID, name, c)
-		if err != nil {
-			return stored{}, err
-		}
 		im.done += c.size
-		return stored{size: c.size, existed: existed}, nil
+		im.batch = append(im.batch, pendingAdd{parent: parentID, name: name, c: c})
+		im.batchPaths = append(im.batchPaths, path)
+		im.batchBytes += c.size
+		return nil
 	}
-	return stored{}, &refusal{msg: "it changed while it was read, twice (" + why + "); import it again when nothing is writing to it", is: errChanged}
+	return &refusal{msg: "it changed while it was read, twice (" + why + "); import it again when nothing is writing to it", is: errChanged}
 }
 
 // sizes says "12 MiB to 14 MiB", in bytes when that would not show the
