@@ -131,7 +131,7 @@ func cmdMkdir(ctx context.Context, c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(c.io.Out, "Created %s %s.\n", k, displayPath(path))
+	fmt.Fprintf(c.io.Out, "Created %s %s.\n", k, text.Safe(displayPath(path)))
 	return nil
 }
 
