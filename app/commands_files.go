@@ -23,17 +23,34 @@ import (
 // fileCommands are the commands of the file server, its drift check and
 // synchronization, and backups.
 var fileCommands = []command{
-	{"mkdir", "PATH [--kind folder|project|library|imodel]", "create a folder (and any missing parents), project, library or iModel", cmdMkdir},
-	{"import", "[--to FOLDER] PATH...", "upload files and folders (recursively) from disk", cmdImport},
-	{"ls", "[FOLDER] [--json]", "list a folder on the Projects page", cmdLs},
-	{"export", "PATH DEST", "download a file or a whole folder to disk", cmdExport},
-	{"rm", "PATH", "delete a file or a folder with everything in it", cmdRm},
-	{"versions", "PATH [--json]", "list the versions of a file", cmdVersions},
-	{"check", "[--json]", "compare the Manager and the File Server", cmdCheck},
-	{"sync-files", "[--yes] [--json]", "full file synchronization (masteradmin only)", cmdSyncFiles},
-	{"sync-history", "[--json]", "past full file synchronizations", cmdSyncHistory},
+	{"mkdir", "PATH [--kind folder|project|library|imodel]", "create a folder (and any missing parents), project, library or iModel", safe(cmdMkdir)},
+	{"import", "[--to FOLDER] [--json] PATH...", "upload files and folders (recursively) from disk", safe(cmdImport)},
+	{"ls", "[FOLDER] [--json]", "list a folder on the Projects page", safe(cmdLs)},
+	{"export", "PATH DEST", "download a file or a whole folder to disk", safe(cmdExport)},
+	{"rm", "PATH", "delete a file or a folder with everything in it", safe(cmdRm)},
+	{"versions", "PATH [--json]", "list the versions of a file", safe(cmdVersions)},
+	{"check", "[--deep] [--json]", "compare the Manager and the File Server; --deep also reads every file's content back against its checksum", safe(cmdCheck)},
+	{"sync-files", "[--yes] [--json]", "full file synchronization (masteradmin only)", safe(cmdSyncFiles)},
+	{"sync-history", "[--json]", "past full file synchronizations", safe(cmdSyncHistory)},
 	{"bench", "files|backup|ifc [--size-mib N] [--entries N] [--files N] [--ifc-mb N]", "measure the file server, backups, or the IFC reader and iModel sync (docs/BENCHMARKS.md)", cmdBench},
 }
+
+// safe makes a command's error printable: file names in it, which come
+// from the stores and from disk, may hold terminal escapes and
+// text-direction characters (text.Safe).
+func safe(run func(ctx context.Context, c *cli, args []string) error) func(ctx context.Context, c *cli, args []string) error {
+	return func(ctx context.Context, c *cli, args []string) error {
+		if err := run(ctx, c, args); err != nil {
+			return &safeError{err}
+		}
+		return nil
+	}
+}
+
+type safeError struct{ err error }
+
+func (e *safeError) Error() string { return text.Safe(e.err.Error()) }
+func (e *safeError) Unwrap() error { return e.err }
 
 // bar shows progress on a terminal; elsewhere it stays silent.
 func (c *cli) bar() progress.Func {
@@ -114,7 +131,7 @@ func cmdMkdir(ctx context.Context, c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(c.io.Out, "Created %s %s.\n", k, "/"+strings.Trim(filepath.ToSlash(path), "/"))
+	fmt.Fprintf(c.io.Out, "Created %s %s.\n", k, text.Safe(displayPath(path)))
 	return nil
 }
 
@@ -138,33 +155,54 @@ func cmdImport(ctx context.Context, c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
-	var total files.ImportStats
 	start := time.Now()
-	for _, p := range pos {
-		st, err := a.Files.Import(ctx, actor, dest.ID, p, c.bar())
-		total.Files += st.Files
-		total.Folders += st.Folders
-		total.Bytes += st.Bytes
-		total.Skipped = append(total.Skipped, st.Skipped...)
-		if err != nil {
-			return err
-		}
-	}
+	total, err := a.Files.ImportPaths(ctx, actor, dest.ID, pos, c.bar())
 	for _, s := range total.Skipped {
-		fmt.Fprintf(c.io.Err, "Skipped %s: %s\n", s.Path, s.Reason)
+		fmt.Fprintf(c.io.Err, "Skipped %s: %s\n", text.Safe(s.Path), text.Safe(s.Reason))
+	}
+	if err != nil {
+		if total.Files > 0 {
+			fmt.Fprintf(c.io.Err, "%s\n", importSummary(total, *to, true))
+		}
+		return err
 	}
 	if *asJSON {
-		return c.printJSON(struct {
+		if err := c.printJSON(struct {
 			files.ImportStats
 			Seconds float64 `json:"seconds"`
-		}{total, time.Since(start).Seconds()})
+		}{total, time.Since(start).Seconds()}); err != nil {
+			return err
+		}
+	} else {
+		fmt.Fprintln(c.io.Out, importSummary(total, *to, false))
 	}
-	fmt.Fprintf(c.io.Out, "Imported %s (%s) in %s into %s.\n", text.Count(total.Files, "file"),
-		humanize.IBytes(uint64(total.Bytes)), text.Count(total.Folders, "folder"), displayPath(*to))
 	if len(total.Skipped) > 0 {
 		return fmt.Errorf("%s not imported; see the reasons above", text.Count(len(total.Skipped), "item"))
 	}
 	return nil
+}
+
+// importSummary says what an import stored: "Imported 11 files (1.2 MiB)
+// in 1 folder into /Tower; 2 of them are new versions of files that were
+// there before." After a failure it says what was stored before it.
+func importSummary(st files.ImportStats, to string, failed bool) string {
+	what := fmt.Sprintf("%s (%s) in %s into %s", text.Count(st.Files, "file"),
+		humanize.IBytes(uint64(st.Bytes)), text.Count(st.Folders, "folder"), text.Safe(displayPath(to)))
+	msg := "Imported " + what
+	if failed {
+		msg = "Stopped after importing " + what
+	}
+	switch {
+	case st.Versions == 1 && st.Files == 1:
+		msg += "; it is a new version of a file that was there before"
+	case st.Versions == 1:
+		msg += "; 1 of them is a new version of a file that was there before"
+	case st.Versions > 1 && st.Versions == st.Files:
+		msg += "; all are new versions of files that were there before"
+	case st.Versions > 1:
+		msg += fmt.Sprintf("; %s of them are new versions of files that were there before", humanize.Comma(int64(st.Versions)))
+	}
+	return msg + "."
 }
 
 func displayPath(p string) string { return "/" + strings.Trim(filepath.ToSlash(p), "/") }
@@ -220,7 +258,7 @@ func cmdLs(ctx context.Context, c *cli, args []string) error {
 		if e.Kind == "file" {
 			size = humanize.IBytes(uint64(e.Size))
 		}
-		name := e.Name
+		name := text.Safe(e.Name)
 		if e.Kind != "file" {
 			name += "/"
 		}
@@ -246,7 +284,7 @@ func cmdExport(ctx context.Context, c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(c.io.Out, "Exported %s to %s.\n", text.Count(count, "file"), pos[1])
+	fmt.Fprintf(c.io.Out, "Exported %s to %s.\n", text.Count(count, "file"), text.Safe(pos[1]))
 	return nil
 }
 
@@ -265,7 +303,7 @@ func cmdRm(ctx context.Context, c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(c.io.Out, "Deleted %s.\n", displayPath(path))
+	fmt.Fprintf(c.io.Out, "Deleted %s.\n", text.Safe(displayPath(path)))
 	return nil
 }
 
@@ -295,7 +333,7 @@ func cmdVersions(ctx context.Context, c *cli, args []string) error {
 	}
 	rows := [][]string{{"VERSION", "CREATED", "SIZE", "BY"}}
 	for _, v := range vs {
-		rows = append(rows, []string{v.ID[:16], v.Created.Local().Format("2006-01-02 15:04:05"), humanize.IBytes(uint64(v.Size)), v.By})
+		rows = append(rows, []string{v.ID[:16], v.Created.Local().Format("2006-01-02 15:04:05"), humanize.IBytes(uint64(v.Size)), text.Safe(v.By)})
 	}
 	c.table(rows)
 	return nil
@@ -304,10 +342,11 @@ func cmdVersions(ctx context.Context, c *cli, args []string) error {
 func cmdCheck(ctx context.Context, c *cli, args []string) error {
 	fs := newFlags("check")
 	asJSON := fs.Bool("json", false, "print one JSON object")
+	deep := fs.Bool("deep", false, "also read every chunk back against its SHA-256 and list the damaged files")
 	if err := parseNone(fs, args); err != nil {
 		return err
 	}
-	a, _, err := c.login(ctx)
+	a, actor, err := c.login(ctx)
 	if err != nil {
 		return err
 	}
@@ -316,14 +355,51 @@ func cmdCheck(ctx context.Context, c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
-	if *asJSON {
-		return c.printJSON(chk)
+	var contents files.ContentReport
+	if *deep {
+		if contents, err = a.Files.CheckContentsReport(ctx, actor, c.bar()); err != nil {
+			return err
+		}
 	}
-	fmt.Fprintln(c.io.Out, chk.String())
-	if !chk.Consistent {
-		fmt.Fprintln(c.io.Out, "Run 'plinth sync-files' as masteradmin to synchronize.")
+	if *asJSON {
+		var out any = chk
+		if *deep {
+			out = struct {
+				filesync.Check
+				Contents files.ContentReport `json:"contents"`
+			}{chk, contents}
+		}
+		if err := c.printJSON(out); err != nil {
+			return err
+		}
+	} else {
+		fmt.Fprintln(c.io.Out, chk.String())
+		if !chk.Consistent {
+			fmt.Fprintln(c.io.Out, "Run 'plinth sync-files' as masteradmin to synchronize.")
+		}
+		if *deep {
+			printContents(c, contents)
+		}
+	}
+	if *deep && !contents.Sound() {
+		return fmt.Errorf("the File Server holds %s with damaged content; restore them from a backup (plinth restore) or upload them again",
+			text.Count(len(contents.Damaged), "file version"))
 	}
 	return nil
+}
+
+// printContents prints what the deep check found.
+func printContents(c *cli, r files.ContentReport) {
+	w := c.io.Out
+	if r.Sound() {
+		fmt.Fprintf(w, "Read %s (%s) back; every one matches its SHA-256.\n", text.Count(r.Chunks, "chunk"), humanize.IBytes(uint64(r.Bytes)))
+		return
+	}
+	fmt.Fprintf(w, "Read %s (%s) back; %s damaged, in %s:\n", text.Count(r.Chunks, "chunk"), humanize.IBytes(uint64(r.Bytes)),
+		text.Count(r.DamagedChunks, "chunk"), text.Count(len(r.Damaged), "file version"))
+	for _, d := range r.Damaged {
+		fmt.Fprintf(w, "  %s\n", d) // DamagedFile.String escapes the path
+	}
 }
 
 func cmdSyncFiles(ctx context.Context, c *cli, args []string) error {
@@ -372,7 +448,7 @@ func cmdSyncFiles(ctx context.Context, c *cli, args []string) error {
 	}
 	fmt.Fprintf(c.io.Out, "Synchronized: %d deleted, %d adopted, %d updated.\n", r.Deleted, r.Adopted, r.Updated)
 	if r.Folder != "" {
-		fmt.Fprintf(c.io.Out, "Adopted files are in /%s.\n", r.Folder)
+		fmt.Fprintf(c.io.Out, "Adopted files are in /%s.\n", text.Safe(r.Folder))
 	}
 	return nil
 }
@@ -389,7 +465,7 @@ func printPlan(c *cli, p filesync.Plan) {
 				fmt.Fprintf(w, "  … and %d more\n", len(es)-most)
 				break
 			}
-			fmt.Fprintf(w, "  %s %s\n", what, e.Path)
+			fmt.Fprintf(w, "  %s %s\n", what, text.Safe(e.Path))
 		}
 	}
 	show("delete ", p.MissingOnServer)
@@ -419,8 +495,8 @@ func cmdSyncHistory(ctx context.Context, c *cli, args []string) error {
 	}
 	rows := [][]string{{"FINISHED", "BY", "DELETED", "ADOPTED", "UPDATED", "FOLDER"}}
 	for _, r := range runs {
-		rows = append(rows, []string{r.Finished.Local().Format("2006-01-02 15:04:05"), r.By,
-			fmt.Sprint(r.Deleted), fmt.Sprint(r.Adopted), fmt.Sprint(r.Updated), r.Folder})
+		rows = append(rows, []string{r.Finished.Local().Format("2006-01-02 15:04:05"), text.Safe(r.By),
+			fmt.Sprint(r.Deleted), fmt.Sprint(r.Adopted), fmt.Sprint(r.Updated), text.Safe(r.Folder)})
 	}
 	c.table(rows)
 	return nil

@@ -32,11 +32,17 @@ type Blobs struct {
 	dir     string
 	maxPack int64
 
+	// syncMu makes Sync wait for a Sync in progress: an entry is durable
+	// only when the fsync that covers it has returned.
+	syncMu sync.Mutex
+
 	mu    sync.Mutex
 	cur   fsys.File // the pack being appended to
 	curID uint32
 	size  int64 // bytes written to cur
 	dirty map[uint32]fsys.File
+	// fresh: a pack was created since the folder was last synced
+	fresh bool
 	open  map[uint32]fsys.File // read handles
 }
 
@@ -175,6 +181,7 @@ func (b *Blobs) roll() error {
 	}
 	b.cur, b.curID, b.size = f, next, int64(len(packMagic))
 	b.dirty[next] = f
+	b.fresh = true
 	return nil
 }
 
@@ -192,12 +199,20 @@ func (b *Blobs) Seal() {
 // sync stays on the list, so the next Sync tries it again; its data is
 // never taken as durable.
 func (b *Blobs) Sync() error {
+	b.syncMu.Lock()
+	defer b.syncMu.Unlock()
 	b.mu.Lock()
-	dirty := b.dirty
-	b.dirty = map[uint32]fsys.File{}
+	dirty, fresh := b.dirty, b.fresh
+	b.dirty, b.fresh = map[uint32]fsys.File{}, false
 	b.mu.Unlock()
 	var errs []error
+	synced := map[uint32]int64{} // for the power-cut test hook
 	for id, f := range dirty {
+		if watching() {
+			if fi, err := f.Stat(); err == nil {
+				synced[id] = fi.Size()
+			}
+		}
 		if err := f.Sync(); err != nil {
 			errs = append(errs, fmt.Errorf("sync pack %d: %w", id, err))
 			b.mu.Lock()
@@ -217,12 +232,25 @@ func (b *Blobs) Sync() error {
 		}
 	}
 	if err := errors.Join(errs...); err != nil {
+		if fresh {
+			b.mu.Lock()
+			b.fresh = true
+			b.mu.Unlock()
+		}
 		return err
 	}
-	if len(dirty) > 0 {
+	// A new pack's name is durable once the folder is synced; appending
+	// to a pack needs only the pack's own fsync.
+	if fresh {
 		if err := b.fs.SyncDir(b.dir); err != nil {
+			b.mu.Lock()
+			b.fresh = true
+			b.mu.Unlock()
 			return fmt.Errorf("sync the packs folder: %w", err)
 		}
+	}
+	for id, size := range synced {
+		durablePack(b.dir, id, size)
 	}
 	return nil
 }
@@ -285,6 +313,7 @@ func (b *Blobs) Truncate(id uint32, size int64) error {
 		_ = f.Close()
 		delete(b.open, id)
 	}
+	defer durableChange(b.dir) // a test hook: see durable.go
 	if size <= int64(len(packMagic)) {
 		err := b.fs.Remove(b.path(id))
 		if errors.Is(err, os.ErrNotExist) {

@@ -345,6 +345,9 @@ func (s *Store) Update(fn func(tx *Tx) error) error {
 	if errors.Is(err, badger.ErrTxnTooBig) {
 		return fmt.Errorf("%s store: %w", s.kind, ErrTooLarge)
 	}
+	if err == nil {
+		durableCommit(s) // a test hook: see durable.go
+	}
 	return s.wrap("write", err)
 }
 
@@ -433,6 +436,7 @@ func (s *Store) Sync() error {
 	if err := s.db.Sync(); err != nil {
 		return s.wrap("sync", fmt.Errorf("sync the %s store: %w", s.kind, err))
 	}
+	durableSync(s) // a test hook: see durable.go
 	return nil
 }
 

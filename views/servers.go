@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"fyne.io/fyne/v2"
@@ -28,10 +29,15 @@ type serversPage struct {
 	ui  *UI
 	obj fyne.CanvasObject
 
-	stores  *widget.Label
-	state   *widget.Label
-	check   *widget.Button
-	syncBtn *widget.Button
+	stores   *widget.Label
+	state    *widget.Label
+	check    *widget.Button
+	syncBtn  *widget.Button
+	contents *widget.Button // Check contents
+
+	// the last content check's damaged files, and its dialog, for tests
+	damaged     []files.DamagedFile
+	damagedList *widget.List
 
 	rule     *widget.Select
 	days     *widget.Entry
@@ -51,6 +57,11 @@ type serversPage struct {
 
 var ruleLabels = []string{"Keep all", "Keep none", "Keep last N days"}
 
+// contentChecker is what the Check contents button needs of core/files.
+type contentChecker interface {
+	CheckContentsReport(ctx context.Context, actor account.Actor, prog progress.Func) (files.ContentReport, error)
+}
+
 func newServersPage(u *UI) *serversPage {
 	p := &serversPage{ui: u, runSel: -1,
 		stores: &widget.Label{Wrapping: fyne.TextWrapWord},
@@ -58,6 +69,10 @@ func newServersPage(u *UI) *serversPage {
 	}
 	p.check = &widget.Button{Text: "Check now", Icon: theme.ViewRefreshIcon(), OnTapped: func() { p.detect(true) }}
 	p.syncBtn = &widget.Button{Text: "Synchronize files…", Icon: theme.MediaReplayIcon(), Importance: widget.WarningImportance, OnTapped: p.startSync}
+	p.contents = &widget.Button{Text: "Check contents", Icon: theme.SearchIcon(), OnTapped: p.checkContents}
+	if _, ok := u.svc.Files.(contentChecker); !ok {
+		p.contents.Hide()
+	}
 	p.rule = widget.NewSelect(ruleLabels, func(s string) {
 		if s == ruleLabels[2] {
 			p.days.Show()
@@ -95,8 +110,9 @@ func newServersPage(u *UI) *serversPage {
 	fileServer := container.NewVBox(
 		p.stores,
 		p.state,
-		container.NewHBox(p.check, p.syncBtn),
+		container.NewHBox(p.check, p.syncBtn, p.contents),
 		widget.NewLabel("The full synchronization makes the Manager agree with the File Server after either was restored from a backup. Only masteradmin can run it."),
+		widget.NewLabel("Check contents reads every file on the File Server back and compares it with its checksum, to find damage on the disk."),
 		widget.NewSeparator(),
 		heading("Versioning"),
 		container.NewHBox(p.rule, container.NewGridWrap(fyne.NewSize(80, p.days.MinSize().Height), p.days), p.saveRule),
@@ -389,6 +405,88 @@ func (p *serversPage) showReport() {
 		d.Resize(fyne.NewSize(760, 480))
 		d.Show()
 	})
+}
+
+// checkContents reads every chunk on the File Server back against its
+// checksum, with the yellow bar (bytes read, Cancel); the green bar says
+// all is sound, the red bar names the damaged files and a dialog lists
+// them all.
+func (p *serversPage) checkContents() {
+	cc, ok := p.ui.svc.Files.(contentChecker)
+	if !ok {
+		return
+	}
+	actor := p.ui.actor
+	var r files.ContentReport
+	p.ui.longWork("Checking contents", func(ctx context.Context, prog progress.Func) (string, error) {
+		var err error
+		r, err = cc.CheckContentsReport(ctx, actor, func(rep progress.Report) {
+			rep.Item = humanize.IBytes(uint64(rep.Done)) + " of " + humanize.IBytes(uint64(rep.Total)) + " read"
+			prog(rep)
+		})
+		if err != nil {
+			return "", err
+		}
+		if r.Sound() {
+			return fmt.Sprintf("Contents checked: %s (%s) read back, every one matches its checksum.",
+				text.Count(r.Chunks, "part"), humanize.IBytes(uint64(r.Bytes))), nil
+		}
+		return "", contentDamage(r)
+	}, func(err error) {
+		p.damaged = r.Damaged
+		if err == nil || r.Sound() {
+			return
+		}
+		p.showDamaged(r)
+	})
+}
+
+// contentDamage is the red bar's sentence for a damaged File Server.
+func contentDamage(r files.ContentReport) error {
+	var names []string
+	for i, d := range r.Damaged {
+		if i == 3 {
+			names = append(names, fmt.Sprintf("and %d more", len(r.Damaged)-3))
+			break
+		}
+		names = append(names, text.Safe(d.Path))
+	}
+	if len(names) == 0 {
+		return fmt.Errorf("%s on the File Server %s damaged, but no file uses them", text.Count(r.DamagedChunks, "part"), isAre(r.DamagedChunks))
+	}
+	return fmt.Errorf("%s on the File Server %s damaged content: %s; restore them from a backup or upload them again",
+		text.Count(len(r.Damaged), "file version"), hasHave(len(r.Damaged)), strings.Join(names, ", "))
+}
+
+func isAre(n int) string {
+	if n == 1 {
+		return "is"
+	}
+	return "are"
+}
+
+func hasHave(n int) string {
+	if n == 1 {
+		return "has"
+	}
+	return "have"
+}
+
+// showDamaged lists every damaged file version with its damaged parts.
+func (p *serversPage) showDamaged(r files.ContentReport) {
+	lines := make([]string, len(r.Damaged))
+	for i, d := range r.Damaged {
+		lines[i] = d.String()
+	}
+	p.damagedList = widget.NewList(func() int { return len(lines) },
+		func() fyne.CanvasObject { return &widget.Label{Truncation: fyne.TextTruncateEllipsis} },
+		func(i widget.ListItemID, o fyne.CanvasObject) { o.(*widget.Label).SetText(lines[i]) })
+	head := &widget.Label{Wrapping: fyne.TextWrapWord, Text: fmt.Sprintf(
+		"%s (%s) read back; %s %s damaged. These file versions use them; restore them from a backup or upload them again:",
+		text.Count(r.Chunks, "part"), humanize.IBytes(uint64(r.Bytes)), text.Count(r.DamagedChunks, "part"), isAre(r.DamagedChunks))}
+	d := dialog.NewCustom("Damaged files", "Close", container.NewBorder(head, nil, nil, nil, p.damagedList), p.ui.win)
+	d.Resize(fyne.NewSize(760, 420))
+	d.Show()
 }
 
 // showTab opens a settings tab: "fileserver" or "email".

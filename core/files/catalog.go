@@ -259,6 +259,9 @@ func (s *Service) TakeServer(ctx context.Context, ids []string, also func(*stora
 	if err != nil {
 		return err
 	}
+	if err := s.syncServer(); err != nil { // the Manager takes what it reads
+		return err
+	}
 	return s.changeManager(also, func(tx *storage.Tx, set *storage.FileSet) error {
 		for _, id := range ids {
 			v, err := versions.Get(tx, id)
@@ -310,6 +313,9 @@ func (s *Service) Adopt(ctx context.Context, into string, ids []string, also fun
 		return err
 	}
 	sort.Slice(recs, func(i, j int) bool { return recs[i].ID < recs[j].ID })
+	if err := s.syncServer(); err != nil { // the Manager lists what it reads
+		return err
+	}
 	now := s.nowUTC()
 	return s.changeManager(also, func(tx *storage.Tx, set *storage.FileSet) error {
 		for _, rec := range recs {

@@ -23,6 +23,10 @@ func (s *Service) Compact(ctx context.Context) (int64, error) {
 	defer s.gate.Unlock()
 	b := s.fs.Blobs()
 	before := packBytes(b)
+	// Packs are removed by what the store says; make sure it says it durably.
+	if err := s.syncServer(); err != nil {
+		return 0, err
+	}
 	if _, err := s.tidyPacks(ctx); err != nil {
 		return 0, err
 	}
@@ -63,6 +67,8 @@ func packBytes(b *storage.Blobs) int64 {
 }
 
 // rewritePack moves the live chunks of one pack into the current pack.
+// The new pack and the index that points into it are durable before it
+// returns, so the old pack can go.
 func (s *Service) rewritePack(id uint32) error {
 	type live struct {
 		chunk string
@@ -104,7 +110,7 @@ func (s *Service) rewritePack(id uint32) error {
 	if err := b.Sync(); err != nil {
 		return err
 	}
-	return s.fs.Update(func(tx *storage.Tx) error {
+	err = s.fs.Update(func(tx *storage.Tx) error {
 		touched := map[uint32]PackInfo{}
 		for c, nl := range moved {
 			if err := chunks.Put(tx, c, nl); err != nil {
@@ -129,6 +135,10 @@ func (s *Service) rewritePack(id uint32) error {
 		// The old pack holds nothing live now; tidyPacks removes it.
 		return packs.Put(tx, packKey(id), PackInfo{})
 	})
+	if err != nil {
+		return err
+	}
+	return s.syncServer()
 }
 
 // CommittedPacks returns each pack's committed size: what a backup must
@@ -152,37 +162,4 @@ func (s *Service) CommittedPacks() (map[uint32]int64, error) {
 func (s *Service) PinPacks() func() {
 	s.packPin.RLock()
 	return s.packPin.RUnlock
-}
-
-// CheckContents reads every chunk the fileserver indexes and checks it
-// against its hash; a verify runs it on a restored copy.
-func (s *Service) CheckContents(ctx context.Context) (int, error) {
-	type entry struct {
-		id  string
-		loc storage.Loc
-	}
-	var all []entry
-	err := s.fs.View(func(tx *storage.Tx) error {
-		return chunks.Scan(tx, "", func(id string, loc storage.Loc) error {
-			all = append(all, entry{id, loc})
-			return nil
-		})
-	})
-	if err != nil {
-		return 0, err
-	}
-	for i, e := range all {
-		if err := ctx.Err(); err != nil {
-			return i, err
-		}
-		data, err := s.fs.Blobs().Read(e.loc)
-		if err != nil {
-			return i, refuse(ErrDamaged, "a chunk of the file server cannot be read: %v", err)
-		}
-		sum := sha256.Sum256(data)
-		if hex.EncodeToString(sum[:]) != e.id {
-			return i, refuse(ErrDamaged, "a chunk in pack %d is damaged", e.loc.Pack)
-		}
-	}
-	return len(all), nil
 }

@@ -15,6 +15,7 @@ import (
 
 	"codeberg.org/plinth/plinth/core/account"
 	"codeberg.org/plinth/plinth/storage"
+	"codeberg.org/plinth/plinth/storage/fsys"
 )
 
 type env struct {
@@ -26,6 +27,10 @@ type env struct {
 	fsDir  string
 	mgr    *storage.Store
 	fs     *storage.Store
+	// fsOpt opens the fileserver store (its FS puts faults in the packs);
+	// disk, when set, is what exports are written through.
+	fsOpt storage.Options
+	disk  fsys.FS
 }
 
 func newEnv(t *testing.T) *env {
@@ -46,11 +51,14 @@ func (e *env) open() {
 	if e.mgr, err = storage.Open(e.mgrDir, storage.Manager, storage.Options{}); err != nil {
 		e.t.Fatal(err)
 	}
-	if e.fs, err = storage.Open(e.fsDir, storage.FileServer, storage.Options{}); err != nil {
+	if e.fs, err = storage.Open(e.fsDir, storage.FileServer, e.fsOpt); err != nil {
 		e.t.Fatal(err)
 	}
 	e.acc = account.NewService(e.mgr)
 	e.s = NewService(e.mgr, e.fs, e.acc, nil)
+	if e.disk != nil {
+		e.s.SetFS(e.disk)
+	}
 	e.t.Cleanup(e.close)
 }
 

@@ -372,6 +372,11 @@ func (s *Service) repath(ctx context.Context, in Intent) error {
 			return fmt.Errorf("update paths on the file server: %w", err)
 		}
 	}
+	if len(fixes) > 0 {
+		if err := s.syncServer(); err != nil {
+			return err
+		}
+	}
 	return s.mgr.Update(func(tx *storage.Tx) error { return intents.Delete(tx, in.ID) })
 }
 
@@ -410,7 +415,8 @@ func (s *Service) MakeCurrent(ctx context.Context, actor account.Actor, fileID, 
 	}
 	s.gate.RLock()
 	defer s.gate.RUnlock()
-	return s.commitVersion(ctx, actor.Name(), n.Parent, n.Name, content{chunks: rec.Chunks, hash: v.Hash, size: v.Size})
+	made, _, err := s.commitVersion(ctx, actor.Name(), n.Parent, n.Name, content{chunks: rec.Chunks, hash: v.Hash, size: v.Size})
+	return made, err
 }
 
 // VersionAt returns one version of a file.

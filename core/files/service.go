@@ -23,6 +23,7 @@ import (
 
 	"codeberg.org/plinth/plinth/core/account"
 	"codeberg.org/plinth/plinth/storage"
+	"codeberg.org/plinth/plinth/storage/fsys"
 )
 
 // Errors with a sentence for the user.
@@ -64,6 +65,9 @@ type Service struct {
 	// gone, to remove what other services keep for it.
 	IModelGuard func(ctx context.Context, imodels []Node) error
 	IModelGone  func(ctx context.Context, id string)
+
+	// disk is what exports are written through (nil: the OS); SetFS.
+	disk fsys.FS
 
 	// failAfter, when set by tests, makes a two-store change stop after
 	// the named step as if the process had been killed there.

@@ -106,11 +106,10 @@ func (s *Service) Synthesize(ctx context.Context, parent, prefix string, n int, 
 		fb.Cancel()
 		return err
 	}
-	if err := mb.Flush(); err != nil {
-		fb.Cancel()
-		return err
-	}
+	// The File Server side first, durably: the Manager never lists
+	// content that is not on disk.
 	if err := fb.Flush(); err != nil {
+		mb.Cancel()
 		return err
 	}
 	merge := func(st *storage.Store, extra storage.FileSet) error {
@@ -125,26 +124,34 @@ func (s *Service) Synthesize(ctx context.Context, parent, prefix string, n int, 
 			return tx.SetFileSet(set)
 		})
 	}
-	if err := merge(s.mgr, mset); err != nil {
+	err = merge(s.fs, fset)
+	if err == nil {
+		err = s.fs.Update(func(tx *storage.Tx) error {
+			for id, add := range touched {
+				pi, err := packs.Get(tx, packKey(id))
+				if err != nil && !errors.Is(err, storage.ErrNotFound) {
+					return err
+				}
+				pi.Live += add.Live
+				pi.Size = max(pi.Size, add.Size)
+				if err := packs.Put(tx, packKey(id), pi); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	}
+	if err == nil {
+		err = s.syncServer()
+	}
+	if err != nil {
+		mb.Cancel()
 		return err
 	}
-	if err := merge(s.fs, fset); err != nil {
+	if err := mb.Flush(); err != nil {
 		return err
 	}
-	return s.fs.Update(func(tx *storage.Tx) error {
-		for id, add := range touched {
-			pi, err := packs.Get(tx, packKey(id))
-			if err != nil && !errors.Is(err, storage.ErrNotFound) {
-				return err
-			}
-			pi.Live += add.Live
-			pi.Size = max(pi.Size, add.Size)
-			if err := packs.Put(tx, packKey(id), pi); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	return merge(s.mgr, mset)
 }
 
 func firstErr(errs ...error) error {

@@ -13,6 +13,8 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/dustin/go-humanize"
+
 	"codeberg.org/plinth/plinth/core/account"
 	"codeberg.org/plinth/plinth/core/progress"
 	"codeberg.org/plinth/plinth/storage"
@@ -98,39 +100,70 @@ func WriteAtomic(path string, r io.Reader) (int64, error) {
 	return fsys.WriteFrom(fsys.OS, path, r, fsys.Options{Perm: 0o644})
 }
 
+// SetFS replaces the file system exports are written through (fsys.OS by
+// default); tests put faults in it. The packs go through the store's own
+// (storage.Options.FS).
+func (s *Service) SetFS(f fsys.FS) { s.disk = fsys.Or(f) }
+
+func (s *Service) diskFS() fsys.FS { return fsys.Or(s.disk) }
+
+// chmod sets the permission of an exported file or folder: temporary
+// files and folders are created private.
+func chmod(f fsys.FS, path string, mode fs.FileMode) error {
+	if c, ok := f.(interface {
+		Chmod(string, fs.FileMode) error
+	}); ok {
+		return c.Chmod(path, mode)
+	}
+	if f == fsys.OS {
+		return os.Chmod(path, mode)
+	}
+	return nil
+}
+
 // Export writes a file, or a folder with everything below it, to dest on
 // disk. If dest is an existing folder the item goes inside it under its own
 // name; an existing file or folder of that name is never overwritten.
-// Every file is written atomically. It needs View item.
+// A file is written atomically; a folder is written into a temporary
+// folder beside its target and renamed into place when it is complete, so
+// a failure leaves nothing half-written behind. It needs View item.
 func (s *Service) Export(ctx context.Context, actor account.Actor, id, dest string, prog progress.Func) (int, error) {
 	n, err := s.Get(ctx, actor, id)
 	if err != nil {
 		return 0, err
 	}
+	disk := s.diskFS()
 	target := dest
-	if fi, err := os.Stat(dest); err == nil && fi.IsDir() {
+	if fi, err := disk.Stat(dest); err == nil && fi.IsDir() {
 		target = filepath.Join(dest, n.Name)
 		if id == RootID {
 			target = filepath.Join(dest, "Projects")
 		}
 	}
-	if _, err := os.Lstat(target); err == nil {
+	if _, err := disk.Lstat(target); err == nil {
 		return 0, fmt.Errorf("%s already exists; export into an empty place", target)
 	}
 	// Count what will be written, for progress.
 	var total int64
-	var count int
 	_ = s.mgr.View(func(tx *storage.Tx) error {
 		return walk(tx, n, func(c Node) error {
 			if c.Kind == KindFile {
 				total += c.Size
-				count++
 			}
 			return nil
 		})
 	})
 	var done int64
 	written := 0
+	// A folder is written below a temporary folder; messages name the
+	// place it is going to.
+	var tmp string
+	shown := func(p string) string {
+		if tmp != "" && strings.HasPrefix(p, tmp) {
+			return target + p[len(tmp):]
+		}
+		return p
+	}
 	var export func(n Node, target string) error
 	export = func(n Node, target string) error {
 		if err := ctx.Err(); err != nil {
@@ -142,19 +175,20 @@ func (s *Service) Export(ctx context.Context, actor account.Actor, id, dest stri
 				return err
 			}
 			defer rd.Close()
-			c, err := WriteAtomic(target, &countingReader{r: rd, fn: func(k int64) {
+			_, err = fsys.WriteFrom(disk, target, &countingReader{r: rd, fn: func(k int64) {
 				done += k
 				prog.Send(progress.Report{Phase: "Exporting", Done: done, Total: total, Item: n.Name, Bytes: true})
-			}})
-			if err != nil {
-				return fmt.Errorf("export %s to %s: %w", n.Name, target, plainFS(err))
+			}}, fsys.Options{NoReplace: true, NoDirSync: true})
+			if err == nil {
+				if err = chmod(disk, target, 0o644); err != nil {
+					_ = disk.Remove(target)
+				}
 			}
-			_ = c
+			if err != nil {
+				return fmt.Errorf("export %s to %s: %w", n.Name, shown(target), plainFS(err))
+			}
 			written++
 			return nil
-		}
-		if err := os.MkdirAll(target, 0o755); err != nil {
-			return fmt.Errorf("create folder %s: %w", target, plainFS(err))
 		}
 		if n.Kind == KindIModel {
 			return nil // iModel contents are exported with their own tools
@@ -164,14 +198,72 @@ func (s *Service) Export(ctx context.Context, actor account.Actor, id, dest stri
 			return err
 		}
 		for _, k := range kids {
+			if k.Name == "" || k.Name == "." || k.Name == ".." || strings.ContainsAny(k.Name, `/\`) {
+				return fmt.Errorf("%q cannot be written to disk; rename it on the Projects page first", k.Name)
+			}
+			if !k.Kind.IsContainer() && k.Kind != KindFile && k.Kind != KindIModel {
+				continue
+			}
+			if k.Kind != KindFile {
+				if err := disk.MkdirAll(filepath.Join(target, k.Name), 0o755); err != nil {
+					return fmt.Errorf("create folder %s: %w", shown(filepath.Join(target, k.Name)), plainFS(err))
+				}
+			}
 			if err := export(k, filepath.Join(target, k.Name)); err != nil {
 				return err
 			}
 		}
+		if err := disk.SyncDir(target); err != nil {
+			return fmt.Errorf("export to %s: %w", shown(target), plainFS(err))
+		}
 		return nil
 	}
-	err = export(n, target)
-	return written, err
+	if n.Kind == KindFile {
+		if err := export(n, target); err != nil {
+			return 0, err
+		}
+		if err := syncNew(disk, target); err != nil {
+			return 0, fmt.Errorf("export to %s: %w", target, plainFS(err))
+		}
+		return written, nil
+	}
+	tmp, err = disk.MkdirTemp(filepath.Dir(target), "."+filepath.Base(target)+".*.plinth-tmp")
+	if err != nil {
+		return 0, fmt.Errorf("create folder %s: %w", target, plainFS(err))
+	}
+	err = export(n, tmp)
+	if err == nil {
+		err = chmod(disk, tmp, 0o755)
+	}
+	if err == nil {
+		if _, serr := disk.Lstat(target); serr == nil {
+			err = fmt.Errorf("%s appeared during the export; it was left as it is", target)
+		}
+	}
+	if err == nil {
+		if err = disk.Rename(tmp, target); err == nil {
+			err = syncNew(disk, target)
+		}
+		if err != nil {
+			err = fmt.Errorf("export to %s: %w", target, plainFS(err))
+		}
+	}
+	if err != nil {
+		_ = disk.RemoveAll(tmp)
+		return 0, err
+	}
+	return written, nil
+}
+
+// syncNew makes the entry of a file or folder just renamed into place
+// durable; when that fails it takes the entry away again, so that a failed
+// export leaves nothing behind.
+func syncNew(disk fsys.FS, path string) error {
+	if err := disk.SyncDir(filepath.Dir(path)); err != nil {
+		_ = disk.RemoveAll(path)
+		return err
+	}
+	return nil
 }
 
 func plainFS(err error) error {
@@ -201,26 +293,71 @@ type Skipped struct {
 	Reason string `json:"reason"`
 }
 
-// ImportStats says what an import did.
+// ImportStats says what an import did. Files counts what was stored;
+// Versions says how many of those became a new version of a file that was
+// on the Projects page before (re-importing on purpose); Bytes is what was
+// stored, as read. Everything else is in Skipped, one entry per file or
+// folder, with the reason.
 type ImportStats struct {
-	Files   int       `json:"files"`
-	Folders int       `json:"folders"`
-	Bytes   int64     `json:"bytes"`
-	Skipped []Skipped `json:"skipped,omitempty"`
+	Files    int       `json:"files"`
+	Versions int       `json:"versions"`
+	Folders  int       `json:"folders"`
+	Bytes    int64     `json:"bytes"`
+	Skipped  []Skipped `json:"skipped,omitempty"`
+}
+
+// Add adds what another import did.
+func (st *ImportStats) Add(o ImportStats) {
+	st.Files += o.Files
+	st.Versions += o.Versions
+	st.Folders += o.Folders
+	st.Bytes += o.Bytes
+	st.Skipped = append(st.Skipped, o.Skipped...)
 }
 
 // Import uploads a file or a folder (with everything below it) from disk
-// into a container. Names that cannot be used, links and special files are
-// skipped and listed; everything else goes in. It needs Modify content.
+// into a container: ImportPaths with one path.
 func (s *Service) Import(ctx context.Context, actor account.Actor, parentID, local string, prog progress.Func) (ImportStats, error) {
+	return s.ImportPaths(ctx, actor, parentID, []string{local}, prog)
+}
+
+// ImportPaths uploads files and folders (with everything below them) from
+// disk into a container. Names that cannot be used, links and special
+// files are skipped and listed, and so are names that clash within the
+// import: two names that are one on the Projects page (NameKey: "Case.txt"
+// and "case.txt", or "café" with its accent composed and decomposed) are
+// never stored as versions of each other; the first is imported and the
+// others are reported. A file already on the Projects page gets a new
+// version, as an upload would. A file that changes while it is read is
+// read once more, then skipped: a torn file is never stored. The disk of
+// the packs must have room for everything (storage.NeedSpace) before
+// anything is written. It needs Modify content.
+func (s *Service) ImportPaths(ctx context.Context, actor account.Actor, parentID string, locals []string, prog progress.Func) (ImportStats, error) {
 	var st ImportStats
-	info, err := os.Lstat(local)
-	if err != nil {
-		return st, fmt.Errorf("cannot read %s: %w", local, plainFS(err))
+	var parent Node
+	if err := s.mgr.View(func(tx *storage.Tx) (err error) { parent, err = getNode(tx, parentID); return err }); err != nil {
+		return st, err
 	}
-	// Measure first, so progress has a total.
+	if err := s.check(ctx, actor, parent, account.ModifyContent); err != nil {
+		return st, err
+	}
+	infos := make([]fs.FileInfo, len(locals))
+	for i, local := range locals {
+		info, err := os.Lstat(local)
+		if err != nil {
+			return st, fmt.Errorf("cannot read %s: %w", local, plainFS(err))
+		}
+		infos[i] = info
+	}
+	// Measure first, for progress and for the free-space check.
 	var total int64
-	if info.IsDir() {
+	for i, local := range locals {
+		if !infos[i].IsDir() {
+			if infos[i].Mode().IsRegular() {
+				total += infos[i].Size()
+			}
+			continue
+		}
 		_ = filepath.WalkDir(local, func(p string, d fs.DirEntry, err error) error {
 			if err == nil && d.Type().IsRegular() {
 				if fi, err := d.Info(); err == nil {
@@ -229,82 +366,270 @@ func (s *Service) Import(ctx context.Context, actor account.Actor, parentID, loc
 			}
 			return nil
 		})
-	} else {
-		total = info.Size()
 	}
-	var done int64
-	send := func(item string) progress.Func {
-		base := done
-		return func(r progress.Report) {
-			prog.Send(progress.Report{Phase: "Importing", Done: base + r.Done, Total: total, Item: item, Bytes: true})
+	if err := s.needSpace(total, "importing"); err != nil {
+		return st, err
+	}
+	im := &importer{s: s, actor: actor, st: &st, total: total, prog: prog, taken: map[string]string{}}
+	defer im.release()
+	for i, local := range locals {
+		if err := im.item(ctx, parentID, local, infos[i]); err != nil {
+			return st, err
 		}
 	}
-	var imp func(parent, path string, fi fs.FileInfo) error
-	imp = func(parent, path string, fi fs.FileInfo) error {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		name := normalize(filepath.Base(path))
-		switch {
-		case fi.Mode()&fs.ModeSymlink != 0:
-			st.Skipped = append(st.Skipped, Skipped{path, "it is a link; import what it points to instead"})
-			return nil
-		case !fi.IsDir() && !fi.Mode().IsRegular():
-			st.Skipped = append(st.Skipped, Skipped{path, "it is not a regular file"})
-			return nil
-		}
-		if err := CheckName(name); err != nil {
-			st.Skipped = append(st.Skipped, Skipped{path, sentenceOf(err)})
-			return nil
-		}
-		if fi.IsDir() {
-			dir, err := s.mkdirChain(ctx, actor, parent, []string{name})
-			if err != nil {
-				if errors.Is(err, ErrExists) {
-					st.Skipped = append(st.Skipped, Skipped{path, sentenceOf(err)})
-					return nil
-				}
-				return err
-			}
-			st.Folders++
-			ents, err := os.ReadDir(path)
-			if err != nil {
-				st.Skipped = append(st.Skipped, Skipped{path, "cannot read the folder: " + plainFS(err).Error()})
-				return nil
-			}
-			sort.Slice(ents, func(i, j int) bool { return ents[i].Name() < ents[j].Name() })
-			for _, e := range ents {
-				efi, err := e.Info()
-				if err != nil {
-					continue
-				}
-				if err := imp(dir.ID, filepath.Join(path, e.Name()), efi); err != nil {
-					return err
-				}
-			}
-			return nil
-		}
-		f, err := os.Open(path)
-		if err != nil {
-			st.Skipped = append(st.Skipped, Skipped{path, "cannot read the file: " + plainFS(err).Error()})
-			return nil
-		}
-		defer f.Close()
-		_, err = s.Upload(ctx, actor, parent, name, f, fi.Size(), send(name))
-		if err != nil {
-			if errors.Is(err, ErrExists) || errors.Is(err, ErrBadName) {
-				st.Skipped = append(st.Skipped, Skipped{path, sentenceOf(err)})
-				return nil
-			}
-			return err
-		}
-		st.Files++
-		st.Bytes += fi.Size()
-		done += fi.Size()
+	return st, im.flush(ctx)
+}
+
+// importer is one run of ImportPaths.
+type importer struct {
+	s     *Service
+	actor account.Actor
+	st    *ImportStats
+	total int64
+	done  int64
+	prog  progress.Func
+	// taken maps a container id and a NameKey to the path on disk that
+	// this import stored under that name.
+	taken map[string]string
+	// Files read and checked, not committed yet: they are committed in
+	// groups (commitVersions), a commit per store for many small files.
+	// The gate is held shared from the first read of a group to its
+	// commit, so that nothing cuts their chunks from the packs meanwhile.
+	batch      []pendingAdd
+	batchPaths []string
+	batchBytes int64
+	locked     bool
+}
+
+// A group of imported files is committed when it holds this many files
+// or bytes.
+const (
+	batchFiles = 64
+	batchBytes = 64 << 20
+)
+
+// lock holds the gate shared until the group is committed.
+func (im *importer) lock() {
+	if !im.locked {
+		im.s.gate.RLock()
+		im.locked = true
+	}
+}
+
+// release lets go of the gate; what was not committed is abandoned (its
+// chunks are garbage that Recover and compaction reclaim).
+func (im *importer) release() {
+	if im.locked {
+		im.s.gate.RUnlock()
+		im.locked = false
+	}
+	im.batch, im.batchPaths, im.batchBytes = nil, nil, 0
+}
+
+// flush commits the files read so far and counts them.
+func (im *importer) flush(ctx context.Context) error {
+	defer im.release()
+	if len(im.batch) == 0 {
 		return nil
 	}
-	err = imp(parentID, local, info)
-	return st, err
+	res, err := im.s.commitVersions(ctx, im.actor.Name(), im.batch)
+	if err != nil {
+		return err
+	}
+	for i, r := range res {
+		if r.err != nil {
+			im.skip(im.batchPaths[i], sentenceOf(r.err))
+			continue
+		}
+		im.st.Files++
+		if r.existed {
+			im.st.Versions++
+		}
+		im.st.Bytes += im.batch[i].c.size
+	}
+	return nil
+}
+
+func (im *importer) skip(path, reason string) {
+	im.st.Skipped = append(im.st.Skipped, Skipped{Path: path, Reason: reason})
+}
+
+// item imports one file or folder from disk into the container parent.
+func (im *importer) item(ctx context.Context, parent, path string, fi fs.FileInfo) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	name := normalize(filepath.Base(path))
+	switch {
+	case fi.Mode()&fs.ModeSymlink != 0:
+		im.skip(path, "it is a link; import what it points to instead")
+		return nil
+	case !fi.IsDir() && !fi.Mode().IsRegular():
+		im.skip(path, "it is not a regular file")
+		return nil
+	}
+	if err := CheckName(name); err != nil {
+		im.skip(path, sentenceOf(err))
+		return nil
+	}
+	key := parent + "/" + NameKey(name)
+	if other, ok := im.taken[key]; ok {
+		reason := "its name clashes with " + other + ", which was imported: " + clash(filepath.Base(path), filepath.Base(other)) +
+			"; rename one of them and import it again"
+		if fi.IsDir() {
+			reason += " (nothing in this folder was imported)"
+		}
+		im.skip(path, reason)
+		return nil
+	}
+	if fi.IsDir() {
+		dir, err := im.s.mkdirChain(ctx, im.actor, parent, []string{name})
+		if err != nil {
+			if errors.Is(err, ErrExists) || errors.Is(err, ErrBadName) {
+				im.skip(path, sentenceOf(err))
+				return nil
+			}
+			return err
+		}
+		im.taken[key] = path
+		im.st.Folders++
+		ents, err := os.ReadDir(path)
+		if err != nil {
+			im.skip(path, "cannot read the folder: "+plainFS(err).Error())
+			return nil
+		}
+		sort.Slice(ents, func(i, j int) bool { return ents[i].Name() < ents[j].Name() })
+		for _, e := range ents {
+			efi, err := e.Info()
+			if err != nil {
+				im.skip(filepath.Join(path, e.Name()), "cannot read it: "+plainFS(err).Error())
+				continue
+			}
+			if err := im.item(ctx, dir.ID, filepath.Join(path, e.Name()), efi); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	err := im.file(ctx, parent, name, path)
+	if err != nil {
+		var se *sourceError
+		switch {
+		case errors.As(err, &se):
+			im.skip(path, "cannot read the file: "+plainFS(se.err).Error())
+			return nil
+		case errors.Is(err, ErrExists), errors.Is(err, ErrBadName), errors.Is(err, errChanged):
+			im.skip(path, sentenceOf(err))
+			return nil
+		}
+		return err
+	}
+	im.taken[key] = path
+	if len(im.batch) >= batchFiles || im.batchBytes >= batchBytes {
+		return im.flush(ctx)
+	}
+	return nil
+}
+
+// clash says why two names with one NameKey are one name on the Projects
+// page.
+func clash(a, b string) string {
+	if normalize(a) == normalize(b) {
+		return "the two names have the same letters, with accents encoded differently (composed and decomposed Unicode)"
+	}
+	return "the Projects page does not tell upper and lower case apart"
+}
+
+// errChanged means a file changed every time it was read.
+var errChanged = errors.New("the file changed while it was read")
+
+// file reads one file from disk into the packs and adds it to the group
+// to commit. What was read must be what the file holds afterwards: the
+// same file (not replaced), the same size and modification time before
+// and after, and as many bytes read as it has. Otherwise it was torn by a
+// writer; it is read once more, and refused if it changes again. Chunks
+// of a torn read are never committed (Recover and compaction reclaim
+// them).
+func (im *importer) file(ctx context.Context, parentID, name, path string) error {
+	s := im.s
+	name, err := s.prepareUpload(ctx, im.actor, parentID, name)
+	if err != nil {
+		return err
+	}
+	im.lock()
+	var why string
+	for range 2 {
+		f, err := os.Open(path)
+		if err != nil {
+			return &sourceError{item: path, err: err}
+		}
+		before, err := f.Stat()
+		if err != nil {
+			_ = f.Close()
+			return &sourceError{item: path, err: err}
+		}
+		base := im.done
+		c, err := s.storeContent(ctx, f, before.Size(), name, func(r progress.Report) {
+			im.prog.Send(progress.Report{Phase: "Importing", Done: base + r.Done, Total: im.total, Item: name, Bytes: true})
+		})
+		after, serr := f.Stat()
+		_ = f.Close()
+		if err != nil {
+			return s.wrapWrite(name, err)
+		}
+		if serr != nil {
+			return &sourceError{item: path, err: serr}
+		}
+		now, lerr := os.Lstat(path)
+		if why = changed(before, after, now, lerr, c.size); why != "" {
+			continue
+		}
+		im.done += c.size
+		im.batch = append(im.batch, pendingAdd{parent: parentID, name: name, c: c})
+		im.batchPaths = append(im.batchPaths, path)
+		im.batchBytes += c.size
+		return nil
+	}
+	return &refusal{msg: "it changed while it was read, twice (" + why + "); import it again when nothing is writing to it", is: errChanged}
+}
+
+// sizes says "12 MiB to 14 MiB", in bytes when that would not show the
+// difference.
+func sizes(a, b int64) string {
+	ha, hb := twoSizes(a, b)
+	return ha + " to " + hb
+}
+
+// twoSizes writes two sizes for a user, in bytes when the rounded forms
+// would look the same.
+func twoSizes(a, b int64) (string, string) {
+	ha, hb := humanize.IBytes(uint64(max(a, 0))), humanize.IBytes(uint64(max(b, 0)))
+	if ha == hb {
+		return humanize.Comma(a), humanize.Comma(b) + " bytes"
+	}
+	return ha, hb
+}
+
+// changed says how a file changed while it was read (read bytes of it
+// between the before and after Stat of the open file; now is the path's
+// Lstat afterwards), or "" when it did not.
+func changed(before, after, now fs.FileInfo, nowErr error, read int64) string {
+	switch {
+	case after.Size() > before.Size():
+		return "it grew from " + sizes(before.Size(), after.Size())
+	case after.Size() < before.Size():
+		return "it shrank from " + sizes(before.Size(), after.Size())
+	case read != before.Size():
+		a, b := twoSizes(before.Size(), read)
+		return "its size said " + a + " but " + b + " were read"
+	case !after.ModTime().Equal(before.ModTime()):
+		return "it was written to"
+	case nowErr != nil:
+		return "it was removed"
+	case !os.SameFile(before, now):
+		return "another file took its place"
+	}
+	return ""
 }
 
 func sentenceOf(err error) string { return err.Error() }
@@ -328,10 +653,19 @@ func (s *Service) ExportVersion(ctx context.Context, actor account.Actor, fileID
 		name = strings.TrimSuffix(name, ext) + " (" + v.Created.Local().Format("2006-01-02 15-04-05") + ")" + ext
 	}
 	target := filepath.Join(dest, name)
-	if _, err := os.Lstat(target); err == nil {
+	disk := s.diskFS()
+	if _, err := disk.Lstat(target); err == nil {
 		return "", fmt.Errorf("%s already exists; choose another folder", target)
 	}
-	if _, err := WriteAtomic(target, rd); err != nil {
+	_, err = fsys.WriteFrom(disk, target, rd, fsys.Options{NoReplace: true, NoDirSync: true})
+	if err == nil {
+		if err = chmod(disk, target, 0o644); err == nil {
+			err = syncNew(disk, target)
+		} else {
+			_ = disk.Remove(target)
+		}
+	}
+	if err != nil {
 		return "", fmt.Errorf("export %s: %w", name, plainFS(err))
 	}
 	return target, nil
