@@ -115,9 +115,6 @@ func chmod(f fsys.FS, path string, mode fs.FileMode) error {
 	}); ok {
 		return c.Chmod(path, mode)
 	}
-	if f == fsys.OS {
-		return os.Chmod(path, mode)
-	}
 	return nil
 }
 

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -174,5 +175,19 @@ func TestIsTemp(t *testing.T) {
 	}
 	if fsys.IsTemp("x") {
 		t.Fatal("a plain name taken for a temporary one")
+	}
+}
+
+func TestPermIsApplied(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("no Unix permissions")
+	}
+	p := filepath.Join(t.TempDir(), "export.pdf")
+	if err := fsys.WriteFile(nil, p, []byte("x"), fsys.Options{Perm: 0o644}); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(p)
+	if err != nil || fi.Mode().Perm() != 0o644 {
+		t.Fatalf("mode %v, %v; want 0644", fi.Mode().Perm(), err)
 	}
 }

@@ -123,3 +123,6 @@ func ReadFileLimit(fsys FS, name string, limit int64) ([]byte, error) {
 	}
 	return b, nil
 }
+
+// Chmod sets a file's permission bits (Options.Perm uses it).
+func (osFS) Chmod(name string, mode fs.FileMode) error { return os.Chmod(name, mode) }
