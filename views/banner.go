@@ -1,8 +1,9 @@
 package views
 
 import (
-	"fmt"
 	"image/color"
+
+	"github.com/dustin/go-humanize"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/canvas"
@@ -10,6 +11,8 @@ import (
 	"fyne.io/fyne/v2/layout"
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
+
+	"codeberg.org/plinth/plinth/core/progress"
 )
 
 // Banner colours: readable dark text on yellow, white text on green and red.
@@ -88,8 +91,9 @@ func (b *Banner) Running(text string, cancel func()) {
 	b.obj.Refresh()
 }
 
-// Progress moves the yellow bar's progress; total 0 means unknown.
-func (b *Banner) Progress(done, total int64, text string) {
+// Progress moves the yellow bar's progress; a total of 0 means unknown.
+// The bar reads in human units: "1.2 GiB of 4.0 GiB", "1,024 of 10,000".
+func (b *Banner) Progress(r progress.Report, text string) {
 	if b.state != BannerShowRunning {
 		return
 	}
@@ -97,10 +101,19 @@ func (b *Banner) Progress(done, total int64, text string) {
 		b.text.Text = text
 		b.text.Refresh()
 	}
-	if total > 0 {
-		b.bar.SetValue(float64(done) / float64(total))
-		b.bar.TextFormatter = func() string { return fmt.Sprintf("%d of %d", done, total) }
+	if r.Total > 0 {
+		b.bar.SetValue(float64(r.Done) / float64(r.Total))
+		label := progressLabel(r)
+		b.bar.TextFormatter = func() string { return label }
 	}
+}
+
+// progressLabel says how far work is, in the units a user reads.
+func progressLabel(r progress.Report) string {
+	if r.Bytes {
+		return humanize.IBytes(uint64(max(r.Done, 0))) + " of " + humanize.IBytes(uint64(max(r.Total, 0)))
+	}
+	return humanize.Comma(r.Done) + " of " + humanize.Comma(r.Total)
 }
 
 // Done shows the green bar with text; the user closes it.

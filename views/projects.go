@@ -471,20 +471,23 @@ func (p *projectsPage) importPaths(paths []string) {
 	}
 	actor, parent, where := p.ui.actor, p.folder.ID, p.folder.Name
 	p.ui.longWork("Uploading into "+where, func(ctx context.Context, prog progress.Func) (string, error) {
-		var total files.ImportStats
-		for _, path := range paths {
-			st, err := p.ui.svc.Files.Import(ctx, actor, parent, path, prog)
-			total.Files += st.Files
-			total.Bytes += st.Bytes
-			total.Skipped = append(total.Skipped, st.Skipped...)
-			if err != nil {
-				return "", err
-			}
+		// One import for every dropped path, so that two of them with one
+		// name on the Projects page are reported, not stored over each other.
+		total, err := p.ui.svc.Files.ImportPaths(ctx, actor, parent, paths, prog)
+		if err != nil {
+			return "", err
 		}
 		msg := fmt.Sprintf("Uploaded %s (%s) into %s.", text.Count(total.Files, "file"), humanize.IBytes(uint64(total.Bytes)), where)
+		if total.Versions > 0 {
+			if total.Versions == 1 {
+				msg += " 1 of them went in as a new version of a file already there."
+			} else {
+				msg += fmt.Sprintf(" %d of them went in as new versions of files already there.", total.Versions)
+			}
+		}
 		if len(total.Skipped) > 0 {
 			s := total.Skipped[0]
-			msg += fmt.Sprintf(" Skipped %s, for example %s: %s.", text.Count(len(total.Skipped), "item"), s.Path, s.Reason)
+			msg += fmt.Sprintf(" Skipped %s, for example %s: %s.", text.Count(len(total.Skipped), "item"), text.Safe(s.Path), s.Reason)
 		}
 		return msg, nil
 	}, func(error) { p.load(parent, "") })

@@ -46,7 +46,7 @@ type Files interface {
 	Lookup(ctx context.Context, actor account.Actor, path string) (files.Node, error)
 	Path(ctx context.Context, id string) (string, error)
 	Create(ctx context.Context, actor account.Actor, parent, name string, kind files.Kind) (files.Node, error)
-	Import(ctx context.Context, actor account.Actor, parent, local string, prog progress.Func) (files.ImportStats, error)
+	ImportPaths(ctx context.Context, actor account.Actor, parent string, locals []string, prog progress.Func) (files.ImportStats, error)
 	Export(ctx context.Context, actor account.Actor, id, dest string, prog progress.Func) (int, error)
 	ExportVersion(ctx context.Context, actor account.Actor, fileID, versionID, dest string) (string, error)
 	Rename(ctx context.Context, actor account.Actor, id, name string) (files.Node, error)

@@ -16,6 +16,7 @@ import (
 	"codeberg.org/plinth/plinth/core/filesync"
 	"codeberg.org/plinth/plinth/core/imodel"
 	"codeberg.org/plinth/plinth/core/notify"
+	"codeberg.org/plinth/plinth/core/progress"
 	"codeberg.org/plinth/plinth/storage"
 )
 
@@ -308,12 +309,20 @@ func TestBanner(t *testing.T) {
 	}
 	cancelled := 0
 	b.Running("Synchronizing files…", func() { cancelled++ })
-	b.Progress(25, 100, "Synchronizing files: 25 of 100")
+	b.Progress(progress.Report{Done: 25, Total: 100}, "Synchronizing files: 25 of 100")
 	if b.State() != BannerShowRunning || b.bg.FillColor != BannerRunning || b.bar.Value != 0.25 {
 		t.Fatalf("running banner: state %v colour %v progress %v", b.State(), b.bg.FillColor, b.bar.Value)
 	}
 	if b.Text() != "Synchronizing files: 25 of 100" {
 		t.Errorf("running text = %q", b.Text())
+	}
+	b.Progress(progress.Report{Done: 1536 << 20, Total: 4 << 30, Bytes: true}, "Uploading…")
+	if got := b.bar.TextFormatter(); got != "1.5 GiB of 4.0 GiB" {
+		t.Errorf("byte progress reads %q, want sizes", got)
+	}
+	b.Progress(progress.Report{Done: 12345, Total: 100000}, "Checking…")
+	if got := b.bar.TextFormatter(); got != "12,345 of 100,000" {
+		t.Errorf("item progress reads %q", got)
 	}
 	test.Tap(b.cancel)
 	test.Tap(b.cancel) // a second press does nothing more

@@ -41,7 +41,7 @@ func (u *UI) longWork(title string, work func(ctx context.Context, prog progress
 		if r.Item != "" {
 			text += " " + r.Item
 		}
-		u.do(func() { u.banner.Progress(r.Done, r.Total, text) })
+		u.do(func() { u.banner.Progress(r, text) })
 	}
 	var msg string
 	u.background(func(context.Context) (err error) {
