@@ -496,7 +496,15 @@ func connText(c imodel.Connection, now time.Time) string {
 	if !c.Token.Expires.After(now) {
 		tok = "token expired: " + c.Owner + " must run Sync now"
 	}
-	return fmt.Sprintf("%s. Mapped: %s. Schedule: %s. Owner: %s, %s.", src, strings.Join(comps, "; "), c.Schedule, c.Owner, tok)
+	sched := c.Schedule.String()
+	if c.Paused != nil {
+		sched += " — paused: Plinth stopped during the sync of " + c.Paused.Since.Local().Format("2006-01-02 15:04")
+		if c.Paused.File != "" {
+			sched += " (while it read " + c.Paused.File + ")"
+		}
+		sched += "; scheduled runs wait until Sync now succeeds"
+	}
+	return fmt.Sprintf("%s. Mapped: %s. Schedule: %s. Owner: %s, %s.", src, strings.Join(comps, "; "), sched, c.Owner, tok)
 }
 
 func (p *imodelsPage) doSearch() {

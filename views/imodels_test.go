@@ -390,3 +390,16 @@ func TestIModelsPageRenewsTokenInLastTenDays(t *testing.T) {
 		t.Fatalf("token expires %v, want %v", p.conns[0].Token.Expires, want)
 	}
 }
+
+// A connection whose last run stopped Plinth says its schedule is paused
+// and how to resume it.
+func TestConnTextShowsPause(t *testing.T) {
+	now := time.Date(2026, 12, 2, 10, 0, 0, 0, time.Local)
+	c := imodel.Connection{Owner: "ann", Source: imodel.Source{Path: "/srv/design"},
+		Token:  imodel.Token{Expires: now.Add(24 * time.Hour)},
+		Paused: &imodel.Pause{Run: "r1", File: "tower.ifc", Since: now.Add(-time.Hour)}}
+	got := connText(c, now)
+	if !strings.Contains(got, "paused: Plinth stopped during the sync of 2026-12-02 09:00 (while it read tower.ifc); scheduled runs wait until Sync now succeeds") {
+		t.Fatalf("connection text: %q", got)
+	}
+}
