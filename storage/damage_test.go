@@ -326,3 +326,31 @@ func TestLowDiskOpensReadOnly(t *testing.T) {
 		t.Fatalf("new store below the reserve = %v", err)
 	}
 }
+
+// A store that was not closed (its memtable log holds writes) cannot be
+// opened read-only: Badger must replay and truncate that log first. It gets
+// a sentence, not Badger's "Log truncate required".
+func TestReadOnlyAfterCrashSaysWhy(t *testing.T) {
+	live := filepath.Join(t.TempDir(), "manager")
+	s := openT(t, live, Manager)
+	if err := s.Update(func(tx *Tx) error { return tx.Set([]byte("rec/1"), []byte("v")) }); err != nil {
+		t.Fatal(err)
+	}
+	// A copy taken while the store is open looks like a store whose
+	// process died.
+	crashed := filepath.Join(t.TempDir(), "manager")
+	if out, err := exec.Command("cp", "-a", live, crashed).CombinedOutput(); err != nil {
+		t.Fatalf("cp: %v %s", err, out)
+	}
+	_ = os.Remove(filepath.Join(crashed, "LOCK"))
+	_, err := Open(crashed, Manager, Options{ReadOnly: true})
+	want := "the Manager store in " + crashed + " was not closed cleanly and needs free space to recover: "
+	if err == nil || !strings.HasPrefix(err.Error(), want) || !errors.Is(err, ErrReadOnly) {
+		t.Fatalf("read-only Open of a crashed store = %v\nwant %s…", err, want)
+	}
+	// With space, it opens and has the write.
+	s2 := openT(t, crashed, Manager)
+	if err := s2.View(func(tx *Tx) error { _, err := tx.Get([]byte("rec/1")); return err }); err != nil {
+		t.Fatalf("the crashed store's write: %v", err)
+	}
+}

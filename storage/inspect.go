@@ -41,53 +41,22 @@ type folder struct {
 // tables beside a MANIFEST that lists none (before the first entry only
 // one flush can be under way, and its memtable log is still there).
 func inspect(dir string, kind Kind, log badger.Logger) (folder, error) {
-	ents, err := os.ReadDir(dir)
-	if errors.Is(err, fs.ErrNotExist) {
-		return folder{}, nil
-	}
+	c, err := look(dir)
 	if err != nil {
-		if c := classify(dir, err); c != nil {
-			return folder{}, c
-		}
-		return folder{}, fmt.Errorf("read folder %s: %w", dir, err)
+		return folder{}, err
 	}
-	var (
-		manifest bool
-		tables   = map[uint64]string{}
-		logs     int      // memtable logs (.mem)
-		other    []string // value logs, key registry, discard stats, packs
-	)
-	for _, e := range ents {
-		name := e.Name()
-		switch {
-		case name == badger.ManifestFilename:
-			manifest = true
-		case strings.HasSuffix(name, ".sst"):
-			id, err := strconv.ParseUint(strings.TrimSuffix(name, ".sst"), 10, 64)
-			if err != nil {
-				// Badger stops the process on a table name it cannot parse.
-				return folder{}, damaged(kind, dir, nil, "it holds a file %s that is not one of its tables", name)
-			}
-			tables[id] = name
-		case strings.HasSuffix(name, ".mem"), strings.HasSuffix(name, ".vlog"):
-			if strings.HasSuffix(name, ".mem") {
-				logs++
-			} else {
-				other = append(other, name)
-			}
-			if err := checkLogHeader(filepath.Join(dir, name)); err != nil {
-				return folder{}, damaged(kind, dir, err, "its file %s cannot be read (%v)", name, err)
-			}
-		case name == "KEYREGISTRY", name == "DISCARD":
-			other = append(other, name)
-		case name == "packs" && e.IsDir():
-			if packs, _ := os.ReadDir(filepath.Join(dir, name)); len(packs) > 0 {
-				other = append(other, name)
-			}
+	if c.badName != "" {
+		// Badger stops the process on a table name it cannot parse.
+		return folder{}, damaged(kind, dir, nil, "it holds a file %s that is not one of its tables", c.badName)
+	}
+	for _, name := range c.logs {
+		if err := checkLogHeader(filepath.Join(dir, name)); err != nil {
+			return folder{}, damaged(kind, dir, err, "its file %s cannot be read (%v)", name, err)
 		}
 	}
+	manifest, tables := c.manifest, c.tables
 	if !manifest {
-		if len(tables) == 0 && logs == 0 && len(other) == 0 {
+		if c.empty() {
 			return folder{}, nil // new, or a first start cut off before its MANIFEST
 		}
 		return folder{}, damaged(kind, dir, nil, "its MANIFEST file is missing")
@@ -108,7 +77,7 @@ func inspect(dir string, kind Kind, log badger.Logger) (folder, error) {
 		return folder{}, damaged(kind, dir, nil, "%s listed in its MANIFEST %s missing", words(missing, 3), isAre(len(missing)))
 	}
 	orphans := len(tables) - len(listed)
-	if len(listed) == 0 && orphans > 0 && (orphans > 1 || logs == 0) {
+	if len(listed) == 0 && orphans > 0 && (orphans > 1 || c.mems == 0) {
 		how := "lists no tables"
 		if !complete {
 			how = "is cut short and lists no tables"
@@ -170,6 +139,61 @@ func verifyTable(path string, tm badger.TableManifest) (err error) {
 		BlockSize:   badger.DefaultOptions("").BlockSize,
 	})
 	return err
+}
+
+// contents is what look found in a store folder.
+type contents struct {
+	manifest bool
+	tables   map[uint64]string // id → file name
+	badName  string            // a .sst whose name is no table id
+	logs     []string          // value logs and memtable logs
+	mems     int               // memtable logs
+	other    bool              // key registry, discard stats, packs
+}
+
+func (c contents) empty() bool {
+	return !c.manifest && len(c.tables) == 0 && c.badName == "" && len(c.logs) == 0 && !c.other
+}
+
+// look lists what of a store is in a folder, without reading it.
+func look(dir string) (contents, error) {
+	c := contents{tables: map[uint64]string{}}
+	ents, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return c, nil
+	}
+	if err != nil {
+		if cl := classify(dir, err); cl != nil {
+			return c, cl
+		}
+		return c, fmt.Errorf("read folder %s: %w", dir, err)
+	}
+	for _, e := range ents {
+		name := e.Name()
+		switch {
+		case name == badger.ManifestFilename:
+			c.manifest = true
+		case strings.HasSuffix(name, ".sst"):
+			id, err := strconv.ParseUint(strings.TrimSuffix(name, ".sst"), 10, 64)
+			if err != nil {
+				c.badName = name
+				continue
+			}
+			c.tables[id] = name
+		case strings.HasSuffix(name, ".mem"):
+			c.mems++
+			c.logs = append(c.logs, name)
+		case strings.HasSuffix(name, ".vlog"):
+			c.logs = append(c.logs, name)
+		case name == "KEYREGISTRY", name == "DISCARD":
+			c.other = true
+		case name == "packs" && e.IsDir():
+			if packs, _ := os.ReadDir(filepath.Join(dir, name)); len(packs) > 0 {
+				c.other = true
+			}
+		}
+	}
+	return c, nil
 }
 
 // checkLogHeader reads the header of a value log or memtable log: the id

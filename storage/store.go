@@ -587,8 +587,8 @@ func Path(dataDir string, kind Kind) string { return filepath.Join(dataDir, stri
 // Exists reports whether dir holds a store, whole or damaged: anything of
 // Badger's is in it.
 func Exists(dir string) bool {
-	found, err := inspect(dir, Manager, badgerLogger{slog.New(slog.DiscardHandler)})
-	return err != nil || found.exists
+	c, err := look(dir)
+	return err != nil || !c.empty()
 }
 
 // badgerReason is the gist of a Badger error for a sentence: which of the
