@@ -32,9 +32,11 @@ func RunWindow(ctx context.Context, g Global, password string, icon []byte) int 
 	a, err := Open(ctx, Config{DataDir: g.DataDir, LogToStderr: true})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, sentence(err))
-		// A window that only says why, without an app id: it must not
-		// touch the preferences the running Plinth owns.
-		fa := fyneapp.NewWithID("")
+		// A window that only says why, under an id of its own: it must not
+		// touch the preferences the running Plinth owns. (Without an id,
+		// Fyne takes the id from FyneApp.toml when run from the source
+		// tree, and read the running window's preferences as it wrote them.)
+		fa := fyneapp.NewWithID(ID + ".open-error")
 		if len(icon) > 0 {
 			fa.SetIcon(fyne.NewStaticResource("Icon.png", icon))
 		}
