@@ -354,3 +354,23 @@ func TestReadOnlyAfterCrashSaysWhy(t *testing.T) {
 		t.Fatalf("the crashed store's write: %v", err)
 	}
 }
+
+// A file the OS will not let Plinth read is a folder Plinth cannot use,
+// not a damaged store.
+func TestUnreadableFileIsNotDamage(t *testing.T) {
+	denied := &os.PathError{Op: "open", Path: "/x/000001.sst", Err: errNo("EACCES")}
+	if err := refused(Manager, "/x", denied, "its table %s does not match its checksums", "000001.sst"); !errors.Is(err, ErrNotWritable) || errors.Is(err, ErrDamaged) {
+		t.Fatalf("refused(EACCES) = %v, want ErrNotWritable", err)
+	}
+	if os.Geteuid() == 0 {
+		return // root reads every file; the rest needs an ordinary user
+	}
+	dir := storeWithTables(t, Manager)
+	if err := os.Chmod(firstTable(t, dir), 0); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Open(dir, Manager, Options{})
+	if !errors.Is(err, ErrNotWritable) || errors.Is(err, ErrDamaged) {
+		t.Fatalf("Open with an unreadable table = %v, want ErrNotWritable", err)
+	}
+}

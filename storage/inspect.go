@@ -51,7 +51,7 @@ func inspect(dir string, kind Kind, log badger.Logger) (folder, error) {
 	}
 	for _, name := range c.logs {
 		if err := checkLogHeader(filepath.Join(dir, name)); err != nil {
-			return folder{}, damaged(kind, dir, err, "its file %s cannot be read (%v)", name, err)
+			return folder{}, refused(kind, dir, err, "its file %s cannot be read (%v)", name, err)
 		}
 	}
 	manifest, tables := c.manifest, c.tables
@@ -63,7 +63,7 @@ func inspect(dir string, kind Kind, log badger.Logger) (folder, error) {
 	}
 	m, complete, err := replayManifest(dir, log)
 	if err != nil {
-		return folder{}, damaged(kind, dir, err, "its MANIFEST file cannot be read (%v)", err)
+		return folder{}, refused(kind, dir, err, "its MANIFEST file cannot be read (%v)", err)
 	}
 	listed := m.Tables
 	var missing []string
@@ -85,7 +85,7 @@ func inspect(dir string, kind Kind, log badger.Logger) (folder, error) {
 		return folder{}, damaged(kind, dir, nil, "its MANIFEST file %s, but %d %s there", how, orphans, plural(orphans, "table is", "tables are"))
 	}
 	if name, err := verifyTables(dir, listed, false); err != nil {
-		return folder{}, damaged(kind, dir, err, "its table %s does not match its checksums", name)
+		return folder{}, refused(kind, dir, err, "its table %s does not match its checksums", name)
 	}
 	return folder{exists: true, tables: len(tables) > 0}, nil
 }
@@ -139,6 +139,15 @@ func verifyTable(path string, tm badger.TableManifest) (err error) {
 		BlockSize:   badger.DefaultOptions("").BlockSize,
 	})
 	return err
+}
+
+// refused is a damaged store, unless the OS refused to read a file (a
+// permission, a full disk): then it is that, and the store may be sound.
+func refused(kind Kind, dir string, err error, format string, args ...any) error {
+	if c := classify(dir, err); c != nil {
+		return c
+	}
+	return damaged(kind, dir, err, format, args...)
 }
 
 // contents is what look found in a store folder.
