@@ -102,6 +102,7 @@ type App struct {
 	Log        *slog.Logger
 
 	lock     *folderLock
+	storeLog *slog.Logger // the log file alone, for Badger
 	closeLog func() error
 	clock    clockwork.Clock // nil: the real clock
 
@@ -158,7 +159,7 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 // open does the work of Open once the folder is locked: everything it
 // opens, a.shutdown closes.
 func (a *App) open(ctx context.Context, cfg Config) error {
-	a.Log, a.closeLog = openLog(a.DataDir, cfg.LogToStderr)
+	a.Log, a.storeLog, a.closeLog = openLog(a.DataDir, cfg.LogToStderr)
 	a.Log.Info("opening", "version", Version, "data", a.DataDir, "pid", os.Getpid())
 	// Only now, with the folder locked, may leftovers be cleaned up: a
 	// restore's staging folder belongs to whoever holds the lock.
@@ -174,7 +175,7 @@ func (a *App) open(ctx context.Context, cfg Config) error {
 		return err
 	}
 	if err := a.ReadOnly(); err != nil {
-		a.Log.Warn("opened read-only", "why", err)
+		a.Log.Info("opened read-only", "why", err)
 	}
 	if err := a.Files.Recover(ctx); err != nil {
 		return err
@@ -215,7 +216,7 @@ func (a *App) ReadOnly() error {
 
 // openStores opens both stores and builds the services on them.
 func (a *App) openStores() (err error) {
-	sopt := storage.Options{Logger: a.Log}
+	sopt := storage.Options{Logger: a.storeLog}
 	if a.Manager, err = storage.Open(storage.Path(a.DataDir, storage.Manager), storage.Manager, sopt); err != nil {
 		return err
 	}
@@ -265,7 +266,7 @@ func (a *App) closeStores() error {
 // read-only (a full disk) get none: every job would write.
 func (a *App) StartBackground(desktop notify.Desktop) error {
 	if err := a.ReadOnly(); err != nil {
-		a.Log.Warn("no background jobs while the data is read-only", "why", err)
+		a.Log.Info("no background jobs while the data is read-only", "why", err)
 		return nil
 	}
 	if desktop != nil {

@@ -12,14 +12,16 @@ import (
 // with five old files kept. With toStderr, warnings and errors also go to
 // stderr. A log that cannot be written (a full or read-only disk) does not
 // keep Plinth from opening: it then logs to stderr alone, if at all.
-func openLog(dataDir string, toStderr bool) (*slog.Logger, func() error) {
+// fileOnly is the same log without stderr, for Badger, whose errors about a
+// store that does not open are said once, in Open's sentence.
+func openLog(dataDir string, toStderr bool) (log, fileOnly *slog.Logger, closeLog func() error) {
 	var hs []slog.Handler
 	if toStderr {
 		hs = append(hs, slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
 	dir := filepath.Join(dataDir, "logs")
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return slog.New(slog.NewMultiHandler(hs...)), nil
+		return slog.New(slog.NewMultiHandler(hs...)), slog.New(slog.DiscardHandler), nil
 	}
 	file := &lumberjack.Logger{
 		Filename:   filepath.Join(dir, "plinth.log"),
@@ -27,6 +29,6 @@ func openLog(dataDir string, toStderr bool) (*slog.Logger, func() error) {
 		MaxBackups: 5,
 		MaxAge:     90, // days
 	}
-	hs = append(hs, slog.NewTextHandler(file, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	return slog.New(slog.NewMultiHandler(hs...)), file.Close
+	fh := slog.NewTextHandler(file, &slog.HandlerOptions{Level: slog.LevelInfo})
+	return slog.New(slog.NewMultiHandler(append(hs, fh)...)), slog.New(fh), file.Close
 }

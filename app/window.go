@@ -85,7 +85,7 @@ func showOpenError(w fyne.Window, err error) {
 	case errors.Is(err, ErrAlreadyRunning):
 		title = "Plinth is already running"
 	case errors.Is(err, storage.ErrDamaged):
-		title = "A store of Plinth's is damaged"
+		title = "One of Plinth's stores is damaged"
 	}
 	w.SetContent(container.NewPadded(container.NewVBox(
 		&widget.Label{Text: title, TextStyle: fyne.TextStyle{Bold: true}},
