@@ -11,12 +11,10 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
 
-	"github.com/gofrs/flock"
 	"github.com/jonboulle/clockwork"
 
 	"codeberg.org/plinth/plinth/app/localefix"
@@ -103,7 +101,8 @@ type App struct {
 	Scheduler  *schedule.Scheduler
 	Log        *slog.Logger
 
-	lock     *flock.Flock
+	lock     *folderLock
+	storeLog *slog.Logger // the log file alone, for Badger
 	closeLog func() error
 	clock    clockwork.Clock // nil: the real clock
 
@@ -115,62 +114,109 @@ type App struct {
 // crash interrupted: two-store changes half-done, and a full file
 // synchronization that was running. A second process on the same folder
 // gets ErrAlreadyRunning; an unwritable or full folder gets its
-// one-sentence error from storage.
-func Open(ctx context.Context, cfg Config) (a *App, err error) {
+// one-sentence error from storage; a damaged or missing store gets
+// storage.ErrDamaged with the sentence that names it and the newest backup.
+// On a disk below storage.Reserve the stores open read-only (ReadOnly).
+// Every failure is one sentence, and leaves nothing open.
+func Open(ctx context.Context, cfg Config) (*App, error) {
 	dir, err := filepath.Abs(cfg.DataDir)
 	if err != nil {
 		return nil, fmt.Errorf("data folder %s: %w", cfg.DataDir, err)
 	}
-	if cfg.MustExist && !storage.Exists(storage.Path(dir, storage.Manager)) {
+	mgr, fsr := storage.Path(dir, storage.Manager), storage.Path(dir, storage.FileServer)
+	setUp := storage.Exists(mgr) || storage.Exists(fsr)
+	if cfg.MustExist && !setUp {
 		return nil, &notSetUpError{dir}
 	}
-	if err := storage.CheckFolder(dir); err != nil {
+	if setUp {
+		// A full disk must not stop Plinth from showing what it holds.
+		if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+			return nil, fmt.Errorf("data folder %s cannot be read", dir)
+		}
+	} else if err := storage.CheckFolder(dir); err != nil {
 		return nil, err
 	}
-	lock := flock.New(filepath.Join(dir, "plinth.lock"))
-	ok, err := lock.TryLock()
+	lock, ok, err := lockFolder(dir)
 	if err != nil {
-		return nil, fmt.Errorf("lock data folder %s: %w", dir, err)
+		return nil, err
 	}
 	if !ok {
 		return nil, &runningError{dir}
 	}
-	a = &App{DataDir: dir, lock: lock, clock: cfg.Clock}
-	defer func() {
-		if err != nil {
-			_ = a.Close()
+	a := &App{DataDir: dir, lock: lock, clock: cfg.Clock}
+	if err := a.open(ctx, cfg); err != nil {
+		_ = a.shutdown(false)
+		var damaged *storage.DamageError
+		if errors.As(err, &damaged) {
+			damaged.Advice = restoreAdvice(dir)
 		}
-	}()
-	_ = os.WriteFile(lock.Path(), []byte(strconv.Itoa(os.Getpid())+"\n"), 0o600)
-
-	a.Log, a.closeLog, err = openLog(dir, cfg.LogToStderr)
-	if err != nil {
 		return nil, err
 	}
-	a.Log.Info("opening", "version", Version, "data", dir, "pid", os.Getpid())
-	if msg, err := backup.RecoverRestore(dir); err != nil {
-		return nil, err
+	a.rememberTargets()
+	return a, nil
+}
+
+// open does the work of Open once the folder is locked: everything it
+// opens, a.shutdown closes.
+func (a *App) open(ctx context.Context, cfg Config) error {
+	a.Log, a.storeLog, a.closeLog = openLog(a.DataDir, cfg.LogToStderr)
+	a.Log.Info("opening", "version", Version, "data", a.DataDir, "pid", os.Getpid())
+	// Only now, with the folder locked, may leftovers be cleaned up: a
+	// restore's staging folder belongs to whoever holds the lock.
+	if msg, err := backup.RecoverRestore(a.DataDir); err != nil {
+		return err
 	} else if msg != "" {
 		a.Log.Warn(msg)
 	}
+	if err := checkPair(a.DataDir); err != nil {
+		return err
+	}
 	if err := a.openStores(); err != nil {
-		return nil, err
+		return err
+	}
+	if err := a.ReadOnly(); err != nil {
+		a.Log.Info("opened read-only", "why", err)
 	}
 	if err := a.Files.Recover(ctx); err != nil {
-		return nil, err
+		return err
 	}
 	if _, err := a.Sync.Resume(ctx, nil); err != nil {
-		return nil, fmt.Errorf("finish the interrupted file synchronization: %w", err)
+		return fmt.Errorf("finish the interrupted file synchronization: %w", err)
 	}
-	if err := a.IModels.Recover(ctx); err != nil {
-		return nil, err
+	return a.IModels.Recover(ctx)
+}
+
+// checkPair refuses a data folder where one store is there and the other
+// is missing: opening would create the missing one empty beside the data
+// of the other.
+func checkPair(dir string) error {
+	for _, k := range []storage.Kind{storage.Manager, storage.FileServer} {
+		other := storage.FileServer
+		if k == storage.FileServer {
+			other = storage.Manager
+		}
+		if !storage.Exists(storage.Path(dir, k)) && storage.Exists(storage.Path(dir, other)) {
+			return &storage.DamageError{Kind: k, Dir: storage.Path(dir, k),
+				Reason: "its files are missing, while the " + other.Name() + " store is there"}
+		}
 	}
-	return a, nil
+	return nil
+}
+
+// ReadOnly returns why the stores were opened read-only (their disk is
+// below storage.Reserve), or nil.
+func (a *App) ReadOnly() error {
+	for _, st := range []*storage.Store{a.Manager, a.FileServer} {
+		if st != nil && st.ReadOnly() != nil {
+			return st.ReadOnly()
+		}
+	}
+	return nil
 }
 
 // openStores opens both stores and builds the services on them.
 func (a *App) openStores() (err error) {
-	sopt := storage.Options{Logger: a.Log}
+	sopt := storage.Options{Logger: a.storeLog}
 	if a.Manager, err = storage.Open(storage.Path(a.DataDir, storage.Manager), storage.Manager, sopt); err != nil {
 		return err
 	}
@@ -216,8 +262,13 @@ func (a *App) closeStores() error {
 }
 
 // StartBackground registers Plinth's timed maintenance jobs and starts the
-// scheduler. The window calls it; one-shot commands do not.
+// scheduler. The window calls it; one-shot commands do not. Stores opened
+// read-only (a full disk) get none: every job would write.
 func (a *App) StartBackground(desktop notify.Desktop) error {
+	if err := a.ReadOnly(); err != nil {
+		a.Log.Info("no background jobs while the data is read-only", "why", err)
+		return nil
+	}
 	if desktop != nil {
 		a.Notify.SetDesktop(desktop)
 	}
@@ -297,11 +348,15 @@ func (a *App) StartBackground(desktop notify.Desktop) error {
 
 // Close stops background work, then closes the stores, then releases the
 // lock: the order in which nothing is left half-done.
-func (a *App) Close() error {
+func (a *App) Close() error { return a.shutdown(true) }
+
+// shutdown is Close; dispatch says whether a command's queued e-mails are
+// tried once (not after a failed Open).
+func (a *App) shutdown(dispatch bool) error {
 	if a.stopBackground != nil {
 		a.stopBackground()
 		a.background.Wait()
-	} else if a.Notify != nil {
+	} else if a.Notify != nil && dispatch && a.ReadOnly() == nil {
 		// A command: try the e-mails it queued once, briefly; what fails
 		// waits in the outbox for the next start of the window.
 		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
@@ -318,7 +373,8 @@ func (a *App) Close() error {
 		errs = append(errs, a.closeLog())
 	}
 	if a.lock != nil {
-		errs = append(errs, a.lock.Unlock())
+		errs = append(errs, a.lock.release())
+		a.lock = nil
 	}
 	return errors.Join(errs...)
 }
@@ -399,6 +455,8 @@ func (a *App) ScheduleBackups() error {
 			return err
 		}
 	}
+	// The target may have changed: the control file follows.
+	a.rememberTargets()
 	return nil
 }
 

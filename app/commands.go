@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -26,6 +27,9 @@ func cmdInit(ctx context.Context, c *cli, args []string) error {
 	} else if ok {
 		return fmt.Errorf("data folder %s is already set up; log in as masteradmin", a.DataDir)
 	}
+	if err := a.refuseData(ctx); err != nil {
+		return err
+	}
 	pw, err := c.newSecret("PLINTH_PASSWORD", "Choose the masteradmin password: ")
 	if err != nil {
 		return err
@@ -35,6 +39,34 @@ func cmdInit(ctx context.Context, c *cli, args []string) error {
 	}
 	fmt.Fprintf(c.io.Out, "Plinth is set up in %s; log in as masteradmin.\n", a.DataDir)
 	return nil
+}
+
+// refuseData refuses to set up a data folder whose stores hold files or
+// users but no masteradmin: that is a Manager store that lost its
+// accounts, or another Plinth's data, and setting it up would put a new
+// masteradmin over it. Stores that hold nothing yet (a window closed before
+// the password was chosen) may be set up.
+func (a *App) refuseData(ctx context.Context) error {
+	users, err := a.Accounts.AllUsers(ctx)
+	if err != nil {
+		return err
+	}
+	mgr, fsr, err := a.Files.Digests()
+	if err != nil {
+		return err
+	}
+	if len(users) == 0 && mgr.Count == 0 && fsr.Count == 0 {
+		return nil
+	}
+	return fmt.Errorf("data folder %s already holds %s and %s but no masteradmin account, so Plinth does not set it up anew; %s",
+		a.DataDir, plural(max(mgr.Count, fsr.Count), "file"), plural(int64(len(users)), "user"), restoreAdvice(a.DataDir))
+}
+
+func plural(n int64, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return humanize.Comma(n) + " " + what + "s"
 }
 
 // StoreStatus describes one store for `plinth status`.
@@ -58,6 +90,9 @@ type Status struct {
 	Manager     StoreStatus `json:"manager"`
 	FileServer  StoreStatus `json:"fileserver"`
 	Users       int         `json:"users"`
+	// ReadOnly says why the stores were opened read-only (their disk is
+	// below the reserve Plinth keeps free); empty when they can be changed.
+	ReadOnly string `json:"readOnly,omitempty"`
 }
 
 // Status reads the state of both stores.
@@ -74,6 +109,9 @@ func (a *App) Status(ctx context.Context) (Status, error) {
 	st.Users = len(users)
 	st.Manager = storeStatus(a.Manager)
 	st.FileServer = storeStatus(a.FileServer)
+	if err := a.ReadOnly(); err != nil {
+		st.ReadOnly = sentence(err)
+	}
 	return st, nil
 }
 
@@ -109,7 +147,10 @@ func cmdStatus(ctx context.Context, c *cli, args []string) error {
 		return err
 	}
 	if *asJSON {
-		return c.printJSON(st)
+		if err := c.printJSON(st); err != nil {
+			return err
+		}
+		return unhealthy(st)
 	}
 	store := func(s StoreStatus) string {
 		health := "healthy"
@@ -124,13 +165,28 @@ func cmdStatus(ctx context.Context, c *cli, args []string) error {
 	if !st.Initialised {
 		setUp = "no: the masteradmin password has not been chosen"
 	}
-	c.table([][]string{
+	rows := [][]string{
 		{"Data folder", st.DataFolder},
 		{"Set up", setUp},
 		{"Manager", store(st.Manager)},
 		{"File server", store(st.FileServer)},
 		{"Users", fmt.Sprint(st.Users)},
-	})
+	}
+	if st.ReadOnly != "" {
+		rows = append(rows, []string{"Read-only", st.ReadOnly})
+	}
+	c.table(rows)
+	return unhealthy(st)
+}
+
+// unhealthy fails status when a store is not healthy, with its problem:
+// scripts that watch the exit code see a damaged store.
+func unhealthy(st Status) error {
+	for _, s := range []StoreStatus{st.Manager, st.FileServer} {
+		if !s.Healthy {
+			return errors.New(s.Problem)
+		}
+	}
 	return nil
 }
 

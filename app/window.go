@@ -9,15 +9,18 @@ import (
 	"fyne.io/fyne/v2"
 	fyneapp "fyne.io/fyne/v2/app"
 	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/dialog"
 	"fyne.io/fyne/v2/widget"
 
+	"codeberg.org/plinth/plinth/storage"
 	"codeberg.org/plinth/plinth/views"
 )
 
 // RunWindow opens Plinth's window on the data folder and returns the exit
 // code when it closes. When the folder cannot be opened (another Plinth
-// has it, the disk is full), the window says so in one sentence, the same
-// sentence goes to stderr, and the exit code is 1.
+// has it, a store is damaged), the window says so in one sentence, the same
+// sentence goes to stderr, and the exit code is 1. On a disk below the
+// reserve the window opens read-only and says so.
 //
 // password, when not empty, logs g.User in without the login screen (from
 // -password-stdin, for scripted starts such as the smoke test). icon is the
@@ -29,9 +32,11 @@ func RunWindow(ctx context.Context, g Global, password string, icon []byte) int 
 	a, err := Open(ctx, Config{DataDir: g.DataDir, LogToStderr: true})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, sentence(err))
-		// A window that only says why, without an app id: it must not
-		// touch the preferences the running Plinth owns.
-		fa := fyneapp.NewWithID("")
+		// A window that only says why, under an id of its own: it must not
+		// touch the preferences the running Plinth owns. (Without an id,
+		// Fyne takes the id from FyneApp.toml when run from the source
+		// tree, and read the running window's preferences as it wrote them.)
+		fa := fyneapp.NewWithID(ID + ".open-error")
 		if len(icon) > 0 {
 			fa.SetIcon(fyne.NewStaticResource("Icon.png", icon))
 		}
@@ -59,6 +64,11 @@ func RunWindow(ctx context.Context, g Global, password string, icon []byte) int 
 	views.RememberSize(w, fa.Preferences(), nil)
 	w.SetMaster()
 	ui.Start(views.StartOptions{User: g.User, Password: password, Page: g.Page})
+	if err := a.ReadOnly(); err != nil {
+		// Everything can be looked at; nothing can be changed.
+		fmt.Fprintln(os.Stderr, sentence(err))
+		dialog.ShowInformation("Plinth opened its data read-only", sentence(err), w)
+	}
 	w.ShowAndRun()
 
 	ui.Wait()
@@ -71,8 +81,11 @@ func RunWindow(ctx context.Context, g Global, password string, icon []byte) int 
 
 func showOpenError(w fyne.Window, err error) {
 	title := "Plinth cannot open its data"
-	if errors.Is(err, ErrAlreadyRunning) {
+	switch {
+	case errors.Is(err, ErrAlreadyRunning):
 		title = "Plinth is already running"
+	case errors.Is(err, storage.ErrDamaged):
+		title = "One of Plinth's stores is damaged"
 	}
 	w.SetContent(container.NewPadded(container.NewVBox(
 		&widget.Label{Text: title, TextStyle: fyne.TextStyle{Bold: true}},

@@ -39,6 +39,12 @@ func LoadInto(dir string, kind Kind, opt Options, streams ...io.Reader) error {
 	if err := CheckFolder(dir); err != nil {
 		return err
 	}
+	// Badger writes the loaded tables through memory maps: never onto a
+	// disk below the reserve (the caller checks the space the backup needs).
+	doing := "loading the " + kind.Name() + " backup"
+	if err := NeedSpace(dir, 0, doing); err != nil {
+		return err
+	}
 	o := badgerOptions(dir, kind, opt.logger())
 	o.SyncWrites = false // the caller syncs by closing before the swap
 	db, err := openBadger(o)
@@ -46,6 +52,10 @@ func LoadInto(dir string, kind Kind, opt Options, streams ...io.Reader) error {
 		return err
 	}
 	for i, r := range streams {
+		if err := NeedSpace(dir, 0, doing); err != nil {
+			_ = db.Close()
+			return err
+		}
 		if err := db.Load(r, 256); err != nil {
 			_ = db.Close()
 			return fmt.Errorf("load part %d of the %s backup: %w", i+1, kind, err)

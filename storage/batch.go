@@ -28,6 +28,9 @@ func (s *Store) NewBatch() *Batch {
 // Set queues a write. Both slices are copied, so the caller may reuse them
 // at once.
 func (b *Batch) Set(key, value []byte) error {
+	if err := b.check(); err != nil {
+		return err
+	}
 	b.n++
 	if err := b.wb.Set(bytes.Clone(key), bytes.Clone(value)); err != nil {
 		return b.s.wrap("batch write", fmt.Errorf("set %s: %w", key, err))
@@ -37,11 +40,23 @@ func (b *Batch) Set(key, value []byte) error {
 
 // Delete queues a deletion.
 func (b *Batch) Delete(key []byte) error {
+	if err := b.check(); err != nil {
+		return err
+	}
 	b.n++
 	if err := b.wb.Delete(bytes.Clone(key)); err != nil {
 		return b.s.wrap("batch delete", fmt.Errorf("delete %s: %w", key, err))
 	}
 	return nil
+}
+
+// check refuses writes to a store opened read-only, found damaged, or on
+// a disk below Reserve (Store.writable measures at most once a second).
+func (b *Batch) check() error {
+	if err := b.s.usable(); err != nil {
+		return err
+	}
+	return b.s.writable()
 }
 
 // Len is the number of queued writes and deletions.
@@ -51,6 +66,12 @@ func (b *Batch) Len() int { return b.n }
 // store's options say. The batch cannot be used afterwards.
 func (b *Batch) Flush() error {
 	defer b.done()
+	if b.n > 0 {
+		if err := b.check(); err != nil {
+			b.wb.Cancel()
+			return err
+		}
+	}
 	if err := b.wb.Flush(); err != nil {
 		return b.s.wrap("batch flush", fmt.Errorf("%s store: flush batch: %w", b.s.kind, err))
 	}

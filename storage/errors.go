@@ -25,7 +25,57 @@ var (
 	ErrClosed = errors.New("store is closed")
 	// ErrTooLarge means one atomic change exceeded what a transaction holds.
 	ErrTooLarge = errors.New("change is too large for one transaction")
+	// ErrDamaged means a store's files cannot be read as they are. Plinth
+	// does not open such a store: Badger would repair it by deleting what
+	// it cannot place, and an unreadable store must never pass for an
+	// empty one. The error is a *DamageError.
+	ErrDamaged = errors.New("store is damaged")
+	// ErrReadOnly means the store was opened read-only because its disk is
+	// below Reserve; every change is refused until space is freed and
+	// Plinth starts again.
+	ErrReadOnly = errors.New("store is open read-only")
 )
+
+// Name is the store's name as the user reads it: "Manager", "File Server".
+func (k Kind) Name() string {
+	switch k {
+	case Manager:
+		return "Manager"
+	case FileServer:
+		return "File Server"
+	}
+	return string(k)
+}
+
+// DamageError says which store cannot be read, and why.
+type DamageError struct {
+	Kind   Kind
+	Dir    string
+	Reason string // "its MANIFEST file is missing"
+	// Advice is what to do; "restore it from a backup" when empty. The app
+	// names the newest backup here.
+	Advice string
+	Err    error // what Badger or the OS said; may be nil
+}
+
+func (e *DamageError) Error() string {
+	advice := e.Advice
+	if advice == "" {
+		advice = "restore it from a backup"
+	}
+	return fmt.Sprintf("the %s store in %s is damaged: %s; %s", e.Kind.Name(), e.Dir, e.Reason, advice)
+}
+
+func (e *DamageError) Unwrap() []error {
+	if e.Err == nil {
+		return []error{ErrDamaged}
+	}
+	return []error{ErrDamaged, e.Err}
+}
+
+func damaged(kind Kind, dir string, err error, format string, args ...any) *DamageError {
+	return &DamageError{Kind: kind, Dir: dir, Reason: fmt.Sprintf(format, args...), Err: err}
+}
 
 // pathError is an error about a folder, with a plain sentence for users.
 type pathError struct {
@@ -65,31 +115,32 @@ func cause(err error) string {
 }
 
 // classify turns an error from the OS or Badger about dir into a pathError
-// with a sentinel, or returns nil if it is none of the known cases.
+// with a sentinel, or returns nil if it is none of the known cases. It goes
+// by the error number, never by the text: an error that merely says
+// "permission denied" (a user's missing permission) is not a folder the OS
+// refused. The one exception is Badger's directory lock, which Badger
+// reports only as text.
 func classify(dir string, err error) error {
 	if err == nil {
 		return nil
 	}
 	switch {
-	case errors.Is(err, syscall.ENOSPC), errors.Is(err, syscall.EDQUOT):
+	case isDiskFull(err):
 		return &pathError{kind: ErrDiskFull, dir: dir, err: err}
 	case errors.Is(err, syscall.EACCES), errors.Is(err, syscall.EPERM),
 		errors.Is(err, syscall.EROFS), errors.Is(err, fs.ErrPermission):
 		return &pathError{kind: ErrNotWritable, dir: dir, err: err}
 	case errors.Is(err, syscall.ENOTDIR):
 		return &pathError{kind: ErrNotWritable, dir: dir, err: errors.New("a file with that name is in the way")}
-	}
-	// Badger reports a held directory lock only as text.
-	if strings.Contains(err.Error(), "Cannot acquire directory lock") {
+	case strings.Contains(err.Error(), "Cannot acquire directory lock"):
 		return &pathError{kind: ErrLocked, dir: dir, err: err}
 	}
-	// Badger wraps some OS errors as text only; recognise the common ones.
-	msg := err.Error()
-	switch {
-	case strings.Contains(msg, "no space left on device"):
-		return &pathError{kind: ErrDiskFull, dir: dir, err: err}
-	case strings.Contains(msg, "permission denied"), strings.Contains(msg, "read-only file system"):
-		return &pathError{kind: ErrNotWritable, dir: dir, err: err}
-	}
 	return nil
+}
+
+// badgerSaid reports whether err is, or carries the text of, one of
+// Badger's own sentinel errors. Badger wraps errors with y.Wrap, which
+// keeps only their text, so errors.Is alone does not find them.
+func badgerSaid(err, sentinel error) bool {
+	return err != nil && (errors.Is(err, sentinel) || strings.Contains(err.Error(), sentinel.Error()))
 }

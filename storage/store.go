@@ -11,7 +11,10 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
@@ -55,6 +58,17 @@ type Store struct {
 
 	mu    sync.RWMutex
 	ident Identity
+
+	// readOnly, when not nil, is why the store was opened read-only; it
+	// is what every change is refused with.
+	readOnly error
+	// damage, once a health check found a damaged table, is what every
+	// later use of the store is refused with.
+	damage atomic.Pointer[DamageError]
+
+	spaceMu  sync.Mutex
+	spaceAt  time.Time // when the free space was last measured
+	spaceErr error     // and what it said
 }
 
 // Options tunes Open. The zero value is right for production.
@@ -64,6 +78,10 @@ type Options struct {
 	// FS is what the content packs are written through; nil is the OS.
 	// Tests put faults in it (package faultfs).
 	FS fsys.FS
+	// ReadOnly opens an existing store without writing anything to its
+	// folder. Open also opens a store read-only by itself when its disk
+	// has less than Reserve free (ReadOnly reports why).
+	ReadOnly bool
 }
 
 func (o Options) logger() *slog.Logger {
@@ -73,8 +91,9 @@ func (o Options) logger() *slog.Logger {
 	return o.Logger
 }
 
+// openBadger opens Badger and gives known OS failures their sentence.
 func openBadger(o badger.Options) (*badger.DB, error) {
-	db, err := badger.Open(o)
+	db, err := badgerOpen(o)
 	if err != nil {
 		if c := classify(o.Dir, err); c != nil {
 			return nil, c
@@ -82,6 +101,17 @@ func openBadger(o badger.Options) (*badger.DB, error) {
 		return nil, fmt.Errorf("open store in %s: %w", o.Dir, err)
 	}
 	return db, nil
+}
+
+// badgerOpen opens Badger. Badger panics on some damaged files; that is a
+// damaged store too, not a crash of Plinth.
+func badgerOpen(o badger.Options) (db *badger.DB, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			db, err = nil, fmt.Errorf("badger stopped: %v", r)
+		}
+	}()
+	return badger.Open(o)
 }
 
 // badgerOptions returns Badger options sized for a desktop: small memtables
@@ -102,7 +132,13 @@ func badgerOptions(dir string, kind Kind, log *slog.Logger) badger.Options {
 		WithCompression(options.Snappy).
 		WithMetricsEnabled(false).
 		WithLogger(badgerLogger{log}).
-		WithSyncWrites(kind == Manager)
+		WithSyncWrites(kind == Manager).
+		// Every block is checked as it is read, every value from the value
+		// log too. Whole tables are checked before Badger opens the store
+		// (inspect), not by Badger's OnTableRead, which on a damaged table
+		// leaves it out silently or crashes the process.
+		WithChecksumVerificationMode(options.OnBlockRead).
+		WithVerifyValueChecksum(true)
 	return o
 }
 
@@ -110,35 +146,86 @@ func badgerOptions(dir string, kind Kind, log *slog.Logger) badger.Options {
 //
 // Errors are plain sentences: ErrLocked when another process has the
 // directory open, ErrNotWritable and ErrDiskFull for folders the OS refuses,
-// ErrWrongKind when dir holds the other store.
+// ErrWrongKind when dir holds the other store, ErrDamaged (a *DamageError)
+// when the folder holds a store that cannot be read as it is: such a
+// folder is left exactly as it is, never opened as a new store.
+//
+// A store whose disk has less than Reserve free is opened read-only
+// (Badger writes through memory maps, and a write through a map onto a
+// full disk kills the process): it can be read, and every change is
+// refused with a sentence that says why (ErrReadOnly, ErrNoSpace).
 func Open(dir string, kind Kind, opt Options) (*Store, error) {
 	if kind != Manager && kind != FileServer {
 		return nil, fmt.Errorf("open store: unknown kind %q", kind)
 	}
 	log := opt.logger()
-	if err := ensureWritable(dir); err != nil {
+	found, err := inspect(dir, kind, badgerLogger{log})
+	if err != nil {
 		return nil, err
 	}
-	db, err := badger.Open(badgerOptions(dir, kind, log))
-	if err != nil {
-		if c := classify(dir, err); c != nil {
-			return nil, c
-		}
-		return nil, fmt.Errorf("open %s store in %s: %w", kind, dir, err)
+	var readOnly error
+	switch {
+	case opt.ReadOnly && !found.exists:
+		return nil, fmt.Errorf("there is no %s store in %s", kind.Name(), dir)
+	case opt.ReadOnly:
+		readOnly = fmt.Errorf("the %s store in %s is open read-only: %w", kind.Name(), dir, ErrReadOnly)
+	case found.exists:
+		readOnly = belowReserve(dir)
 	}
-	s := &Store{db: db, kind: kind, dir: dir, log: log, opt: opt}
-	if err := s.loadIdentity(); err != nil {
-		_ = db.Close()
+	if readOnly == nil {
+		if err := ensureWritable(dir); err != nil {
+			return nil, err
+		}
+		if !found.exists {
+			if err := NeedSpace(dir, 0, "setting up the "+kind.Name()+" store"); err != nil {
+				return nil, err
+			}
+		}
+	}
+	s := &Store{kind: kind, dir: dir, log: log, opt: opt, readOnly: readOnly}
+	if err := s.openDB(found); err != nil {
 		return nil, err
 	}
 	if kind == FileServer {
-		if s.blobs, err = openBlobs(opt.FS, filepath.Join(dir, "packs")); err != nil {
-			_ = db.Close()
+		fs := opt.FS
+		if readOnly != nil {
+			fs = readOnlyFS{fsys.Or(fs), readOnly}
+		}
+		if s.blobs, err = openBlobs(fs, filepath.Join(dir, "packs")); err != nil {
+			_ = s.db.Close()
 			return nil, err
 		}
 	}
 	return s, nil
 }
+
+// openDB opens Badger on the folder inspect found and loads the identity.
+func (s *Store) openDB(found folder) error {
+	o := badgerOptions(s.dir, s.kind, s.log).WithReadOnly(s.readOnly != nil)
+	db, err := badgerOpen(o)
+	if err != nil {
+		if c := classify(s.dir, err); c != nil {
+			return c
+		}
+		if s.readOnly != nil && badgerSaid(err, badger.ErrTruncateNeeded) {
+			return fmt.Errorf("the %s store in %s was not closed cleanly and needs free space to recover: %w", s.kind.Name(), s.dir, s.readOnly)
+		}
+		if found.exists {
+			return damaged(s.kind, s.dir, err, "%s", badgerReason(err))
+		}
+		return fmt.Errorf("open the %s store in %s: %w", s.kind.Name(), s.dir, err)
+	}
+	s.db = db
+	if err := s.loadIdentity(found); err != nil {
+		_ = db.Close()
+		return err
+	}
+	return nil
+}
+
+// ReadOnly returns why the store was opened read-only, or nil when it can
+// be changed.
+func (s *Store) ReadOnly() error { return s.readOnly }
 
 // ensureWritable creates dir if needed and proves a file can be written in
 // it, so that a read-only or full folder gets a plain sentence instead of an
@@ -180,31 +267,61 @@ func CheckFolder(dir string) error {
 	return nil
 }
 
-func (s *Store) loadIdentity() error {
-	return s.db.Update(func(txn *badger.Txn) error {
+// loadIdentity reads the store's identity, or gives a new store one. A
+// store that had data but has no identity is damaged, not new: the
+// identity is the first record every store gets.
+func (s *Store) loadIdentity(found folder) error {
+	missing := false
+	err := s.db.View(func(txn *badger.Txn) error {
 		item, err := txn.Get(identityKey)
 		if errors.Is(err, badger.ErrKeyNotFound) {
-			id, err := newID()
-			if err != nil {
-				return err
-			}
-			s.ident = Identity{ID: id, Kind: s.kind, Created: time.Now().UTC()}
-			b, _ := json.Marshal(s.ident)
-			return txn.Set(identityKey, b)
+			missing = true
+			return nil
 		}
 		if err != nil {
-			return fmt.Errorf("read identity of %s: %w", s.dir, err)
+			return err
 		}
-		err = item.Value(func(v []byte) error { return json.Unmarshal(v, &s.ident) })
-		if err != nil {
-			return fmt.Errorf("read identity of %s: %w", s.dir, err)
-		}
+		return item.Value(func(v []byte) error { return json.Unmarshal(v, &s.ident) })
+	})
+	if err != nil {
+		return damaged(s.kind, s.dir, err, "its identity record cannot be read")
+	}
+	if !missing {
 		if s.ident.Kind != s.kind {
 			return fmt.Errorf("folder %s holds a %s store where the %s store belongs: %w",
 				s.dir, s.ident.Kind, s.kind, ErrWrongKind)
 		}
 		return nil
+	}
+	if found.tables {
+		return damaged(s.kind, s.dir, nil, "its identity record is missing")
+	}
+	var other bool
+	err = s.db.View(func(txn *badger.Txn) error {
+		opt := badger.DefaultIteratorOptions
+		opt.PrefetchValues = false
+		it := txn.NewIterator(opt)
+		defer it.Close()
+		it.Rewind()
+		other = it.Valid()
+		return nil
 	})
+	if err != nil || other {
+		return damaged(s.kind, s.dir, err, "it holds records but no identity record")
+	}
+	if s.readOnly != nil {
+		return fmt.Errorf("set up the %s store: %w", s.kind.Name(), s.readOnly)
+	}
+	id, err := newID()
+	if err != nil {
+		return err
+	}
+	s.ident = Identity{ID: id, Kind: s.kind, Created: time.Now().UTC()}
+	b, _ := json.Marshal(s.ident)
+	if err := s.db.Update(func(txn *badger.Txn) error { return txn.Set(identityKey, b) }); err != nil {
+		return s.wrap("write identity", err)
+	}
+	return nil
 }
 
 func newID() (string, error) {
@@ -239,6 +356,9 @@ func (s *Store) SetGeneration(g uint64) (uint64, error) {
 	defer s.swap.RUnlock()
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if err := s.writable(); err != nil {
+		return 0, err
+	}
 	next := s.ident
 	next.Generation = g
 	b, _ := json.Marshal(next)
@@ -268,13 +388,16 @@ func (s *Store) Close() error {
 	return nil
 }
 
-// Healthy reads the store's identity back from disk; it fails when the store
-// is closed or its files cannot be read.
+// Healthy reads the store's identity back from disk and checks every
+// table on disk against its checksums (reading the files, not Badger's
+// cache of blocks it checked before); it fails when the store is closed or its
+// files cannot be read. A damaged store stays damaged: every later use of
+// it is refused with the same sentence.
 func (s *Store) Healthy() error {
 	s.swap.RLock()
 	defer s.swap.RUnlock()
-	if s.db.IsClosed() {
-		return fmt.Errorf("%s store: %w", s.kind, ErrClosed)
+	if err := s.usable(); err != nil {
+		return err
 	}
 	var got Identity
 	err := s.db.View(func(txn *badger.Txn) error {
@@ -285,12 +408,52 @@ func (s *Store) Healthy() error {
 		return item.Value(func(v []byte) error { return json.Unmarshal(v, &got) })
 	})
 	if err != nil {
-		return s.wrap("health check", err)
+		return s.damaged(err, "its identity record cannot be read")
 	}
 	if got.ID != s.Identity().ID {
 		return fmt.Errorf("%s store in %s changed identity while open", s.kind, s.dir)
 	}
+	m, _, err := replayManifest(s.dir, badgerLogger{s.log})
+	if err != nil {
+		return s.damaged(err, "its MANIFEST file cannot be read (%v)", err)
+	}
+	if name, err := verifyTables(s.dir, m.Tables, true); err != nil {
+		return s.damaged(err, "its table %s does not match its checksums", name)
+	}
 	return nil
+}
+
+// damaged records that the store was found damaged and returns the error.
+func (s *Store) damaged(err error, format string, args ...any) error {
+	d := damaged(s.kind, s.dir, err, format, args...)
+	s.damage.CompareAndSwap(nil, d)
+	return s.damage.Load()
+}
+
+// usable refuses a closed store and one found damaged. Callers hold swap.
+func (s *Store) usable() error {
+	if s.db.IsClosed() {
+		return fmt.Errorf("%s store: %w", s.kind, ErrClosed)
+	}
+	if d := s.damage.Load(); d != nil {
+		return d
+	}
+	return nil
+}
+
+// writable refuses changes to a store opened read-only, and to one whose
+// disk has less than Reserve free now: Badger would write onto it through
+// memory maps. The free space is measured at most once a second.
+func (s *Store) writable() error {
+	if s.readOnly != nil {
+		return s.readOnly
+	}
+	s.spaceMu.Lock()
+	defer s.spaceMu.Unlock()
+	if now := time.Now(); now.Sub(s.spaceAt) >= time.Second {
+		s.spaceAt, s.spaceErr = now, NeedSpace(s.dir, 0, "saving a change")
+	}
+	return s.spaceErr
 }
 
 // DiskSize is the bytes the store occupies on disk (LSM tree, value log
@@ -314,33 +477,37 @@ func (s *Store) DiskSize() int64 {
 func (s *Store) View(fn func(tx *Tx) error) error {
 	s.swap.RLock()
 	defer s.swap.RUnlock()
-	if s.db.IsClosed() {
-		return fmt.Errorf("%s store: %w", s.kind, ErrClosed)
+	if err := s.usable(); err != nil {
+		return err
 	}
 	return s.db.View(func(txn *badger.Txn) error { return fn(&Tx{txn: txn}) })
 }
 
 // Update runs fn in a read-write transaction and commits it atomically. fn
 // may run again when a concurrent transaction conflicted with it, so it must
-// not have side effects outside tx.
+// not have side effects outside tx. On a store opened read-only, or whose
+// disk is below Reserve, the first write fn makes fails with the sentence
+// that says why; an fn that writes nothing succeeds.
 func (s *Store) Update(fn func(tx *Tx) error) error {
 	s.swap.RLock()
 	defer s.swap.RUnlock()
-	if s.db.IsClosed() {
-		return fmt.Errorf("%s store: %w", s.kind, ErrClosed)
+	if err := s.usable(); err != nil {
+		return err
 	}
 	var err error
 	// Two writers that touched the same key conflict; the later one runs
 	// again on fresh data. Back off a little so that many at once settle.
 	for attempt := range 100 {
-		err = s.db.Update(func(txn *badger.Txn) error { return fn(&Tx{txn: txn}) })
+		err = s.db.Update(func(txn *badger.Txn) error {
+			if err := fn(&Tx{txn: txn, guard: s.writable}); err != nil {
+				return callerError{err}
+			}
+			return nil
+		})
 		if !errors.Is(err, badger.ErrConflict) {
 			break
 		}
 		time.Sleep(time.Duration(rand.IntN(1+min(attempt, 20))) * time.Millisecond)
-	}
-	if errors.Is(err, badger.ErrConflict) {
-		return fmt.Errorf("%s store is too busy to save a change; try again", s.kind)
 	}
 	if errors.Is(err, badger.ErrTxnTooBig) {
 		return fmt.Errorf("%s store: %w", s.kind, ErrTooLarge)
@@ -348,8 +515,23 @@ func (s *Store) Update(fn func(tx *Tx) error) error {
 	if err == nil {
 		durableCommit(s) // a test hook: see durable.go
 	}
+	// What fn returned is the caller's own sentence: it goes back as it
+	// is, never taken for a failure of the folder.
+	var ce callerError
+	if errors.As(err, &ce) {
+		return ce.err
+	}
+	if errors.Is(err, badger.ErrConflict) {
+		return fmt.Errorf("%s store is too busy to save a change; try again", s.kind)
+	}
 	return s.wrap("write", err)
 }
+
+// callerError carries the error of an Update's fn through Badger.
+type callerError struct{ err error }
+
+func (e callerError) Error() string { return e.err.Error() }
+func (e callerError) Unwrap() error { return e.err }
 
 // wrap gives known OS failures their plain sentence and leaves others be.
 func (s *Store) wrap(op string, err error) error {
@@ -364,8 +546,13 @@ func (s *Store) wrap(op string, err error) error {
 
 // RunGC reclaims value-log space left by deleted and overwritten values,
 // rewriting files until Badger finds nothing more worth rewriting. It returns
-// how many files were rewritten.
+// how many files were rewritten. A store opened read-only has nothing to
+// do; on a disk below Reserve it refuses, as every write does (a rewrite
+// writes a whole value-log file before it frees one).
 func (s *Store) RunGC(ctx context.Context) (int, error) {
+	if s.readOnly != nil {
+		return 0, nil
+	}
 	n := 0
 	for {
 		if err := ctx.Err(); err != nil {
@@ -376,13 +563,21 @@ func (s *Store) RunGC(ctx context.Context) (int, error) {
 			s.swap.RUnlock()
 			return n, nil
 		}
-		err := s.db.RunValueLogGC(0.5)
+		err := s.usable()
+		if err == nil {
+			err = s.writable()
+		}
+		if err == nil {
+			err = s.db.RunValueLogGC(0.5)
+		}
 		s.swap.RUnlock()
 		switch {
 		case err == nil:
 			n++
 		case errors.Is(err, badger.ErrNoRewrite), errors.Is(err, badger.ErrRejected):
 			return n, nil
+		case errors.Is(err, ErrNoSpace), errors.Is(err, ErrDamaged):
+			return n, err
 		default:
 			return n, fmt.Errorf("value-log gc of %s store: %w", s.kind, err)
 		}
@@ -392,11 +587,30 @@ func (s *Store) RunGC(ctx context.Context) (int, error) {
 // Path joins the default sub-folder for a kind onto a data folder.
 func Path(dataDir string, kind Kind) string { return filepath.Join(dataDir, string(kind)) }
 
-// Exists reports whether dir already holds a Badger store.
+// Exists reports whether dir holds a store, whole or damaged: anything of
+// Badger's is in it.
 func Exists(dir string) bool {
-	_, err := os.Stat(filepath.Join(dir, "MANIFEST"))
-	return err == nil
+	c, err := look(dir)
+	return err != nil || !c.empty()
 }
+
+// badgerReason is the gist of a Badger error for a sentence: which of the
+// store's files Badger could not read, and its last reason, without
+// Badger's chain of contexts and advice.
+func badgerReason(err error) string {
+	msg, _, _ := strings.Cut(err.Error(), "\n")
+	parts := strings.Split(msg, " err: ")
+	last := strings.TrimSpace(parts[len(parts)-1])
+	if last != "" {
+		last = strings.ToLower(last[:1]) + last[1:]
+	}
+	if f := storeFile.FindString(msg); f != "" {
+		return fmt.Sprintf("its file %s cannot be read (%s)", f, last)
+	}
+	return fmt.Sprintf("Badger cannot open it (%s)", last)
+}
+
+var storeFile = regexp.MustCompile(`[0-9]+\.(?:vlog|sst|mem)\b|\bMANIFEST\b|\bKEYREGISTRY\b|\bDISCARD\b`)
 
 // badgerLogger forwards Badger's log lines to slog. Badger's INFO lines
 // (compactions, replays) are debug-level noise for an office admin.
@@ -458,13 +672,13 @@ func (s *Store) Swap(replace func() error) error {
 		}
 	}
 	rerr := replace()
-	db, err := openBadger(badgerOptions(s.dir, s.kind, s.opt.logger()))
+	found, err := inspect(s.dir, s.kind, badgerLogger{s.log})
+	if err == nil {
+		err = s.openDB(found)
+	}
 	if err != nil {
 		return errors.Join(rerr, err)
 	}
-	s.db = db
-	if err := s.loadIdentity(); err != nil {
-		return errors.Join(rerr, err)
-	}
+	s.damage.Store(nil) // other files now
 	return rerr
 }

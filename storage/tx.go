@@ -9,7 +9,25 @@ import (
 )
 
 // Tx is a transaction on one store, read-only inside View.
-type Tx struct{ txn *badger.Txn }
+type Tx struct {
+	txn *badger.Txn
+	// guard, in Update, is asked once before the first write: a store
+	// opened read-only, or on a disk below Reserve, refuses there. An
+	// Update that writes nothing succeeds on such a store.
+	guard func() error
+}
+
+// writing asks the guard before the first write.
+func (tx *Tx) writing() error {
+	if tx.guard == nil {
+		return nil
+	}
+	err := tx.guard()
+	if err == nil {
+		tx.guard = nil
+	}
+	return err
+}
 
 // Get returns a copy of the value at key, or ErrNotFound.
 func (tx *Tx) Get(key []byte) ([]byte, error) {
@@ -38,6 +56,9 @@ func (tx *Tx) Has(key []byte) (bool, error) {
 // Set writes value at key. Both slices are copied, so the caller may reuse
 // them at once.
 func (tx *Tx) Set(key, value []byte) error {
+	if err := tx.writing(); err != nil {
+		return err
+	}
 	if err := tx.txn.Set(bytes.Clone(key), bytes.Clone(value)); err != nil {
 		return fmt.Errorf("set %s: %w", key, err)
 	}
@@ -46,6 +67,9 @@ func (tx *Tx) Set(key, value []byte) error {
 
 // Delete removes key; deleting a missing key is not an error.
 func (tx *Tx) Delete(key []byte) error {
+	if err := tx.writing(); err != nil {
+		return err
+	}
 	if err := tx.txn.Delete(bytes.Clone(key)); err != nil {
 		return fmt.Errorf("delete %s: %w", key, err)
 	}

@@ -320,6 +320,12 @@ func (s *Service) Login(ctx context.Context, name, password string) (Actor, erro
 		}
 		return users.Put(tx, key, cur)
 	})
+	if errors.Is(err, storage.ErrReadOnly) {
+		// The data is open read-only (its disk is full): the login cannot
+		// be recorded, and so a wrong password cannot count towards the
+		// lockout either. Looking at the data still needs the password.
+		err = nil
+	}
 	if err != nil {
 		return Actor{}, fmt.Errorf("record login of %s: %w", u.Name, err)
 	}
