@@ -33,7 +33,11 @@ func (s *Service) Verify(ctx context.Context, actor account.Actor, id, passphras
 	if err := s.acc.Check(ctx, actor, account.ServersPage, account.View); err != nil {
 		return v, err
 	}
-	m, err := s.Get(id)
+	m, bad, err := s.get(id)
+	if bad != nil {
+		v.Backup = bad.ID
+		s.failVerify(*bad)
+	}
 	if err != nil {
 		return v, err
 	}
@@ -76,6 +80,12 @@ func (s *Service) verify(ctx context.Context, m Manifest, passphrase string, v *
 	}
 	op, err := s.opener(m, filepath.Dir(m.Path), passphrase)
 	if err != nil {
+		return err
+	}
+	// The scratch copy takes what a restore would: refuse before writing
+	// anything when its disk cannot hold it.
+	kinds := []storage.Kind{storage.Manager, storage.FileServer}
+	if err := storage.NeedSpace(os.TempDir(), restoreBytes(ch, kinds), "verifying backup "+m.ID); err != nil {
 		return err
 	}
 	scratch, err := os.MkdirTemp("", "plinth-verify-")
@@ -121,11 +131,45 @@ func (s *Service) verify(ctx context.Context, m Manifest, passphrase string, v *
 	return nil
 }
 
-// VerifyNewest verifies the newest level-2 backup; the weekly job runs it.
-func (s *Service) VerifyNewest(ctx context.Context, actor account.Actor) (Verification, error) {
-	all, err := s.List()
-	if err != nil || len(all) == 0 {
-		return Verification{Note: "no full backup to verify yet"}, err
+// failVerify records that a backup whose manifest is damaged failed its
+// verification.
+func (s *Service) failVerify(d Damaged) {
+	rec, ok := s.lookupRecord(d.ID)
+	if !ok {
+		rec = Record{ID: d.ID, Level: 2, Started: s.now().UTC(), Finished: s.now().UTC()}
 	}
-	return s.Verify(ctx, actor, all[0].ID, "", nil)
+	rec.Verified, rec.VerifyOK, rec.VerifyError = s.now().UTC(), false, d.Err.Error()
+	s.record(rec)
+}
+
+// VerifyNewest verifies the newest level-2 backup; the weekly job runs
+// it. A folder in the target whose manifest is damaged fails it too, with
+// a sentence naming that backup (and a failed verification in the
+// history), even when the newest sound backup verifies. It needs View
+// item on the Servers page.
+func (s *Service) VerifyNewest(ctx context.Context, actor account.Actor) (Verification, error) {
+	if err := s.acc.Check(ctx, actor, account.ServersPage, account.View); err != nil {
+		return Verification{}, err
+	}
+	cfg, err := s.Level2()
+	if err != nil {
+		return Verification{}, err
+	}
+	all, bad, err := scan(s.fs, cfg.Target)
+	if err != nil {
+		return Verification{}, err
+	}
+	var v Verification
+	if len(all) == 0 {
+		v.Note = "no full backup to verify yet"
+	} else if v, err = s.Verify(ctx, actor, all[0].ID, "", nil); err != nil {
+		return v, err
+	}
+	for _, d := range bad {
+		s.failVerify(d)
+		if err == nil {
+			err = d.Err
+		}
+	}
+	return v, err
 }
