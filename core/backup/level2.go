@@ -444,7 +444,7 @@ func copySegment(ctx context.Context, seal *sealer, path, name string, from, to 
 		w.abort()
 		var d *damagedPack
 		if errors.As(err, &d) {
-			return seg, refusal(files.ErrDamaged, "content pack %s is damaged (%v); run plinth check --deep to list the affected files", name, d)
+			return seg, refusal(files.ErrDamaged, "content pack %s is damaged: %v; run plinth check --deep to list the affected files", name, d)
 		}
 		return seg, err
 	}

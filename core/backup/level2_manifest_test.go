@@ -1,6 +1,8 @@
 package backup
 
 import (
+	"bytes"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"os"
@@ -50,6 +52,50 @@ func TestCheckShape(t *testing.T) {
 	for s, want := range bad {
 		if err := checkShape([]byte(s)); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%.40s: %v, want %q", s, err, want)
+		}
+	}
+}
+
+// packCheck finds damage wherever the stream is cut.
+func TestPackCheckStreams(t *testing.T) {
+	var pack bytes.Buffer
+	pack.WriteString(packMagic)
+	for _, n := range []int{0, 1, 5000, 37, 100_000} {
+		data := random(n)
+		sum := sha256.Sum256(data)
+		pack.Write([]byte{byte(n >> 24), byte(n >> 16), byte(n >> 8), byte(n)})
+		pack.Write(sum[:])
+		pack.Write(data)
+	}
+	good := pack.Bytes()
+	feed := func(b []byte, step int, from int64) error {
+		c := newPackCheck(from, int64(len(good)))
+		for i := 0; i < len(b); i += step {
+			if _, err := c.Write(b[i:min(i+step, len(b))]); err != nil {
+				return err
+			}
+		}
+		return c.done()
+	}
+	for _, step := range []int{1, 7, 36, 4096, len(good)} {
+		if err := feed(good, step, 0); err != nil {
+			t.Fatalf("step %d: %v", step, err)
+		}
+		// From an entry boundary, as an incremental copies.
+		off := len(packMagic) + entryHead
+		if err := feed(good[off:], step, int64(off)); err != nil {
+			t.Fatalf("step %d from %d: %v", step, off, err)
+		}
+		for _, at := range []int{0, 9, 8 + 36 + 36, 8 + 36 + 36 + 1 + 10, len(good) - 1} {
+			bad := bytes.Clone(good)
+			bad[at] ^= 0x40
+			var d *damagedPack
+			if err := feed(bad, step, 0); !errors.As(err, &d) {
+				t.Fatalf("step %d, byte %d flipped: %v", step, at, err)
+			}
+		}
+		if err := feed(good[:len(good)-1], step, 0); err == nil {
+			t.Fatalf("step %d: a pack cut short passed", step)
 		}
 	}
 }

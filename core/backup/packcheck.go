@@ -34,10 +34,10 @@ type packCheck struct {
 // damagedPack says where and how a pack is damaged.
 type damagedPack struct {
 	at  int64
-	why string
+	why string // a format with one %d, the offset
 }
 
-func (d *damagedPack) Error() string { return fmt.Sprintf("%s at byte %d", d.why, d.at) }
+func (d *damagedPack) Error() string { return fmt.Sprintf(d.why, d.at) }
 
 // newPackCheck follows a pack from offset from (0, or the end of an
 // entry) to its committed size end.
@@ -55,7 +55,7 @@ func (c *packCheck) Write(p []byte) (int, error) {
 		case c.at < int64(len(packMagic)):
 			k = min(len(p), len(packMagic)-int(c.at))
 			if !bytes.Equal(p[:k], []byte(packMagic[c.at:c.at+int64(k)])) {
-				return 0, &damagedPack{at: 0, why: "the pack does not begin like a content pack"}
+				return 0, &damagedPack{at: 0, why: "the header at byte %d is not that of a content pack"}
 			}
 		case c.inData:
 			k = int(min(int64(len(p)), c.left))
@@ -72,7 +72,7 @@ func (c *packCheck) Write(p []byte) (int, error) {
 				c.nh = 0
 				c.left = int64(binary.BigEndian.Uint32(c.head[:4]))
 				if c.entry+entryHead+c.left > c.end {
-					return 0, &damagedPack{at: c.entry, why: "a chunk runs past the end of the pack"}
+					return 0, &damagedPack{at: c.entry, why: "the chunk at byte %d runs past the end of the pack"}
 				}
 				c.sum.Reset()
 				c.inData = true
@@ -82,7 +82,7 @@ func (c *packCheck) Write(p []byte) (int, error) {
 		p = p[k:]
 		if c.inData && c.left == 0 {
 			if !bytes.Equal(c.sum.Sum(nil), c.head[4:]) {
-				return 0, &damagedPack{at: c.entry, why: "the chunk does not match its checksum"}
+				return 0, &damagedPack{at: c.entry, why: "the chunk at byte %d does not match its checksum"}
 			}
 			c.inData = false
 		}
@@ -93,7 +93,7 @@ func (c *packCheck) Write(p []byte) (int, error) {
 // done reports damage when the bytes seen end inside an entry.
 func (c *packCheck) done() error {
 	if c.at < int64(len(packMagic)) || c.nh != 0 || c.inData {
-		return &damagedPack{at: c.entry, why: "the pack ends inside a chunk"}
+		return &damagedPack{at: c.entry, why: "the pack ends inside the chunk at byte %d"}
 	}
 	return nil
 }
