@@ -49,18 +49,27 @@ func keep(all []Manifest, c Level2Settings, plinth string, bad map[string]bool) 
 			kept[m.ID] = true
 		}
 	}
-	// Whatever a kept incremental continues must stay.
-	for id := range kept {
-		for _, m := range mine {
-			if m.ID != id {
-				continue
-			}
-			if ch, err := chain(all, m); err == nil {
-				for _, b := range ch {
-					kept[b.ID] = true
-				}
+	// Whatever a kept incremental continues must stay. When a link of its
+	// chain cannot be read just now (or is damaged), everything older of
+	// the same chain stays: the missing link may come back.
+	var needs []Manifest
+	for _, m := range mine {
+		if !kept[m.ID] {
+			continue
+		}
+		ch, err := chain(all, m)
+		if err == nil {
+			needs = append(needs, ch...)
+			continue
+		}
+		for _, b := range mine {
+			if b.ID == m.Base || b.Base == m.Base && b.ID < m.ID {
+				needs = append(needs, b)
 			}
 		}
+	}
+	for _, b := range needs {
+		kept[b.ID] = true
 	}
 	return kept
 }
