@@ -47,3 +47,29 @@ func TestBackupOfDamagedPackExitsNonZero(t *testing.T) {
 		}
 	}
 }
+
+// A folder in the target whose manifest names files outside it is listed
+// as damaged, and verify and restore refuse it with one sentence.
+func TestDamagedBackupFolderInCLI(t *testing.T) {
+	dir := initialised(t)
+	id := "20991231-000000-abcdef"
+	folder := filepath.Join(dir, "backups", "full", id)
+	if err := os.MkdirAll(folder, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	manifest := `{"format":2,"id":"` + id + `","level":2,"type":"full","payloads":[{"kind":"fileserver","file":"../../../x"}]}`
+	if err := os.WriteFile(filepath.Join(folder, "manifest.json"), []byte(manifest), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	want := "Backup " + id + ` is damaged: its manifest cannot be trusted (its File Server part is in the file "../../../x")`
+	r := run(t, dir, master, "", "backups")
+	if r.code != 0 || !strings.HasSuffix(r.out, "\n"+want+".\n") {
+		t.Fatalf("backups = %+v", r)
+	}
+	for _, args := range [][]string{{"verify", id}, {"restore", id, "--yes"}} {
+		r := run(t, dir, master, "", args...)
+		if r.code != 1 || r.err != want+"\n" {
+			t.Fatalf("%v = %+v\nwant %q", args, r, want)
+		}
+	}
+}

@@ -74,7 +74,7 @@ func BenchmarkFullBackup(b *testing.B) {
 		}
 		b.StartTimer()
 	}
-	b.ReportMetric((cpuTime() - cpu).Seconds()/float64(b.N), "cpu-s/op")
+	b.ReportMetric((cpuTime()-cpu).Seconds()/float64(b.N), "cpu-s/op")
 }
 
 // BenchmarkRestore restores a full level-2 backup of 256 MiB of content.
@@ -98,5 +98,5 @@ func BenchmarkRestore(b *testing.B) {
 		}
 		b.StartTimer()
 	}
-	b.ReportMetric((cpuTime() - cpu).Seconds()/float64(b.N), "cpu-s/op")
+	b.ReportMetric((cpuTime()-cpu).Seconds()/float64(b.N), "cpu-s/op")
 }

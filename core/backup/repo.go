@@ -34,6 +34,7 @@ import (
 
 	"github.com/gofrs/flock"
 
+	"codeberg.org/plinth/plinth/core/names"
 	"codeberg.org/plinth/plinth/storage"
 	"codeberg.org/plinth/plinth/storage/fsys"
 )
@@ -313,6 +314,9 @@ func (noManifest) Is(target error) bool { return target == ErrDamaged }
 // that fails is damaged.
 func readManifest(fs fsys.FS, dir string) (Manifest, error) {
 	id := filepath.Base(dir)
+	if names.Check(id) != nil {
+		id = quote(id) // shown escaped: a folder name is outside input too
+	}
 	path := filepath.Join(dir, manifestName)
 	var b []byte
 	fi, err := fs.Stat(path)

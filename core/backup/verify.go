@@ -9,6 +9,7 @@ import (
 
 	"codeberg.org/plinth/plinth/core/account"
 	"codeberg.org/plinth/plinth/core/files"
+	"codeberg.org/plinth/plinth/core/names"
 	"codeberg.org/plinth/plinth/core/progress"
 	"codeberg.org/plinth/plinth/storage"
 )
@@ -134,6 +135,9 @@ func (s *Service) verify(ctx context.Context, m Manifest, passphrase string, v *
 // failVerify records that a backup whose manifest is damaged failed its
 // verification.
 func (s *Service) failVerify(d Damaged) {
+	if names.Check(d.ID) != nil {
+		return // a folder name no backup has; the error says it, escaped
+	}
 	rec, ok := s.lookupRecord(d.ID)
 	if !ok {
 		rec = Record{ID: d.ID, Level: 2, Started: s.now().UTC(), Finished: s.now().UTC()}
