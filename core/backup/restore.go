@@ -205,14 +205,16 @@ func (s *Service) Restore(ctx context.Context, actor account.Actor, id string, s
 		var done []storage.Kind
 		for _, k := range scope.kinds() {
 			if err := s.swapIn(stores[k], dirs[k], filepath.Join(res.SafetyCopy, string(k))); err != nil {
+				stuck := errors.Is(err, errSwapStuck)
 				// Put back the stores swapped already, so that the live
 				// data is as it was: both stores old, never one of each.
-				for i := len(done) - 1; i >= 0; i-- {
+				for i := len(done) - 1; i >= 0 && !stuck; i-- {
 					d := done[i]
-					if uerr := s.swapIn(stores[d], filepath.Join(res.SafetyCopy, string(d)), dirs[d]); uerr != nil {
-						keepJournal = true
-						return fmt.Errorf("swap in the restored %s: %w; the restore will be finished when Plinth next starts", storeName(k), err)
-					}
+					stuck = s.swapIn(stores[d], filepath.Join(res.SafetyCopy, string(d)), dirs[d]) != nil
+				}
+				if stuck {
+					keepJournal = true // RecoverRestore finishes the restore
+					return fmt.Errorf("swap in the restored %s: %w; restart Plinth to finish the restore", storeName(k), err)
 				}
 				_ = os.Remove(res.SafetyCopy)
 				return fmt.Errorf("swap in the restored %s: %w; the current data was kept", storeName(k), err)
@@ -241,8 +243,12 @@ func (s *Service) Restore(ctx context.Context, actor account.Actor, id string, s
 	return res, nil
 }
 
+// errSwapStuck means a swap failed and could not be undone either.
+var errSwapStuck = errors.New("and undoing it failed")
+
 // swapIn puts the store folder in for the live folder of st, which goes
-// to out; on failure the live folder is as it was.
+// to out. On failure the live folder is as it was, unless the error is
+// errSwapStuck.
 func (s *Service) swapIn(st *storage.Store, in, out string) error {
 	return st.Swap(func() error {
 		live := st.Dir()
@@ -251,16 +257,18 @@ func (s *Service) swapIn(st *storage.Store, in, out string) error {
 		}
 		if err := s.fs.Rename(in, live); err != nil {
 			if rerr := s.fs.Rename(out, live); rerr != nil {
-				return fmt.Errorf("%w (and putting the current data back failed: %v)", err, rerr)
+				return fmt.Errorf("%w (%w: %v)", err, errSwapStuck, rerr)
 			}
 			return err
 		}
 		if err := s.fs.SyncDir(filepath.Dir(live)); err != nil {
 			// The renames may not last: undo them.
-			if rerr := s.fs.Rename(live, in); rerr == nil {
-				if rerr := s.fs.Rename(out, live); rerr != nil {
-					return fmt.Errorf("%w (and putting the current data back failed: %v)", err, rerr)
-				}
+			if rerr := s.fs.Rename(live, in); rerr != nil {
+				return fmt.Errorf("%w (%w: %v)", err, errSwapStuck, rerr)
+			}
+			if rerr := s.fs.Rename(out, live); rerr != nil {
+				_ = s.fs.Rename(in, live) // never leave the live folder missing
+				return fmt.Errorf("%w (%w: %v)", err, errSwapStuck, rerr)
 			}
 			return err
 		}
