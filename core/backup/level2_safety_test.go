@@ -1,10 +1,10 @@
 package backup
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,6 +13,10 @@ import (
 	"codeberg.org/plinth/plinth/storage"
 	"codeberg.org/plinth/plinth/storage/fsys/faultfs"
 )
+
+// millionPacks, as a value in a crafted manifest, becomes a map of 10^6
+// committed packs.
+const millionPacks = "a million packs"
 
 // craft copies backup m into a new folder id of the same target and lets
 // edit change its manifest, as someone who can write the target could.
@@ -33,6 +37,21 @@ func craft(t *testing.T, m Manifest, id string, edit func(doc map[string]any)) s
 	doc["id"] = id
 	edit(doc)
 	raw, _ = json.Marshal(doc)
+	if i := bytes.Index(raw, []byte(`"`+millionPacks+`"`)); i >= 0 {
+		// A committed map of 10^6 packs, written out without encoding/json.
+		big := make([]byte, 0, 20<<20)
+		big = append(big, raw[:i]...)
+		big = append(big, '{')
+		for n := range 1_000_000 {
+			big = append(big, '"')
+			big = append(big, storage.PackName(uint32(n+1))...)
+			big = append(big, `":44,`...)
+		}
+		big = append(big, `"99999999.pack":44}`...)
+		raw = append(big, raw[i+len(millionPacks)+2:]...)
+	} else if strings.Contains(string(raw), millionPacks) {
+		t.Fatal("the placeholder for a million packs was escaped")
+	}
 	if err := os.WriteFile(filepath.Join(dir, manifestName), raw, 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -109,27 +128,23 @@ func TestCraftedManifestWritesNothing(t *testing.T) {
 		{"parent", func(doc map[string]any) { doc["type"], doc["parent"] = TypeIncremental, escape }},
 		{"tree file", func(doc map[string]any) { doc["tree"] = map[string]any{"file": escape} }},
 		{"a million packs", func(doc map[string]any) {
-			var c strings.Builder
-			c.WriteString("{")
-			for i := range 1_000_000 {
-				fmt.Fprintf(&c, "%q:44,", storage.PackName(uint32(i+1)))
-			}
-			c.WriteString(`"99999999.pack":44}`)
-			payloadDoc(doc, storage.FileServer)["committed"] = json.RawMessage(c.String())
+			payloadDoc(doc, storage.FileServer)["committed"] = millionPacks
 		}},
 	}
+	e := newEnv(t)
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp) // verify's scratch folder
+	e.put("/Tower/plans.pdf", random(200_000))
+	real := e.full()
+	e.put("/Tower/later.txt", []byte("after the backup"))
+	before := e.state()
 	for _, tt := range cases {
 		t.Run(tt.name, func(t *testing.T) {
-			e := newEnv(t)
-			tmp := t.TempDir()
-			t.Setenv("TMPDIR", tmp) // verify's scratch folder
-			e.put("/Tower/plans.pdf", random(200_000))
-			real := e.full()
-			e.put("/Tower/later.txt", []byte("after the backup"))
-			before := e.state()
-			craft(t, real, crafted, tt.edit)
+			dir := craft(t, real, crafted, tt.edit)
+			defer os.RemoveAll(dir)
 			counting := faultfs.New(nil)
 			e.b.SetFS(counting)
+			defer e.b.SetFS(nil)
 
 			damaged := func(what string, err error) {
 				t.Helper()
