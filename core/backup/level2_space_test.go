@@ -15,6 +15,7 @@ import (
 	"codeberg.org/plinth/plinth/core/files"
 	"codeberg.org/plinth/plinth/core/notify"
 	"codeberg.org/plinth/plinth/storage"
+	"codeberg.org/plinth/plinth/storage/fsys/faultfs"
 )
 
 // smallDisk mounts a tmpfs of size bytes (root only; CI runs as root).
@@ -138,4 +139,35 @@ func TestVerifyChecksFreeSpace(t *testing.T) {
 		t.Fatalf("verify with a full scratch disk: %+v, %v", v, err)
 	}
 	only(t, scratch)
+}
+
+// A target that fills up while the backup is written (the estimate was
+// short, or something else wrote there) fails with one sentence saying so;
+// nothing is left behind and the earlier backups stay.
+func TestFullBackupOnDiskThatFills(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t)
+	e.put("/a.bin", random(100_000))
+	first := e.full()
+	nextDay(e)
+	e.put("/b.bin", random(300_000))
+	c, _ := e.b.Level2()
+	for _, n := range []int64{0, 1000, 200_000} {
+		e.b.SetFS(faultfs.New(nil).FillAfter(n))
+		_, err := e.b.Full(ctx, e.master, nil)
+		want := "the disk holding the backup target " + c.Target + " is full; free some space there and try again"
+		if !errors.Is(err, storage.ErrDiskFull) || err.Error() != want {
+			t.Fatalf("disk full after %d bytes: %v", n, err)
+		}
+		if d := debris(c.Target); len(d) > 0 {
+			t.Fatalf("disk full after %d bytes: left %v", n, d)
+		}
+		if all, _ := e.b.List(); ids(all) != first.ID {
+			t.Fatalf("backups: %s", ids(all))
+		}
+	}
+	e.b.SetFS(nil)
+	if _, err := e.b.Verify(ctx, e.master, first.ID, "", nil); err != nil {
+		t.Fatal(err)
+	}
 }
