@@ -13,7 +13,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/dustin/go-humanize"
@@ -228,9 +227,7 @@ func (s *Service) Full(ctx context.Context, actor account.Actor, prog progress.F
 		return Manifest{}, err
 	}
 	defer func() {
-		if errors.Is(err, syscall.ENOSPC) {
-			err = refusal(storage.ErrDiskFull, "the disk holding the backup target %s is full; free some space there and try again", cfg.Target)
-		}
+		err = diskFull(err, "the backup target "+cfg.Target, "free some space there and try again")
 	}()
 	tmp, err := r.begin()
 	if err != nil {

@@ -171,3 +171,26 @@ func TestFullBackupOnDiskThatFills(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A data folder's disk that fills while a restore loads the backup stops
+// the restore with one sentence before anything live changes.
+func TestRestoreOnDiskThatFills(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t)
+	e.put("/a.bin", random(300_000))
+	m := e.full()
+	e.put("/b.txt", []byte("later"))
+	before := e.state()
+	e.b.SetFS(faultfs.New(nil).FillAfter(1000))
+	_, err := e.b.Restore(ctx, e.master, m.ID, ScopeAll, "", nil)
+	want := "the disk holding " + e.dir + " is full; the restore stopped and nothing was changed"
+	if !errors.Is(err, storage.ErrDiskFull) || err.Error() != want {
+		t.Fatalf("restore onto a disk that fills: %v", err)
+	}
+	if e.state() != before {
+		t.Fatal("the live data changed")
+	}
+	if d := debris(e.dir); len(d) > 0 {
+		t.Fatalf("left %v", d)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"syscall"
 
 	"codeberg.org/plinth/plinth/core/account"
 	"codeberg.org/plinth/plinth/core/notify"
@@ -168,7 +169,7 @@ func (s *Service) Restore(ctx context.Context, actor account.Actor, id string, s
 		}
 	}()
 	if err := stage(ctx, ch, op, dirs, storage.Options{}, prog); err != nil {
-		return res, err
+		return res, diskFull(err, s.dataDir, "the restore stopped and nothing was changed")
 	}
 	prog.Send(progress.Report{Phase: "Checking the restored data"})
 	for k, dir := range dirs {
@@ -326,6 +327,15 @@ func restoreBytes(ch []Manifest, kinds []storage.Kind) int64 {
 		}
 	}
 	return n
+}
+
+// diskFull gives a write that found the disk holding dir full its
+// sentence, saying what became of the work.
+func diskFull(err error, dir, what string) error {
+	if errors.Is(err, syscall.ENOSPC) {
+		return refusal(storage.ErrDiskFull, "the disk holding %s is full; %s", dir, what)
+	}
+	return err
 }
 
 // checkStaged opens a restored store and compares it with the manifest.

@@ -96,7 +96,7 @@ func (s *Service) verify(ctx context.Context, m Manifest, passphrase string, v *
 	defer os.RemoveAll(scratch)
 	dirs := map[storage.Kind]string{storage.Manager: filepath.Join(scratch, "manager"), storage.FileServer: filepath.Join(scratch, "fileserver")}
 	if err := stage(ctx, ch, op, dirs, storage.Options{}, prog); err != nil {
-		return err
+		return diskFull(err, os.TempDir(), "verifying backup "+m.ID+" stopped there")
 	}
 	for k, dir := range dirs {
 		if err := checkStaged(dir, k, m); err != nil {
