@@ -105,7 +105,8 @@ func (s *Service) failedVerifications() map[string]bool {
 
 // Prune removes the level-2 backups the retention rule no longer keeps
 // (with dryRun, only says which). Backups of another Plinth in the same
-// target, and folders whose manifest is damaged, are left alone. It needs Delete content on the Servers page.
+// target, and folders whose manifest is damaged, are left alone. It needs
+// Delete content on the Servers page.
 func (s *Service) Prune(ctx context.Context, actor account.Actor, dryRun bool) ([]Manifest, error) {
 	if err := s.acc.Check(ctx, actor, account.ServersPage, account.DeleteContent); err != nil {
 		return nil, err
