@@ -141,10 +141,25 @@ func cmdBackups(ctx context.Context, c *cli, args []string) error {
 			}
 		}
 	}
+	// Folders whose manifest is damaged are no backups, but say so.
+	bad, err := a.Backups.Damaged()
+	if err != nil {
+		return err
+	}
+	type damagedItem struct {
+		ID    string `json:"id"`
+		Path  string `json:"path"`
+		Error string `json:"error"`
+	}
+	damaged := make([]damagedItem, len(bad))
+	for i, d := range bad {
+		damaged[i] = damagedItem{d.ID, d.Path, d.Err.Error()}
+	}
 	if *asJSON {
 		return c.printJSON(struct {
-			Backups []backupItem `json:"backups"`
-		}{items})
+			Backups []backupItem  `json:"backups"`
+			Damaged []damagedItem `json:"damaged"`
+		}{items, damaged})
 	}
 	rows := [][]string{{"ID", "LEVEL", "TYPE", "CREATED", "SIZE", "ITEM", "VERIFIED"}}
 	for _, it := range items {
@@ -160,6 +175,9 @@ func cmdBackups(ctx context.Context, c *cli, args []string) error {
 			humanize.IBytes(uint64(it.Bytes)), it.Item, v})
 	}
 	c.table(rows)
+	for _, d := range damaged {
+		fmt.Fprintf(c.io.Out, "%s%s.\n", strings.ToUpper(d.Error[:1]), d.Error[1:])
+	}
 	return nil
 }
 

@@ -327,7 +327,7 @@ func TestRetention(t *testing.T) {
 		prev = id
 	}
 	sort.Slice(all, func(i, j int) bool { return all[i].ID > all[j].ID })
-	kept := keep(all, Level2Settings{KeepDaily: 7, KeepWeekly: 4}, "p")
+	kept := keep(all, Level2Settings{KeepDaily: 7, KeepWeekly: 4}, "p", nil)
 	var ids []string
 	for id := range kept {
 		ids = append(ids, id)
@@ -345,7 +345,7 @@ func TestRetention(t *testing.T) {
 		all = append(all, mk(fmt.Sprintf("f%02d", d), day(d, 2), TypeFull, ""))
 	}
 	sort.Slice(all, func(i, j int) bool { return all[i].ID > all[j].ID })
-	if n := len(keep(all, Level2Settings{KeepDaily: 7, KeepWeekly: 4}, "p")); n != 7+2 {
+	if n := len(keep(all, Level2Settings{KeepDaily: 7, KeepWeekly: 4}, "p", nil)); n != 7+2 {
 		t.Fatalf("daily fulls: kept %d, want 9 (7 days + 2 older weeks)", n)
 	}
 }
@@ -358,7 +358,9 @@ func TestUnwritableTargetFailsCleanly(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
 	target := t.TempDir()
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", target).CombinedOutput(); err != nil {
+	// Room for Plinth's reserve and 2 MiB more.
+	size := fmt.Sprintf("size=%dk", (storage.Reserve+2<<20)>>10)
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", size, "tmpfs", target).CombinedOutput(); err != nil {
 		t.Skipf("mount: %v %s", err, out)
 	}
 	t.Cleanup(func() { _ = exec.Command("umount", "-l", target).Run() })
@@ -369,7 +371,7 @@ func TestUnwritableTargetFailsCleanly(t *testing.T) {
 	}
 	e.put("/small.txt", []byte("fits"))
 	first := e.full()
-	e.put("/big.bin", random(3<<20)) // does not fit in 1 MB
+	e.put("/big.bin", random(3<<20)) // does not fit in 2 MiB
 	_, err := e.b.Full(ctx, e.master, nil)
 	if err == nil || !strings.Contains(err.Error(), "no space left") && !errors.Is(err, storage.ErrDiskFull) {
 		t.Fatalf("backup onto a full disk: %v", err)

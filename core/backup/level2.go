@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -17,6 +18,8 @@ import (
 	"github.com/dustin/go-humanize"
 
 	"codeberg.org/plinth/plinth/core/account"
+	"codeberg.org/plinth/plinth/core/files"
+	"codeberg.org/plinth/plinth/core/names"
 	"codeberg.org/plinth/plinth/core/notify"
 	"codeberg.org/plinth/plinth/core/progress"
 	"codeberg.org/plinth/plinth/storage"
@@ -31,16 +34,24 @@ func (s *Service) List() ([]Manifest, error) {
 	return list(s.fs, c.Target)
 }
 
-// Get finds a backup of any level by id; a unique prefix is enough.
+// Get finds a backup of any level by id; a unique prefix is enough. A
+// backup whose manifest is damaged is refused with a sentence naming it
+// (ErrDamaged).
 func (s *Service) Get(id string) (Manifest, error) {
+	m, _, err := s.get(id)
+	return m, err
+}
+
+// get is Get that also returns the damaged backup it refused, if any.
+func (s *Service) get(id string) (Manifest, *Damaged, error) {
 	all, err := s.All()
 	if err != nil {
-		return Manifest{}, err
+		return Manifest{}, nil, err
 	}
 	var found []Manifest
 	for _, m := range all {
 		if m.ID == id {
-			return m, nil
+			return m, nil, nil
 		}
 		if len(id) >= 6 && len(m.ID) > len(id) && m.ID[:len(id)] == id {
 			found = append(found, m)
@@ -48,11 +59,58 @@ func (s *Service) Get(id string) (Manifest, error) {
 	}
 	switch len(found) {
 	case 1:
-		return found[0], nil
+		return found[0], nil, nil
 	case 0:
-		return Manifest{}, fmt.Errorf("there is no backup %q: %w", id, ErrNotFound)
+		bad, err := s.Damaged()
+		if err != nil {
+			return Manifest{}, nil, err
+		}
+		var match []Damaged
+		for _, d := range bad {
+			if d.ID == id {
+				return Manifest{}, &d, d.Err
+			}
+			if len(id) >= 6 && strings.HasPrefix(d.ID, id) {
+				match = append(match, d)
+			}
+		}
+		if len(match) == 1 {
+			return Manifest{}, &match[0], match[0].Err
+		}
+		return Manifest{}, nil, fmt.Errorf("there is no backup %s: %w", quote(id), ErrNotFound)
 	}
-	return Manifest{}, fmt.Errorf("%q matches %d backups; give more of the id", id, len(found))
+	return Manifest{}, nil, fmt.Errorf("%s matches %d backups; give more of the id", quote(id), len(found))
+}
+
+// Damaged lists the folders in the backup targets (full backups and
+// snapshots) whose manifest is damaged, newest first: they are not
+// backups to rely on, and nothing but a person removes them.
+func (s *Service) Damaged() ([]Damaged, error) {
+	cfg, err := s.Level2()
+	if err != nil {
+		return nil, err
+	}
+	_, bad, err := scan(s.fs, cfg.Target)
+	if err != nil {
+		return nil, err
+	}
+	items := filepath.Join(s.snapshotTarget(), "items")
+	ents, err := s.fs.ReadDir(items)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	for _, e := range ents {
+		if !e.IsDir() {
+			continue
+		}
+		_, b, err := scan(s.fs, filepath.Join(items, e.Name()))
+		if err != nil {
+			return nil, err
+		}
+		bad = append(bad, b...)
+	}
+	sort.SliceStable(bad, func(i, j int) bool { return bad[i].ID > bad[j].ID })
+	return bad, nil
 }
 
 // All lists every backup, level 1 and 2, newest first.
@@ -81,7 +139,7 @@ func chain(all []Manifest, m Manifest) ([]Manifest, error) {
 	for cur := m; cur.Type == TypeIncremental; {
 		parent, ok := byID[cur.Parent]
 		if !ok {
-			return nil, fmt.Errorf("backup %s continues backup %s, which is missing: %w", cur.ID, cur.Parent, ErrDamaged)
+			return nil, fmt.Errorf("backup %s continues backup %s, which is missing or damaged: %w", cur.ID, cur.Parent, ErrDamaged)
 		}
 		out = append(out, parent)
 		cur = parent
@@ -142,16 +200,35 @@ func (s *Service) Full(ctx context.Context, actor account.Actor, prog progress.F
 	m = Manifest{Format: formatV2, ID: rec.ID, Level: 2, Type: TypeFull, Plinth: mgr.Identity().ID,
 		Created: start.UTC(), By: actor.Name(), Recipient: cfg.Recipient}
 	prev := s.continuable(all, cfg, mgr, fsr)
+	var before map[string]int64 // pack sizes the previous backup holds
 	if prev != nil {
 		m.Type, m.Parent, m.Base = TypeIncremental, prev.ID, prev.ID
 		if prev.Type == TypeIncremental {
 			m.Base = prev.Base
 		}
+		pp, _ := prev.Payload(storage.FileServer)
+		before = pp.Committed
 	}
 	seal, err := newSealer(s.fs, cfg.Recipient)
 	if err != nil {
 		return Manifest{}, err
 	}
+	// Refuse before writing anything when the target's disk cannot hold
+	// the backup: the stores, and the pack bytes to copy.
+	need := storeBytes(mgr) + storeBytes(fsr)
+	now, err := s.files.CommittedPacks()
+	if err != nil {
+		return Manifest{}, err
+	}
+	for id, size := range now {
+		need += max(0, size-before[storage.PackName(id)])
+	}
+	if err := storage.NeedSpace(cfg.Target, need, "the full backup"); err != nil {
+		return Manifest{}, err
+	}
+	defer func() {
+		err = diskFull(err, "the backup target "+cfg.Target, "free some space there and try again")
+	}()
 	tmp, err := r.begin()
 	if err != nil {
 		return Manifest{}, fmt.Errorf("backup target %s: %w", cfg.Target, err)
@@ -186,11 +263,6 @@ func (s *Service) Full(ctx context.Context, actor account.Actor, prog progress.F
 	// for an incremental only what was appended since the previous backup.
 	fp := &m.Payloads[1]
 	fp.Committed = map[string]int64{}
-	var before map[string]int64
-	if prev != nil {
-		pp, _ := prev.Payload(storage.FileServer)
-		before = pp.Committed
-	}
 	ids := make([]uint32, 0, len(committed))
 	var total int64
 	for id, size := range committed {
@@ -247,8 +319,10 @@ func (s *Service) Full(ctx context.Context, actor account.Actor, prog progress.F
 		})
 	}
 	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
-		return Manifest{}, err
+	for _, err := range errs {
+		if err != nil {
+			return Manifest{}, err // one sentence: the first failure
+		}
 	}
 	fp.Segments = append(fp.Segments, segs...)
 	m.Seconds = s.now().Sub(start).Seconds()
@@ -265,13 +339,14 @@ func (s *Service) Full(ctx context.Context, actor account.Actor, prog progress.F
 // continuable returns the newest backup an incremental can continue, or
 // nil when the next backup must be full.
 func (s *Service) continuable(all []Manifest, cfg Level2Settings, mgr, fsr *storage.Store) *Manifest {
+	bad := s.failedVerifications()
 	for _, m := range all {
 		if m.Level != 2 || m.Plinth != mgr.Identity().ID {
 			continue
 		}
 		ch, err := chain(all, m)
-		if err != nil || ch[0].Type != TypeFull {
-			return nil
+		if err != nil || ch[0].Type != TypeFull || !sound(all, m, bad) {
+			return nil // a broken chain is not continued
 		}
 		if s.now().Sub(ch[0].Created) > time.Duration(cfg.FullEvery)*24*time.Hour {
 			return nil // time for a new full backup
@@ -323,24 +398,51 @@ func writeStore(ctx context.Context, seal *sealer, dir string, st *storage.Store
 	return p, nil
 }
 
-// copySegment stores bytes [from, to) of a pack.
+// storeBytes is about what a store's Badger stream takes: the store on
+// disk without its packs.
+func storeBytes(st *storage.Store) int64 {
+	n := st.DiskSize()
+	if b := st.Blobs(); b != nil {
+		if packs, err := b.Packs(); err == nil {
+			for _, size := range packs {
+				n -= size
+			}
+		}
+	}
+	return max(n, 0)
+}
+
+// copySegment stores bytes [from, to) of a pack, checking every chunk in
+// them against its SHA-256 on the way: a damaged chunk fails the backup.
 func copySegment(ctx context.Context, seal *sealer, path, name string, from, to int64, dir string) (Segment, error) {
-	seg := Segment{Name: name, From: from, To: to, File: filepath.Join("packs", name+"."+strconv.FormatInt(from, 10)+".zst")}
+	seg := Segment{Name: name, From: from, To: to, File: "packs/" + name + "." + strconv.FormatInt(from, 10) + ".zst"}
+	dst, err := names.Join(dir, seg.File)
+	if err != nil {
+		return seg, err
+	}
 	src, err := seal.fs.Open(path)
 	if err != nil {
 		return seg, fmt.Errorf("read content pack %s: %w", name, err)
 	}
 	defer src.Close()
-	w, err := seal.create(filepath.Join(dir, seg.File))
+	w, err := seal.create(dst)
 	if err != nil {
 		return seg, err
 	}
-	n, err := io.Copy(w, &ctxReader{ctx: ctx, r: io.NewSectionReader(src, from, to-from)})
+	check := newPackCheck(from, to)
+	n, err := io.Copy(w, io.TeeReader(&ctxReader{ctx: ctx, r: io.NewSectionReader(src, from, to-from)}, check))
 	if err == nil && n != to-from {
 		err = fmt.Errorf("content pack %s is shorter than recorded (%d of %d bytes)", name, from+n, to)
 	}
+	if err == nil {
+		err = check.done()
+	}
 	if err != nil {
 		w.abort()
+		var d *damagedPack
+		if errors.As(err, &d) {
+			return seg, refusal(files.ErrDamaged, "content pack %s is damaged: %v; run plinth check --deep to list the affected files", name, d)
+		}
 		return seg, err
 	}
 	seg.Bytes, seg.SHA256, err = w.finish()
@@ -363,12 +465,20 @@ func (s *Service) Check(ctx context.Context, m Manifest) error {
 	for _, b := range ch {
 		for _, p := range b.Payloads {
 			what := fmt.Sprintf("the %s part of backup %s", storeName(p.Kind), b.ID)
-			if err := checkFile(ctx, s.fs, filepath.Join(b.Path, p.File), p.Bytes, p.SHA256, what); err != nil {
+			path, err := join(b, p.File)
+			if err != nil {
+				return err
+			}
+			if err := checkFile(ctx, s.fs, path, p.Bytes, p.SHA256, what); err != nil {
 				return err
 			}
 			for _, seg := range p.Segments {
 				what := fmt.Sprintf("content pack %s of backup %s", seg.Name, b.ID)
-				if err := checkFile(ctx, s.fs, filepath.Join(b.Path, seg.File), seg.Bytes, seg.SHA256, what); err != nil {
+				path, err := join(b, seg.File)
+				if err != nil {
+					return err
+				}
+				if err := checkFile(ctx, s.fs, path, seg.Bytes, seg.SHA256, what); err != nil {
 					return err
 				}
 			}
@@ -404,7 +514,6 @@ func (s *Service) opener(m Manifest, target, passphrase string) (*opener, error)
 // stage rebuilds stores from a chain of level-2 backups into folders
 // named by dirs (kind → folder), which must not exist yet.
 func stage(ctx context.Context, ch []Manifest, op *opener, dirs map[storage.Kind]string, opt storage.Options, prog progress.Func) error {
-	last := ch[len(ch)-1]
 	step := 0
 	for kind, dir := range dirs {
 		step++
@@ -416,82 +525,125 @@ func stage(ctx context.Context, ch []Manifest, op *opener, dirs map[storage.Kind
 			if !ok {
 				return fmt.Errorf("backup %s has no %s part: %w", b.ID, storeName(kind), ErrDamaged)
 			}
-			rc, err := op.open(filepath.Join(b.Path, p.File), p.Bytes, p.SHA256, fmt.Sprintf("the %s part of backup %s", storeName(kind), b.ID))
+			path, err := join(b, p.File)
 			if err != nil {
+				closeAll(closers)
+				return err
+			}
+			rc, err := op.open(path, p.Bytes, p.SHA256, fmt.Sprintf("the %s part of backup %s", storeName(kind), b.ID))
+			if err != nil {
+				closeAll(closers)
 				return err
 			}
 			streams = append(streams, &ctxReader{ctx: ctx, r: rc})
 			closers = append(closers, rc)
 		}
 		err := storage.LoadInto(dir, kind, opt, streams...)
-		for _, c := range closers {
-			c.Close()
-		}
+		closeAll(closers)
 		if err != nil {
 			return fmt.Errorf("restore the %s: %w", storeName(kind), err)
 		}
 		if kind != storage.FileServer {
 			continue
 		}
-		lp, _ := last.Payload(storage.FileServer)
-		if err := rebuildPacks(ctx, ch, op, lp.Committed, filepath.Join(dir, "packs")); err != nil {
+		if err := rebuildPacks(ctx, ch, op, filepath.Join(dir, "packs")); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// segOf is a segment and the backup it is in.
+func closeAll(cs []io.Closer) {
+	for _, c := range cs {
+		_ = c.Close()
+	}
+}
+
+// segOf is a segment, the backup it is in and where its file lies.
 type segOf struct {
-	seg Segment
-	b   Manifest
+	seg  Segment
+	b    Manifest
+	path string
 }
 
 // rebuildPacks writes every pack committed at the last backup of the chain
-// from the segments of the chain, which must join up exactly.
-func rebuildPacks(ctx context.Context, ch []Manifest, op *opener, committed map[string]int64, dir string) error {
-	if err := op.fs.MkdirAll(dir, 0o700); err != nil {
-		return err
-	}
+// from the segments of the chain, which must join up exactly. Every name
+// is checked before anything is created, and every chunk against its
+// SHA-256 as it is written.
+func rebuildPacks(ctx context.Context, ch []Manifest, op *opener, dir string) error {
+	last := ch[len(ch)-1]
+	lp, _ := last.Payload(storage.FileServer)
+	committed := lp.Committed
 	segs := map[string][]segOf{}
 	for _, b := range ch {
 		p, _ := b.Payload(storage.FileServer)
 		for _, seg := range p.Segments {
-			segs[seg.Name] = append(segs[seg.Name], segOf{seg, b})
+			if err := checkPackName(seg.Name); err != nil {
+				return refusal(ErrDamaged, "backup %s is damaged: its manifest names the content pack %s", b.ID, quote(seg.Name))
+			}
+			path, err := join(b, seg.File)
+			if err != nil {
+				return err
+			}
+			segs[seg.Name] = append(segs[seg.Name], segOf{seg, b, path})
 		}
 	}
-	names := make([]string, 0, len(committed))
-	for name := range committed {
-		names = append(names, name)
+	type pack struct {
+		name, path string
+		size       int64
 	}
-	errs := make([]error, len(names))
+	packs := make([]pack, 0, len(committed))
+	for name, size := range committed {
+		path, err := packPath(dir, name, last)
+		if err != nil {
+			return err
+		}
+		packs = append(packs, pack{name, path, size})
+	}
+	if err := op.fs.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	errs := make([]error, len(packs))
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	for range 2 {
 		wg.Go(func() {
 			for {
 				i := int(next.Add(1)) - 1
-				if i >= len(names) {
+				if i >= len(packs) {
 					return
 				}
-				if errs[i] = rebuildPack(ctx, op, names[i], committed[names[i]], segs[names[i]], dir); errs[i] != nil {
-					next.Store(int64(len(names)))
+				p := packs[i]
+				if errs[i] = rebuildPack(ctx, op, p.name, p.path, p.size, segs[p.name]); errs[i] != nil {
+					next.Store(int64(len(packs)))
 					return
 				}
 			}
 		})
 	}
 	wg.Wait()
-	return errors.Join(errs...)
+	for _, err := range errs {
+		if err != nil {
+			return err // one sentence: the first failure
+		}
+	}
+	return op.fs.SyncDir(dir)
 }
 
-// rebuildPack writes one pack from its segments, which must join up.
-func rebuildPack(ctx context.Context, op *opener, name string, size int64, parts []segOf, dir string) error {
-	out, err := op.fs.OpenFile(filepath.Join(dir, name), os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+// rebuildPack writes one pack from its segments, which must join up, and
+// checks every chunk in it against its SHA-256.
+func rebuildPack(ctx context.Context, op *opener, name, path string, size int64, parts []segOf) (err error) {
+	out, err := op.fs.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
 	if err != nil {
 		return err
 	}
-	defer out.Close()
+	defer func() {
+		if cerr := out.Close(); err == nil {
+			err = cerr
+		}
+	}()
+	check := newPackCheck(0, size)
+	w := io.MultiWriter(check, out)
 	var at int64
 	for _, x := range parts {
 		if x.seg.From != at {
@@ -500,25 +652,32 @@ func rebuildPack(ctx context.Context, op *opener, name string, size int64, parts
 			}
 			return fmt.Errorf("content pack %s has a gap at byte %d in backup %s: %w", name, at, x.b.ID, ErrDamaged)
 		}
-		rc, err := op.open(filepath.Join(x.b.Path, x.seg.File), x.seg.Bytes, x.seg.SHA256, fmt.Sprintf("content pack %s of backup %s", name, x.b.ID))
+		rc, err := op.open(x.path, x.seg.Bytes, x.seg.SHA256, fmt.Sprintf("content pack %s of backup %s", name, x.b.ID))
 		if err != nil {
 			return err
 		}
-		n, err := io.Copy(out, &ctxReader{ctx: ctx, r: rc})
+		n, err := io.Copy(w, &ctxReader{ctx: ctx, r: rc})
 		rc.Close()
+		var d *damagedPack
+		if errors.As(err, &d) {
+			return refusal(ErrDamaged, "backup %s is damaged: in content pack %s %v", x.b.ID, name, d)
+		}
 		if err != nil {
 			return err
+		}
+		if n != x.seg.To-x.seg.From {
+			return refusal(ErrDamaged, "backup %s is damaged: it holds %d bytes of content pack %s where its manifest says %d", x.b.ID, n, name, x.seg.To-x.seg.From)
 		}
 		at += n
 		if at >= size {
 			break
 		}
 	}
-	if err := out.Sync(); err != nil {
-		return err
-	}
 	if at != size {
 		return fmt.Errorf("content pack %s is incomplete in the backup (%d of %d bytes): %w", name, at, size, ErrDamaged)
 	}
-	return nil
+	if err := check.done(); err != nil {
+		return refusal(ErrDamaged, "content pack %s is damaged in the backup: %v", name, err)
+	}
+	return out.Sync()
 }

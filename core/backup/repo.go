@@ -34,6 +34,7 @@ import (
 
 	"github.com/gofrs/flock"
 
+	"codeberg.org/plinth/plinth/core/names"
 	"codeberg.org/plinth/plinth/storage"
 	"codeberg.org/plinth/plinth/storage/fsys"
 )
@@ -212,6 +213,11 @@ func (r *repo) commit(tmp string, m *Manifest) error {
 		return fmt.Errorf("finish backup %s: %w", m.ID, err)
 	}
 	if err := r.fs.SyncDir(r.dir); err != nil {
+		// The rename may not last: take it back, so that a backup reported
+		// as failed never turns up later as a good one.
+		if rerr := r.fs.Rename(final, tmp); rerr == nil {
+			_ = r.fs.SyncDir(r.dir)
+		}
 		return fmt.Errorf("finish backup %s: %w", m.ID, err)
 	}
 	m.Path = final
@@ -229,51 +235,114 @@ func (r *repo) sweep() {
 }
 
 // remove deletes a backup: rename first (atomic), then delete the files.
+// What a failure leaves under the ".removing-" name goes with the next
+// sweep.
 func (r *repo) remove(m Manifest) error {
 	gone := filepath.Join(r.dir, ".removing-"+m.ID)
 	if err := r.fs.Rename(m.Path, gone); err != nil {
 		return fmt.Errorf("remove backup %s: %w", m.ID, err)
 	}
-	if err := r.fs.SyncDir(r.dir); err != nil {
+	serr := r.fs.SyncDir(r.dir)
+	if err := r.fs.RemoveAll(gone); err != nil {
 		return fmt.Errorf("remove backup %s: %w", m.ID, err)
 	}
-	return r.fs.RemoveAll(gone)
+	if serr != nil {
+		return fmt.Errorf("remove backup %s: %w", m.ID, serr)
+	}
+	return nil
 }
 
 // list reads every backup in a target folder, newest first. Folders
-// without a readable manifest are not backups.
+// without a manifest are not backups; folders whose manifest is damaged
+// are left out too (scan returns them).
 func list(fs fsys.FS, dir string) ([]Manifest, error) {
+	good, _, err := scan(fs, dir)
+	return good, err
+}
+
+// Damaged is a folder in a backup target whose manifest is there but
+// cannot be read or trusted.
+type Damaged struct {
+	ID   string `json:"id"` // the folder's name
+	Path string `json:"path"`
+	Err  error  `json:"-"` // the sentence, wrapping ErrDamaged
+}
+
+// scan reads every backup in a target folder: the sound ones newest
+// first, and the damaged ones.
+func scan(fs fsys.FS, dir string) (good []Manifest, bad []Damaged, err error) {
 	ents, err := fs.ReadDir(dir)
 	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
+		return nil, nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("read backup target %s: %w", dir, err)
+		return nil, nil, fmt.Errorf("read backup target %s: %w", dir, err)
 	}
-	var out []Manifest
 	for _, e := range ents {
 		if !e.IsDir() || strings.HasPrefix(e.Name(), ".") {
 			continue
 		}
-		if m, err := readManifest(fs, filepath.Join(dir, e.Name())); err == nil {
-			out = append(out, m)
+		path := filepath.Join(dir, e.Name())
+		m, err := readManifest(fs, path)
+		switch {
+		case err == nil:
+			good = append(good, m)
+		case errors.Is(err, errNoManifest):
+			// not a backup (the keys folder, say)
+		default:
+			bad = append(bad, Damaged{ID: e.Name(), Path: path, Err: err})
 		}
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].ID > out[j].ID })
-	return out, nil
+	sort.Slice(good, func(i, j int) bool { return good[i].ID > good[j].ID })
+	sort.Slice(bad, func(i, j int) bool { return bad[i].ID > bad[j].ID })
+	return good, bad, nil
 }
 
 // maxManifest is the largest manifest read; a bigger one is damaged.
 const maxManifest = 64 << 20
 
+// errNoManifest means a folder holds no manifest: it is not a backup (to
+// list), or a damaged one (to whoever asked for it by name).
+var errNoManifest error = noManifest{}
+
+type noManifest struct{}
+
+func (noManifest) Error() string        { return "no manifest" }
+func (noManifest) Is(target error) bool { return target == ErrDamaged }
+
+// readManifest reads and checks the manifest of the backup in dir. Every
+// name in it is checked before anything uses it (validate): a manifest
+// that fails is damaged.
 func readManifest(fs fsys.FS, dir string) (Manifest, error) {
-	b, err := fsys.ReadFileLimit(fs, filepath.Join(dir, manifestName), maxManifest)
-	if err != nil {
-		return Manifest{}, fmt.Errorf("backup %s has no manifest: %w", filepath.Base(dir), ErrDamaged)
+	id := filepath.Base(dir)
+	if names.Check(id) != nil {
+		id = quote(id) // shown escaped: a folder name is outside input too
+	}
+	path := filepath.Join(dir, manifestName)
+	var b []byte
+	fi, err := fs.Stat(path)
+	if err == nil && fi.Size() > maxManifest {
+		err = fsys.ErrTooLarge // not worth reading
+	} else if err == nil {
+		b, err = fsys.ReadFileLimit(fs, path, maxManifest)
+	}
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return Manifest{}, refusal(errNoManifest, "backup %s has no manifest", id)
+	case errors.Is(err, fsys.ErrTooLarge):
+		return Manifest{}, refusal(ErrDamaged, "backup %s is damaged: its manifest is larger than %d MiB", id, maxManifest>>20)
+	case err != nil:
+		return Manifest{}, refusal(ErrDamaged, "the manifest of backup %s cannot be read: %v", id, err)
+	}
+	if err := checkShape(b); err != nil {
+		return Manifest{}, refusal(ErrDamaged, "backup %s is damaged: its manifest cannot be read (%v)", id, err)
 	}
 	var m Manifest
-	if err := json.Unmarshal(b, &m); err != nil || m.Format != formatV2 || m.ID != filepath.Base(dir) {
-		return Manifest{}, fmt.Errorf("the manifest of backup %s cannot be read: %w", filepath.Base(dir), ErrDamaged)
+	if err := json.Unmarshal(b, &m); err != nil {
+		return Manifest{}, refusal(ErrDamaged, "backup %s is damaged: its manifest cannot be read", id)
+	}
+	if err := validate(&m, dir); err != nil {
+		return Manifest{}, refusal(ErrDamaged, "backup %s is damaged: its manifest cannot be trusted (%v)", id, err)
 	}
 	m.Path = dir
 	return m, nil

@@ -7,12 +7,14 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"syscall"
 
 	"codeberg.org/plinth/plinth/core/account"
 	"codeberg.org/plinth/plinth/core/notify"
 	"codeberg.org/plinth/plinth/core/progress"
 	"codeberg.org/plinth/plinth/core/text"
 	"codeberg.org/plinth/plinth/storage"
+	"codeberg.org/plinth/plinth/storage/fsys"
 )
 
 // Scope says what a restore replaces.
@@ -143,19 +145,31 @@ func (s *Service) Restore(ctx context.Context, actor account.Actor, id string, s
 		}
 	}
 
-	stamp := s.now().UTC().Format("20060102-150405")
+	// Refuse before writing anything when the data folder's disk cannot
+	// hold the restored stores beside the live ones (the live ones become
+	// the safety copy by a rename, which costs nothing).
+	if err := storage.NeedSpace(s.dataDir, restoreBytes(ch, scope.kinds()), "the restore"); err != nil {
+		return res, err
+	}
+	stamp, err := s.restoreStamp(scope.kinds())
+	if err != nil {
+		return res, err
+	}
 	dirs := map[storage.Kind]string{}
 	for _, k := range scope.kinds() {
-		dirs[k] = filepath.Join(s.dataDir, "."+string(k)+".restoring-"+stamp)
-		_ = os.RemoveAll(dirs[k])
+		dirs[k] = stagingDir(s.dataDir, k, stamp)
 	}
+	keepJournal := false // a swap could not be undone: the next start finishes it
 	defer func() {
+		if keepJournal {
+			return // RecoverRestore needs the staged folders
+		}
 		for _, d := range dirs {
 			_ = os.RemoveAll(d) // gone after a successful swap
 		}
 	}()
 	if err := stage(ctx, ch, op, dirs, storage.Options{}, prog); err != nil {
-		return res, err
+		return res, diskFull(err, s.dataDir, "the restore stopped and nothing was changed")
 	}
 	prog.Send(progress.Report{Phase: "Checking the restored data"})
 	for k, dir := range dirs {
@@ -179,31 +193,38 @@ func (s *Service) Restore(ctx context.Context, actor account.Actor, id string, s
 		j.Swaps[k] = swap{Live: stores[k].Dir(), Staged: dirs[k], Generation: stores[k].Identity().Generation + 1}
 	}
 	if err := j.write(s.dataDir); err != nil {
+		_ = os.Remove(res.SafetyCopy)
 		return res, fmt.Errorf("record the restore: %w", err)
 	}
-	defer removeJournal(s.dataDir)
+	defer func() {
+		if !keepJournal {
+			removeJournal(s.dataDir)
+		}
+	}()
 	prog.Send(progress.Report{Phase: "Swapping in the restored data"})
 	err = s.files.Exclusive(func() error {
+		var done []storage.Kind
 		for _, k := range scope.kinds() {
-			st, staged := stores[k], dirs[k]
-			gen := st.Identity().Generation
-			err := st.Swap(func() error {
-				live := st.Dir()
-				safe := filepath.Join(res.SafetyCopy, string(k))
-				if err := s.fs.Rename(live, safe); err != nil {
-					return err
+			if err := s.swapIn(stores[k], dirs[k], filepath.Join(res.SafetyCopy, string(k))); err != nil {
+				stuck := errors.Is(err, errSwapStuck)
+				// Put back the stores swapped already, so that the live
+				// data is as it was: both stores old, never one of each.
+				for i := len(done) - 1; i >= 0 && !stuck; i-- {
+					d := done[i]
+					stuck = s.swapIn(stores[d], filepath.Join(res.SafetyCopy, string(d)), dirs[d]) != nil
 				}
-				if err := s.fs.Rename(staged, live); err != nil {
-					_ = s.fs.Rename(safe, live) // put the live data back
-					return err
+				if stuck {
+					keepJournal = true // RecoverRestore finishes the restore
+					return fmt.Errorf("swap in the restored %s: %w; restart Plinth to finish the restore", storeName(k), err)
 				}
-				return s.fs.SyncDir(filepath.Dir(live))
-			})
-			if err != nil {
+				_ = os.Remove(res.SafetyCopy)
 				return fmt.Errorf("swap in the restored %s: %w; the current data was kept", storeName(k), err)
 			}
+			done = append(done, k)
+		}
+		for _, k := range done {
 			delete(dirs, k)
-			if _, err := st.SetGeneration(gen + 1); err != nil {
+			if _, err := stores[k].SetGeneration(j.Swaps[k].Generation); err != nil {
 				return err
 			}
 		}
@@ -221,6 +242,100 @@ func (s *Service) Restore(ctx context.Context, actor account.Actor, id string, s
 		s.AfterRestore(ctx)
 	}
 	return res, nil
+}
+
+// errSwapStuck means a swap failed and could not be undone either.
+var errSwapStuck = errors.New("and undoing it failed")
+
+// swapIn puts the store folder in for the live folder of st, which goes
+// to out. On failure the live folder is as it was, unless the error is
+// errSwapStuck.
+func (s *Service) swapIn(st *storage.Store, in, out string) error {
+	return st.Swap(func() error {
+		live := st.Dir()
+		if err := s.fs.Rename(live, out); err != nil {
+			return err
+		}
+		if err := s.fs.Rename(in, live); err != nil {
+			if rerr := s.fs.Rename(out, live); rerr != nil {
+				return fmt.Errorf("%w (%w: %v)", err, errSwapStuck, rerr)
+			}
+			return err
+		}
+		if err := s.fs.SyncDir(filepath.Dir(live)); err != nil {
+			// The renames may not last: undo them.
+			if rerr := s.fs.Rename(live, in); rerr != nil {
+				return fmt.Errorf("%w (%w: %v)", err, errSwapStuck, rerr)
+			}
+			if rerr := s.fs.Rename(out, live); rerr != nil {
+				_ = s.fs.Rename(in, live) // never leave the live folder missing
+				return fmt.Errorf("%w (%w: %v)", err, errSwapStuck, rerr)
+			}
+			return err
+		}
+		return nil
+	})
+}
+
+// stagingDir is where a restore loads the store of kind k.
+func stagingDir(dataDir string, k storage.Kind, stamp string) string {
+	return filepath.Join(dataDir, "."+string(k)+".restoring-"+stamp)
+}
+
+// restoreStamp names a restore's safety copy and staging folders: the
+// time to the second, then -01, -02 … when a restore in the same second
+// took that name already, so the names are unique, readable and sort in
+// the order the restores ran.
+func (s *Service) restoreStamp(kinds []storage.Kind) (string, error) {
+	base := s.now().UTC().Format("20060102-150405")
+	for i := 0; i < 100; i++ {
+		stamp := base
+		if i > 0 {
+			stamp = fmt.Sprintf("%s-%02d", base, i)
+		}
+		taken := exists(s.fs, filepath.Join(s.dataDir, "safety", stamp))
+		for _, k := range kinds {
+			taken = taken || exists(s.fs, stagingDir(s.dataDir, k, stamp))
+		}
+		if !taken {
+			return stamp, nil
+		}
+	}
+	return "", fmt.Errorf("100 restores began at %s; wait a second and try again", base)
+}
+
+func exists(fs fsys.FS, path string) bool {
+	_, err := fs.Lstat(path)
+	return !errors.Is(err, os.ErrNotExist)
+}
+
+// restoreBytes is about what restoring the stores of kinds from chain ch
+// writes: every pack committed at its last backup, and the Badger streams
+// loaded into new stores (taken as four times their compressed size).
+func restoreBytes(ch []Manifest, kinds []storage.Kind) int64 {
+	var n int64
+	for _, k := range kinds {
+		for _, b := range ch {
+			p, _ := b.Payload(k)
+			n += 4 * p.Bytes
+		}
+		if k == storage.FileServer {
+			p, _ := ch[len(ch)-1].Payload(k)
+			for _, size := range p.Committed {
+				n += size
+			}
+		}
+	}
+	return n
+}
+
+// diskFull gives a write that found the disk holding dir full its
+// sentence, saying what became of the work.
+func diskFull(err error, dir, what string) error {
+	if errors.Is(err, syscall.ENOSPC) {
+		return refusal(storage.ErrDiskFull, "the disk holding %s is full; %s", dir, what)
+	}
+	return err
 }
 
 // checkStaged opens a restored store and compares it with the manifest.

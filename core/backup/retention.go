@@ -5,13 +5,16 @@ import (
 	"fmt"
 
 	"codeberg.org/plinth/plinth/core/account"
+	"codeberg.org/plinth/plinth/storage"
 )
 
 // keep works out which level-2 backups the retention rule keeps: the newest
 // of each of the last KeepDaily days that have backups, the newest of each
-// of the last KeepWeekly weeks, always the newest backup, and every backup
-// a kept incremental needs. Everything else may go.
-func keep(all []Manifest, c Level2Settings, plinth string) map[string]bool {
+// of the last KeepWeekly weeks, always the newest backup, always the newest
+// sound one (its chain intact and no link of it failed a verification: bad
+// lists those that did), and every backup a kept incremental needs.
+// Everything else may go.
+func keep(all []Manifest, c Level2Settings, plinth string, bad map[string]bool) map[string]bool {
 	var mine []Manifest // newest first
 	for _, m := range all {
 		if m.Level == 2 && m.Plinth == plinth {
@@ -23,6 +26,14 @@ func keep(all []Manifest, c Level2Settings, plinth string) map[string]bool {
 		return kept
 	}
 	kept[mine[0].ID] = true
+	// A failed or damaged backup after the last sound one never pushes
+	// that one out.
+	for _, m := range mine {
+		if sound(all, m, bad) {
+			kept[m.ID] = true
+			break
+		}
+	}
 	days, weeks := map[string]bool{}, map[string]bool{}
 	for _, m := range mine {
 		t := m.Created.Local()
@@ -38,25 +49,64 @@ func keep(all []Manifest, c Level2Settings, plinth string) map[string]bool {
 			kept[m.ID] = true
 		}
 	}
-	// Whatever a kept incremental continues must stay.
-	for id := range kept {
-		for _, m := range mine {
-			if m.ID != id {
-				continue
-			}
-			if ch, err := chain(all, m); err == nil {
-				for _, b := range ch {
-					kept[b.ID] = true
-				}
+	// Whatever a kept incremental continues must stay. When a link of its
+	// chain cannot be read just now (or is damaged), everything older of
+	// the same chain stays: the missing link may come back.
+	var needs []Manifest
+	for _, m := range mine {
+		if !kept[m.ID] {
+			continue
+		}
+		ch, err := chain(all, m)
+		if err == nil {
+			needs = append(needs, ch...)
+			continue
+		}
+		for _, b := range mine {
+			if b.ID == m.Base || b.Base == m.Base && b.ID < m.ID {
+				needs = append(needs, b)
 			}
 		}
+	}
+	for _, b := range needs {
+		kept[b.ID] = true
 	}
 	return kept
 }
 
+// sound reports whether m can be restored as far as is known: its chain
+// is intact and no link of it failed a verification.
+func sound(all []Manifest, m Manifest, bad map[string]bool) bool {
+	ch, err := chain(all, m)
+	if err != nil {
+		return false
+	}
+	for _, b := range ch {
+		if bad[b.ID] {
+			return false
+		}
+	}
+	return true
+}
+
+// failedVerifications lists the backups whose last verification failed.
+func (s *Service) failedVerifications() map[string]bool {
+	bad := map[string]bool{}
+	_ = s.mgr.View(func(tx *storage.Tx) error {
+		return history.Scan(tx, "", func(id string, r Record) error {
+			if !r.Verified.IsZero() && !r.VerifyOK {
+				bad[r.ID] = true
+			}
+			return nil
+		})
+	})
+	return bad
+}
+
 // Prune removes the level-2 backups the retention rule no longer keeps
 // (with dryRun, only says which). Backups of another Plinth in the same
-// target are left alone. It needs Delete content on the Servers page.
+// target, and folders whose manifest is damaged, are left alone. It needs
+// Delete content on the Servers page.
 func (s *Service) Prune(ctx context.Context, actor account.Actor, dryRun bool) ([]Manifest, error) {
 	if err := s.acc.Check(ctx, actor, account.ServersPage, account.DeleteContent); err != nil {
 		return nil, err
@@ -85,12 +135,13 @@ func (s *Service) Prune(ctx context.Context, actor account.Actor, dryRun bool) (
 }
 
 func (s *Service) prune(ctx context.Context, r *repo, cfg Level2Settings, dryRun bool) ([]Manifest, error) {
+	r.sweep() // what interrupted backups and removals left
 	all, err := list(s.fs, r.dir)
 	if err != nil {
 		return nil, err
 	}
 	mgr, _ := s.files.Stores()
-	kept := keep(all, cfg, mgr.Identity().ID)
+	kept := keep(all, cfg, mgr.Identity().ID, s.failedVerifications())
 	var gone []Manifest
 	// Newest first: an incremental goes before the backup it continues, so
 	// a crash part-way never leaves an incremental without its parent.

@@ -9,6 +9,7 @@ import (
 
 	"codeberg.org/plinth/plinth/core/account"
 	"codeberg.org/plinth/plinth/core/files"
+	"codeberg.org/plinth/plinth/core/names"
 	"codeberg.org/plinth/plinth/core/progress"
 	"codeberg.org/plinth/plinth/storage"
 )
@@ -33,7 +34,11 @@ func (s *Service) Verify(ctx context.Context, actor account.Actor, id, passphras
 	if err := s.acc.Check(ctx, actor, account.ServersPage, account.View); err != nil {
 		return v, err
 	}
-	m, err := s.Get(id)
+	m, bad, err := s.get(id)
+	if bad != nil {
+		v.Backup = bad.ID
+		s.failVerify(*bad)
+	}
 	if err != nil {
 		return v, err
 	}
@@ -78,6 +83,12 @@ func (s *Service) verify(ctx context.Context, m Manifest, passphrase string, v *
 	if err != nil {
 		return err
 	}
+	// The scratch copy takes what a restore would: refuse before writing
+	// anything when its disk cannot hold it.
+	kinds := []storage.Kind{storage.Manager, storage.FileServer}
+	if err := storage.NeedSpace(os.TempDir(), restoreBytes(ch, kinds), "verifying backup "+m.ID); err != nil {
+		return err
+	}
 	scratch, err := os.MkdirTemp("", "plinth-verify-")
 	if err != nil {
 		return err
@@ -85,7 +96,7 @@ func (s *Service) verify(ctx context.Context, m Manifest, passphrase string, v *
 	defer os.RemoveAll(scratch)
 	dirs := map[storage.Kind]string{storage.Manager: filepath.Join(scratch, "manager"), storage.FileServer: filepath.Join(scratch, "fileserver")}
 	if err := stage(ctx, ch, op, dirs, storage.Options{}, prog); err != nil {
-		return err
+		return diskFull(err, os.TempDir(), "verifying backup "+m.ID+" stopped there")
 	}
 	for k, dir := range dirs {
 		if err := checkStaged(dir, k, m); err != nil {
@@ -121,11 +132,48 @@ func (s *Service) verify(ctx context.Context, m Manifest, passphrase string, v *
 	return nil
 }
 
-// VerifyNewest verifies the newest level-2 backup; the weekly job runs it.
-func (s *Service) VerifyNewest(ctx context.Context, actor account.Actor) (Verification, error) {
-	all, err := s.List()
-	if err != nil || len(all) == 0 {
-		return Verification{Note: "no full backup to verify yet"}, err
+// failVerify records that a backup whose manifest is damaged failed its
+// verification.
+func (s *Service) failVerify(d Damaged) {
+	if names.Check(d.ID) != nil {
+		return // a folder name no backup has; the error says it, escaped
 	}
-	return s.Verify(ctx, actor, all[0].ID, "", nil)
+	rec, ok := s.lookupRecord(d.ID)
+	if !ok {
+		rec = Record{ID: d.ID, Level: 2, Started: s.now().UTC(), Finished: s.now().UTC()}
+	}
+	rec.Verified, rec.VerifyOK, rec.VerifyError = s.now().UTC(), false, d.Err.Error()
+	s.record(rec)
+}
+
+// VerifyNewest verifies the newest level-2 backup; the weekly job runs
+// it. A folder in the target whose manifest is damaged fails it too, with
+// a sentence naming that backup (and a failed verification in the
+// history), even when the newest sound backup verifies. It needs View
+// item on the Servers page.
+func (s *Service) VerifyNewest(ctx context.Context, actor account.Actor) (Verification, error) {
+	if err := s.acc.Check(ctx, actor, account.ServersPage, account.View); err != nil {
+		return Verification{}, err
+	}
+	cfg, err := s.Level2()
+	if err != nil {
+		return Verification{}, err
+	}
+	all, bad, err := scan(s.fs, cfg.Target)
+	if err != nil {
+		return Verification{}, err
+	}
+	var v Verification
+	if len(all) == 0 {
+		v.Note = "no full backup to verify yet"
+	} else if v, err = s.Verify(ctx, actor, all[0].ID, "", nil); err != nil {
+		return v, err
+	}
+	for _, d := range bad {
+		s.failVerify(d)
+		if err == nil {
+			err = d.Err
+		}
+	}
+	return v, err
 }
