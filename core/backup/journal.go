@@ -83,10 +83,13 @@ func RecoverRestore(dataDir string) (string, error) {
 		default:
 			// Neither: put the safety copy back rather than start empty.
 			safe := filepath.Join(j.Safety, string(k))
-			if _, err := os.Stat(safe); err == nil {
-				if err := os.Rename(safe, sw.Live); err != nil {
-					return "", err
-				}
+			if _, err := os.Stat(safe); err != nil {
+				// Never open an empty store in its place.
+				return "", fmt.Errorf("the %s is missing from %s, and neither the restored copy nor the safety copy of the interrupted restore is there; restore the %s from a backup",
+					storeName(k), sw.Live, storeName(k))
+			}
+			if err := os.Rename(safe, sw.Live); err != nil {
+				return "", fmt.Errorf("put the %s back from its safety copy: %w", storeName(k), err)
 			}
 		}
 		st, err := storage.Open(sw.Live, k, storage.Options{})

@@ -19,9 +19,6 @@ import (
 // was. `go test` fails one call of each kind; PLINTH_FAULTS=all (make
 // stress) fails every call in turn.
 
-var faultOps = []faultfs.Op{faultfs.OpOpen, faultfs.OpCreate, faultfs.OpWrite, faultfs.OpRead, faultfs.OpSync,
-	faultfs.OpClose, faultfs.OpRename, faultfs.OpRemove, faultfs.OpMkdir, faultfs.OpSyncDir}
-
 type faultCase struct {
 	name string
 	set  func(f *faultfs.FS)
@@ -52,7 +49,7 @@ func picks(op faultfs.Op, n int) []int {
 // faultCases lists the faults to put on a run whose calls clean counted.
 func faultCases(clean *faultfs.FS) []faultCase {
 	var out []faultCase
-	for _, op := range faultOps {
+	for _, op := range faultfs.Ops {
 		for _, i := range picks(op, clean.Calls(op)) {
 			out = append(out, faultCase{fmt.Sprintf("%s %d of %d", op, i+1, clean.Calls(op)), func(f *faultfs.FS) {
 				f.Add(faultfs.Rule{Op: op, Skip: i, Times: 1})
@@ -79,15 +76,8 @@ func faultCases(clean *faultfs.FS) []faultCase {
 }
 
 // oneSentence fails the test unless err is one sentence.
-func oneSentence(t *testing.T, err error) {
-	t.Helper()
-	if msg := err.Error(); msg == "" || strings.Contains(msg, "\n") {
-		t.Fatalf("not one sentence: %q", msg)
-	}
-}
-
 // debris lists what failed work left in dir: temporary folders and files.
-func debris(dir string) []string {
+func leftIn(dir string) []string {
 	ents, _ := os.ReadDir(dir)
 	var out []string
 	for _, e := range ents {
@@ -144,7 +134,7 @@ func TestFaultsFullBackup(t *testing.T) {
 		} else {
 			oneSentence(t, err)
 		}
-		if d := debris(target.Target); len(d) > 0 {
+		if d := leftIn(target.Target); len(d) > 0 {
 			t.Fatalf("%s (%v): left %v in the target", c.name, err, d)
 		}
 		if all, _ := e.b.List(); ids(all) != earlier.ID {
@@ -205,7 +195,7 @@ func TestFaultsRestore(t *testing.T) {
 		if dm, df, err := e.files.Digests(); err != nil || dm != df {
 			t.Fatalf("%s: the stores disagree (%v)", c.name, err)
 		}
-		if d := debris(e.dir); len(d) > 0 {
+		if d := leftIn(e.dir); len(d) > 0 {
 			t.Fatalf("%s (%v): left %v in the data folder", c.name, err, d)
 		}
 	}
@@ -294,7 +284,7 @@ func TestFaultsPrune(t *testing.T) {
 		// A backup whose manifest could not be read is not removed, and
 		// what a failed removal left under ".removing-" waits for the next
 		// prune; nothing else is left.
-		for _, d := range debris(c.Target) {
+		for _, d := range leftIn(c.Target) {
 			if !strings.HasPrefix(d, ".removing-") {
 				t.Fatalf("%s (%v): left %s in the target", fc.name, err, d)
 			}
@@ -308,7 +298,7 @@ func TestFaultsPrune(t *testing.T) {
 		if _, err := run(faultfs.New(nil)); err != nil {
 			t.Fatalf("%s: the next prune: %v", fc.name, err)
 		}
-		if d := debris(c.Target); len(d) > 0 {
+		if d := leftIn(c.Target); len(d) > 0 {
 			t.Fatalf("%s: the next prune left %v in the target", fc.name, d)
 		}
 		if all, _ := e.b.List(); ids(all) != newest.ID {

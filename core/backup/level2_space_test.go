@@ -106,10 +106,12 @@ func TestFullBackupChecksFreeSpace(t *testing.T) {
 // live data stays.
 func TestRestoreChecksFreeSpace(t *testing.T) {
 	ctx := context.Background()
-	data := smallDisk(t, 200<<20) // less than Plinth's reserve
+	// Room for the stores and their reserve, and for the file once, not
+	// for a second copy of it beside them.
+	data := smallDisk(t, 310<<20)
 	e := newEnvAt(t, data)
 	setTarget(t, e, t.TempDir())
-	e.put("/Tower/a.bin", random(1<<20))
+	e.put("/Tower/a.bin", random(40<<20))
 	m := e.full()
 	e.put("/Tower/b.txt", []byte("later"))
 	before := e.state()
@@ -159,7 +161,7 @@ func TestFullBackupOnDiskThatFills(t *testing.T) {
 		if !errors.Is(err, storage.ErrDiskFull) || err.Error() != want {
 			t.Fatalf("disk full after %d bytes: %v", n, err)
 		}
-		if d := debris(c.Target); len(d) > 0 {
+		if d := leftIn(c.Target); len(d) > 0 {
 			t.Fatalf("disk full after %d bytes: left %v", n, d)
 		}
 		if all, _ := e.b.List(); ids(all) != first.ID {
@@ -190,7 +192,7 @@ func TestRestoreOnDiskThatFills(t *testing.T) {
 	if e.state() != before {
 		t.Fatal("the live data changed")
 	}
-	if d := debris(e.dir); len(d) > 0 {
+	if d := leftIn(e.dir); len(d) > 0 {
 		t.Fatalf("left %v", d)
 	}
 }

@@ -18,10 +18,6 @@ import (
 	"codeberg.org/plinth/plinth/storage/fsys/faultfs"
 )
 
-// faultOps are the calls each write path is failed on, one at a time.
-var faultOps = []faultfs.Op{faultfs.OpCreate, faultfs.OpWrite, faultfs.OpSync, faultfs.OpClose, faultfs.OpRename,
-	faultfs.OpSyncDir, faultfs.OpMkdir, faultfs.OpOpen, faultfs.OpRead, faultfs.OpRemove}
-
 // fault is one way of failing: a rule, or a disk that fills.
 type fault struct {
 	name string
@@ -34,7 +30,7 @@ type fault struct {
 // fills after a few amounts.
 func faultsFor(calls map[faultfs.Op]int) []fault {
 	var out []fault
-	for _, op := range faultOps {
+	for _, op := range faultfs.Ops {
 		for i := range calls[op] {
 			out = append(out, fault{name: fmt.Sprintf("%s %d", op, i+1), rule: &faultfs.Rule{Op: op, Skip: i, Times: 1}})
 		}
@@ -52,7 +48,7 @@ func countCalls(ffs *faultfs.FS, run func()) map[faultfs.Op]int {
 	ffs.Reset()
 	run()
 	calls := map[faultfs.Op]int{}
-	for _, op := range faultOps {
+	for _, op := range faultfs.Ops {
 		calls[op] = ffs.Calls(op)
 	}
 	return calls

@@ -36,6 +36,9 @@ const (
 	OpSyncDir  Op = "syncdir"
 )
 
+// Ops is every kind of call faults can be put on.
+var Ops = []Op{OpOpen, OpCreate, OpWrite, OpRead, OpSync, OpClose, OpRename, OpRemove, OpMkdir, OpTruncate, OpSyncDir}
+
 // Errors a fault can return.
 var (
 	EIO    error = syscall.EIO
