@@ -53,11 +53,19 @@ smoke:
 	@if [ "$$(uname -s)" != Linux ]; then echo "smoke test runs on Linux only (needs Xvfb); skipped"; exit 0; fi; \
 	$(GO) test -tags smoke,$(TAGS) -run Smoke -count=1 -timeout 5m -v .
 
-# Long versions of what make test runs briefly: SIGKILL loops against the real
-# binary, and the concurrency tests many times over with the race detector.
+# Long versions of what make test runs briefly (docs/RELIABILITY.md): 200
+# SIGKILLs in each long operation against the real binary, every call of
+# every write path failed in turn under the fault-injecting file system,
+# the concurrency tests many times over with the race detector, and the
+# fuzzers on names and IFC files for a few minutes each.
 stress:
-	PLINTH_KILL_ROUNDS=50 $(GO) test -tags $(TAGS) -run KillLoop -count=1 -timeout 30m -v .
-	$(GO) test -race -tags $(TAGS) -count=20 -timeout 30m ./storage ./core/...
+	PLINTH_KILL_ROUNDS=200 $(GO) test -tags $(TAGS) -run KillLoop -count=1 -timeout 300m -v .
+	PLINTH_FAULTS=all $(GO) test -tags $(TAGS) -run 'Faults|UnderFaults|PowerCut' -count=1 -timeout 60m -v ./storage/... ./core/...
+	$(GO) test -race -tags $(TAGS) -count=20 -timeout 60m ./storage/... ./core/files ./core/filesync ./core/notify ./core/schedule ./core/account
+	$(GO) test -race -tags $(TAGS) -count=3 -timeout 60m ./core/backup ./core/imodel
+	$(GO) test -tags $(TAGS) -run '^$$' -fuzz FuzzJoin -fuzztime 3m ./core/names
+	$(GO) test -tags $(TAGS) -run '^$$' -fuzz FuzzParse -fuzztime 5m ./core/ifc
+	$(GO) test -tags $(TAGS) -run '^$$' -fuzz FuzzDecodeString -fuzztime 2m ./core/ifc
 
 bench:
 	$(GO) test -tags $(TAGS) -run '^$$' -bench . -benchmem -timeout 30m ./...
