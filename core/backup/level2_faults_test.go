@@ -47,8 +47,9 @@ func picks(op faultfs.Op, n int) []int {
 }
 
 // faultCases lists the faults to put on a run whose calls clean counted.
-func faultCases(clean *faultfs.FS) []faultCase {
-	var out []faultCase
+func faultCases(t *testing.T, clean *faultfs.FS) (out []faultCase) {
+	t.Helper()
+	defer func() { t.Logf("%d runs under faults", len(out)) }()
 	for _, op := range faultfs.Ops {
 		for _, i := range picks(op, clean.Calls(op)) {
 			out = append(out, faultCase{fmt.Sprintf("%s %d of %d", op, i+1, clean.Calls(op)), func(f *faultfs.FS) {
@@ -120,7 +121,7 @@ func TestFaultsFullBackup(t *testing.T) {
 	if err := os.RemoveAll(m.Path); err != nil {
 		t.Fatal(err)
 	}
-	for _, c := range faultCases(clean) {
+	for _, c := range faultCases(t, clean) {
 		f := faultfs.New(nil)
 		c.set(f)
 		m, err := run(f)
@@ -172,7 +173,7 @@ func TestFaultsRestore(t *testing.T) {
 		t.Fatalf("clean run: %v", err)
 	}
 	_ = full
-	for _, c := range faultCases(clean) {
+	for _, c := range faultCases(t, clean) {
 		change()
 		before := e.state()
 		copies, _ := e.b.SafetyCopies()
@@ -220,7 +221,7 @@ func TestFaultsVerify(t *testing.T) {
 	if v, err := run(clean); err != nil || !v.Restored {
 		t.Fatalf("clean run: %+v %v", v, err)
 	}
-	for _, c := range faultCases(clean) {
+	for _, c := range faultCases(t, clean) {
 		f := faultfs.New(nil)
 		c.set(f)
 		v, err := run(f)
@@ -273,7 +274,7 @@ func TestFaultsPrune(t *testing.T) {
 	if gone, err := run(clean); err != nil || len(gone) != 2 {
 		t.Fatalf("clean run: %v %v", ids(gone), err)
 	}
-	for _, fc := range faultCases(clean) {
+	for _, fc := range faultCases(t, clean) {
 		reset()
 		f := faultfs.New(nil)
 		fc.set(f)
