@@ -159,6 +159,9 @@ func Open(ctx context.Context, cfg Config) (a *App, err error) {
 	if err := a.Files.Recover(ctx); err != nil {
 		return nil, err
 	}
+	if err := a.Backups.Recover(ctx); err != nil {
+		return nil, err
+	}
 	if _, err := a.Sync.Resume(ctx, nil); err != nil {
 		return nil, fmt.Errorf("finish the interrupted file synchronization: %w", err)
 	}
