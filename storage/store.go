@@ -119,6 +119,9 @@ func Open(dir string, kind Kind, opt Options) (*Store, error) {
 	if err := ensureWritable(dir); err != nil {
 		return nil, err
 	}
+	if err := removeEmptyMemtables(dir); err != nil {
+		return nil, fmt.Errorf("open %s store in %s: %w", kind, dir, err)
+	}
 	db, err := badger.Open(badgerOptions(dir, kind, log))
 	if err != nil {
 		if c := classify(dir, err); c != nil {
@@ -138,6 +141,29 @@ func Open(dir string, kind Kind, opt Options) (*Store, error) {
 		}
 	}
 	return s, nil
+}
+
+// removeEmptyMemtables removes the memtable files (*.mem) of dir that are
+// empty: a process killed just after Badger created one leaves it so, and
+// Badger then refuses to open the store ("Create a new file", badger
+// issue #2207). An empty memtable file holds nothing; Badger makes a new
+// one when it needs one.
+func removeEmptyMemtables(dir string) error {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	for _, e := range ents {
+		if e.IsDir() || filepath.Ext(e.Name()) != ".mem" {
+			continue
+		}
+		if fi, err := e.Info(); err == nil && fi.Mode().IsRegular() && fi.Size() == 0 {
+			if err := os.Remove(filepath.Join(dir, e.Name())); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // ensureWritable creates dir if needed and proves a file can be written in
