@@ -464,10 +464,11 @@ func (k *killEnv) told(phrase string) int {
 // states, never a mix, and the stores agree.
 func TestKillLoopRollback(t *testing.T) {
 	k := newKillEnv(t, time.Second)
-	// State A, then state B: every file of a/d0 and a/d1 changed, a/d2
-	// gone, b added.
+	// State A, then state B: most files of a/d0 and a/d1 changed, a/d2
+	// gone, b added. Many files, so that most of a rollback's time goes
+	// into changing them.
 	srcA, srcB := t.TempDir(), t.TempDir()
-	k.put(srcA, "a", 9, 100000, 2<<20)
+	k.put(srcA, "a", 40, 20000, 600000)
 	k.run("mkdir", "/P", "--kind", "project")
 	k.run("import", "--to", "/P", filepath.Join(srcA, "a"))
 	snapshot := func() string {
@@ -477,8 +478,8 @@ func TestKillLoopRollback(t *testing.T) {
 	}
 	ids := []string{snapshot()}
 	want := []map[string][32]byte{k.exported("state A", "/P")}
-	k.put(srcB, "a", 6, 100000, 2<<20)
-	k.put(srcB, "b", 6, 100000, 2<<20)
+	k.put(srcB, "a", 27, 20000, 600000)
+	k.put(srcB, "b", 12, 20000, 600000)
 	k.run("import", "--to", "/P", filepath.Join(srcB, "a"))
 	k.run("import", "--to", "/P", filepath.Join(srcB, "b"))
 	k.run("rm", "/P/a/d2")

@@ -2,6 +2,7 @@ package backup
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -328,5 +329,43 @@ func TestRecoverEncryptedRollbackNeedsAttention(t *testing.T) {
 	}
 	if p := e.pending(); len(p) != 0 {
 		t.Fatalf("records left: %+v", p)
+	}
+}
+
+// An item restore out of a full backup that fails part-way leaves
+// nothing: as new, the half-filled item is removed; in place, the item is
+// put back as it was.
+func TestRestoreItemFailingPartWayLeavesNothing(t *testing.T) {
+	e := newEnv(t)
+	e.project("Tower")
+	for i := range 4 {
+		e.put(fmt.Sprintf("/Tower/f%d.bin", i), random(200<<10))
+	}
+	full := e.full()
+	for i := range 4 {
+		e.put(fmt.Sprintf("/Tower/f%d.bin", i), random(1000))
+	}
+	e.put("/Tower/new.txt", []byte("new"))
+	before := e.state()
+	for _, asNew := range []string{"Copy", ""} {
+		ctx, cancel := context.WithCancel(context.Background())
+		// Stop once the first file is being written.
+		stop := func(r progress.Report) {
+			if r.Phase == "Restoring files" {
+				cancel()
+			}
+		}
+		_, err := e.b.RestoreItem(ctx, e.master, full.ID, "/Tower", asNew, "", stop)
+		cancel()
+		if err == nil {
+			t.Fatalf("as new %q: a cancelled restore succeeded", asNew)
+		}
+		if got := e.state(); got != before {
+			t.Fatalf("as new %q: a failed restore left\n%s\nwant\n%s", asNew, got, before)
+		}
+		e.consistent()
+		if p := e.pending(); len(p) != 0 {
+			t.Fatalf("records left: %+v", p)
+		}
 	}
 }

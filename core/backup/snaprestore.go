@@ -257,7 +257,7 @@ func (s *Service) rollBack(ctx context.Context, actor account.Actor, item files.
 	// safety snapshot.
 	p.Undo = true
 	if uerr := s.putPending(p); uerr != nil {
-		s.log.Error("record the rollback of "+item.Name, "err", uerr)
+		s.log.Error("record the rollback", "item", item.Name, "err", uerr)
 	}
 	target := s.snapshotTarget()
 	safetyCodec := sync.OnceValues(func() (*codec, error) { return s.readingCodec(safety, passphrase) })
