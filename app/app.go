@@ -180,6 +180,9 @@ func (a *App) open(ctx context.Context, cfg Config) error {
 	if err := a.Files.Recover(ctx); err != nil {
 		return err
 	}
+	if err := a.Backups.Recover(ctx); err != nil {
+		return err
+	}
 	if _, err := a.Sync.Resume(ctx, nil); err != nil {
 		return fmt.Errorf("finish the interrupted file synchronization: %w", err)
 	}

@@ -159,6 +159,11 @@ func Open(dir string, kind Kind, opt Options) (*Store, error) {
 		return nil, fmt.Errorf("open store: unknown kind %q", kind)
 	}
 	log := opt.logger()
+	if !opt.ReadOnly {
+		if err := removeEmptyMemtables(dir); err != nil {
+			return nil, fmt.Errorf("open %s store in %s: %w", kind, dir, err)
+		}
+	}
 	found, err := inspect(dir, kind, badgerLogger{log})
 	if err != nil {
 		return nil, err
@@ -681,4 +686,28 @@ func (s *Store) Swap(replace func() error) error {
 	}
 	s.damage.Store(nil) // other files now
 	return rerr
+}
+
+// removeEmptyMemtables removes memtable files a kill left empty: Badger
+// creates them before it writes their header, and refuses to open a store
+// holding one (badger issue #2207). An empty memtable holds no writes.
+func removeEmptyMemtables(dir string) error {
+	ents, err := os.ReadDir(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	for _, e := range ents {
+		if e.IsDir() || filepath.Ext(e.Name()) != ".mem" {
+			continue
+		}
+		if fi, err := e.Info(); err == nil && fi.Mode().IsRegular() && fi.Size() == 0 {
+			if err := os.Remove(filepath.Join(dir, e.Name())); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }

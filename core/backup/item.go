@@ -158,21 +158,17 @@ func (s *Service) RestoreItem(ctx context.Context, actor account.Actor, id, item
 		return &chunkReader{load: old.files.ReadChunk, chunks: e.Chunks, name: e.Path, size: e.Size}, nil
 	}
 	if asNew == "" {
-		// Save what is there now, so the restore itself can be undone.
-		if _, err := s.snapshot(ctx, actor, live.ID, TriggerSafety, nil); err != nil {
-			return res, fmt.Errorf("save the current state first: %w", err)
-		}
-		if err := s.files.PutTree(ctx, actor, live.ID, tree, true, open, prog); err != nil {
+		// What is there now is saved as a snapshot first, so that the
+		// restore can be undone.
+		p := Pending{Op: opItemRollback, From: m.ID, ItemPath: itemPath}
+		if err := s.rollBack(ctx, actor, live, p, tree, open, passphrase, prog); err != nil {
 			return res, err
 		}
 		res.Item = live.Name
 		return res, nil
 	}
-	n, err := s.files.Create(ctx, actor, files.RootID, asNew, was.Kind)
+	n, err := s.createFromTree(ctx, actor, Pending{Op: opItemNew, Name: asNew, From: m.ID, ItemPath: itemPath}, was.Kind, tree, open, prog)
 	if err != nil {
-		return res, err
-	}
-	if err := s.files.PutTree(ctx, actor, n.ID, tree, false, open, prog); err != nil {
 		return res, err
 	}
 	res.Item = n.Name

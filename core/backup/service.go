@@ -273,8 +273,13 @@ func (s *Service) begin(level int) (func(), error) {
 
 // tell publishes a backup notification; it never fails the backup.
 func (s *Service) tell(ctx context.Context, kind notify.Kind, sev notify.Severity, text string) {
+	s.tellAt(ctx, kind, sev, notify.TargetBackups, text)
+}
+
+// tellAt is tell with the panel a click opens.
+func (s *Service) tellAt(ctx context.Context, kind notify.Kind, sev notify.Severity, target, text string) {
 	if s.notify != nil {
-		_ = s.notify.Publish(context.WithoutCancel(ctx), notify.Event{Kind: kind, Severity: sev, Target: notify.TargetBackups, Text: text})
+		_ = s.notify.Publish(context.WithoutCancel(ctx), notify.Event{Kind: kind, Severity: sev, Target: target, Text: text})
 	}
 }
 

@@ -350,7 +350,8 @@ func (s *Service) ImportSnapshot(ctx context.Context, actor account.Actor, archi
 	if len(seen) != len(want) {
 		return res, refusal(ErrDamaged, "%s lacks %d of the %d chunks its tree lists", archive, len(want)-len(seen), len(want))
 	}
-	n, err := s.createFromTree(ctx, actor, name, kind, doc.Entries, chunkOpener(s.fs, stage, cd, want), prog)
+	n, err := s.createFromTree(ctx, actor, Pending{Op: opImport, Name: name, From: filepath.Base(archive)}, kind, doc.Entries,
+		chunkOpener(s.fs, stage, cd, want), prog)
 	if err != nil {
 		return res, err
 	}

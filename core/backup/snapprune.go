@@ -28,7 +28,8 @@ func scheduled(m Manifest) bool { return m.Trigger == "" || m.Trigger == Trigger
 //   - a snapshot taken by hand, or a safety snapshot, is kept for
 //     ManualKeepDays days; these never push a scheduled snapshot out, and
 //     scheduled ones never push them out;
-//   - an item's newest snapshot is always kept.
+//   - an item's newest snapshot is always kept, and so are the snapshots
+//     a rollback that was cut off needs (see Recover).
 //
 // Then it removes every chunk no remaining snapshot needs (also those
 // that failed or interrupted snapshots and imports left behind) and
@@ -48,6 +49,11 @@ func (s *Service) pruneSnapshots(ctx context.Context) ([]Manifest, error) {
 	for _, m := range all {
 		byItem[m.Item] = append(byItem[m.Item], m)
 	}
+	// Snapshots a rollback that was cut off may still need stay.
+	held, err := s.heldSnapshots()
+	if err != nil {
+		return nil, err
+	}
 	items := sortedIDs(byItem)
 	now := s.now()
 	var gone, kept []Manifest
@@ -58,7 +64,7 @@ func (s *Service) pruneSnapshots(ctx context.Context) ([]Manifest, error) {
 		}
 		n := 0
 		for i, m := range byItem[item] { // newest first
-			keep := i == 0
+			keep := i == 0 || held[m.ID]
 			if scheduled(m) {
 				n++
 				keep = keep || n <= keepN

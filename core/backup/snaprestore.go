@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 
 	"codeberg.org/plinth/plinth/core/account"
 	"codeberg.org/plinth/plinth/core/files"
@@ -134,7 +135,7 @@ func (s *Service) restoreSnapshot(ctx context.Context, actor account.Actor, m Ma
 	target := s.snapshotTarget()
 	open := chunkOpener(s.fs, target, cd, want)
 	if asNew == "" {
-		if err := s.rollBack(ctx, actor, item, doc.Entries, open, cd, prog); err != nil {
+		if err := s.rollBack(ctx, actor, item, Pending{Op: opRollback, From: m.ID}, doc.Entries, open, passphrase, prog); err != nil {
 			return res, err
 		}
 		res.Item = item.Name
@@ -143,7 +144,7 @@ func (s *Service) restoreSnapshot(ctx context.Context, actor account.Actor, m Ma
 		if err != nil || (kind != files.KindProject && kind != files.KindLibrary) {
 			kind = files.KindProject
 		}
-		n, err := s.createFromTree(ctx, actor, asNew, kind, doc.Entries, open, prog)
+		n, err := s.createFromTree(ctx, actor, Pending{Op: opRestoreNew, Name: asNew, From: m.ID}, kind, doc.Entries, open, prog)
 		if err != nil {
 			return res, err
 		}
@@ -173,21 +174,34 @@ func (s *Service) mayCreate(ctx context.Context, actor account.Actor, name strin
 	return nil
 }
 
-// createFromTree creates a project or library named name holding tree,
-// all or nothing: when filling it fails, it is removed again.
-func (s *Service) createFromTree(ctx context.Context, actor account.Actor, name string, kind files.Kind, tree []files.TreeEntry,
+// createFromTree creates a project or library named p.Name holding
+// tree, all or nothing: when filling it fails, it is removed again, and
+// while it is filled a pending record says so, so that a Plinth stopped
+// part-way removes it at its next start (Recover).
+func (s *Service) createFromTree(ctx context.Context, actor account.Actor, p Pending, kind files.Kind, tree []files.TreeEntry,
 	open func(files.TreeEntry) (io.ReadCloser, error), prog progress.Func) (files.Node, error) {
-	n, err := s.files.Create(ctx, actor, files.RootID, name, kind)
+	p.Kind, p.By, p.Started = kind.String(), actor.Name(), s.now().UTC()
+	n, err := s.files.CreateWith(ctx, actor, files.RootID, p.Name, kind, func(tx *storage.Tx, n files.Node) error {
+		p.Node, p.Name = n.ID, n.Name
+		return pendings.Put(tx, n.ID, p)
+	})
 	if err != nil {
 		return files.Node{}, err
 	}
-	if err := s.files.PutTree(ctx, actor, n.ID, tree, false, open, prog); err != nil {
-		if rerr := s.removeItem(ctx, n.ID); rerr != nil {
-			return files.Node{}, fmt.Errorf("%w; the half-filled %s %q could not be removed (%v): delete it", err, kind, name, rerr)
+	err = s.files.PutTree(ctx, actor, n.ID, tree, false, open, prog)
+	if err == nil {
+		if err = s.clearPending(n.ID); err == nil {
+			return n, nil
 		}
-		return files.Node{}, err
+		err = fmt.Errorf("finish %s %q: %w", kind, n.Name, err)
 	}
-	return n, nil
+	if rerr := s.removeItem(ctx, n.ID); rerr != nil {
+		return files.Node{}, fmt.Errorf("%w; the half-filled %s %q could not be removed (%v); Plinth removes it when it starts again", err, kind, n.Name, rerr)
+	}
+	if cerr := s.clearPending(n.ID); cerr != nil {
+		s.log.Error("clear the record of a failed restore", "item", n.Name, "err", cerr)
+	}
+	return files.Node{}, err
 }
 
 // removeItem deletes what a failed restore or import created, whoever
@@ -201,11 +215,18 @@ func (s *Service) removeItem(ctx context.Context, id string) error {
 }
 
 // rollBack puts tree into item in place after saving the item's state as
-// a safety snapshot. When that fails part-way, the state before is put
-// back from the file server (or the safety snapshot), so that the item is
-// as it was.
-func (s *Service) rollBack(ctx context.Context, actor account.Actor, item files.Node, tree []files.TreeEntry,
-	open func(files.TreeEntry) (io.ReadCloser, error), cd *codec, prog progress.Func) error {
+// a safety snapshot; p says what the rollback is (Op, From, ItemPath). A
+// pending record covers the changes, so that a Plinth stopped part-way
+// finishes the rollback or puts the item back at its next start
+// (Recover). When the rollback fails part-way, the state before is put
+// back from the file server (or the safety snapshot, which passphrase
+// opens when it is encrypted), so that the item is as it was.
+func (s *Service) rollBack(ctx context.Context, actor account.Actor, item files.Node, p Pending, tree []files.TreeEntry,
+	open func(files.TreeEntry) (io.ReadCloser, error), passphrase string, prog progress.Func) error {
+	if _, busy := s.running.LoadOrStore(rollbackKey{item.ID}, struct{}{}); busy {
+		return fmt.Errorf("%q is being restored already; try again when that has finished", item.Name)
+	}
+	defer s.running.Delete(rollbackKey{item.ID})
 	master, err := s.acc.ActAs(ctx, account.MasterAdmin)
 	if err != nil {
 		return err
@@ -218,25 +239,47 @@ func (s *Service) rollBack(ctx context.Context, actor account.Actor, item files.
 	if err != nil {
 		return fmt.Errorf("save the current state first: %w", err)
 	}
+	p.Node, p.Name, p.Kind, p.By, p.Started, p.Safety = item.ID, item.Name, item.Kind.String(), actor.Name(), s.now().UTC(), safety.ID
+	if err := s.putPending(p); err != nil {
+		return fmt.Errorf("record the rollback of %s: %w", item.Name, err)
+	}
 	err = s.files.PutTree(ctx, actor, item.ID, tree, true, open, prog)
 	if err == nil {
+		if cerr := s.clearPending(item.ID); cerr != nil {
+			// Harmless: the next start rolls back to the same state again.
+			s.log.Error("clear the record of a rollback", "item", item.Name, "err", cerr)
+		}
 		return nil
 	}
 	// Put the state before back: its contents are on the file server,
-	// and in the safety snapshot just taken.
+	// and in the safety snapshot just taken. Should that fail too, or
+	// Plinth stop meanwhile, the next start puts the item back from the
+	// safety snapshot.
+	p.Undo = true
+	if uerr := s.putPending(p); uerr != nil {
+		s.log.Error("record the rollback", "item", item.Name, "err", uerr)
+	}
 	target := s.snapshotTarget()
+	safetyCodec := sync.OnceValues(func() (*codec, error) { return s.readingCodec(safety, passphrase) })
 	load := func(id string) ([]byte, error) {
 		data, ferr := s.files.ReadChunk(id)
-		if ferr != nil && safety.Recipient == cd.recipient {
-			return loadChunk(s.fs, target, cd, id, -1)
+		if ferr == nil {
+			return data, nil
 		}
-		return data, ferr
+		cd, cerr := safetyCodec()
+		if cerr != nil {
+			return nil, ferr
+		}
+		return loadChunk(s.fs, target, cd, id, -1)
 	}
 	back := func(e files.TreeEntry) (io.ReadCloser, error) {
 		return &chunkReader{load: load, chunks: e.Chunks, name: e.Path, size: e.Size}, nil
 	}
 	if uerr := s.files.PutTree(context.WithoutCancel(ctx), master, item.ID, before, true, back, nil); uerr != nil {
 		return fmt.Errorf("%w; putting the state before back failed too (%v): it is kept as snapshot %s", err, uerr, safety.ID)
+	}
+	if cerr := s.clearPending(item.ID); cerr != nil {
+		s.log.Error("clear the record of a rollback", "item", item.Name, "err", cerr)
 	}
 	return err
 }

@@ -349,6 +349,15 @@ func cmpInt(a, b int64) int {
 // Create makes a folder, project, library or iModel in a container. It
 // needs Modify content on the container.
 func (s *Service) Create(ctx context.Context, actor account.Actor, parentID, name string, kind Kind) (Node, error) {
+	return s.CreateWith(ctx, actor, parentID, name, kind, nil)
+}
+
+// CreateWith is Create that also runs with, when it is not nil, in the
+// Manager transaction that adds the node: what with writes lands together
+// with the node or not at all (the backup service records there that it
+// is still filling the item).
+func (s *Service) CreateWith(ctx context.Context, actor account.Actor, parentID, name string, kind Kind,
+	with func(tx *storage.Tx, n Node) error) (Node, error) {
 	name = normalize(name)
 	if err := CheckName(name); err != nil {
 		return Node{}, err
@@ -378,7 +387,13 @@ func (s *Service) Create(ctx context.Context, actor account.Actor, parentID, nam
 		} else if ok {
 			return refuse(ErrExists, "%q already holds a %s named %q", p.Name, old.Kind, old.Name)
 		}
-		return putNode(tx, n)
+		if err := putNode(tx, n); err != nil {
+			return err
+		}
+		if with != nil {
+			return with(tx, n)
+		}
+		return nil
 	})
 	if err != nil {
 		return Node{}, err

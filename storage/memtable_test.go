@@ -1,0 +1,44 @@
+package storage
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// A process killed just after Badger created a memtable file leaves it
+// empty; the next start must open the store with its data, not fail
+// ("while opening memtables … Create a new file", badger issue #2207).
+func TestOpenAfterKillLeftAnEmptyMemtable(t *testing.T) {
+	for _, kind := range []Kind{Manager, FileServer} {
+		t.Run(string(kind), func(t *testing.T) {
+			dir := t.TempDir()
+			s, err := Open(dir, kind, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Update(func(tx *Tx) error { return tx.Set([]byte("k"), []byte("v")) }); err != nil {
+				t.Fatal(err)
+			}
+			id := s.Identity()
+			if err := s.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(dir, "00099.mem"), nil, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			s, err = Open(dir, kind, Options{})
+			if err != nil {
+				t.Fatalf("open after a kill left an empty memtable: %v", err)
+			}
+			defer s.Close()
+			var got []byte
+			if err := s.View(func(tx *Tx) (err error) { got, err = tx.Get([]byte("k")); return err }); err != nil || string(got) != "v" {
+				t.Fatalf("after reopening k = %q, %v", got, err)
+			}
+			if s.Identity() != id {
+				t.Fatal("the store lost its identity")
+			}
+		})
+	}
+}
