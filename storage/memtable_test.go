@@ -6,12 +6,17 @@ import (
 	"testing"
 )
 
-// A process killed just after Badger created a memtable file leaves it
-// empty; the next start must open the store with its data, not fail
-// ("while opening memtables … Create a new file", badger issue #2207).
+// A process killed just after Badger created a memtable or value-log file
+// leaves it empty; the next start must open the store with its data, not
+// fail ("… Create a new file", badger issue #2207). The kill loop found
+// both.
 func TestOpenAfterKillLeftAnEmptyMemtable(t *testing.T) {
-	for _, kind := range []Kind{Manager, FileServer} {
-		t.Run(string(kind), func(t *testing.T) {
+	for _, c := range []struct {
+		kind Kind
+		file string
+	}{{Manager, "00099.mem"}, {FileServer, "00099.mem"}, {Manager, "000099.vlog"}, {FileServer, "000099.vlog"}} {
+		kind := c.kind
+		t.Run(string(kind)+" "+c.file, func(t *testing.T) {
 			dir := t.TempDir()
 			s, err := Open(dir, kind, Options{})
 			if err != nil {
@@ -24,12 +29,12 @@ func TestOpenAfterKillLeftAnEmptyMemtable(t *testing.T) {
 			if err := s.Close(); err != nil {
 				t.Fatal(err)
 			}
-			if err := os.WriteFile(filepath.Join(dir, "00099.mem"), nil, 0o600); err != nil {
+			if err := os.WriteFile(filepath.Join(dir, c.file), nil, 0o600); err != nil {
 				t.Fatal(err)
 			}
 			s, err = Open(dir, kind, Options{})
 			if err != nil {
-				t.Fatalf("open after a kill left an empty memtable: %v", err)
+				t.Fatalf("open after a kill left an empty %s: %v", c.file, err)
 			}
 			defer s.Close()
 			var got []byte

@@ -160,7 +160,7 @@ func Open(dir string, kind Kind, opt Options) (*Store, error) {
 	}
 	log := opt.logger()
 	if !opt.ReadOnly {
-		if err := removeEmptyMemtables(dir); err != nil {
+		if err := removeEmptyLogs(dir); err != nil {
 			return nil, fmt.Errorf("open %s store in %s: %w", kind, dir, err)
 		}
 	}
@@ -688,10 +688,11 @@ func (s *Store) Swap(replace func() error) error {
 	return rerr
 }
 
-// removeEmptyMemtables removes memtable files a kill left empty: Badger
-// creates them before it writes their header, and refuses to open a store
-// holding one (badger issue #2207). An empty memtable holds no writes.
-func removeEmptyMemtables(dir string) error {
+// removeEmptyLogs removes memtable and value-log files a kill left empty:
+// Badger creates them before it sizes them and writes their header, and
+// then refuses to open a store holding one ("Create a new file", badger
+// issue #2207). An empty log holds no writes and nothing points into it.
+func removeEmptyLogs(dir string) error {
 	ents, err := os.ReadDir(dir)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
@@ -700,7 +701,7 @@ func removeEmptyMemtables(dir string) error {
 		return err
 	}
 	for _, e := range ents {
-		if e.IsDir() || filepath.Ext(e.Name()) != ".mem" {
+		if ext := filepath.Ext(e.Name()); e.IsDir() || (ext != ".mem" && ext != ".vlog") {
 			continue
 		}
 		if fi, err := e.Info(); err == nil && fi.Mode().IsRegular() && fi.Size() == 0 {
