@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 	"time"
 
 	"fyne.io/fyne/v2"
@@ -431,7 +430,7 @@ func (p *serversPage) checkContents() {
 			return fmt.Sprintf("Contents checked: %s (%s) read back, every one matches its checksum.",
 				text.Count(r.Chunks, "part"), humanize.IBytes(uint64(r.Bytes))), nil
 		}
-		return "", contentDamage(r)
+		return "", r.Problem(3)
 	}, func(err error) {
 		p.damaged = r.Damaged
 		if err == nil || r.Sound() {
@@ -439,37 +438,6 @@ func (p *serversPage) checkContents() {
 		}
 		p.showDamaged(r)
 	})
-}
-
-// contentDamage is the red bar's sentence for a damaged File Server.
-func contentDamage(r files.ContentReport) error {
-	var names []string
-	for i, d := range r.Damaged {
-		if i == 3 {
-			names = append(names, fmt.Sprintf("and %d more", len(r.Damaged)-3))
-			break
-		}
-		names = append(names, text.Safe(d.Path))
-	}
-	if len(names) == 0 {
-		return fmt.Errorf("%s on the File Server %s damaged, but no file uses them", text.Count(r.DamagedChunks, "part"), isAre(r.DamagedChunks))
-	}
-	return fmt.Errorf("%s on the File Server %s damaged content: %s; restore them from a backup or upload them again",
-		text.Count(len(r.Damaged), "file version"), hasHave(len(r.Damaged)), strings.Join(names, ", "))
-}
-
-func isAre(n int) string {
-	if n == 1 {
-		return "is"
-	}
-	return "are"
-}
-
-func hasHave(n int) string {
-	if n == 1 {
-		return "has"
-	}
-	return "have"
 }
 
 // showDamaged lists every damaged file version with its damaged parts.
@@ -483,7 +451,7 @@ func (p *serversPage) showDamaged(r files.ContentReport) {
 		func(i widget.ListItemID, o fyne.CanvasObject) { o.(*widget.Label).SetText(lines[i]) })
 	head := &widget.Label{Wrapping: fyne.TextWrapWord, Text: fmt.Sprintf(
 		"%s (%s) read back; %s %s damaged. These file versions use them; restore them from a backup or upload them again:",
-		text.Count(r.Chunks, "part"), humanize.IBytes(uint64(r.Bytes)), text.Count(r.DamagedChunks, "part"), isAre(r.DamagedChunks))}
+		text.Count(r.Chunks, "part"), humanize.IBytes(uint64(r.Bytes)), text.Count(r.DamagedChunks, "part"), text.Agree(r.DamagedChunks, "is", "are"))}
 	d := dialog.NewCustom("Damaged files", "Close", container.NewBorder(head, nil, nil, nil, p.damagedList), p.ui.win)
 	d.Resize(fyne.NewSize(760, 420))
 	d.Show()

@@ -178,30 +178,30 @@ func (s *Service) CheckContents(ctx context.Context) (int, error) {
 	if err != nil {
 		return r.Chunks, err
 	}
+	return r.Chunks, r.Problem(5)
+}
+
+// Problem says in one sentence what is damaged, naming at most most of
+// the damaged file versions, or returns nil when the contents are sound.
+// It matches ErrDamaged.
+func (r ContentReport) Problem(most int) error {
 	if r.Sound() {
-		return r.Chunks, nil
+		return nil
 	}
 	var names []string
 	for i, d := range r.Damaged {
-		if i == 5 {
-			names = append(names, fmt.Sprintf("and %d more", len(r.Damaged)-5))
+		if i == most {
+			names = append(names, fmt.Sprintf("and %d more", len(r.Damaged)-most))
 			break
 		}
 		names = append(names, text.Safe(d.Path))
 	}
 	if len(names) == 0 {
-		return r.Chunks, refuse(ErrDamaged, "%s of the File Server %s damaged; no file uses them",
-			text.Count(r.DamagedChunks, "chunk"), are(r.DamagedChunks))
+		return refuse(ErrDamaged, "%s on the File Server %s damaged, but no file uses them",
+			text.Count(r.DamagedChunks, "part"), text.Agree(r.DamagedChunks, "is", "are"))
 	}
-	return r.Chunks, refuse(ErrDamaged, "%s of the File Server %s damaged, in %s: %s",
-		text.Count(r.DamagedChunks, "chunk"), are(r.DamagedChunks), text.Count(len(r.Damaged), "file version"), strings.Join(names, ", "))
-}
-
-func are(n int) string {
-	if n == 1 {
-		return "is"
-	}
-	return "are"
+	return refuse(ErrDamaged, "%s on the File Server %s damaged content: %s; restore them from a backup or upload them again",
+		text.Count(len(r.Damaged), "file version"), text.Agree(len(r.Damaged), "has", "have"), strings.Join(names, ", "))
 }
 
 func (s *Service) checkContents(ctx context.Context, prog progress.Func) (ContentReport, error) {

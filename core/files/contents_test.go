@@ -92,7 +92,7 @@ func TestCheckContentsListsDamagedFiles(t *testing.T) {
 	// A verify of a restored copy gets the same as one error.
 	n, err := e.s.CheckContents(ctx)
 	if n != 5 || !errors.Is(err, ErrDamaged) ||
-		err.Error() != "3 chunks of the File Server are damaged, in 3 file versions: /Tower/plans/a.pdf, /Tower/plans/b.pdf, /x.txt" {
+		err.Error() != "3 file versions on the File Server have damaged content: /Tower/plans/a.pdf, /Tower/plans/b.pdf, /x.txt; restore them from a backup or upload them again" {
 		t.Fatalf("CheckContents = %d, %v", n, err)
 	}
 

@@ -32,6 +32,15 @@ func Plural(unit string) string {
 	return unit + "s"
 }
 
+// Agree picks the verb form that agrees with n: Agree(1, "is", "are") is
+// "is", Agree(3, "is", "are") is "are".
+func Agree(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
+
 // Sentence is an error message as the user reads it: the first letter
 // upper case, unless the message starts with a file name or path that must
 // stay as typed ("house.ifc, line 6: …", "/Tower is …").
