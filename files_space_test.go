@@ -3,11 +3,12 @@ package main
 import (
 	"crypto/rand"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+
+	"codeberg.org/plinth/plinth/storage/fsys/disktest"
 )
 
 // An import that would fill the disk of the File Server is refused before
@@ -16,14 +17,7 @@ import (
 // for the stores and their reserve, not for the import. Needs root for the
 // small tmpfs (CI runs as root).
 func TestImportRefusedOnSmallDisk(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("mounting a small tmpfs needs root")
-	}
-	disk := t.TempDir()
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=320m", "tmpfs", disk).CombinedOutput(); err != nil {
-		t.Skipf("cannot mount tmpfs: %v %s", err, out)
-	}
-	t.Cleanup(func() { _ = exec.Command("umount", "-l", disk).Run() })
+	disk := disktest.Mount(t, "size=320m")
 	dir := filepath.Join(disk, "data")
 	env := []string{"PLINTH_PASSWORD=master password"}
 	run := mustRun(t, dir, env)

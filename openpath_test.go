@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"codeberg.org/plinth/plinth/storage/fsys/disktest"
 )
 
 // dataWithFiles sets up a data folder through the binary: masteradmin, the
@@ -165,29 +167,13 @@ func TestDeletedLockFileThroughTheBinary(t *testing.T) {
 // A full disk: read-only commands work, write commands say one sentence
 // and exit 1; nothing dies of SIGBUS in Badger's memory-mapped writes.
 func TestFullDiskThroughTheBinary(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("mounting a small tmpfs needs root")
-	}
+	disk := disktest.Mount(t, "size=30m")
 	base, id := dataWithFiles(t)
-	disk := t.TempDir()
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=30m", "tmpfs", disk).CombinedOutput(); err != nil {
-		t.Skipf("cannot mount tmpfs: %v %s", err, out)
-	}
-	t.Cleanup(func() { _ = exec.Command("umount", "-l", disk).Run() })
 	dir := filepath.Join(disk, "data")
 	if out, err := exec.Command("cp", "-a", base, dir).CombinedOutput(); err != nil {
 		t.Fatalf("cp: %v %s", err, out)
 	}
-	f, err := os.Create(filepath.Join(disk, "filler"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for buf := make([]byte, 64<<10); ; {
-		if _, err := f.Write(buf); err != nil {
-			break
-		}
-	}
-	_ = f.Close()
+	disktest.Fill(t, disk)
 	src := filepath.Join(t.TempDir(), "more")
 	_ = os.MkdirAll(src, 0o700)
 	_ = os.WriteFile(filepath.Join(src, "new.txt"), []byte("new"), 0o600)

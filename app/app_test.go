@@ -4,14 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"codeberg.org/plinth/plinth/core/schedule"
+	"codeberg.org/plinth/plinth/storage/fsys/disktest"
 )
 
 // The window's background jobs are on the scheduler, run, and stop with
@@ -75,24 +74,8 @@ func TestBackgroundJobsAndCloseOrder(t *testing.T) {
 }
 
 func TestInitOnFullDisk(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("mounting a small tmpfs needs root")
-	}
-	disk := t.TempDir()
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", disk).CombinedOutput(); err != nil {
-		t.Skipf("cannot mount tmpfs: %v %s", err, out)
-	}
-	t.Cleanup(func() { _ = exec.Command("umount", "-l", disk).Run() })
-	f, err := os.Create(filepath.Join(disk, "filler"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for buf := make([]byte, 64<<10); ; {
-		if _, err := f.Write(buf); err != nil {
-			break
-		}
-	}
-	_ = f.Close()
+	disk := disktest.Mount(t, "size=2m")
+	disktest.Fill(t, disk)
 	dir := filepath.Join(disk, "plinth")
 	r := run(t, dir, master, "", "init")
 	want := "The disk holding folder " + dir + " is full; free some space and try again\n"

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -13,6 +12,7 @@ import (
 
 	"codeberg.org/plinth/plinth/core/files"
 	"codeberg.org/plinth/plinth/core/notify/notifytest"
+	"codeberg.org/plinth/plinth/storage/fsys/disktest"
 )
 
 type result struct {
@@ -181,11 +181,7 @@ func TestUserCommands(t *testing.T) {
 func TestUnwritableDataFolder(t *testing.T) {
 	var parent string
 	if os.Geteuid() == 0 {
-		parent = t.TempDir()
-		if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=1m,ro", "tmpfs", parent).CombinedOutput(); err != nil {
-			t.Skipf("cannot mount a read-only tmpfs: %v %s", err, out)
-		}
-		t.Cleanup(func() { _ = exec.Command("umount", "-l", parent).Run() })
+		parent = disktest.Mount(t, "size=1m,ro")
 	} else {
 		parent = t.TempDir()
 		_ = os.Chmod(parent, 0o500)

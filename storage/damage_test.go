@@ -12,6 +12,8 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"codeberg.org/plinth/plinth/storage/fsys/disktest"
 )
 
 // storeWithTables makes a closed store of the given kind whose records lie
@@ -299,7 +301,7 @@ func TestReadOnlyStore(t *testing.T) {
 // process with SIGBUS.
 func TestLowDiskOpensReadOnly(t *testing.T) {
 	src := storeWithTables(t, Manager)
-	disk := mountTmpfs(t, "size=64m")
+	disk := disktest.Mount(t, "size=64m")
 	dir := filepath.Join(disk, "manager")
 	if out, err := exec.Command("cp", "-a", src, dir).CombinedOutput(); err != nil {
 		t.Fatalf("cp: %v %s", err, out)

@@ -6,11 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"codeberg.org/plinth/plinth/storage/fsys/disktest"
 )
 
 func openT(t *testing.T, dir string, kind Kind) *Store {
@@ -297,37 +298,11 @@ func TestClassify(t *testing.T) {
 	}
 }
 
-// mountTmpfs mounts a small tmpfs for disk-full and read-only tests. It needs
-// root; elsewhere the test is skipped with the reason.
-func mountTmpfs(t *testing.T, opts string) string {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("mounting a tmpfs needs root")
-	}
-	dir := t.TempDir()
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", opts, "tmpfs", dir).CombinedOutput(); err != nil {
-		t.Skipf("cannot mount tmpfs: %v %s", err, out)
-	}
-	t.Cleanup(func() { _ = exec.Command("umount", "-l", dir).Run() })
-	return dir
-}
-
 func TestOpenOnFullDisk(t *testing.T) {
-	dir := mountTmpfs(t, "size=2m")
-	filler, err := os.Create(filepath.Join(dir, "filler"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Fill the disk until the OS says it is full.
-	buf := make([]byte, 64<<10)
-	for {
-		if _, err := filler.Write(buf); err != nil {
-			break
-		}
-	}
-	_ = filler.Close()
+	dir := disktest.Mount(t, "size=2m")
+	disktest.Fill(t, dir)
 
-	_, err = Open(filepath.Join(dir, "manager"), Manager, Options{})
+	_, err := Open(filepath.Join(dir, "manager"), Manager, Options{})
 	if !errors.Is(err, ErrDiskFull) {
 		t.Fatalf("Open on a full disk: err = %v, want ErrDiskFull", err)
 	}
@@ -339,7 +314,7 @@ func TestOpenOnFullDisk(t *testing.T) {
 func TestOpenOnReadOnlyFolder(t *testing.T) {
 	var dir string
 	if os.Geteuid() == 0 {
-		dir = mountTmpfs(t, "size=1m,ro")
+		dir = disktest.Mount(t, "size=1m,ro")
 	} else {
 		dir = t.TempDir()
 		if err := os.Chmod(dir, 0o500); err != nil {

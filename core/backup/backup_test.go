@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"sort"
@@ -21,6 +20,7 @@ import (
 	"codeberg.org/plinth/plinth/core/files"
 	"codeberg.org/plinth/plinth/core/notify"
 	"codeberg.org/plinth/plinth/storage"
+	"codeberg.org/plinth/plinth/storage/fsys/disktest"
 )
 
 type env struct {
@@ -352,18 +352,10 @@ func TestRetention(t *testing.T) {
 
 // A failing target leaves the older backups and tells the admins.
 func TestUnwritableTargetFailsCleanly(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to mount a small tmpfs")
-	}
+	// Room for Plinth's reserve and 2 MiB more.
+	target := disktest.Sized(t, storage.Reserve+2<<20)
 	e := newEnv(t)
 	ctx := context.Background()
-	target := t.TempDir()
-	// Room for Plinth's reserve and 2 MiB more.
-	size := fmt.Sprintf("size=%dk", (storage.Reserve+2<<20)>>10)
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", size, "tmpfs", target).CombinedOutput(); err != nil {
-		t.Skipf("mount: %v %s", err, out)
-	}
-	t.Cleanup(func() { _ = exec.Command("umount", "-l", target).Run() })
 	c, _ := e.b.Level2()
 	c.Target = target
 	if err := e.b.SetLevel2(ctx, e.master, c); err != nil {

@@ -3,9 +3,7 @@ package backup
 import (
 	"context"
 	"errors"
-	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -15,22 +13,9 @@ import (
 	"codeberg.org/plinth/plinth/core/files"
 	"codeberg.org/plinth/plinth/core/notify"
 	"codeberg.org/plinth/plinth/storage"
+	"codeberg.org/plinth/plinth/storage/fsys/disktest"
 	"codeberg.org/plinth/plinth/storage/fsys/faultfs"
 )
-
-// smallDisk mounts a tmpfs of size bytes (root only; CI runs as root).
-func smallDisk(t *testing.T, size int64) string {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("mounting a tmpfs needs root")
-	}
-	dir := t.TempDir()
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", fmt.Sprintf("size=%dk", size>>10), "tmpfs", dir).CombinedOutput(); err != nil {
-		t.Skipf("cannot mount a tmpfs: %v %s", err, out)
-	}
-	t.Cleanup(func() { _ = exec.Command("umount", "-l", dir).Run() })
-	return dir
-}
 
 // newEnvAt is newEnv with the data folder in dir.
 func newEnvAt(t *testing.T, dir string) *env {
@@ -81,7 +66,7 @@ func only(t *testing.T, dir string, allowed ...string) {
 // writes anything, with one sentence; the earlier backups stay.
 func TestFullBackupChecksFreeSpace(t *testing.T) {
 	ctx := context.Background()
-	target := smallDisk(t, storage.Reserve+1<<20)
+	target := disktest.Sized(t, storage.Reserve+1<<20)
 	e := newEnv(t)
 	setTarget(t, e, target)
 	e.put("/small.txt", []byte("fits"))
@@ -108,7 +93,7 @@ func TestRestoreChecksFreeSpace(t *testing.T) {
 	ctx := context.Background()
 	// Room for the stores and their reserve, and for the file once, not
 	// for a second copy of it beside them.
-	data := smallDisk(t, 310<<20)
+	data := disktest.Sized(t, 310<<20)
 	e := newEnvAt(t, data)
 	setTarget(t, e, t.TempDir())
 	e.put("/Tower/a.bin", random(40<<20))
@@ -133,7 +118,7 @@ func TestVerifyChecksFreeSpace(t *testing.T) {
 	e := newEnv(t)
 	e.put("/a.bin", random(100_000))
 	m := e.full()
-	scratch := smallDisk(t, 1<<20)
+	scratch := disktest.Sized(t, 1<<20)
 	t.Setenv("TMPDIR", scratch)
 	v, err := e.b.Verify(ctx, e.master, m.ID, "", nil)
 	if !errors.Is(err, storage.ErrNoSpace) || !strings.HasPrefix(err.Error(), "the disk holding "+scratch+" has ") ||

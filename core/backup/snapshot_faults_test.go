@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -15,6 +14,7 @@ import (
 
 	"codeberg.org/plinth/plinth/core/files"
 	"codeberg.org/plinth/plinth/storage"
+	"codeberg.org/plinth/plinth/storage/fsys/disktest"
 	"codeberg.org/plinth/plinth/storage/fsys/faultfs"
 )
 
@@ -360,26 +360,11 @@ func TestPruneSnapshotsUnderFaults(t *testing.T) {
 	}
 }
 
-// mountTmpfs mounts a small real file system at a new folder, as root;
-// the test is skipped where that is not possible.
-func mountTmpfs(t *testing.T, size string) string {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("mounting a tmpfs needs root")
-	}
-	dir := t.TempDir()
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size="+size, "tmpfs", dir).CombinedOutput(); err != nil {
-		t.Skipf("cannot mount a tmpfs: %v %s", err, out)
-	}
-	t.Cleanup(func() { _ = exec.Command("umount", dir).Run() })
-	return dir
-}
-
 // On a small disk a snapshot that needs more than there is, and an
 // import, are refused before they write, in one sentence; a small one
 // still goes through.
 func TestSnapshotAndImportCheckFreeSpace(t *testing.T) {
-	disk := mountTmpfs(t, "300m")
+	disk := disktest.Mount(t, "size=300m")
 	e := newEnv(t)
 	ctx := context.Background()
 	if err := e.b.SetLevel1(ctx, e.master, Level1Settings{Target: filepath.Join(disk, "snapshots")}); err != nil {
