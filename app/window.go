@@ -36,6 +36,9 @@ func RunWindow(ctx context.Context, g Global, password string, icon []byte) int 
 		// touch the preferences the running Plinth owns. (Without an id,
 		// Fyne takes the id from FyneApp.toml when run from the source
 		// tree, and read the running window's preferences as it wrote them.)
+		// Its preferences hold nothing worth keeping; a damaged file would
+		// only add Fyne's complaint to the one sentence on stderr.
+		_ = tidyPreferences(ID+".open-error", true)
 		fa := fyneapp.NewWithID(ID + ".open-error")
 		if len(icon) > 0 {
 			fa.SetIcon(fyne.NewStaticResource("Icon.png", icon))
@@ -46,6 +49,9 @@ func RunWindow(ctx context.Context, g Global, password string, icon []byte) int 
 		showOpenError(w, err)
 		w.ShowAndRun()
 		return ExitFailure
+	}
+	if msg := tidyPreferences(ID, false); msg != "" {
+		a.Log.Warn(msg)
 	}
 	fa := fyneapp.NewWithID(ID)
 	if len(icon) > 0 {
