@@ -210,7 +210,12 @@ func (k *killEnv) verifySome(what string, n int) {
 // checking that each holds bytes that were put in.
 func (k *killEnv) exported(what, folder string) map[string][32]byte {
 	k.t.Helper()
-	out := filepath.Join(k.t.TempDir(), "x")
+	tmp, err := os.MkdirTemp("", "plinth-export-")
+	if err != nil {
+		k.t.Fatal(err)
+	}
+	defer os.RemoveAll(tmp) // 200 rounds of exports would fill the disk
+	out := filepath.Join(tmp, "x")
 	k.run("export", folder, out)
 	got := map[string][32]byte{}
 	_ = filepath.Walk(out, func(p string, info os.FileInfo, err error) error {
@@ -299,6 +304,11 @@ func TestKillLoopSyncFiles(t *testing.T) {
 		k.run("rm", fmt.Sprintf("/gone-%d", round))
 		k.run("import", "--to", fmt.Sprintf("/new-%d", round), filepath.Join(src, fmt.Sprintf("new%d", round)))
 		k.run("restore", b.ID, "--scope", "fileserver", "--yes")
+		// The admin removes the safety copy the restore kept: 200 of them
+		// would fill the disk.
+		if err := os.RemoveAll(filepath.Join(k.dir, "safety")); err != nil {
+			t.Fatal(err)
+		}
 
 		// What an uninterrupted run gives, on a copy.
 		ref := filepath.Join(t.TempDir(), "ref")
@@ -308,6 +318,9 @@ func TestKillLoopSyncFiles(t *testing.T) {
 		refEnv := &killEnv{t: t, dir: ref, env: k.env, known: k.known}
 		refEnv.run("sync-files", "--yes")
 		want := normalizeSynched(refEnv.exported("reference run", "/"))
+		if err := os.RemoveAll(ref); err != nil {
+			t.Fatal(err)
+		}
 
 		k.kill("sync-files", "--yes")
 		// The next start resumes a sync that had begun; one that had not
@@ -542,6 +555,10 @@ func TestKillLoopBackupPruneRestore(t *testing.T) {
 		what := fmt.Sprintf("round %d (%s killed)", round, args[0])
 		k.verifyAll(what)
 		k.consistent(what)
+		// The admin removes the safety copies restores kept.
+		if err := os.RemoveAll(filepath.Join(k.dir, "safety")); err != nil {
+			t.Fatal(err)
+		}
 	}
 	k.exported("after the loop", "/")
 	k.report()
