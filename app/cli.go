@@ -111,6 +111,9 @@ func RunCommand(ctx context.Context, g Global, args []string, io IO) int {
 	if g.User == "" {
 		g.User = account.MasterAdmin
 	}
+	// Names printed come from the stores and from disk: no escape or
+	// text-direction character reaches the terminal raw.
+	io.Out = text.TerminalWriter(io.Out)
 	c := &cli{g: g, io: io, stdin: bufio.NewReader(io.In)}
 	cmd, rest := findCommand(args)
 	if cmd == nil {
@@ -158,7 +161,8 @@ func findCommand(args []string) (*command, []string) {
 }
 
 // sentence turns an error into what the user reads: first letter upper case.
-func sentence(err error) string { return text.Sentence(err.Error()) }
+// Names in it are escaped (text.Safe): it goes to a terminal or a window.
+func sentence(err error) string { return text.Safe(text.Sentence(err.Error())) }
 
 // parse parses flags that may come before or after positional arguments
 // and returns the positional ones.

@@ -47,3 +47,26 @@ func TestOpenAfterKillLeftAnEmptyMemtable(t *testing.T) {
 		})
 	}
 }
+
+// An empty log that is not the newest cannot be a kill's leftover: it lost
+// writes, and the store is reported damaged rather than opened without them.
+func TestOlderEmptyLogIsNotRemoved(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(dir, Manager, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	older := filepath.Join(dir, "000000.vlog")
+	if err := os.WriteFile(older, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := removeEmptyLogs(dir); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(older); err != nil {
+		t.Fatal("an empty value-log file older than the newest was removed")
+	}
+}

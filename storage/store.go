@@ -688,10 +688,12 @@ func (s *Store) Swap(replace func() error) error {
 	return rerr
 }
 
-// removeEmptyLogs removes memtable and value-log files a kill left empty:
-// Badger creates them before it sizes them and writes their header, and
-// then refuses to open a store holding one ("Create a new file", badger
-// issue #2207). An empty log holds no writes and nothing points into it.
+// removeEmptyLogs removes the newest memtable and the newest value-log file
+// when a kill left them empty: Badger creates a log before it sizes it and
+// writes its header, and then refuses to open a store holding an empty one
+// ("Create a new file", badger issue #2207). Only the newest of each can
+// be such a leftover; an empty older one lost writes and is left for
+// inspect to report as damage.
 func removeEmptyLogs(dir string) error {
 	ents, err := os.ReadDir(dir)
 	if errors.Is(err, os.ErrNotExist) {
@@ -700,12 +702,22 @@ func removeEmptyLogs(dir string) error {
 	if err != nil {
 		return err
 	}
+	newest := map[string]string{} // extension → file name with the highest number
 	for _, e := range ents {
-		if ext := filepath.Ext(e.Name()); e.IsDir() || (ext != ".mem" && ext != ".vlog") {
+		ext := filepath.Ext(e.Name())
+		if e.IsDir() || (ext != ".mem" && ext != ".vlog") {
 			continue
 		}
-		if fi, err := e.Info(); err == nil && fi.Mode().IsRegular() && fi.Size() == 0 {
-			if err := os.Remove(filepath.Join(dir, e.Name())); err != nil {
+		// Badger pads the numbers to one width per kind, so names sort
+		// as numbers.
+		if cur, ok := newest[ext]; !ok || len(e.Name()) > len(cur) || (len(e.Name()) == len(cur) && e.Name() > cur) {
+			newest[ext] = e.Name()
+		}
+	}
+	for _, name := range newest {
+		p := filepath.Join(dir, name)
+		if fi, err := os.Lstat(p); err == nil && fi.Mode().IsRegular() && fi.Size() == 0 {
+			if err := os.Remove(p); err != nil {
 				return err
 			}
 		}

@@ -2,6 +2,7 @@ package text
 
 import (
 	"fmt"
+	"io"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -56,3 +57,42 @@ func needsEscape(s string) bool {
 }
 
 func unsafeRune(r rune) bool { return unicode.IsControl(r) || names.Invisible(r) }
+
+// TerminalWriter passes what is written to w with the characters Safe
+// escapes written as escapes, line feeds and tabs excepted: every line a
+// command prints reaches the terminal as text, whatever names are in it.
+// JSON stays valid and decodes to the same strings (the escapes it gets
+// are JSON's own \u forms, and JSON already escapes control characters).
+func TerminalWriter(w io.Writer) io.Writer { return terminalWriter{w} }
+
+type terminalWriter struct{ w io.Writer }
+
+func (t terminalWriter) Write(p []byte) (int, error) {
+	s := string(p)
+	clean := true
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if (r == utf8.RuneError && size == 1) || (unsafeRune(r) && r != '\n' && r != '\t') {
+			clean = false
+			break
+		}
+		i += size
+	}
+	if clean {
+		return t.w.Write(p)
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == '\n' || r == '\t' {
+			b.WriteRune(r)
+		} else {
+			b.WriteString(Safe(s[i : i+size]))
+		}
+		i += size
+	}
+	if _, err := io.WriteString(t.w, b.String()); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}

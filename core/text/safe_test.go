@@ -1,6 +1,11 @@
 package text
 
-import "testing"
+import (
+	"encoding/json"
+	"io"
+	"strings"
+	"testing"
+)
 
 // Names with terminal escapes, bidi overrides and invisible characters are
 // shown escaped; ordinary names in any script are left alone.
@@ -26,5 +31,25 @@ func TestSafe(t *testing.T) {
 		if got := Safe(c.in); got != c.want {
 			t.Errorf("Safe(%q) = %q, want %q", c.in, got, c.want)
 		}
+	}
+}
+
+func TestTerminalWriter(t *testing.T) {
+	var b strings.Builder
+	w := TerminalWriter(&b)
+	_, _ = io.WriteString(w, "NAME\tSIZE\nfdp\u202eexe.pdf\t\x1b[31m3 B\n")
+	if got, want := b.String(), "NAME\tSIZE\nfdp\\u202eexe.pdf\t\\x1b[31m3 B\n"; got != want {
+		t.Fatalf("got %q, want %q", got, want)
+	}
+	// JSON stays JSON, with the same strings.
+	b.Reset()
+	name := "invoice\u202efdp.exe\x1b"
+	_ = json.NewEncoder(w).Encode(map[string]string{"name": name})
+	var back map[string]string
+	if err := json.Unmarshal([]byte(b.String()), &back); err != nil || back["name"] != name {
+		t.Fatalf("JSON through the writer: %q, %v", b.String(), err)
+	}
+	if strings.ContainsRune(b.String(), '\u202e') {
+		t.Fatal("the raw override reached the terminal")
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"path/filepath"
 	"strings"
+	"unicode/utf8"
 )
 
 // Sentinel errors.
@@ -71,12 +72,18 @@ func Create(fsys FS, path string, opt Options) (*Pending, error) {
 	return &Pending{fsys: fsys, path: path, opt: opt, f: f}, nil
 }
 
-// shorten keeps temporary names within the 255 bytes a name may have.
+// shorten keeps temporary names within the 255 bytes a name may have,
+// cutting at a character boundary (macOS refuses names that are not
+// UTF-8).
 func shorten(base string) string {
-	if len(base) > 180 {
-		return base[:180]
+	n := 180
+	if len(base) <= n {
+		return base
 	}
-	return base
+	for n > 0 && !utf8.RuneStart(base[n]) {
+		n--
+	}
+	return base[:n]
 }
 
 // Write writes to the temporary file. After a failed write every later
@@ -126,8 +133,10 @@ func (p *Pending) ReadFrom(r io.Reader) (int64, error) {
 func (p *Pending) Written() int64 { return p.n }
 
 // Commit makes the file durable and puts it at its path: fsync, close,
-// rename, fsync of the folder. Any failure removes the temporary file and
-// leaves whatever was at the path before untouched.
+// rename, fsync of the folder. A failure up to the rename removes the
+// temporary file and leaves whatever was at the path before untouched; a
+// failure after it (setting the permission, the folder's fsync) is
+// returned with the new file in place but perhaps not yet durable.
 func (p *Pending) Commit() error {
 	if p.done {
 		return errors.New("commit twice")

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"unicode/utf8"
 
 	"codeberg.org/plinth/plinth/storage/fsys"
 	"codeberg.org/plinth/plinth/storage/fsys/faultfs"
@@ -189,5 +190,21 @@ func TestPermIsApplied(t *testing.T) {
 	fi, err := os.Stat(p)
 	if err != nil || fi.Mode().Perm() != 0o644 {
 		t.Fatalf("mode %v, %v; want 0644", fi.Mode().Perm(), err)
+	}
+}
+
+// A long name is cut for the temporary file at a character boundary, so
+// the temporary name is valid UTF-8 (APFS refuses others).
+func TestLongNameTempIsUTF8(t *testing.T) {
+	dir := t.TempDir()
+	name := strings.Repeat("a", 179) + "é" + strings.Repeat("b", 60) // é spans bytes 179–180
+	p, err := fsys.Create(nil, filepath.Join(dir, name), fsys.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Abort()
+	l := leftovers(t, dir)
+	if len(l) != 1 || !utf8.ValidString(l[0]) {
+		t.Fatalf("temporary name %q is not UTF-8", l)
 	}
 }
