@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -18,6 +20,7 @@ import (
 	"codeberg.org/plinth/plinth/core/account"
 	"codeberg.org/plinth/plinth/core/backup"
 	"codeberg.org/plinth/plinth/core/files"
+	"codeberg.org/plinth/plinth/core/names"
 	"codeberg.org/plinth/plinth/core/progress"
 	"codeberg.org/plinth/plinth/core/schedule"
 	"codeberg.org/plinth/plinth/core/text"
@@ -27,9 +30,10 @@ import (
 // targets, Back up now, the dated list of backups, Verify and Restore…,
 // and the history.
 type backupsPage struct {
-	ui   *UI
-	obj  fyne.CanvasObject
-	tabs *container.AppTabs
+	ui         *UI
+	exportForm *formDialog // Download… (tests drive it)
+	obj        fyne.CanvasObject
+	tabs       *container.AppTabs
 
 	// level 2
 	target, keepDaily, keepWeekly *widget.Entry
@@ -858,27 +862,62 @@ func (p *backupsPage) showSnapRestore(asNew bool) {
 	})
 }
 
+// doExport writes the selected snapshot into a file the user names in a
+// folder the user picks. Fyne's save dialog is not used: it opens (and so
+// empties) the chosen file before the export starts, and a failed export
+// would leave an empty file where last week's archive was. Here an
+// existing file is replaced only when asked, and atomically.
 func (p *backupsPage) doExport() {
 	if p.snapSel < 0 || p.snapSel >= len(p.snaps) {
 		return
 	}
 	m := p.snaps[p.snapSel]
 	actor := p.ui.actor
-	d := dialog.NewFileSave(func(w fyne.URIWriteCloser, err error) {
-		if err != nil || w == nil {
-			return
-		}
-		dest := w.URI().Path()
-		_ = w.Close()
-		p.ui.longWork("Writing the snapshot file", func(ctx context.Context, _ progress.Func) (string, error) {
-			if err := p.ui.svc.Backups.ExportSnapshot(ctx, actor, m.ID, dest, true); err != nil {
-				return "", err
+	folder := &widget.Entry{PlaceHolder: "a folder on this computer or a mounted share"}
+	if home, err := os.UserHomeDir(); err == nil {
+		folder.SetText(home)
+	}
+	browse := &widget.Button{Text: "Browse…", Icon: theme.FolderOpenIcon(), OnTapped: func() {
+		dialog.ShowFolderOpen(func(u fyne.ListableURI, err error) {
+			if err == nil && u != nil {
+				folder.SetText(u.Path())
 			}
-			return "Snapshot written to " + dest + ". Import it on another Plinth with Backups › Import….", nil
-		}, nil)
-	}, p.ui.win)
-	d.SetFileName(m.ItemName + " " + m.Created.Local().Format("2006-01-02") + ".plinth-snapshot")
-	d.Show()
+		}, p.ui.win)
+	}}
+	name := &widget.Entry{}
+	name.SetText(strings.ReplaceAll(m.ItemName, "/", "-") + " " + m.Created.Local().Format("2006-01-02") + ".plinth-snapshot")
+	replace := &widget.Check{Text: "Replace a file of that name"}
+	var dest string
+	p.exportForm = p.ui.showForm(formSpec{title: "Download snapshot of " + m.ItemName, confirm: "Download",
+		intro: "The snapshot and every part it needs go into one file, which another Plinth can import (Backups › Import…).",
+		items: []*widget.FormItem{
+			widget.NewFormItem("Folder", container.NewBorder(nil, nil, nil, browse, folder)),
+			widget.NewFormItem("File name", name),
+			widget.NewFormItem("", replace),
+		},
+		check: func() error {
+			if err := names.Check(name.Text); err != nil {
+				return err
+			}
+			if fi, err := os.Stat(folder.Text); err != nil || !fi.IsDir() {
+				return fmt.Errorf("%s is not a folder", folder.Text)
+			}
+			dest = filepath.Join(folder.Text, name.Text)
+			if _, err := os.Lstat(dest); err == nil && !replace.Checked {
+				return fmt.Errorf("%s already exists; tick Replace to write over it", dest)
+			}
+			return nil
+		},
+		done: func() {
+			force := replace.Checked
+			p.ui.longWork("Writing the snapshot file", func(ctx context.Context, _ progress.Func) (string, error) {
+				if err := p.ui.svc.Backups.ExportSnapshot(ctx, actor, m.ID, dest, force); err != nil {
+					return "", err
+				}
+				return "Snapshot written to " + dest + ". Import it on another Plinth with Backups › Import….", nil
+			}, nil)
+		},
+	})
 }
 
 func (p *backupsPage) doImport() {

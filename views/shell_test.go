@@ -266,16 +266,18 @@ func TestStartWithPasswordOpensPage(t *testing.T) {
 	h2.mustSee("Log in to Plinth", "Wrong user name or password")
 }
 
-func findButton(t *testing.T, h *harness, text string) *widget.Button {
-	t.Helper()
-	var found *widget.Button
+// findVisible returns the first visible widget of type T in the window or
+// its dialogs for which match is true.
+func findVisible[T fyne.CanvasObject](h *harness, match func(T) bool) (T, bool) {
+	var found T
+	ok := false
 	var walk func(o fyne.CanvasObject)
 	walk = func(o fyne.CanvasObject) {
-		if found != nil || o == nil || !o.Visible() {
+		if ok || o == nil || !o.Visible() {
 			return
 		}
-		if b, ok := o.(*widget.Button); ok && b.Text == text {
-			found = b
+		if x, is := o.(T); is && match(x) {
+			found, ok = x, true
 			return
 		}
 		switch x := o.(type) {
@@ -293,10 +295,25 @@ func findButton(t *testing.T, h *harness, text string) *widget.Button {
 	for _, o := range h.win.Canvas().Overlays().List() {
 		walk(o)
 	}
-	if found == nil {
+	return found, ok
+}
+
+func findButton(t *testing.T, h *harness, text string) *widget.Button {
+	t.Helper()
+	b, ok := findVisible(h, func(b *widget.Button) bool { return b.Text == text })
+	if !ok {
 		t.Fatalf("no visible button %q; the window shows:\n%s", text, h.texts())
 	}
-	return found
+	return b
+}
+
+func findCheck(t *testing.T, h *harness, text string) *widget.Check {
+	t.Helper()
+	c, ok := findVisible(h, func(c *widget.Check) bool { return c.Text == text })
+	if !ok {
+		t.Fatalf("no visible check box %q; the window shows:\n%s", text, h.texts())
+	}
+	return c
 }
 
 func TestBanner(t *testing.T) {

@@ -9,7 +9,6 @@ import (
 	"testing"
 
 	"filippo.io/age"
-	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/test"
 	"fyne.io/fyne/v2/widget"
 
@@ -44,34 +43,11 @@ func cheapPassphrase(t *testing.T, h *harness, master account.Actor, pass string
 
 func findPassword(t *testing.T, h *harness) *widget.Entry {
 	t.Helper()
-	var found *widget.Entry
-	var walk func(o fyne.CanvasObject)
-	walk = func(o fyne.CanvasObject) {
-		if found != nil || o == nil || !o.Visible() {
-			return
-		}
-		if e, ok := o.(*widget.Entry); ok && e.Password {
-			found = e
-			return
-		}
-		switch x := o.(type) {
-		case *fyne.Container:
-			for _, c := range x.Objects {
-				walk(c)
-			}
-		case fyne.Widget:
-			for _, c := range test.WidgetRenderer(x).Objects() {
-				walk(c)
-			}
-		}
-	}
-	for _, o := range h.win.Canvas().Overlays().List() {
-		walk(o)
-	}
-	if found == nil {
+	e, ok := findVisible(h, func(e *widget.Entry) bool { return e.Password })
+	if !ok {
 		t.Fatalf("no passphrase field; the window shows:\n%s", h.texts())
 	}
-	return found
+	return e
 }
 
 // Rolling back an encrypted snapshot asks for the backup passphrase: a
