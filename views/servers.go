@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strconv"
 	"time"
 
@@ -314,15 +315,7 @@ func (p *serversPage) showPlan(plan filesync.Plan) {
 			c.Objects[1].(*widget.Label).SetText(lines[i].what)
 		})
 	pd.export = &widget.Button{Text: "Export list as CSV…", Icon: theme.DocumentSaveIcon(), OnTapped: func() {
-		dialog.ShowFileSave(func(w fyne.URIWriteCloser, err error) {
-			if err != nil || w == nil {
-				return
-			}
-			defer w.Close()
-			if err := filesync.WritePlanCSV(w, plan); err != nil {
-				p.ui.showError(err)
-			}
-		}, p.ui.win)
+		p.ui.saveFile(func(w io.Writer) error { return filesync.WritePlanCSV(w, plan) })
 	}}
 	pd.cancel = &widget.Button{Text: "Cancel", Icon: theme.CancelIcon()}
 	pd.run = &widget.Button{Text: "Synchronize", Icon: theme.ConfirmIcon(), Importance: widget.DangerImportance}
@@ -388,15 +381,7 @@ func (p *serversPage) showReport() {
 				o.(*widget.Label).SetText(s)
 			})
 		export := &widget.Button{Text: "Export as CSV…", Icon: theme.DocumentSaveIcon(), OnTapped: func() {
-			dialog.ShowFileSave(func(w fyne.URIWriteCloser, err error) {
-				if err != nil || w == nil {
-					return
-				}
-				defer w.Close()
-				if err := filesync.WriteCSV(w, ls); err != nil {
-					p.ui.showError(err)
-				}
-			}, p.ui.win)
+			p.ui.saveFile(func(w io.Writer) error { return filesync.WriteCSV(w, ls) })
 		}}
 		head := widget.NewLabel(fmt.Sprintf("Run of %s by %s: %d deleted, %d adopted, %d updated.",
 			r.Finished.Local().Format("2006-01-02 15:04:05"), r.By, r.Deleted, r.Adopted, r.Updated))

@@ -1,14 +1,18 @@
 package views
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"sync"
 	"time"
 
+	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/dialog"
 
+	"codeberg.org/plinth/plinth/core/files"
 	"codeberg.org/plinth/plinth/core/progress"
 )
 
@@ -70,4 +74,26 @@ func (u *UI) showError(err error) {
 		return
 	}
 	dialog.ShowError(errors.New(sentence(err)), u.win)
+}
+
+// saveFile asks where to save a report and writes what write produces
+// there through the one atomic writer (files.WriteAtomic), saying so when
+// it fails. The save dialog has created the file by then; its content is
+// put in whole or not at all.
+func (u *UI) saveFile(write func(w io.Writer) error) {
+	dialog.ShowFileSave(func(w fyne.URIWriteCloser, err error) {
+		if err != nil || w == nil {
+			return
+		}
+		dest := w.URI().Path()
+		_ = w.Close() // nothing was written through it
+		var buf bytes.Buffer
+		if err := write(&buf); err != nil {
+			u.showError(err)
+			return
+		}
+		if _, err := files.WriteAtomic(dest, &buf); err != nil {
+			u.showError(fmt.Errorf("write %s: %w", dest, err))
+		}
+	}, u.win)
 }
