@@ -43,7 +43,16 @@ type Blobs struct {
 	dirty map[uint32]fsys.File
 	// fresh: a pack was created since the folder was last synced
 	fresh bool
-	open  map[uint32]fsys.File // read handles
+	open  map[uint32]*handle // read handles, shared by concurrent readers
+}
+
+// handle is a pack open for reading. It is closed when no reader uses it
+// any more and it was dropped from the open set (to keep few files open,
+// or because the pack was cut back or removed).
+type handle struct {
+	f       fsys.File
+	refs    int
+	dropped bool
 }
 
 // Loc is where an entry's data lies.
@@ -70,7 +79,7 @@ func openBlobs(fs fsys.FS, dir string) (*Blobs, error) {
 		}
 		return nil, err
 	}
-	return &Blobs{fs: fs, dir: dir, maxPack: DefaultPackSize, dirty: map[uint32]fsys.File{}, open: map[uint32]fsys.File{}}, nil
+	return &Blobs{fs: fs, dir: dir, maxPack: DefaultPackSize, dirty: map[uint32]fsys.File{}, open: map[uint32]*handle{}}, nil
 }
 
 func (b *Blobs) path(id uint32) string { return filepath.Join(b.dir, PackName(id)) }
@@ -263,12 +272,13 @@ func (b *Blobs) current() fsys.File {
 
 // Read returns an entry's data.
 func (b *Blobs) Read(loc Loc) ([]byte, error) {
-	f, err := b.reader(loc.Pack)
+	h, err := b.acquire(loc.Pack)
 	if err != nil {
 		return nil, err
 	}
+	defer b.release(h)
 	buf := make([]byte, loc.Len)
-	if _, err := f.ReadAt(buf, loc.Off); err != nil {
+	if _, err := h.f.ReadAt(buf, loc.Off); err != nil {
 		if errors.Is(err, io.EOF) {
 			return nil, fmt.Errorf("pack %d ends before the data: %w", loc.Pack, ErrNotFound)
 		}
@@ -277,11 +287,14 @@ func (b *Blobs) Read(loc Loc) ([]byte, error) {
 	return buf, nil
 }
 
-func (b *Blobs) reader(id uint32) (fsys.File, error) {
+// acquire returns pack id open for reading; release it when done. A
+// handle another reader still uses is never closed under it.
+func (b *Blobs) acquire(id uint32) (*handle, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if f, ok := b.open[id]; ok {
-		return f, nil
+	if h, ok := b.open[id]; ok {
+		h.refs++
+		return h, nil
 	}
 	f, err := b.fs.Open(b.path(id))
 	if errors.Is(err, os.ErrNotExist) {
@@ -291,13 +304,36 @@ func (b *Blobs) reader(id uint32) (fsys.File, error) {
 		return nil, err
 	}
 	if len(b.open) > 64 { // keep few handles open
-		for k, of := range b.open {
-			_ = of.Close()
-			delete(b.open, k)
+		for k := range b.open {
+			b.dropLocked(k)
 		}
 	}
-	b.open[id] = f
-	return f, nil
+	h := &handle{f: f, refs: 1}
+	b.open[id] = h
+	return h, nil
+}
+
+func (b *Blobs) release(h *handle) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	h.refs--
+	if h.refs == 0 && h.dropped {
+		_ = h.f.Close()
+	}
+}
+
+// dropLocked takes pack id out of the open set, closing its handle now if
+// no reader uses it, else when the last one releases it. b.mu is held.
+func (b *Blobs) dropLocked(id uint32) {
+	h, ok := b.open[id]
+	if !ok {
+		return
+	}
+	delete(b.open, id)
+	h.dropped = true
+	if h.refs == 0 {
+		_ = h.f.Close()
+	}
 }
 
 // Truncate cuts a pack back to size (its committed size after a crash)
@@ -309,10 +345,7 @@ func (b *Blobs) Truncate(id uint32, size int64) error {
 		_ = b.cur.Close()
 		b.cur = nil
 	}
-	if f, ok := b.open[id]; ok {
-		_ = f.Close()
-		delete(b.open, id)
-	}
+	b.dropLocked(id)
 	defer durableChange(b.dir) // a test hook: see durable.go
 	if size <= int64(len(packMagic)) {
 		err := b.fs.Remove(b.path(id))
@@ -350,9 +383,8 @@ func (b *Blobs) Close() error {
 		_ = b.cur.Close()
 		b.cur = nil
 	}
-	for k, f := range b.open {
-		_ = f.Close()
-		delete(b.open, k)
+	for k := range b.open {
+		b.dropLocked(k)
 	}
 	return err
 }
