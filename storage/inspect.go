@@ -15,7 +15,6 @@ import (
 	"github.com/dgraph-io/badger/v4"
 	"github.com/dgraph-io/badger/v4/options"
 	"github.com/dgraph-io/badger/v4/table"
-	"github.com/dgraph-io/ristretto/v2/z"
 )
 
 // folder is what inspect found in a store folder before Badger opened it.
@@ -102,9 +101,15 @@ func verifyTables(dir string, listed map[uint64]badger.TableManifest, gone bool)
 	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
 	for _, id := range ids {
 		name := fmt.Sprintf("%06d.sst", id)
-		err := verifyTable(filepath.Join(dir, name), listed[id])
-		if gone && errors.Is(err, fs.ErrNotExist) {
-			continue
+		path := filepath.Join(dir, name)
+		err := verifyTable(path, id, listed[id])
+		if gone && err != nil {
+			// A compaction of the running store may have removed the
+			// table while it was read (Badger empties a table file before
+			// it removes it): that is no damage.
+			if fi, serr := os.Stat(path); errors.Is(serr, fs.ErrNotExist) || (serr == nil && fi.Size() == 0) {
+				continue
+			}
 		}
 		if err != nil {
 			return name, err
@@ -117,12 +122,15 @@ func verifyTables(dir string, listed map[uint64]badger.TableManifest, gone bool)
 // checksum. Badger does this too when asked (OnTableRead), but on a
 // damaged table it then either leaves the table out without a word or
 // stops the process from one of its own goroutines; here it happens
-// before Badger runs, in this goroutine, and a panic is damage too.
-func verifyTable(path string, tm badger.TableManifest) (err error) {
+// before Badger runs, in this goroutine, and a panic is damage too. The
+// table is read into memory, not mapped: a running store's compaction
+// empties a table file before it removes it, and a mapping of a file that
+// shrank kills the process (SIGBUS) when it is read.
+func verifyTable(path string, id uint64, tm badger.TableManifest) (err error) {
 	if tm.KeyID != 0 {
 		return errors.New("it is encrypted, and Plinth does not encrypt its stores")
 	}
-	mf, err := z.OpenMmapFile(path, os.O_RDONLY, 0)
+	data, err := os.ReadFile(path)
 	if err != nil {
 		return err
 	}
@@ -130,15 +138,16 @@ func verifyTable(path string, tm badger.TableManifest) (err error) {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("read table %s: %v", filepath.Base(path), r)
 		}
-		_ = mf.Close(-1)
 	}()
-	_, err = table.OpenTable(mf, table.Options{
-		ReadOnly:    true,
+	t, err := table.OpenInMemoryTable(data, id, &table.Options{
 		ChkMode:     options.OnTableRead,
 		Compression: tm.Compression,
 		BlockSize:   badger.DefaultOptions("").BlockSize,
 	})
-	return err
+	if err != nil {
+		return err
+	}
+	return t.VerifyChecksum()
 }
 
 // refused is a damaged store, unless the OS refused to read a file (a
