@@ -270,8 +270,19 @@ func (b *Blobs) current() fsys.File {
 	return b.cur
 }
 
-// Read returns an entry's data.
+// maxEntry is the longest entry Read reads: an entry holds one chunk, at
+// most 4 MiB (files.ChunkSize). A location that says more comes from a
+// damaged or crafted store (one restored from a backup, say), and reading
+// it would take that much memory.
+const maxEntry = 16 << 20
+
+// Read returns an entry's data. A location no entry can have is damage
+// (a *DamageError naming the File Server store).
 func (b *Blobs) Read(loc Loc) ([]byte, error) {
+	if loc.Len < 0 || loc.Len > maxEntry || loc.Off < 0 {
+		return nil, damaged(FileServer, filepath.Dir(b.dir), nil,
+			"its chunk index places a chunk of %d bytes at byte %d of content pack %d, where a chunk holds at most %d MiB", loc.Len, loc.Off, loc.Pack, maxEntry>>20)
+	}
 	h, err := b.acquire(loc.Pack)
 	if err != nil {
 		return nil, err

@@ -20,6 +20,7 @@ import (
 	"codeberg.org/plinth/plinth/core/files"
 	"codeberg.org/plinth/plinth/core/notify"
 	"codeberg.org/plinth/plinth/storage"
+	"codeberg.org/plinth/plinth/storage/fsys"
 	"codeberg.org/plinth/plinth/storage/fsys/disktest"
 )
 
@@ -627,7 +628,7 @@ func TestRecoverInterruptedRestore(t *testing.T) {
 			for k := range live {
 				j.Swaps[k] = swap{Live: live[k], Staged: staged[k], Generation: 5}
 			}
-			_ = j.write(dir)
+			_ = j.write(fsys.OS, dir)
 			_ = os.MkdirAll(j.Safety, 0o700)
 			switch cut {
 			case "live moved away":

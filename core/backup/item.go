@@ -119,6 +119,12 @@ func (s *Service) RestoreItem(ctx context.Context, actor account.Actor, id, item
 	if err != nil {
 		return res, err
 	}
+	// Every file of the chain must match its checksum before any is
+	// decoded.
+	prog.Send(progress.Report{Phase: "Checking checksums"})
+	if err := s.checkChain(ctx, ch); err != nil {
+		return res, err
+	}
 	// The scratch copy lies beside the live data: same disk, same room.
 	scratch, err := os.MkdirTemp(s.dataDir, ".item-restoring-")
 	if err != nil {
@@ -154,8 +160,17 @@ func (s *Service) RestoreItem(ctx context.Context, actor account.Actor, id, item
 	if err != nil {
 		return res, err
 	}
+	// The scratch stores came from the backup: damage in them is damage
+	// to the backup, not to a store of this Plinth.
+	load := func(id string) ([]byte, error) {
+		data, err := old.files.ReadChunk(id)
+		if d := (*storage.DamageError)(nil); errors.As(err, &d) {
+			return nil, refusal(ErrDamaged, "backup %s is damaged: in the %s it holds, %s", m.ID, storeName(d.Kind), d.Reason)
+		}
+		return data, err
+	}
 	open := func(e files.TreeEntry) (io.ReadCloser, error) {
-		return &chunkReader{load: old.files.ReadChunk, chunks: e.Chunks, name: e.Path, size: e.Size}, nil
+		return &chunkReader{load: load, chunks: e.Chunks, name: e.Path, size: e.Size}, nil
 	}
 	if asNew == "" {
 		// What is there now is saved as a snapshot first, so that the

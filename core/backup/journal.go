@@ -29,9 +29,9 @@ type swap struct {
 
 const journalName = "restore-journal.json"
 
-func (j journal) write(dataDir string) error {
+func (j journal) write(fs fsys.FS, dataDir string) error {
 	b, _ := json.MarshalIndent(j, "", "  ")
-	return fsys.WriteFile(fsys.OS, filepath.Join(dataDir, journalName), b, fsys.Options{})
+	return fsys.WriteFile(fs, filepath.Join(dataDir, journalName), b, fsys.Options{})
 }
 
 func removeJournal(dataDir string) { _ = os.Remove(filepath.Join(dataDir, journalName)) }

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"codeberg.org/plinth/plinth/storage"
+	"codeberg.org/plinth/plinth/storage/fsys"
 )
 
 // A restore journal whose store is gone from every place it could be
@@ -17,7 +18,7 @@ func TestRecoverRestoreNeverCreatesAnEmptyStore(t *testing.T) {
 	live := filepath.Join(dir, "manager")
 	j := journal{Safety: filepath.Join(dir, "safety", "x"), Swaps: map[storage.Kind]swap{
 		storage.Manager: {Live: live, Staged: filepath.Join(dir, ".manager.restoring-x"), Generation: 3}}}
-	if err := j.write(dir); err != nil {
+	if err := j.write(fsys.OS, dir); err != nil {
 		t.Fatal(err)
 	}
 	_, err := RecoverRestore(dir)

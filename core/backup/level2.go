@@ -325,6 +325,11 @@ func (s *Service) Full(ctx context.Context, actor account.Actor, prog progress.F
 		}
 	}
 	fp.Segments = append(fp.Segments, segs...)
+	// The segment files' names are durable once their folder is synced;
+	// the manifest's write syncs only the backup's own folder.
+	if err := s.fs.SyncDir(filepath.Join(tmp, "packs")); err != nil {
+		return Manifest{}, fmt.Errorf("backup target %s: %w", cfg.Target, err)
+	}
 	m.Seconds = s.now().Sub(start).Seconds()
 	if err := r.commit(tmp, &m); err != nil {
 		return Manifest{}, err
@@ -377,11 +382,15 @@ func storeName(k storage.Kind) string {
 func writeStore(ctx context.Context, seal *sealer, dir string, st *storage.Store, from uint64) (Payload, error) {
 	id := st.Identity()
 	p := Payload{Kind: st.Kind(), Identity: id.ID, Generation: id.Generation, From: from, File: string(st.Kind()) + ".badger.zst"}
-	_ = st.View(func(tx *storage.Tx) error {
+	// A backup whose counts could not be read would pass for an empty
+	// store: checkStaged compares a restore against them.
+	if err := st.View(func(tx *storage.Tx) error {
 		set, err := tx.FileSet()
 		p.Files, p.Content, p.Digest = set.Count, set.Bytes, hex.EncodeToString(set.Digest[:])
 		return err
-	})
+	}); err != nil {
+		return p, fmt.Errorf("read the file count of the %s: %w", storeName(st.Kind()), err)
+	}
 	w, err := seal.create(filepath.Join(dir, p.File))
 	if err != nil {
 		return p, err
@@ -462,6 +471,13 @@ func (s *Service) Check(ctx context.Context, m Manifest) error {
 			return err
 		}
 	}
+	return s.checkChain(ctx, ch)
+}
+
+// checkChain verifies every stored file of the backups ch against its
+// checksum. Restores run it before they decode anything: a file that
+// does not match is never opened.
+func (s *Service) checkChain(ctx context.Context, ch []Manifest) error {
 	for _, b := range ch {
 		for _, p := range b.Payloads {
 			what := fmt.Sprintf("the %s part of backup %s", storeName(p.Kind), b.ID)
@@ -518,8 +534,10 @@ func stage(ctx context.Context, ch []Manifest, op *opener, dirs map[storage.Kind
 	for kind, dir := range dirs {
 		step++
 		prog.Send(progress.Report{Phase: "Loading the " + storeName(kind) + " from the backup", Done: int64(step - 1), Total: int64(len(dirs))})
-		var streams []io.Reader
-		var closers []io.Closer
+		// Each part is opened when the load reaches it and closed at its
+		// end: a chain of any length holds one decoder at a time.
+		parts := make([]*part, 0, len(ch))
+		streams := make([]io.Reader, 0, len(ch))
 		for _, b := range ch {
 			p, ok := b.Payload(kind)
 			if !ok {
@@ -527,21 +545,18 @@ func stage(ctx context.Context, ch []Manifest, op *opener, dirs map[storage.Kind
 			}
 			path, err := join(b, p.File)
 			if err != nil {
-				closeAll(closers)
 				return err
 			}
-			rc, err := op.open(path, p.Bytes, p.SHA256, fmt.Sprintf("the %s part of backup %s", storeName(kind), b.ID))
-			if err != nil {
-				closeAll(closers)
-				return err
-			}
-			streams = append(streams, &ctxReader{ctx: ctx, r: rc})
-			closers = append(closers, rc)
+			x := &part{ctx: ctx, op: op, path: path, size: p.Bytes, sum: p.SHA256, what: fmt.Sprintf("the %s part of backup %s", storeName(kind), b.ID)}
+			parts = append(parts, x)
+			streams = append(streams, x)
 		}
 		err := storage.LoadInto(dir, kind, opt, streams...)
-		closeAll(closers)
+		for _, x := range parts {
+			x.close()
+		}
 		if err != nil {
-			return fmt.Errorf("restore the %s: %w", storeName(kind), err)
+			return loadFailed(err, kind, ch, parts)
 		}
 		if kind != storage.FileServer {
 			continue
@@ -553,9 +568,64 @@ func stage(ctx context.Context, ch []Manifest, op *opener, dirs map[storage.Kind
 	return nil
 }
 
-func closeAll(cs []io.Closer) {
-	for _, c := range cs {
-		_ = c.Close()
+// loadFailed gives a failed load of a chain its sentence: a part that
+// does not match its checksum, or is not what Plinth writes, makes its
+// backup damaged.
+func loadFailed(err error, kind storage.Kind, ch []Manifest, parts []*part) error {
+	var bad *storage.BackupError
+	if errors.As(err, &bad) && bad.Part >= 1 && bad.Part <= len(ch) {
+		return refusal(ErrDamaged, "backup %s is damaged: its %s part %s", ch[bad.Part-1].ID, storeName(kind), bad.Reason)
+	}
+	for _, p := range parts {
+		if errors.Is(p.end, ErrDamaged) {
+			return p.end // names the part
+		}
+	}
+	if errors.Is(err, storage.ErrNoSpace) {
+		return err // its own sentence
+	}
+	return fmt.Errorf("restore the %s: %w", storeName(kind), err)
+}
+
+// part is one stored stream of a chain, opened when it is first read and
+// closed at its end.
+type part struct {
+	ctx       context.Context
+	op        *opener
+	path      string
+	size      int64
+	sum, what string
+	rc        io.ReadCloser
+	end       error // what ended it: io.EOF, or what failed
+}
+
+func (p *part) Read(b []byte) (int, error) {
+	if p.end != nil {
+		return 0, p.end
+	}
+	if err := p.ctx.Err(); err != nil {
+		return 0, err
+	}
+	if p.rc == nil {
+		rc, err := p.op.open(p.path, p.size, p.sum, p.what)
+		if err != nil {
+			p.end = err
+			return 0, err
+		}
+		p.rc = rc
+	}
+	n, err := p.rc.Read(b)
+	if err != nil {
+		p.end = err
+		p.close()
+	}
+	return n, err
+}
+
+func (p *part) close() {
+	if p.rc != nil {
+		_ = p.rc.Close()
+		p.rc = nil
 	}
 }
 

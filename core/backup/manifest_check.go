@@ -33,7 +33,36 @@ const (
 	// maxDepth is how deeply a manifest's JSON may nest; a real one
 	// nests four levels.
 	maxDepth = 16
+	// maxSize is the most any size or count in a manifest may be, and
+	// the most the sizes of one manifest may add up to: 1 PiB, far beyond
+	// an office, and far from overflowing when a chain's are added up
+	// (restoreBytes).
+	maxSize = 1 << 50
 )
+
+// sizes checks the sizes and counts of a manifest: each between 0 and
+// maxSize, named by what for the sentence.
+type sizes struct{ err error }
+
+func (c *sizes) check(what string, n int64) {
+	if c.err == nil && (n < 0 || n > maxSize) {
+		c.err = fmt.Errorf("it gives %s as %d", what, n)
+	}
+}
+
+// sum adds ns, each checked already, and checks the total.
+func (c *sizes) sum(what string, ns ...int64) {
+	if c.err != nil {
+		return
+	}
+	var t int64
+	for _, n := range ns {
+		if t += n; t > maxSize {
+			break // before 2^13 sizes of 2^50 could overflow
+		}
+	}
+	c.check(what, t)
+}
 
 // checkShape walks a manifest's JSON without decoding it and refuses
 // lists longer than a real manifest holds, duplicate keys (a map decoded
@@ -180,13 +209,21 @@ func validate(m *Manifest, dir string) error {
 			return fmt.Errorf("its encryption key %s is not a key", quote(m.Recipient))
 		}
 	}
+	var c sizes
+	c.check("the bytes it added", m.Added)
 	if m.Tree != nil {
 		f, err := relPath(m.Tree.File)
 		if err != nil {
 			return fmt.Errorf("its tree file is %s", quote(m.Tree.File))
 		}
 		m.Tree.File = f
+		c.check("the size of its tree", m.Tree.Bytes)
+		c.check("the size of its chunk index", m.Tree.IndexBytes)
+		c.check("the size of its content", m.Tree.Content)
+		c.check("the number of its entries", int64(m.Tree.Entries))
+		c.check("the number of its files", int64(m.Tree.Files))
 	}
+	var stored []int64 // every stored file's size, added up at the end
 	seen := map[storage.Kind]bool{}
 	for i := range m.Payloads {
 		p := &m.Payloads[i]
@@ -199,9 +236,10 @@ func validate(m *Manifest, dir string) error {
 			return fmt.Errorf("its %s part is in the file %s", storeName(p.Kind), quote(p.File))
 		}
 		p.File = f
-		if p.Bytes < 0 {
-			return fmt.Errorf("its %s part has %d bytes", storeName(p.Kind), p.Bytes)
-		}
+		c.check("the size of its "+storeName(p.Kind)+" part", p.Bytes)
+		c.check("the file count of its "+storeName(p.Kind)+" part", p.Files)
+		c.check("the content size of its "+storeName(p.Kind)+" part", p.Content)
+		stored = append(stored, p.Bytes)
 		for j := range p.Segments {
 			s := &p.Segments[j]
 			if err := checkPackName(s.Name); err != nil {
@@ -212,20 +250,24 @@ func validate(m *Manifest, dir string) error {
 				return fmt.Errorf("it stores content pack %s in the file %s", s.Name, quote(s.File))
 			}
 			s.File = f
-			if s.From < 0 || s.To <= s.From || s.Bytes < 0 {
+			if s.From < 0 || s.To <= s.From || s.To > maxSize {
 				return fmt.Errorf("it stores bytes %d to %d of content pack %s", s.From, s.To, s.Name)
 			}
+			c.check("the stored size of content pack "+s.Name, s.Bytes)
+			stored = append(stored, s.Bytes)
 		}
+		committed := make([]int64, 0, len(p.Committed))
 		for name, size := range p.Committed {
 			if err := checkPackName(name); err != nil {
 				return fmt.Errorf("it names the content pack %s", quote(name))
 			}
-			if size < 0 {
-				return fmt.Errorf("it gives content pack %s %d bytes", name, size)
-			}
+			c.check("the size of content pack "+name, size)
+			committed = append(committed, size)
 		}
+		c.sum("the size of the content packs", committed...)
 	}
-	return nil
+	c.sum("the size of its stored files", stored...)
+	return c.err
 }
 
 // relPath checks a file name from a manifest: a relative path inside the

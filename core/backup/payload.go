@@ -182,6 +182,13 @@ type opener struct {
 	identity age.Identity // nil when the backup is not encrypted
 }
 
+// maxWindow is the largest zstd window a stored file may ask for. Plinth
+// writes them with a 1 MiB window (sealer.create), and the decoder keeps
+// a window of output in memory, so a file asking for gigabytes (which
+// zstd allows) is damaged or crafted. (A frame written whole, with its
+// size, uses its size as the window: WithDecoderMaxMemory bounds that.)
+const maxWindow = 8 << 20
+
 // open returns the plain content of a stored file; the reader fails at
 // the end if the stored bytes do not match what the manifest says.
 func (o *opener) open(path string, size int64, sum, what string) (io.ReadCloser, error) {
@@ -198,7 +205,8 @@ func (o *opener) open(path string, size int64, sum, what string) (io.ReadCloser,
 			return nil, fmt.Errorf("%s cannot be decrypted: %w", what, ErrDamaged)
 		}
 	}
-	zr, err := zstd.NewReader(in, zstd.WithDecoderConcurrency(2), zstd.WithDecoderLowmem(true))
+	zr, err := zstd.NewReader(in, zstd.WithDecoderConcurrency(2), zstd.WithDecoderLowmem(true),
+		zstd.WithDecoderMaxWindow(maxWindow), zstd.WithDecoderMaxMemory(maxWindow))
 	if err != nil {
 		f.Close()
 		return nil, err
@@ -231,6 +239,9 @@ type plainReader struct {
 
 func (p *plainReader) Read(b []byte) (int, error) {
 	n, err := p.zr.Read(b)
+	if errors.Is(err, zstd.ErrWindowSizeExceeded) || errors.Is(err, zstd.ErrDecoderSizeExceeded) {
+		return n, refusal(ErrDamaged, "%s is damaged: it asks for a decompression window larger than the %d MiB Plinth allows", p.what, maxWindow>>20)
+	}
 	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, ErrDamaged) {
 		// zstd's own CRC caught it before the file's SHA-256 could.
 		err = fmt.Errorf("%s does not match its checksum: %w", p.what, ErrDamaged)

@@ -5,9 +5,9 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
-	"syscall"
 
 	"codeberg.org/plinth/plinth/core/account"
 	"codeberg.org/plinth/plinth/core/notify"
@@ -75,7 +75,9 @@ func (s *Service) Preview(ctx context.Context, m Manifest, scope Scope) ([]strin
 			st = fsr
 		}
 		var now storage.FileSet
-		_ = st.View(func(tx *storage.Tx) (err error) { now, err = tx.FileSet(); return err })
+		if err := st.View(func(tx *storage.Tx) (err error) { now, err = tx.FileSet(); return err }); err != nil {
+			return nil, fmt.Errorf("read the file count of the %s: %w", storeName(k), err)
+		}
 		out = append(out, fmt.Sprintf("The %s goes back to %s: %s now, %s after the restore.",
 			storeName(k), m.Created.Local().Format("2006-01-02 15:04"), text.Count(int(now.Count), "file"), text.Count(int(p.Files), "file")))
 	}
@@ -123,8 +125,6 @@ func (s *Service) Restore(ctx context.Context, actor account.Actor, id string, s
 	if err != nil {
 		return res, err
 	}
-	// Every file is checked against its checksum as it is read below; a
-	// damaged one stops the restore before anything live is touched.
 	op, err := s.opener(m, filepath.Dir(m.Path), passphrase)
 	if err != nil {
 		return res, err
@@ -148,7 +148,17 @@ func (s *Service) Restore(ctx context.Context, actor account.Actor, id string, s
 	// Refuse before writing anything when the data folder's disk cannot
 	// hold the restored stores beside the live ones (the live ones become
 	// the safety copy by a rename, which costs nothing).
-	if err := storage.NeedSpace(s.dataDir, restoreBytes(ch, scope.kinds()), "the restore"); err != nil {
+	need, err := restoreBytes(ch, scope.kinds())
+	if err != nil {
+		return res, err
+	}
+	if err := storage.NeedSpace(s.dataDir, need, "the restore"); err != nil {
+		return res, err
+	}
+	// Every file of the chain must match its checksum before any is
+	// decoded: a damaged one stops the restore before anything is written.
+	prog.Send(progress.Report{Phase: "Checking checksums"})
+	if err := s.checkChain(ctx, ch); err != nil {
 		return res, err
 	}
 	stamp, err := s.restoreStamp(scope.kinds())
@@ -192,7 +202,10 @@ func (s *Service) Restore(ctx context.Context, actor account.Actor, id string, s
 	for _, k := range scope.kinds() {
 		j.Swaps[k] = swap{Live: stores[k].Dir(), Staged: dirs[k], Generation: stores[k].Identity().Generation + 1}
 	}
-	if err := j.write(s.dataDir); err != nil {
+	if err := j.write(s.fs, s.dataDir); err != nil {
+		// The write may have put the journal in place before it failed:
+		// the next start must not carry out a restore that failed.
+		removeJournal(s.dataDir)
 		_ = os.Remove(res.SafetyCopy)
 		return res, fmt.Errorf("record the restore: %w", err)
 	}
@@ -312,27 +325,43 @@ func exists(fs fsys.FS, path string) bool {
 // restoreBytes is about what restoring the stores of kinds from chain ch
 // writes: every pack committed at its last backup, and the Badger streams
 // loaded into new stores (taken as four times their compressed size).
-func restoreBytes(ch []Manifest, kinds []storage.Kind) int64 {
+// Every size was checked when its manifest was read (at most maxSize
+// each); a chain whose sizes add up beyond int64 is damaged.
+func restoreBytes(ch []Manifest, kinds []storage.Kind) (int64, error) {
 	var n int64
+	ok := true
+	add := func(x int64) {
+		if ok && x >= 0 && n <= math.MaxInt64-x {
+			n += x
+			return
+		}
+		ok = false
+	}
 	for _, k := range kinds {
 		for _, b := range ch {
 			p, _ := b.Payload(k)
-			n += 4 * p.Bytes
+			for range 4 {
+				add(p.Bytes)
+			}
 		}
 		if k == storage.FileServer {
 			p, _ := ch[len(ch)-1].Payload(k)
 			for _, size := range p.Committed {
-				n += size
+				add(size)
 			}
 		}
 	}
-	return n
+	if !ok {
+		return 0, refusal(ErrDamaged, "backup %s is damaged: the sizes in the manifests of its chain add up to more than any disk holds", ch[len(ch)-1].ID)
+	}
+	return n, nil
 }
 
 // diskFull gives a write that found the disk holding dir full its
-// sentence, saying what became of the work.
+// sentence, saying what became of the work. A refusal for lack of space
+// (storage.ErrNoSpace) has its own sentence already.
 func diskFull(err error, dir, what string) error {
-	if errors.Is(err, syscall.ENOSPC) {
+	if storage.IsDiskFull(err) && !errors.Is(err, storage.ErrNoSpace) {
 		return refusal(storage.ErrDiskFull, "the disk holding %s is full; %s", dir, what)
 	}
 	return err

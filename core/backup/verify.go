@@ -85,8 +85,11 @@ func (s *Service) verify(ctx context.Context, m Manifest, passphrase string, v *
 	}
 	// The scratch copy takes what a restore would: refuse before writing
 	// anything when its disk cannot hold it.
-	kinds := []storage.Kind{storage.Manager, storage.FileServer}
-	if err := storage.NeedSpace(os.TempDir(), restoreBytes(ch, kinds), "verifying backup "+m.ID); err != nil {
+	need, err := restoreBytes(ch, []storage.Kind{storage.Manager, storage.FileServer})
+	if err != nil {
+		return err
+	}
+	if err := storage.NeedSpace(os.TempDir(), need, "verifying backup "+m.ID); err != nil {
 		return err
 	}
 	scratch, err := os.MkdirTemp("", "plinth-verify-")
