@@ -247,6 +247,12 @@ func CheckFolder(dir string) error {
 		}
 		return fmt.Errorf("create folder %s: %w", dir, err)
 	}
+	// Probes of processes killed while probing are debris.
+	if old, _ := filepath.Glob(filepath.Join(dir, ".probe-*")); len(old) > 0 {
+		for _, p := range old {
+			_ = os.Remove(p)
+		}
+	}
 	f, err := os.CreateTemp(dir, ".probe-*")
 	if err != nil {
 		if c := classify(dir, err); c != nil {
@@ -688,12 +694,15 @@ func (s *Store) Swap(replace func() error) error {
 	return rerr
 }
 
-// removeEmptyLogs removes the newest memtable and the newest value-log file
-// when a kill left them empty: Badger creates a log before it sizes it and
-// writes its header, and then refuses to open a store holding an empty one
-// ("Create a new file", badger issue #2207). Only the newest of each can
-// be such a leftover; an empty older one lost writes and is left for
-// inspect to report as damage.
+// removeEmptyLogs removes memtable and value-log files a kill left empty.
+// Badger makes a log empty in two places: it creates one before it sizes
+// it and writes its header, and it deletes one (a memtable flushed to a
+// table, a value log with nothing in it or rewritten by garbage
+// collection) by cutting it to nothing first and removing it after. A kill
+// between the two steps leaves an empty file, the newest or an older one,
+// that held nothing still needed, and Badger then refuses to open the
+// store ("Create a new file", badger issue #2207). The sync-files and
+// snapshot-import kill loops met both.
 func removeEmptyLogs(dir string) error {
 	ents, err := os.ReadDir(dir)
 	if errors.Is(err, os.ErrNotExist) {
@@ -702,22 +711,12 @@ func removeEmptyLogs(dir string) error {
 	if err != nil {
 		return err
 	}
-	newest := map[string]string{} // extension → file name with the highest number
 	for _, e := range ents {
-		ext := filepath.Ext(e.Name())
-		if e.IsDir() || (ext != ".mem" && ext != ".vlog") {
+		if ext := filepath.Ext(e.Name()); e.IsDir() || (ext != ".mem" && ext != ".vlog") {
 			continue
 		}
-		// Badger pads the numbers to one width per kind, so names sort
-		// as numbers.
-		if cur, ok := newest[ext]; !ok || len(e.Name()) > len(cur) || (len(e.Name()) == len(cur) && e.Name() > cur) {
-			newest[ext] = e.Name()
-		}
-	}
-	for _, name := range newest {
-		p := filepath.Join(dir, name)
-		if fi, err := os.Lstat(p); err == nil && fi.Mode().IsRegular() && fi.Size() == 0 {
-			if err := os.Remove(p); err != nil {
+		if fi, err := e.Info(); err == nil && fi.Mode().IsRegular() && fi.Size() == 0 {
+			if err := os.Remove(filepath.Join(dir, e.Name())); err != nil {
 				return err
 			}
 		}
