@@ -124,7 +124,7 @@ func (s *Service) All() ([]Manifest, error) {
 		return nil, err
 	}
 	all := append(l2, l1...)
-	sort.Slice(all, func(i, j int) bool { return all[i].Created.After(all[j].Created) })
+	sortNewestFirst(all)
 	return all, nil
 }
 

@@ -2,9 +2,11 @@ package backup
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 )
 
 // keepOnly sets retention to the newest backup of one day and no weeks.
@@ -79,5 +81,30 @@ func TestPruneKeepsChainWithUnreadableLink(t *testing.T) {
 	}
 	if _, err := e.b.Verify(ctx, e.master, last.ID, "", nil); err != nil {
 		t.Fatalf("the newest backup once its link reads again: %v", err)
+	}
+}
+
+// Backups taken within one second (a script, a safety backup before a
+// restore) are ordered by when they were taken, not by the random end of
+// their ids: the backup just made is never the one its own prune removes,
+// and the list shows it first.
+func TestBackupsOfOneSecondKeepTheNewest(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t)
+	e.b.SetClock(func() time.Time { e.now = e.now.Add(10 * time.Millisecond); return e.now })
+	e.put("/a.bin", random(20_000))
+	for i := range 8 {
+		e.put(fmt.Sprintf("/n%d.bin", i), random(1000))
+		m := e.full()
+		if _, err := os.Stat(filepath.Join(m.Path, manifestName)); err != nil {
+			t.Fatalf("backup %d (%s %s) was pruned as soon as it was made: %v", i, m.Type, m.ID, err)
+		}
+		all, err := e.b.All()
+		if err != nil || len(all) == 0 || all[0].ID != m.ID {
+			t.Fatalf("backup %d: the list does not show %s first (%v)", i, m.ID, err)
+		}
+		if _, err := e.b.Verify(ctx, e.master, m.ID, "", nil); err != nil {
+			t.Fatalf("backup %d: %v", i, err)
+		}
 	}
 }

@@ -268,6 +268,22 @@ type Damaged struct {
 	Err  error  `json:"-"` // the sentence, wrapping ErrDamaged
 }
 
+// newer reports whether a was taken after b. Backup ids begin with the
+// second they were taken in and end with a random suffix, so two backups
+// of the same second compare by their creation time, never by the id
+// alone: a script or a safety backup can take two in one second.
+func newer(a, b Manifest) bool {
+	if !a.Created.Equal(b.Created) {
+		return a.Created.After(b.Created)
+	}
+	return a.ID > b.ID
+}
+
+// sortNewestFirst orders backups newest first (see newer).
+func sortNewestFirst(l []Manifest) {
+	sort.SliceStable(l, func(i, j int) bool { return newer(l[i], l[j]) })
+}
+
 // scan reads every backup in a target folder: the sound ones newest
 // first, and the damaged ones.
 func scan(fs fsys.FS, dir string) (good []Manifest, bad []Damaged, err error) {
@@ -293,7 +309,7 @@ func scan(fs fsys.FS, dir string) (good []Manifest, bad []Damaged, err error) {
 			bad = append(bad, Damaged{ID: e.Name(), Path: path, Err: err})
 		}
 	}
-	sort.Slice(good, func(i, j int) bool { return good[i].ID > good[j].ID })
+	sortNewestFirst(good)
 	sort.Slice(bad, func(i, j int) bool { return bad[i].ID > bad[j].ID })
 	return good, bad, nil
 }

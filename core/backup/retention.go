@@ -63,7 +63,7 @@ func keep(all []Manifest, c Level2Settings, plinth string, bad map[string]bool) 
 			continue
 		}
 		for _, b := range mine {
-			if b.ID == m.Base || b.Base == m.Base && b.ID < m.ID {
+			if b.ID == m.Base || b.Base == m.Base && newer(m, b) {
 				needs = append(needs, b)
 			}
 		}

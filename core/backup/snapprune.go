@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"time"
 
@@ -139,7 +138,7 @@ func (s *Service) scanSnapshots(target string) (all []Manifest, unreadable []str
 				mine = append(mine, m)
 			}
 		}
-		sort.Slice(mine, func(i, j int) bool { return mine[i].ID > mine[j].ID })
+		sortNewestFirst(mine)
 		all = append(all, mine...)
 	}
 	return all, unreadable, nil

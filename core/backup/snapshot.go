@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -163,7 +162,7 @@ func (s *Service) Snapshots(item string) ([]Manifest, error) {
 		}
 		out = append(out, l...)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].ID > out[j].ID })
+	sortNewestFirst(out)
 	return out, nil
 }
 
