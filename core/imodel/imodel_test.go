@@ -677,3 +677,27 @@ func TestDeleteIModelNode(t *testing.T) {
 		t.Fatalf("after Recover the deleted iModel still counts %d elements", st.Elements)
 	}
 }
+
+// An iModel typed by its name alone (as in 'plinth connection ls
+// Coordination') is found when the name is unique; otherwise the sentence
+// says what to give instead, never that an item was removed.
+func TestIModelByName(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t)
+	m, err := e.s.Get(ctx, e.master, "coordination")
+	if err != nil || m.ID != e.imodel || m.Path != "/Tower/Coordination" {
+		t.Fatalf("by name: %+v, %v", m, err)
+	}
+	if _, err := e.s.Get(ctx, e.master, "Nope"); err == nil || !strings.Contains(err.Error(), `there is no iModel named "Nope"`) {
+		t.Fatalf("unknown name: %v", err)
+	}
+	if _, err := e.files.Create(ctx, e.master, files.RootID, "Bridge", files.KindProject); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.s.Create(ctx, e.master, "/Bridge", "Coordination"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.s.Get(ctx, e.master, "Coordination"); err == nil || !strings.Contains(err.Error(), "/Bridge/Coordination, /Tower/Coordination") && !strings.Contains(err.Error(), "/Tower/Coordination, /Bridge/Coordination") {
+		t.Fatalf("two of one name: %v", err)
+	}
+}

@@ -108,6 +108,9 @@ func (s *Service) Get(ctx context.Context, actor account.Actor, idOrPath string)
 		n, err = s.files.Lookup(ctx, actor, idOrPath)
 	} else {
 		n, err = s.files.Get(ctx, actor, idOrPath)
+		if errors.Is(err, files.ErrNotFound) {
+			return s.byName(ctx, actor, idOrPath)
+		}
 	}
 	if err != nil {
 		return IModel{}, err
@@ -116,6 +119,32 @@ func (s *Service) Get(ctx context.Context, actor account.Actor, idOrPath string)
 		return IModel{}, fmt.Errorf("%q is a %s: %w", n.Name, n.Kind, ErrNotIModel)
 	}
 	return s.info(ctx, n)
+}
+
+// byName finds the one iModel the actor can see with this name (without
+// its folders), for a name typed where a path was wanted.
+func (s *Service) byName(ctx context.Context, actor account.Actor, name string) (IModel, error) {
+	all, err := s.List(ctx, actor)
+	if err != nil {
+		return IModel{}, err
+	}
+	var found []IModel
+	for _, m := range all {
+		if strings.EqualFold(m.Name, name) {
+			found = append(found, m)
+		}
+	}
+	switch len(found) {
+	case 1:
+		return found[0], nil
+	case 0:
+		return IModel{}, fmt.Errorf("there is no iModel named %q; 'plinth imodel ls' lists them with their paths, e.g. /Tower/Model", name)
+	}
+	paths := make([]string, len(found))
+	for i, m := range found {
+		paths[i] = m.Path
+	}
+	return IModel{}, fmt.Errorf("%d iModels are named %q (%s); give the path of one", len(found), name, strings.Join(paths, ", "))
 }
 
 func (s *Service) info(ctx context.Context, n files.Node) (IModel, error) {
