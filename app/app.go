@@ -25,7 +25,9 @@ import (
 	"codeberg.org/plinth/plinth/core/imodel"
 	"codeberg.org/plinth/plinth/core/notify"
 	"codeberg.org/plinth/plinth/core/schedule"
+	"codeberg.org/plinth/plinth/core/upgrade"
 	"codeberg.org/plinth/plinth/storage"
+	"codeberg.org/plinth/plinth/storage/fsys"
 	"codeberg.org/plinth/plinth/views"
 )
 
@@ -85,6 +87,9 @@ type Config struct {
 	// Clock drives the scheduler and the connections' tokens; nil is the
 	// real clock (tests pass a fake one).
 	Clock clockwork.Clock
+	// Announce, when set, is told in one sentence what an upgrade of the
+	// data folder is about to do, before it starts.
+	Announce func(msg string)
 }
 
 // App is an open Plinth: both stores and the services on them.
@@ -100,6 +105,8 @@ type App struct {
 	IModels    *imodel.Service
 	Scheduler  *schedule.Scheduler
 	Log        *slog.Logger
+	// Upgraded is the upgrade this Open carried out, or nil.
+	Upgraded *upgrade.Upgrade
 
 	lock     *folderLock
 	storeLog *slog.Logger // the log file alone, for Badger
@@ -128,6 +135,9 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 	if cfg.MustExist && !setUp {
 		return nil, &notSetUpError{dir}
 	}
+	if _, err := checkFormat(dir, setUp); err != nil {
+		return nil, err
+	}
 	if setUp {
 		// A full disk must not stop Plinth from showing what it holds.
 		if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
@@ -144,7 +154,7 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 		return nil, &runningError{dir}
 	}
 	a := &App{DataDir: dir, lock: lock, clock: cfg.Clock}
-	if err := a.open(ctx, cfg); err != nil {
+	if err := a.open(ctx, cfg, setUp); err != nil {
 		_ = a.shutdown(false)
 		var damaged *storage.DamageError
 		if errors.As(err, &damaged) {
@@ -158,7 +168,7 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 
 // open does the work of Open once the folder is locked: everything it
 // opens, a.shutdown closes.
-func (a *App) open(ctx context.Context, cfg Config) error {
+func (a *App) open(ctx context.Context, cfg Config, setUp bool) error {
 	a.Log, a.storeLog, a.closeLog = openLog(a.DataDir, cfg.LogToStderr)
 	a.Log.Info("opening", "version", Version, "data", a.DataDir, "pid", os.Getpid())
 	// Only now, with the folder locked, may leftovers be cleaned up: a
@@ -176,6 +186,9 @@ func (a *App) open(ctx context.Context, cfg Config) error {
 	}
 	if err := a.ReadOnly(); err != nil {
 		a.Log.Info("opened read-only", "why", err)
+	}
+	if err := a.upgradeFolder(ctx, cfg, setUp); err != nil {
+		return err
 	}
 	if err := a.Files.Recover(ctx); err != nil {
 		return err
@@ -219,7 +232,7 @@ func (a *App) ReadOnly() error {
 
 // openStores opens both stores and builds the services on them.
 func (a *App) openStores() (err error) {
-	sopt := storage.Options{Logger: a.storeLog}
+	sopt := storage.Options{Logger: a.storeLog, Format: upgrade.Data}
 	if a.Manager, err = storage.Open(storage.Path(a.DataDir, storage.Manager), storage.Manager, sopt); err != nil {
 		return err
 	}
@@ -232,6 +245,11 @@ func (a *App) openStores() (err error) {
 	a.Files = files.NewService(a.Manager, a.FileServer, a.Accounts, a.Log)
 	a.Sync = filesync.NewService(a.Files, a.Accounts, a.Notify, a.Log)
 	a.Backups = backup.NewService(a.Files, a.Accounts, a.Notify, a.DataDir, a.Log)
+	a.Backups.Version = Version
+	a.Backups.UpgradeRestored = func() error {
+		r := upgrade.Runner{FS: fsys.OS, Dir: a.DataDir, Stores: map[storage.Kind]*storage.Store{storage.Manager: a.Manager, storage.FileServer: a.FileServer}, Version: Version}
+		return r.UpgradeStores()
+	}
 	a.Backups.AfterRestore = func(ctx context.Context) {
 		// Restoring one store makes the two disagree: say so at once.
 		if _, _, err := a.Sync.Detect(ctx, true); err != nil {

@@ -16,6 +16,7 @@ import (
 
 	"codeberg.org/plinth/plinth/core/account"
 	"codeberg.org/plinth/plinth/core/text"
+	"codeberg.org/plinth/plinth/core/upgrade"
 )
 
 // Global holds the flags that come before any command.
@@ -90,7 +91,7 @@ func init() {
 	commands = append(commands, backupCommands...)
 	commands = append(commands, imodelCommands...)
 	commands = append(commands,
-		command{"version", "", "print Plinth's version", cmdVersion},
+		command{"version", "[--json]", "print Plinth's version and the data formats it reads and writes", cmdVersion},
 		command{"help", "", "list the commands", cmdHelp},
 	)
 }
@@ -195,7 +196,9 @@ func newFlags(name string) *flag.FlagSet { return flag.NewFlagSet(name, flag.Con
 
 // open opens the data folder; every command but init needs it set up.
 func (c *cli) open(ctx context.Context, mustExist bool) (*App, error) {
-	return Open(ctx, Config{DataDir: c.g.DataDir, MustExist: mustExist})
+	return Open(ctx, Config{DataDir: c.g.DataDir, MustExist: mustExist, Announce: func(msg string) {
+		fmt.Fprintln(c.io.Err, text.Safe(msg))
+	}})
 }
 
 // secret reads a password: from the environment variable env when set,
@@ -280,7 +283,39 @@ func cmdHelp(_ context.Context, c *cli, _ []string) error {
 	return nil
 }
 
-func cmdVersion(_ context.Context, c *cli, _ []string) error {
+func cmdVersion(_ context.Context, c *cli, args []string) error {
+	fs := newFlags("version")
+	asJSON := fs.Bool("json", false, "print one JSON object")
+	if err := parseNone(fs, args); err != nil {
+		return err
+	}
+	if *asJSON {
+		type step struct {
+			Name  string `json:"name"`
+			To    int    `json:"to"`
+			Store string `json:"store,omitempty"`
+		}
+		var steps []step
+		for _, s := range upgrade.Steps() {
+			steps = append(steps, step{s.Name, s.To, string(s.Store)})
+		}
+		return c.printJSON(struct {
+			Version    string           `json:"version"`
+			Formats    []upgrade.Format `json:"formats"`
+			Migrations []step           `json:"migrations"`
+		}{Version, upgrade.Formats(), steps})
+	}
 	fmt.Fprintln(c.io.Out, "plinth", Version)
+	for _, f := range upgrade.Formats() {
+		fmt.Fprintf(c.io.Out, "  %s: writes format %d, reads %s\n", f.Name, f.Writes, formatList(f.Reads))
+	}
 	return nil
+}
+
+func formatList(l []int) string {
+	s := make([]string, len(l))
+	for i, v := range l {
+		s[i] = fmt.Sprint(v)
+	}
+	return strings.Join(s, ", ")
 }

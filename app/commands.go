@@ -10,7 +10,9 @@ import (
 	"github.com/dustin/go-humanize"
 
 	"codeberg.org/plinth/plinth/core/account"
+	"codeberg.org/plinth/plinth/core/upgrade"
 	"codeberg.org/plinth/plinth/storage"
+	"codeberg.org/plinth/plinth/storage/fsys"
 )
 
 func cmdInit(ctx context.Context, c *cli, args []string) error {
@@ -80,16 +82,22 @@ type StoreStatus struct {
 	DiskBytes  int64     `json:"diskBytes"`
 	Healthy    bool      `json:"healthy"`
 	Problem    string    `json:"problem,omitempty"`
+	// Format is the data format the store records.
+	Format int `json:"format"`
 }
 
 // Status is what `plinth status` reports.
 type Status struct {
-	DataFolder  string      `json:"dataFolder"`
-	Version     string      `json:"version"`
-	Initialised bool        `json:"initialised"`
-	Manager     StoreStatus `json:"manager"`
-	FileServer  StoreStatus `json:"fileserver"`
-	Users       int         `json:"users"`
+	DataFolder  string `json:"dataFolder"`
+	Version     string `json:"version"`
+	Initialised bool   `json:"initialised"`
+	// Format is the data folder's format (format.json), FormatBy the
+	// Plinth that created or last upgraded it.
+	Format     int         `json:"format"`
+	FormatBy   string      `json:"formatBy,omitempty"`
+	Manager    StoreStatus `json:"manager"`
+	FileServer StoreStatus `json:"fileserver"`
+	Users      int         `json:"users"`
 	// ReadOnly says why the stores were opened read-only (their disk is
 	// below the reserve Plinth keeps free); empty when they can be changed.
 	ReadOnly string `json:"readOnly,omitempty"`
@@ -107,6 +115,11 @@ func (a *App) Status(ctx context.Context) (Status, error) {
 		return st, err
 	}
 	st.Users = len(users)
+	fst, err := upgrade.Read(fsys.OS, a.DataDir, true)
+	if err != nil {
+		return st, err
+	}
+	st.Format, st.FormatBy = fst.Folder, fst.File.WrittenBy
 	st.Manager = storeStatus(a.Manager)
 	st.FileServer = storeStatus(a.FileServer)
 	if err := a.ReadOnly(); err != nil {
@@ -126,6 +139,9 @@ func storeStatus(s *storage.Store) StoreStatus {
 	_ = s.View(func(tx *storage.Tx) error {
 		fs, err := tx.FileSet()
 		out.Files, out.FileBytes = fs.Count, fs.Bytes
+		if err == nil {
+			out.Format, err = tx.Format()
+		}
 		return err
 	})
 	return out
@@ -171,6 +187,7 @@ func cmdStatus(ctx context.Context, c *cli, args []string) error {
 		{"Manager", store(st.Manager)},
 		{"File server", store(st.FileServer)},
 		{"Users", fmt.Sprint(st.Users)},
+		{"Data format", fmt.Sprintf("%d (Manager %d, File Server %d); this Plinth writes %d", st.Format, st.Manager.Format, st.FileServer.Format, upgrade.Data)},
 	}
 	if st.ReadOnly != "" {
 		rows = append(rows, []string{"Read-only", st.ReadOnly})

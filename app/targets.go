@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"codeberg.org/plinth/plinth/core/backup"
+	"codeberg.org/plinth/plinth/core/upgrade"
 	"codeberg.org/plinth/plinth/storage/fsys"
 )
 
@@ -15,13 +16,16 @@ import (
 // the full backups go. The setting itself lives in the Manager store; when
 // that store is damaged, this file still says where to look for the backup
 // to restore it from.
-const targetsName = "backup-targets.json"
+const targetsName = upgrade.TargetsName
 
 // maxTargets is how many targets the file remembers, the current one
 // first: backups in an earlier target are still backups.
 const maxTargets = 8
 
 type targetsFile struct {
+	// Format is the file's format (upgrade.Control); one of a newer
+	// format is not read: it is only advice.
+	Format int `json:"format"`
 	// Plinth is the identity of the Manager store: backups of this Plinth
 	// come before backups of another one found in the same folders.
 	Plinth string   `json:"plinth"`
@@ -32,6 +36,9 @@ func readTargets(dataDir string) targetsFile {
 	var t targetsFile
 	if b, err := fsys.ReadFileLimit(fsys.OS, filepath.Join(dataDir, targetsName), 64<<10); err == nil {
 		_ = json.Unmarshal(b, &t)
+	}
+	if t.Format > upgrade.Control {
+		return targetsFile{}
 	}
 	return t
 }
@@ -49,13 +56,13 @@ func (a *App) rememberTargets() {
 		return
 	}
 	old := readTargets(a.DataDir)
-	next := targetsFile{Plinth: a.Manager.Identity().ID, Level2: []string{cfg.Target}}
+	next := targetsFile{Format: upgrade.Control, Plinth: a.Manager.Identity().ID, Level2: []string{cfg.Target}}
 	for _, d := range old.Level2 {
 		if len(next.Level2) < maxTargets && !slices.Contains(next.Level2, d) {
 			next.Level2 = append(next.Level2, d)
 		}
 	}
-	if next.Plinth == old.Plinth && slices.Equal(next.Level2, old.Level2) {
+	if next.Format == old.Format && next.Plinth == old.Plinth && slices.Equal(next.Level2, old.Level2) {
 		return
 	}
 	b, _ := json.MarshalIndent(next, "", "  ")

@@ -13,6 +13,7 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"codeberg.org/plinth/plinth/storage"
+	"codeberg.org/plinth/plinth/core/text"
 	"codeberg.org/plinth/plinth/views"
 )
 
@@ -29,7 +30,9 @@ func RunWindow(ctx context.Context, g Global, password string, icon []byte) int 
 	if g.DataDir == "" {
 		g.DataDir = DefaultDataDir()
 	}
-	a, err := Open(ctx, Config{DataDir: g.DataDir, LogToStderr: true})
+	a, err := Open(ctx, Config{DataDir: g.DataDir, LogToStderr: true, Announce: func(msg string) {
+		fmt.Fprintln(os.Stderr, text.Safe(msg))
+	}})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, sentence(err))
 		// A window that only says why, under an id of its own: it must not
@@ -74,6 +77,9 @@ func RunWindow(ctx context.Context, g Global, password string, icon []byte) int 
 		// Everything can be looked at; nothing can be changed.
 		fmt.Fprintln(os.Stderr, sentence(err))
 		dialog.ShowInformation("Plinth opened its data read-only", sentence(err), w)
+	}
+	if u := a.Upgraded; u != nil {
+		dialog.ShowInformation("Plinth upgraded its data", upgradedSentence(*u), w)
 	}
 	w.ShowAndRun()
 

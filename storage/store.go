@@ -82,6 +82,11 @@ type Options struct {
 	// folder. Open also opens a store read-only by itself when its disk
 	// has less than Reserve free (ReadOnly reports why).
 	ReadOnly bool
+	// Format is the data format this Plinth writes. A new store records
+	// it; an existing store that records a newer one is refused
+	// (*NewerFormatError) before anything else reads it. Zero leaves new
+	// stores without a record (format 1) and checks nothing.
+	Format int
 }
 
 func (o Options) logger() *slog.Logger {
@@ -302,7 +307,7 @@ func (s *Store) loadIdentity(found folder) error {
 			return fmt.Errorf("folder %s holds a %s store where the %s store belongs: %w",
 				s.dir, s.ident.Kind, s.kind, ErrWrongKind)
 		}
-		return nil
+		return s.checkFormat()
 	}
 	if found.tables {
 		return damaged(s.kind, s.dir, nil, "its identity record is missing")
@@ -329,10 +334,54 @@ func (s *Store) loadIdentity(found folder) error {
 	}
 	s.ident = Identity{ID: id, Kind: s.kind, Created: time.Now().UTC()}
 	b, _ := json.Marshal(s.ident)
-	if err := s.db.Update(func(txn *badger.Txn) error { return txn.Set(identityKey, b) }); err != nil {
+	err = s.db.Update(func(txn *badger.Txn) error {
+		if s.opt.Format > 0 {
+			if err := (&Tx{txn: txn}).SetFormat(s.opt.Format); err != nil {
+				return err
+			}
+		}
+		return txn.Set(identityKey, b)
+	})
+	if err != nil {
 		return s.wrap("write identity", err)
 	}
 	return nil
+}
+
+// checkFormat refuses a store whose records are of a newer format than
+// this Plinth writes.
+func (s *Store) checkFormat() error {
+	if s.opt.Format == 0 {
+		return nil
+	}
+	var n int
+	err := s.db.View(func(txn *badger.Txn) error {
+		var err error
+		n, err = (&Tx{txn: txn}).Format()
+		return err
+	})
+	if err != nil {
+		return damaged(s.kind, s.dir, err, "its format record cannot be read")
+	}
+	if n > s.opt.Format {
+		return &NewerFormatError{Kind: s.kind, Dir: s.dir, Format: n, Reads: s.opt.Format}
+	}
+	return nil
+}
+
+// NewerFormatError is a store of a newer data format than this Plinth
+// reads: it was written, or upgraded, by a newer Plinth. Nothing in it was
+// changed.
+type NewerFormatError struct {
+	Kind   Kind
+	Dir    string
+	Format int // what the store records
+	Reads  int // the newest format this Plinth reads
+}
+
+func (e *NewerFormatError) Error() string {
+	return fmt.Sprintf("the %s store in %s is of data format %d, written by a newer Plinth; this Plinth reads formats up to %d",
+		e.Kind.Name(), e.Dir, e.Format, e.Reads)
 }
 
 func newID() (string, error) {

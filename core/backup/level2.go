@@ -22,6 +22,7 @@ import (
 	"codeberg.org/plinth/plinth/core/names"
 	"codeberg.org/plinth/plinth/core/notify"
 	"codeberg.org/plinth/plinth/core/progress"
+	"codeberg.org/plinth/plinth/core/upgrade"
 	"codeberg.org/plinth/plinth/storage"
 )
 
@@ -197,7 +198,7 @@ func (s *Service) Full(ctx context.Context, actor account.Actor, prog progress.F
 		return Manifest{}, err
 	}
 	mgr, fsr := s.files.Stores()
-	m = Manifest{Format: formatV2, ID: rec.ID, Level: 2, Type: TypeFull, Plinth: mgr.Identity().ID,
+	m = Manifest{Format: upgrade.Manifest, Writer: s.Version, ID: rec.ID, Level: 2, Type: TypeFull, Plinth: mgr.Identity().ID,
 		Created: start.UTC(), By: actor.Name(), Recipient: cfg.Recipient}
 	prev := s.continuable(all, cfg, mgr, fsr)
 	var before map[string]int64 // pack sizes the previous backup holds
@@ -387,6 +388,9 @@ func writeStore(ctx context.Context, seal *sealer, dir string, st *storage.Store
 	if err := st.View(func(tx *storage.Tx) error {
 		set, err := tx.FileSet()
 		p.Files, p.Content, p.Digest = set.Count, set.Bytes, hex.EncodeToString(set.Digest[:])
+		if err == nil {
+			p.Format, err = tx.Format()
+		}
 		return err
 	}); err != nil {
 		return p, fmt.Errorf("read the file count of the %s: %w", storeName(st.Kind()), err)

@@ -12,6 +12,7 @@ import (
 	"filippo.io/age"
 
 	"codeberg.org/plinth/plinth/core/names"
+	"codeberg.org/plinth/plinth/core/upgrade"
 	"codeberg.org/plinth/plinth/storage"
 )
 
@@ -187,8 +188,8 @@ func limit(key string, n, depth int) error {
 // that is later joined onto a path or trusted, and puts the file names
 // in their canonical "/"-separated form.
 func validate(m *Manifest, dir string) error {
-	if m.Format != formatV2 {
-		return fmt.Errorf("its format is %d, not %d", m.Format, formatV2)
+	if m.Format < upgrade.OldestManifest || m.Format > upgrade.Manifest {
+		return fmt.Errorf("its format is %d, which no Plinth wrote", m.Format)
 	}
 	if err := names.Check(m.ID); err != nil || m.ID != filepath.Base(dir) {
 		return fmt.Errorf("it names the backup %s", quote(m.ID))

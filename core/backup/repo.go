@@ -35,6 +35,7 @@ import (
 	"github.com/gofrs/flock"
 
 	"codeberg.org/plinth/plinth/core/names"
+	"codeberg.org/plinth/plinth/core/upgrade"
 	"codeberg.org/plinth/plinth/storage"
 	"codeberg.org/plinth/plinth/storage/fsys"
 )
@@ -47,6 +48,9 @@ var (
 	ErrOtherPlinth   = errors.New("the backup was taken of another Plinth")
 	ErrTargetBusy    = errors.New("another Plinth is using the backup target")
 	ErrNeedPassphase = errors.New("the backup is encrypted")
+	// ErrNewerBackup is a backup, snapshot repository or archive of a
+	// newer format than this Plinth reads: it is left as it is.
+	ErrNewerBackup = errors.New("the backup was written by a newer Plinth")
 )
 
 // refused is an error whose sentence says it all; errors.Is still finds
@@ -63,10 +67,7 @@ func refusal(kind error, format string, args ...any) error {
 	return &refused{msg: fmt.Sprintf(format, args...), kind: kind}
 }
 
-const (
-	manifestName = "manifest.json"
-	formatV2     = 2
-)
+const manifestName = "manifest.json"
 
 // Types of backup.
 const (
@@ -97,9 +98,12 @@ type Payload struct {
 	File       string       `json:"file"`
 	Bytes      int64        `json:"bytes"`
 	SHA256     string       `json:"sha256"`
-	Files      int64        `json:"files"`   // file count of the store at backup time
-	Digest     string       `json:"digest"`  // set digest at backup time
-	Content    int64        `json:"content"` // file bytes at backup time
+	// Format is the store's data format at backup time (upgrade.Data);
+	// 0 in backups taken before formats were recorded, which are of 1.
+	Format  int    `json:"format,omitempty"`
+	Files   int64  `json:"files"`   // file count of the store at backup time
+	Digest  string `json:"digest"`  // set digest at backup time
+	Content int64  `json:"content"` // file bytes at backup time
 	// Fileserver only: the pack bytes this backup adds, and every pack's
 	// committed size at this point (what a restore rebuilds).
 	Segments  []Segment        `json:"segments,omitempty"`
@@ -117,6 +121,7 @@ type Manifest struct {
 	Plinth    string    `json:"plinth"`           // identity of the Manager store backed up
 	Created   time.Time `json:"created"`
 	By        string    `json:"by"`
+	Writer    string    `json:"writer,omitempty"` // the version of the Plinth that wrote it
 	Seconds   float64   `json:"seconds"`
 	Recipient string    `json:"recipient,omitempty"` // age recipient when encrypted
 	Payloads  []Payload `json:"payloads,omitempty"`
@@ -350,6 +355,9 @@ func readManifest(fs fsys.FS, dir string) (Manifest, error) {
 	case err != nil:
 		return Manifest{}, refusal(ErrDamaged, "the manifest of backup %s cannot be read: %v", id, err)
 	}
+	if err := checkFormat(b, "backup "+id); err != nil {
+		return Manifest{}, err
+	}
 	if err := checkShape(b); err != nil {
 		return Manifest{}, refusal(ErrDamaged, "backup %s is damaged: its manifest cannot be read (%v)", id, err)
 	}
@@ -368,4 +376,30 @@ func newID(t time.Time) string {
 	var b [3]byte
 	_, _ = rand.Read(b[:])
 	return t.UTC().Format("20060102-150405") + "-" + hex.EncodeToString(b[:])
+}
+
+// checkFormat refuses a manifest of a newer format than this Plinth reads
+// (ErrNewerBackup), before its shape is judged: a newer Plinth may write
+// other fields. what names it ("backup 2026…", "the snapshot file").
+func checkFormat(b []byte, what string) error {
+	var head struct {
+		Format int    `json:"format"`
+		Writer string `json:"writer"`
+	}
+	if json.Unmarshal(b, &head) != nil || head.Format <= upgrade.Manifest {
+		return nil // judged with the rest of the manifest
+	}
+	return newerBackup(what, "backup format", head.Format, upgrade.Manifest, head.Writer)
+}
+
+// newerBackup is the sentence for something of a newer format: what (was
+// written by …), the kind of format, its format and the newest this
+// Plinth reads, and the version of the Plinth that wrote it when known.
+func newerBackup(what, kind string, format, reads int, writer string) error {
+	by := "a newer Plinth"
+	if writer != "" {
+		by = "Plinth " + writer
+	}
+	return refusal(ErrNewerBackup, "%s was written by %s (%s %d); this Plinth reads %ss up to %d: install %s or newer to use it",
+		what, by, kind, format, kind, reads, strings.TrimPrefix(by, "a "))
 }

@@ -13,6 +13,7 @@ import (
 	"codeberg.org/plinth/plinth/core/notify"
 	"codeberg.org/plinth/plinth/core/progress"
 	"codeberg.org/plinth/plinth/core/text"
+	"codeberg.org/plinth/plinth/core/upgrade"
 	"codeberg.org/plinth/plinth/storage"
 	"codeberg.org/plinth/plinth/storage/fsys"
 )
@@ -123,6 +124,9 @@ func (s *Service) Restore(ctx context.Context, actor account.Actor, id string, s
 	}
 	ch, err := chain(all, m)
 	if err != nil {
+		return res, err
+	}
+	if err := newerData(ch, scope.kinds(), m.ID); err != nil {
 		return res, err
 	}
 	op, err := s.opener(m, filepath.Dir(m.Path), passphrase)
@@ -245,6 +249,11 @@ func (s *Service) Restore(ctx context.Context, actor account.Actor, id string, s
 	})
 	if err != nil {
 		return res, err
+	}
+	if s.UpgradeRestored != nil {
+		if err := s.UpgradeRestored(); err != nil {
+			return res, fmt.Errorf("backup %s was restored, and upgrading it to this Plinth's data format failed (the next start tries again): %w", m.ID, err)
+		}
 	}
 	if err := s.files.Recover(ctx); err != nil {
 		return res, err
@@ -417,4 +426,18 @@ func (s *Service) RemoveSafetyCopy(ctx context.Context, actor account.Actor, pat
 		return fmt.Errorf("%s is not a safety copy", path)
 	}
 	return os.RemoveAll(path)
+}
+
+// newerData refuses a backup that holds stores of a newer data format
+// than this Plinth reads (a newer Plinth took it): restored, they would be
+// read wrong.
+func newerData(ch []Manifest, kinds []storage.Kind, id string) error {
+	for _, b := range ch {
+		for _, k := range kinds {
+			if p, ok := b.Payload(k); ok && p.Format > upgrade.Data {
+				return newerBackup("backup "+id+" holds data that", "data format", p.Format, upgrade.Data, b.Writer)
+			}
+		}
+	}
+	return nil
 }

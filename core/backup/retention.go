@@ -2,6 +2,7 @@ package backup
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"codeberg.org/plinth/plinth/core/account"
@@ -136,9 +137,17 @@ func (s *Service) Prune(ctx context.Context, actor account.Actor, dryRun bool) (
 
 func (s *Service) prune(ctx context.Context, r *repo, cfg Level2Settings, dryRun bool) ([]Manifest, error) {
 	r.sweep() // what interrupted backups and removals left
-	all, err := list(s.fs, r.dir)
+	all, bad, err := scan(s.fs, r.dir)
 	if err != nil {
 		return nil, err
+	}
+	for _, d := range bad {
+		if errors.Is(d.Err, ErrNewerBackup) {
+			// A newer Plinth uses this target too: its chains may build on
+			// backups this one would remove. Its own prune keeps them.
+			s.log.Warn("not pruning a backup target that holds backups of a newer Plinth", "target", r.dir, "backup", d.ID)
+			return nil, nil
+		}
 	}
 	mgr, _ := s.files.Stores()
 	kept := keep(all, cfg, mgr.Identity().ID, s.failedVerifications())

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"path/filepath"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 	"codeberg.org/plinth/plinth/core/files"
 	"codeberg.org/plinth/plinth/core/notify"
 	"codeberg.org/plinth/plinth/core/schedule"
+	"codeberg.org/plinth/plinth/core/upgrade"
 	"codeberg.org/plinth/plinth/storage"
 	"codeberg.org/plinth/plinth/storage/fsys"
 )
@@ -85,8 +87,15 @@ type Service struct {
 	// AfterRestore runs after a restore swapped data in (the app runs the
 	// drift check there, which leads into the file synchronization).
 	AfterRestore func(ctx context.Context)
+	// UpgradeRestored brings stores just restored from a backup of an
+	// older data format to the format this Plinth writes (the app runs
+	// the migration steps there), before anything reads them.
+	UpgradeRestored func() error
 
 	running sync.Map // level → struct{}
+
+	// Version is this Plinth's version, written into every manifest.
+	Version string
 }
 
 // NewService returns the backup service for the data folder.
@@ -242,6 +251,21 @@ func (s *Service) record(r Record) {
 	if err := s.mgr.Update(func(tx *storage.Tx) error { return history.Put(tx, r.ID, r) }); err != nil {
 		s.log.Error("record backup history", "err", err)
 	}
+}
+
+// TypeUpgrade marks an upgrade of the data folder in History.
+const TypeUpgrade = "upgrade"
+
+// RecordUpgrade writes an upgrade of the data folder to History, with the
+// backup taken before it.
+func (s *Service) RecordUpgrade(u upgrade.Upgrade) error {
+	what := fmt.Sprintf("data format %d → %d", u.From, u.To)
+	if u.Backup.ID != "" {
+		what += ", backup " + u.Backup.ID + " taken before"
+	}
+	r := Record{ID: "upgrade-" + newID(u.At), Type: TypeUpgrade, Item: what, Started: u.At, Finished: u.At, OK: true,
+		Output: strings.Join(u.Steps, "\n")}
+	return s.mgr.Update(func(tx *storage.Tx) error { return history.Put(tx, r.ID, r) })
 }
 
 // History lists the backup history, newest first. It needs View item on

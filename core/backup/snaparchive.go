@@ -14,6 +14,7 @@ import (
 	"codeberg.org/plinth/plinth/core/account"
 	"codeberg.org/plinth/plinth/core/files"
 	"codeberg.org/plinth/plinth/core/progress"
+	"codeberg.org/plinth/plinth/core/upgrade"
 	"codeberg.org/plinth/plinth/storage"
 	"codeberg.org/plinth/plinth/storage/fsys"
 )
@@ -230,11 +231,14 @@ func (s *Service) ImportSnapshot(ctx context.Context, actor account.Actor, archi
 	if err != nil {
 		return res, err
 	}
+	if err := checkFormat(mb, "the snapshot file "+archive); err != nil {
+		return res, err
+	}
 	var m Manifest
 	if err := json.Unmarshal(mb, &m); err != nil {
 		return res, refusal(ErrDamaged, "the manifest in %s cannot be read", archive)
 	}
-	if m.Format != formatV2 || m.Level != 1 || m.Type != TypeSnapshot || !snapshotID.MatchString(m.ID) {
+	if m.Format < upgrade.OldestManifest || m.Format > upgrade.Manifest || m.Level != 1 || m.Type != TypeSnapshot || !snapshotID.MatchString(m.ID) {
 		return res, ar.notOurs()
 	}
 	m.Path = ""

@@ -40,6 +40,9 @@ func (s *Service) pruneSnapshots(ctx context.Context) ([]Manifest, error) {
 		return nil, err
 	}
 	defer r.close()
+	if err := s.checkSnapshotRepo(r.dir, true); err != nil {
+		return nil, err
+	}
 	all, unreadable, err := s.scanSnapshots(r.dir)
 	if err != nil {
 		return nil, err

@@ -14,6 +14,7 @@ import (
 	"codeberg.org/plinth/plinth/core/files"
 	"codeberg.org/plinth/plinth/core/notify"
 	"codeberg.org/plinth/plinth/core/progress"
+	"codeberg.org/plinth/plinth/core/upgrade"
 	"codeberg.org/plinth/plinth/storage"
 	"codeberg.org/plinth/plinth/storage/fsys"
 )
@@ -139,6 +140,9 @@ func (s *Service) SetSnapshotSchedule(ctx context.Context, actor account.Actor, 
 
 // Snapshots lists level-1 snapshots, of one item or ("") of all, newest first.
 func (s *Service) Snapshots(item string) ([]Manifest, error) {
+	if err := s.checkSnapshotRepo(s.snapshotTarget(), false); err != nil {
+		return nil, err
+	}
 	dir := filepath.Join(s.snapshotTarget(), "items")
 	var items []string
 	if item != "" {
@@ -221,6 +225,9 @@ func (s *Service) snapshot(ctx context.Context, actor account.Actor, itemID, tri
 		return Manifest{}, err
 	}
 	defer r.close()
+	if err := s.checkSnapshotRepo(target, true); err != nil {
+		return Manifest{}, err
+	}
 	if cd.encrypted() {
 		if err := s.placeKey(target, cd.recipient); err != nil {
 			return Manifest{}, err
@@ -323,7 +330,7 @@ func (s *Service) snapshot(ctx context.Context, actor account.Actor, itemID, tri
 	}
 	defer s.fs.RemoveAll(tmp)
 	mgr, _ := s.files.Stores()
-	m = Manifest{Format: formatV2, ID: rec.ID, Level: 1, Type: TypeSnapshot, Plinth: mgr.Identity().ID, Created: start.UTC(),
+	m = Manifest{Format: upgrade.Manifest, Writer: s.Version, ID: rec.ID, Level: 1, Type: TypeSnapshot, Plinth: mgr.Identity().ID, Created: start.UTC(),
 		By: actor.Name(), Recipient: cd.recipient, Item: item.ID, ItemName: item.Name, ItemKind: item.Kind.String(), Trigger: trigger}
 	tf, err := writeTree(s.fs, cd, tmp, treeDoc{Item: item.ID, Kind: item.Kind.String(), Name: item.Name, Entries: tree})
 	if err == nil {

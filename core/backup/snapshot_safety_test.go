@@ -20,6 +20,7 @@ import (
 
 	"codeberg.org/plinth/plinth/core/account"
 	"codeberg.org/plinth/plinth/core/files"
+	"codeberg.org/plinth/plinth/core/upgrade"
 	"codeberg.org/plinth/plinth/storage/fsys/faultfs"
 )
 
@@ -445,7 +446,7 @@ func TestImportZipBomb(t *testing.T) {
 	zeros := make([]byte, files.ChunkSize)
 	sum := sha256.Sum256(zeros)
 	id := hex.EncodeToString(sum[:])
-	m := Manifest{Format: formatV2, ID: "20261125-090000-abcdef", Level: 1, Type: TypeSnapshot, Tree: &TreeFile{File: treePlain}}
+	m := Manifest{Format: upgrade.Manifest, ID: "20261125-090000-abcdef", Level: 1, Type: TypeSnapshot, Tree: &TreeFile{File: treePlain}}
 	doc := treeDoc{Kind: "project", Name: "Bomb", Entries: []files.TreeEntry{{Path: "zeros.bin", Kind: files.KindFile, Size: files.ChunkSize, Chunks: []string{id}}}}
 	tree := encodeTree(t, &m, doc)
 	mb, _ := json.Marshal(m)
