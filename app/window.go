@@ -12,8 +12,8 @@ import (
 	"fyne.io/fyne/v2/dialog"
 	"fyne.io/fyne/v2/widget"
 
-	"codeberg.org/plinth/plinth/storage"
 	"codeberg.org/plinth/plinth/core/text"
+	"codeberg.org/plinth/plinth/storage"
 	"codeberg.org/plinth/plinth/views"
 )
 
