@@ -204,6 +204,53 @@ func TestOlderPlinthRefusesNewerData(t *testing.T) {
 	if after := gens(); after != before {
 		t.Fatalf("the refused restore replaced a store: %s, was %s", after, before)
 	}
+
+	// The way back: the older Plinth restores the backup taken before the
+	// upgrade in place of the newer data, which it moves aside whole.
+	back := ff.Upgrades[0].Backup.ID
+	p = plinth(t, env, "", "-data", dir, "-user", "masteradmin", "restore", back, "--scope", "all")
+	if p.code != 2 || !strings.Contains(p.out, "moved, whole, into a folder newer-data-") {
+		t.Fatalf("restore without --yes = %+v", p)
+	}
+	p = plinth(t, []string{"PLINTH_PASSWORD=wrong password"}, "", "-data", dir, "-user", "masteradmin", "restore", back, "--scope", "all", "--yes")
+	if p.code != 1 || !strings.Contains(p.stderr, "does not let masteradmin in") {
+		t.Fatalf("restore with a wrong password = %+v", p)
+	}
+	p = plinth(t, env, "", "-data", dir, "-user", "masteradmin", "restore", back, "--scope", "all", "--yes", "--json")
+	var res struct {
+		Aside  string
+		Format int
+	}
+	if err := json.Unmarshal([]byte(p.out), &res); p.code != 0 || err != nil || res.Format != 2 || !strings.HasPrefix(res.Aside, filepath.Join(dir, "newer-data-")) {
+		t.Fatalf("the way back = %+v", p)
+	}
+	st, p = statusOf(t, binary, dir, env)
+	if p.code != 0 || st.Format != 2 || st.Manager.Format != 2 || st.Fileserver.Format != 2 {
+		t.Fatalf("the older Plinth after going back: %+v %+v", st, p)
+	}
+	out := t.TempDir()
+	if p := plinth(t, env, "", "-data", dir, "-user", "masteradmin", "export", "/Tower", out); p.code != 0 {
+		t.Fatalf("export after going back: %+v", p)
+	}
+	wantSameFiles(t, src, filepath.Join(out, "Tower", filepath.Base(src)))
+	// The newer data is whole where it was put: the newer Plinth opens it.
+	st, p = statusOf(t, next, res.Aside, env)
+	if p.code != 0 || st.Format != 3 {
+		t.Fatalf("the newer data put aside: %+v %+v", st, p)
+	}
+}
+
+// wantSameFiles compares the files of two folders by name and content.
+func wantSameFiles(t *testing.T, want, got string) {
+	t.Helper()
+	entries, _ := os.ReadDir(want)
+	for _, e := range entries {
+		w, _ := os.ReadFile(filepath.Join(want, e.Name()))
+		g, err := os.ReadFile(filepath.Join(got, e.Name()))
+		if err != nil || string(g) != string(w) {
+			t.Fatalf("%s: %v", e.Name(), err)
+		}
+	}
 }
 
 func copyDir(t *testing.T, src, dst string) {
@@ -301,14 +348,7 @@ func TestUpgradeKilledAtEveryStep(t *testing.T) {
 			if p := runWith(t, next, env, "-data", dir, "-user", "masteradmin", "export", "/Tower", out); p.code != 0 {
 				t.Fatalf("export: %+v", p)
 			}
-			entries, _ := os.ReadDir(src)
-			for _, e := range entries {
-				want, _ := os.ReadFile(filepath.Join(src, e.Name()))
-				got, err := os.ReadFile(filepath.Join(out, "Tower", filepath.Base(src), e.Name()))
-				if err != nil || string(got) != string(want) {
-					t.Fatalf("%s after the upgrade: %v", e.Name(), err)
-				}
-			}
+			wantSameFiles(t, src, filepath.Join(out, "Tower", filepath.Base(src)))
 		})
 	}
 }

@@ -135,6 +135,9 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 	if cfg.MustExist && !setUp {
 		return nil, &notSetUpError{dir}
 	}
+	if err := finishRestoreOlder(dir); err != nil {
+		return nil, err
+	}
 	if _, err := checkFormat(dir, setUp); err != nil {
 		return nil, err
 	}

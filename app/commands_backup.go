@@ -4,12 +4,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/dustin/go-humanize"
 
+	"codeberg.org/plinth/plinth/core/account"
 	"codeberg.org/plinth/plinth/core/backup"
+	"codeberg.org/plinth/plinth/core/text"
+	"codeberg.org/plinth/plinth/core/upgrade"
 )
 
 // backupCommands take, list, check and restore backups.
@@ -237,6 +241,9 @@ func cmdRestore(ctx context.Context, c *cli, args []string) error {
 		}
 	}
 	a, actor, err := c.login(ctx)
+	if errors.Is(err, upgrade.ErrNewer) && sc == backup.ScopeAll && *item == "" && *asNew == "" {
+		return c.restoreOlder(ctx, id, *yes, *asJSON)
+	}
 	if err != nil {
 		return err
 	}
@@ -449,5 +456,54 @@ func cmdBackupPassphrase(ctx context.Context, c *cli, args []string) error {
 		return nil
 	}
 	fmt.Fprintln(c.io.Out, "Future full backups and snapshots are encrypted. Keep the passphrase safe: Plinth does not store it, and restores need it.")
+	return nil
+}
+
+// restoreOlder is the way back after an upgrade, for a data folder a
+// newer Plinth upgraded past what this one reads: the full backup id
+// (normally the one taken before the upgrade) replaces the folder's data,
+// and the newer data is moved aside whole (backup.RestoreOlder). The user
+// logs in with the password the backup holds.
+func (c *cli) restoreOlder(ctx context.Context, id string, yes, asJSON bool) error {
+	dir, err := filepath.Abs(c.g.DataDir)
+	if err != nil {
+		return err
+	}
+	if !yes {
+		fmt.Fprintf(c.io.Out, "Backup %s will replace the data in %s, which a newer Plinth wrote.\n", text.Safe(id), text.Safe(dir))
+		fmt.Fprintln(c.io.Out, "The newer data is not deleted: it is moved, whole, into a folder newer-data-<time> beside it.")
+		fmt.Fprintln(c.io.Out, "Log in as the backup knows you: with the password you had when it was taken.")
+		return usagef("add --yes to restore")
+	}
+	lock, ok, err := lockFolder(dir)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return &runningError{dir}
+	}
+	defer lock.release()
+	pw, err := c.secret("PLINTH_PASSWORD", fmt.Sprintf("Password for %s (as it was when the backup was taken): ", c.g.User))
+	if err != nil {
+		return err
+	}
+	login := func(ctx context.Context, acc *account.Service) error {
+		actor, err := acc.Login(ctx, c.g.User, pw)
+		if err != nil {
+			return fmt.Errorf("the backup does not let %s in: %w", c.g.User, err)
+		}
+		return acc.Check(ctx, actor, account.ServersPage, account.All)
+	}
+	res, err := backup.RestoreOlder(ctx, dir, olderTargets(dir), id, c.io.Getenv("PLINTH_BACKUP_PASSPHRASE"), Version, login, c.bar())
+	if errors.Is(err, backup.ErrNeedPassphase) {
+		return fmt.Errorf("%w in PLINTH_BACKUP_PASSPHRASE", err)
+	}
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		return c.printJSON(res)
+	}
+	fmt.Fprintf(c.io.Out, "Restored backup %s (data format %d). The data the newer Plinth wrote is kept in %s.\n", text.Safe(res.Backup), res.Format, text.Safe(res.Aside))
 	return nil
 }

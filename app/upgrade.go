@@ -3,9 +3,12 @@ package app
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
+	"slices"
 
 	"codeberg.org/plinth/plinth/core/account"
+	"codeberg.org/plinth/plinth/core/backup"
 	"codeberg.org/plinth/plinth/core/upgrade"
 	"codeberg.org/plinth/plinth/storage"
 	"codeberg.org/plinth/plinth/storage/fsys"
@@ -112,4 +115,40 @@ func upgradedSentence(u upgrade.Upgrade) string {
 		msg += fmt.Sprintf(" The full backup %s, taken just before, lets an older Plinth go back to the data as it was.", u.Backup.ID)
 	}
 	return msg
+}
+
+// finishRestoreOlder completes, under the lock, a restore to an older
+// backup (backup.RestoreOlder) that was cut short: until it is done the
+// folder is neither the newer data nor the backup.
+func finishRestoreOlder(dir string) error {
+	if _, err := os.Stat(filepath.Join(dir, backup.OlderJournalName)); err != nil {
+		return nil
+	}
+	lock, ok, err := lockFolder(dir)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return &runningError{dir}
+	}
+	defer lock.release()
+	_, err = backup.FinishRestoreOlder(dir)
+	return err
+}
+
+// olderTargets lists where the backup to go back to may lie: where the
+// upgrades recorded their backups, the targets the control file
+// remembers, and the default target.
+func olderTargets(dir string) []string {
+	var out []string
+	if st, err := upgrade.Read(fsys.OS, dir, true); err == nil {
+		for _, u := range slices.Backward(st.File.Upgrades) {
+			out = append(out, u.Backup.Dir)
+		}
+		if st.Journal != nil {
+			out = append(out, st.Journal.Backup.Dir)
+		}
+	}
+	out = append(out, readTargets(dir).Level2...)
+	return append(out, filepath.Join(dir, "backups", "full"))
 }
