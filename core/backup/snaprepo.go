@@ -44,7 +44,7 @@ func (s *Service) checkSnapshotRepo(target string, write bool) error {
 		}
 	}
 	if f.Format > upgrade.SnapshotRepo {
-		return newerBackup("the snapshots in "+target, "snapshot repository format", f.Format, upgrade.SnapshotRepo, f.WrittenBy)
+		return newerBackup("the snapshot folder "+target, "snapshot repository format", f.Format, upgrade.SnapshotRepo, f.WrittenBy)
 	}
 	if !write || f.Format == upgrade.SnapshotRepo {
 		return nil
