@@ -249,6 +249,7 @@ func (a *App) openStores() (err error) {
 	a.Sync = filesync.NewService(a.Files, a.Accounts, a.Notify, a.Log)
 	a.Backups = backup.NewService(a.Files, a.Accounts, a.Notify, a.DataDir, a.Log)
 	a.Backups.Version = Version
+	a.Backups.Pinned = a.pinnedBackups
 	a.Backups.UpgradeRestored = func() error {
 		r := upgrade.Runner{FS: fsys.OS, Dir: a.DataDir, Stores: map[storage.Kind]*storage.Store{storage.Manager: a.Manager, storage.FileServer: a.FileServer}, Version: Version}
 		return r.UpgradeStores()

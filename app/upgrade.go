@@ -152,3 +152,16 @@ func olderTargets(dir string) []string {
 	out = append(out, readTargets(dir).Level2...)
 	return append(out, filepath.Join(dir, "backups", "full"))
 }
+
+// pinnedBackups keeps the full backup taken before the last upgrade from
+// retention: it is the way back to the Plinth before.
+func (a *App) pinnedBackups() []string {
+	st, err := upgrade.Read(fsys.OS, a.DataDir, true)
+	if err != nil || len(st.File.Upgrades) == 0 {
+		return nil
+	}
+	if id := st.File.Upgrades[len(st.File.Upgrades)-1].Backup.ID; id != "" {
+		return []string{id}
+	}
+	return nil
+}

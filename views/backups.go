@@ -289,7 +289,11 @@ func (p *backupsPage) history() fyne.CanvasObject {
 			if r.Item != "" {
 				what += " " + r.Item
 			}
-			o.(*widget.Label).SetText([]string{r.Started.Local().Format("2006-01-02 15:04"), fmt.Sprint(r.Level), what, result,
+			level := fmt.Sprint(r.Level)
+			if r.Level == 0 { // an upgrade of the data folder
+				level = "—"
+			}
+			o.(*widget.Label).SetText([]string{r.Started.Local().Format("2006-01-02 15:04"), level, what, result,
 				humanize.IBytes(uint64(r.Bytes)), ver}[id.Col])
 		},
 	}

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -194,5 +195,31 @@ func TestNewerArchiveIsRefused(t *testing.T) {
 	_, err := e.b.ImportSnapshot(ctx, e.master, dst, "Tower again", "", nil)
 	if !errors.Is(err, ErrNewerBackup) || !strings.Contains(err.Error(), "the snapshot file "+dst+" was written by") {
 		t.Fatalf("import: %v", err)
+	}
+}
+
+// The backup the app pins (the one taken before the last upgrade) stays,
+// whatever retention says; the others go as the rule says.
+func TestPinnedBackupIsKept(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t)
+	c, _ := e.b.Level2()
+	c.FullEvery = 1
+	_ = e.b.SetLevel2(ctx, e.master, c)
+	var ms []Manifest
+	for i := range 3 {
+		e.put(fmt.Sprintf("/%d.bin", i), random(1000))
+		ms = append(ms, e.full())
+		nextDay(e)
+	}
+	e.b.Pinned = func() []string { return []string{ms[0].ID} }
+	keepOnly(t, e)
+	if _, err := e.b.Prune(ctx, e.master, false); err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range []bool{true, false, true} {
+		if _, err := os.Stat(ms[i].Path); (err == nil) != want {
+			t.Errorf("backup %d kept = %v, want %v", i, err == nil, want)
+		}
 	}
 }

@@ -13,9 +13,9 @@ import (
 // of each of the last KeepDaily days that have backups, the newest of each
 // of the last KeepWeekly weeks, always the newest backup, always the newest
 // sound one (its chain intact and no link of it failed a verification: bad
-// lists those that did), and every backup a kept incremental needs.
-// Everything else may go.
-func keep(all []Manifest, c Level2Settings, plinth string, bad map[string]bool) map[string]bool {
+// lists those that did), the pinned ones, and every backup a kept
+// incremental needs. Everything else may go.
+func keep(all []Manifest, c Level2Settings, plinth string, bad map[string]bool, pinned ...string) map[string]bool {
 	var mine []Manifest // newest first
 	for _, m := range all {
 		if m.Level == 2 && m.Plinth == plinth {
@@ -27,6 +27,9 @@ func keep(all []Manifest, c Level2Settings, plinth string, bad map[string]bool) 
 		return kept
 	}
 	kept[mine[0].ID] = true
+	for _, id := range pinned {
+		kept[id] = true
+	}
 	// A failed or damaged backup after the last sound one never pushes
 	// that one out.
 	for _, m := range mine {
@@ -150,7 +153,11 @@ func (s *Service) prune(ctx context.Context, r *repo, cfg Level2Settings, dryRun
 		}
 	}
 	mgr, _ := s.files.Stores()
-	kept := keep(all, cfg, mgr.Identity().ID, s.failedVerifications())
+	var pinned []string
+	if s.Pinned != nil {
+		pinned = s.Pinned()
+	}
+	kept := keep(all, cfg, mgr.Identity().ID, s.failedVerifications(), pinned...)
 	var gone []Manifest
 	// Newest first: an incremental goes before the backup it continues, so
 	// a crash part-way never leaves an incremental without its parent.

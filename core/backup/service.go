@@ -96,6 +96,10 @@ type Service struct {
 
 	// Version is this Plinth's version, written into every manifest.
 	Version string
+	// Pinned, when set, lists level-2 backups that retention keeps
+	// whatever its rule says (the app pins the backup taken before the
+	// last upgrade: the way back to the older Plinth).
+	Pinned func() []string
 }
 
 // NewService returns the backup service for the data folder.
