@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"codeberg.org/plinth/plinth/core/upgrade"
 	"codeberg.org/plinth/plinth/storage"
 	"codeberg.org/plinth/plinth/storage/fsys"
 )
@@ -17,6 +18,9 @@ import (
 // always either the old state or the restored one, never a mix and never
 // missing.
 type journal struct {
+	// Format is the journal's own format (upgrade.Control); a journal of
+	// a newer one is not carried out.
+	Format int                   `json:"format"`
 	Safety string                `json:"safety"`
 	Swaps  map[storage.Kind]swap `json:"swaps"`
 }
@@ -30,6 +34,7 @@ type swap struct {
 const journalName = "restore-journal.json"
 
 func (j journal) write(fs fsys.FS, dataDir string) error {
+	j.Format = upgrade.Control
 	b, _ := json.MarshalIndent(j, "", "  ")
 	return fsys.WriteFile(fs, filepath.Join(dataDir, journalName), b, fsys.Options{})
 }
@@ -51,6 +56,9 @@ func RecoverRestore(dataDir string) (string, error) {
 	var j journal
 	if err := json.Unmarshal(raw, &j); err != nil {
 		return "", fmt.Errorf("the journal of an interrupted restore cannot be read: %w", err)
+	}
+	if j.Format > upgrade.Control {
+		return "", newerBackup("the journal of an interrupted restore ("+filepath.Join(dataDir, journalName)+")", "control file format", j.Format, upgrade.Control, "")
 	}
 	done := 0
 	for k, sw := range j.Swaps {
