@@ -42,6 +42,7 @@ vet:
 	@bad=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$bad" ]; then echo "gofmt would change: $$bad"; exit 1; fi
 	$(GO) vet -tags $(TAGS) ./...
+	$(GO) vet -tags $(TAGS),plinth_next ./core/upgrade ./app
 	$(STATICCHECK) -tags $(TAGS) ./...
 
 unit:
