@@ -420,7 +420,7 @@ func (a *App) ViewServices() views.Services {
 					name = "File Server"
 				}
 				out = append(out, views.StoreInfo{Name: name, Path: s.Path, Identity: s.Identity, Generation: s.Generation,
-					Files: s.Files, Bytes: s.FileBytes, Disk: s.DiskBytes})
+					Files: s.Files, Bytes: s.FileBytes, Disk: s.DiskBytes, Format: s.Format})
 			}
 			return out, nil
 		},

@@ -18,6 +18,7 @@ import (
 	"codeberg.org/plinth/plinth/core/upgrade"
 	"codeberg.org/plinth/plinth/storage"
 	"codeberg.org/plinth/plinth/storage/fsys"
+	"codeberg.org/plinth/plinth/storage/fsys/disktest"
 )
 
 // format1 is what testdata/format1/expected.json says the fixture holds.
@@ -307,4 +308,49 @@ func TestFormat1FixtureOpensMigratesVerifiesAndRestores(t *testing.T) {
 
 func readFormat(dir string) (upgrade.State, error) {
 	return upgrade.Read(fsys.OS, dir, storage.Exists(storage.Path(dir, storage.Manager)))
+}
+
+// An old data folder on a disk without room for the backup an upgrade
+// starts with is refused with a sentence, and its stores are left as
+// they were.
+func TestUpgradeWithoutSpaceIsRefused(t *testing.T) {
+	disk := disktest.Sized(t, storage.Reserve+8<<20)
+	root, exp := openFixture(t)
+	dir := filepath.Join(disk, "data")
+	copyTree(t, filepath.Join(root, "data"), dir)
+	disktest.Fill(t, disk)
+	before, _ := treeSums(t, dir)
+	r := run(t, dir, map[string]string{"PLINTH_PASSWORD": exp.Passwords["masteradmin"]}, "", "status")
+	if r.code != 1 || !strings.Contains(r.err, "needs an upgrade from format 1 to "+fmt.Sprint(upgrade.Data)+", and that needs free space") {
+		t.Fatalf("status on a full disk: %+v", r)
+	}
+	after, _ := treeSums(t, dir)
+	for p, sum := range before {
+		if after[p] != sum && !strings.HasPrefix(p, "logs/") && p != "plinth.lock" {
+			t.Errorf("%s changed", p)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, upgrade.FolderFileName)); err == nil {
+		t.Error("format.json was written")
+	}
+}
+
+// treeSums hashes every file below dir by its slash-separated path.
+func treeSums(t *testing.T, dir string) (map[string]string, error) {
+	t.Helper()
+	out := map[string]string{}
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, p)
+		sum := sha256.Sum256(b)
+		out[filepath.ToSlash(rel)] = hex.EncodeToString(sum[:])
+		return nil
+	})
+	return out, err
 }

@@ -166,8 +166,8 @@ func (p *serversPage) shown() {
 		}
 		var lines string
 		for _, s := range stores {
-			lines += fmt.Sprintf("%s: %s files, %s (%s on disk), id %.8s, generation %d. ", s.Name,
-				humanize.Comma(s.Files), humanize.IBytes(uint64(s.Bytes)), humanize.IBytes(uint64(s.Disk)), s.Identity, s.Generation)
+			lines += fmt.Sprintf("%s: %s files, %s (%s on disk), id %.8s, generation %d, data format %d. ", s.Name,
+				humanize.Comma(s.Files), humanize.IBytes(uint64(s.Bytes)), humanize.IBytes(uint64(s.Disk)), s.Identity, s.Generation, s.Format)
 		}
 		p.stores.SetText(lines)
 		switch v.Rule {

@@ -120,6 +120,7 @@ type StoreInfo struct {
 	Files      int64
 	Bytes      int64
 	Disk       int64
+	Format     int // the data format the store records
 }
 
 // Services are the core services the window uses. Accounts is required;
