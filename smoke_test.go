@@ -344,3 +344,40 @@ func differing(a, b image.Image) int {
 	}
 	return n
 }
+
+// A data folder of the format before versions, opened in the window: the
+// window says it is upgrading, becomes Plinth's window, says what the
+// upgrade did, and closes cleanly with the folder at the new format.
+func TestSmokeUpgradeInWindow(t *testing.T) {
+	need(t, "Xvfb", "xdpyinfo", "import", "xdotool")
+	display := xvfb(t)
+	root := t.TempDir()
+	if out, err := exec.Command("cp", "-a", "testdata/format1/.", root).CombinedOutput(); err != nil {
+		t.Fatalf("copy the fixture: %v %s", err, out)
+	}
+	dir := filepath.Join(root, "data")
+	g := startGUI(t, display, t.TempDir(), "fixture-master-1\n", "-data", dir, "-user", "masteradmin", "-password-stdin")
+	for deadline := time.Now().Add(20 * time.Second); !strings.Contains(g.stderr.String(), "upgrading the data folder"); time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the window said nothing of the upgrade; stderr: %s", g.stderr.String())
+		}
+	}
+	var ff struct {
+		Format   int
+		Upgrades []struct{ Backup struct{ ID string } }
+	}
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		b, err := os.ReadFile(filepath.Join(dir, "format.json"))
+		if err == nil && json.Unmarshal(b, &ff) == nil && ff.Format == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no format.json of format 2 after 20 s; stderr: %s", g.stderr.String())
+		}
+	}
+	if len(ff.Upgrades) != 1 || ff.Upgrades[0].Backup.ID == "" {
+		t.Fatalf("format.json: %+v", ff)
+	}
+	shoot(t, display, filepath.Join(t.TempDir(), "upgraded.png"))
+	g.stop(t)
+}

@@ -165,3 +165,26 @@ func (a *App) pinnedBackups() []string {
 	}
 	return nil
 }
+
+// upgradeAhead says, before the folder is opened, that Open will upgrade
+// it: a set-up data folder of an older format, or with an upgrade to
+// finish, that no other Plinth holds. It only reads.
+func upgradeAhead(dir string) string {
+	setUp := storage.Exists(storage.Path(dir, storage.Manager)) || storage.Exists(storage.Path(dir, storage.FileServer))
+	if !setUp {
+		return ""
+	}
+	st, err := checkFormat(dir, true)
+	if err != nil || st.Folder >= upgrade.Data && st.Journal == nil {
+		return ""
+	}
+	lock, ok, err := lockFolder(dir)
+	if err != nil || !ok {
+		return ""
+	}
+	_ = lock.release()
+	if st.Journal != nil {
+		return fmt.Sprintf("Plinth is finishing an upgrade of the data folder %s to format %d that was cut short.", dir, st.Journal.To)
+	}
+	return fmt.Sprintf("Plinth is upgrading the data folder %s from format %d to %d. It takes a full backup first, so that an older Plinth can go back to it; this can take a few minutes.", dir, st.Folder, upgrade.Data)
+}

@@ -13,6 +13,7 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"codeberg.org/plinth/plinth/core/text"
+	"codeberg.org/plinth/plinth/core/upgrade"
 	"codeberg.org/plinth/plinth/storage"
 	"codeberg.org/plinth/plinth/views"
 )
@@ -21,7 +22,9 @@ import (
 // code when it closes. When the folder cannot be opened (another Plinth
 // has it, a store is damaged), the window says so in one sentence, the same
 // sentence goes to stderr, and the exit code is 1. On a disk below the
-// reserve the window opens read-only and says so.
+// reserve the window opens read-only and says so. A data folder of an
+// older format is upgraded first, in a window that says so while the
+// backup before it runs (upgradeAhead).
 //
 // password, when not empty, logs g.User in without the login screen (from
 // -password-stdin, for scripted starts such as the smoke test). icon is the
@@ -30,9 +33,13 @@ func RunWindow(ctx context.Context, g Global, password string, icon []byte) int 
 	if g.DataDir == "" {
 		g.DataDir = DefaultDataDir()
 	}
-	a, err := Open(ctx, Config{DataDir: g.DataDir, LogToStderr: true, Announce: func(msg string) {
+	cfg := Config{DataDir: g.DataDir, LogToStderr: true, Announce: func(msg string) {
 		fmt.Fprintln(os.Stderr, text.Safe(msg))
-	}})
+	}}
+	if msg := upgradeAhead(g.DataDir); msg != "" {
+		return runUpgrading(ctx, g, cfg, msg, password, icon)
+	}
+	a, err := Open(ctx, cfg)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, sentence(err))
 		// A window that only says why, under an id of its own: it must not
@@ -53,22 +60,34 @@ func RunWindow(ctx context.Context, g Global, password string, icon []byte) int 
 		w.ShowAndRun()
 		return ExitFailure
 	}
-	if msg := tidyPreferences(ID, false); msg != "" {
+	fa, w := newMainWindow(a, icon)
+	stop := context.AfterFunc(ctx, func() { fyne.Do(fa.Quit) })
+	defer stop()
+	ui := startMain(a, fa, w, g, password, icon)
+	w.ShowAndRun()
+	return closeMain(a, ui)
+}
+
+// newMainWindow makes Plinth's application and its window. Only the
+// process that holds (or is about to hold) the data folder may: the
+// preferences are its own.
+func newMainWindow(a *App, icon []byte) (fyne.App, fyne.Window) {
+	if msg := tidyPreferences(ID, false); msg != "" && a != nil {
 		a.Log.Warn(msg)
 	}
 	fa := fyneapp.NewWithID(ID)
 	if len(icon) > 0 {
 		fa.SetIcon(fyne.NewStaticResource("Icon.png", icon))
 	}
-	w := fa.NewWindow(Name)
-	// Ctrl+C or SIGTERM close the window the normal way, so the stores
-	// close cleanly.
-	stop := context.AfterFunc(ctx, func() { fyne.Do(fa.Quit) })
-	defer stop()
+	return fa, fa.NewWindow(Name)
+}
+
+// startMain puts the pages into the window of an open Plinth and starts
+// its background jobs. It runs on the UI goroutine.
+func startMain(a *App, fa fyne.App, w fyne.Window, g Global, password string, icon []byte) *views.UI {
 	if err := a.StartBackground(beeepDesktop{icon: icon}); err != nil {
 		a.Log.Error("start background jobs", "err", err)
 	}
-
 	ui := views.New(fa, w, a.ViewServices())
 	views.RememberSize(w, fa.Preferences(), nil)
 	w.SetMaster()
@@ -81,14 +100,57 @@ func RunWindow(ctx context.Context, g Global, password string, icon []byte) int 
 	if u := a.Upgraded; u != nil {
 		dialog.ShowInformation("Plinth upgraded its data", upgradedSentence(*u), w)
 	}
-	w.ShowAndRun()
+	return ui
+}
 
+// closeMain waits for the pages' work and closes the stores.
+func closeMain(a *App, ui *views.UI) int {
 	ui.Wait()
 	if err := a.Close(); err != nil {
 		fmt.Fprintln(os.Stderr, sentence(err))
 		return ExitFailure
 	}
 	return ExitOK
+}
+
+// runUpgrading shows a window that says the data is being upgraded while
+// Open upgrades it off the UI goroutine, then turns into Plinth's window
+// (or says why the folder could not be opened).
+func runUpgrading(ctx context.Context, g Global, cfg Config, msg, password string, icon []byte) int {
+	fa, w := newMainWindow(nil, icon)
+	stop := context.AfterFunc(ctx, func() { fyne.Do(fa.Quit) })
+	defer stop()
+	bar := widget.NewProgressBarInfinite()
+	w.SetContent(container.NewPadded(container.NewVBox(
+		&widget.Label{Text: "Plinth is upgrading its data", TextStyle: fyne.TextStyle{Bold: true}},
+		&widget.Label{Text: msg, Wrapping: fyne.TextWrapWord},
+		bar,
+	)))
+	w.Resize(fyne.NewSize(560, 200))
+	var (
+		a    *App
+		ui   *views.UI
+		code = ExitOK
+	)
+	go func() {
+		opened, err := Open(ctx, cfg)
+		fyne.Do(func() {
+			bar.Stop()
+			if err != nil {
+				fmt.Fprintln(os.Stderr, sentence(err))
+				code = ExitFailure
+				showOpenError(w, err)
+				return
+			}
+			a = opened
+			ui = startMain(a, fa, w, g, password, icon)
+		})
+	}()
+	w.ShowAndRun()
+	if a == nil {
+		return code
+	}
+	return closeMain(a, ui)
 }
 
 func showOpenError(w fyne.Window, err error) {
@@ -98,6 +160,8 @@ func showOpenError(w fyne.Window, err error) {
 		title = "Plinth is already running"
 	case errors.Is(err, storage.ErrDamaged):
 		title = "One of Plinth's stores is damaged"
+	case errors.Is(err, upgrade.ErrNewer):
+		title = "This data needs a newer Plinth"
 	}
 	w.SetContent(container.NewPadded(container.NewVBox(
 		&widget.Label{Text: title, TextStyle: fyne.TextStyle{Bold: true}},
