@@ -475,12 +475,9 @@ func (c *cli) restoreOlder(ctx context.Context, id string, yes, asJSON bool) err
 		fmt.Fprintln(c.io.Out, "Log in as the backup knows you: with the password you had when it was taken.")
 		return usagef("add --yes to restore")
 	}
-	lock, ok, err := lockFolder(dir)
+	lock, err := holdFolder(dir)
 	if err != nil {
 		return err
-	}
-	if !ok {
-		return &runningError{dir}
 	}
 	defer lock.release()
 	pw, err := c.secret("PLINTH_PASSWORD", fmt.Sprintf("Password for %s (as it was when the backup was taken): ", c.g.User))

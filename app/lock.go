@@ -63,3 +63,16 @@ func (l *folderLock) release() error {
 	}
 	return err
 }
+
+// holdFolder takes the data folder's lock, or says that another Plinth
+// holds it (ErrAlreadyRunning).
+func holdFolder(dir string) (*folderLock, error) {
+	lock, ok, err := lockFolder(dir)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, &runningError{dir}
+	}
+	return lock, nil
+}

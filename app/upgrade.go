@@ -124,12 +124,9 @@ func finishRestoreOlder(dir string) error {
 	if _, err := os.Stat(filepath.Join(dir, backup.OlderJournalName)); err != nil {
 		return nil
 	}
-	lock, ok, err := lockFolder(dir)
+	lock, err := holdFolder(dir)
 	if err != nil {
 		return err
-	}
-	if !ok {
-		return &runningError{dir}
 	}
 	defer lock.release()
 	_, err = backup.FinishRestoreOlder(dir)
