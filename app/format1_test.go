@@ -15,6 +15,7 @@ import (
 	"strings"
 	"testing"
 
+	"codeberg.org/plinth/plinth/core/backup"
 	"codeberg.org/plinth/plinth/core/upgrade"
 	"codeberg.org/plinth/plinth/storage"
 	"codeberg.org/plinth/plinth/storage/fsys"
@@ -248,6 +249,18 @@ func TestFormat1FixtureOpensMigratesVerifiesAndRestores(t *testing.T) {
 		c, err := a.Notify.SMTPSettings(context.Background())
 		if err != nil || c.Host != exp.SMTP.Host || c.Port != exp.SMTP.Port || c.User != exp.SMTP.User || c.From != exp.SMTP.From {
 			t.Fatalf("SMTP settings: %+v, %v", c, err)
+		}
+		// History keeps the upgrade with the backup taken before it.
+		master, _ := a.Accounts.ActAs(context.Background(), "masteradmin")
+		hist, err := a.Backups.History(context.Background(), master)
+		n := 0
+		for _, r := range hist {
+			if r.Type == backup.TypeUpgrade && r.OK && strings.Contains(r.Item, "data format 1 → "+fmt.Sprint(upgrade.Data)+", backup "+before) {
+				n++
+			}
+		}
+		if err != nil || n != 1 {
+			t.Fatalf("History holds %d upgrades (%v): %+v", n, err, hist)
 		}
 	}()
 
