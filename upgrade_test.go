@@ -92,7 +92,7 @@ func officeData(t *testing.T) (dir string, env []string, src string) {
 	t.Helper()
 	dir = filepath.Join(t.TempDir(), "data")
 	src = t.TempDir()
-	env = []string{"PLINTH_PASSWORD=master password", "PLINTH_NEW_PASSWORD=master password"}
+	env = []string{"PLINTH_PASSWORD=master password", "PLINTH_NEW_PASSWORD=master password", "PLINTH_SMTP_PASSWORD=smtp password"}
 	for i := range 6 {
 		if err := os.WriteFile(filepath.Join(src, fmt.Sprintf("sheet-%d.pdf", i)), []byte(strings.Repeat(fmt.Sprintf("sheet %d\n", i), 500*(i+1))), 0o644); err != nil {
 			t.Fatal(err)
@@ -102,6 +102,7 @@ func officeData(t *testing.T) (dir string, env []string, src string) {
 		{"init"},
 		{"mkdir", "/Tower", "--kind", "project"},
 		{"import", "--to", "/Tower", src},
+		{"smtp", "set", "--host", "127.0.0.1", "--port", "2525", "--security", "starttls", "--user", "plinth", "--from", "plinth@example.test"},
 		{"backup", "--level", "2"},
 	} {
 		if p := plinth(t, env, "", append([]string{"-data", dir, "-user", "masteradmin"}, args...)...); p.code != 0 {
@@ -233,7 +234,29 @@ func TestOlderPlinthRefusesNewerData(t *testing.T) {
 		t.Fatalf("export after going back: %+v", p)
 	}
 	wantSameFiles(t, src, filepath.Join(out, "Tower", filepath.Base(src)))
+	// The older Plinth's backups from here on stand on their own: the
+	// first is a full one, it verifies, and its prune leaves the newer
+	// Plinth's backups (the only ones of the newer data) where they are.
+	p = plinth(t, env, "", "-data", dir, "-user", "masteradmin", "backup", "--level", "2", "--json")
+	var ob struct{ ID, Type string }
+	if err := json.Unmarshal([]byte(p.out), &ob); p.code != 0 || err != nil || ob.Type != "full" {
+		t.Fatalf("the older Plinth's first backup after going back: %+v", p)
+	}
+	if p := plinth(t, env, "", "-data", dir, "-user", "masteradmin", "verify", ob.ID); p.code != 0 {
+		t.Fatalf("verify %s: %+v", ob.ID, p)
+	}
+	if p := plinth(t, env, "", "-data", dir, "-user", "masteradmin", "prune"); p.code != 0 {
+		t.Fatalf("prune: %+v", p)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "backups", "full", newest, "manifest.json")); err != nil {
+		t.Fatalf("the older Plinth pruned the newer Plinth's backup: %v", err)
+	}
 	// The newer data is whole where it was put: the newer Plinth opens it.
+	for _, f := range []string{"secret.key", "backup-targets.json", "format.json"} {
+		if !exists(filepath.Join(res.Aside, f)) {
+			t.Errorf("%s is not beside the newer data", f)
+		}
+	}
 	st, p = statusOf(t, next, res.Aside, env)
 	if p.code != 0 || st.Format != 3 {
 		t.Fatalf("the newer data put aside: %+v %+v", st, p)

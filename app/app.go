@@ -130,13 +130,15 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 	if err != nil {
 		return nil, fmt.Errorf("data folder %s: %w", cfg.DataDir, err)
 	}
+	// A restore of an older backup cut short has the stores half moved:
+	// finish it before asking what the folder holds.
+	if err := finishRestoreOlder(dir); err != nil {
+		return nil, err
+	}
 	mgr, fsr := storage.Path(dir, storage.Manager), storage.Path(dir, storage.FileServer)
 	setUp := storage.Exists(mgr) || storage.Exists(fsr)
 	if cfg.MustExist && !setUp {
 		return nil, &notSetUpError{dir}
-	}
-	if err := finishRestoreOlder(dir); err != nil {
-		return nil, err
 	}
 	if _, err := checkFormat(dir, setUp); err != nil {
 		return nil, err

@@ -334,7 +334,8 @@ func TestUpgradeWithoutSpaceIsRefused(t *testing.T) {
 	disktest.Fill(t, disk)
 	before, _ := treeSums(t, dir)
 	r := run(t, dir, map[string]string{"PLINTH_PASSWORD": exp.Passwords["masteradmin"]}, "", "status")
-	if r.code != 1 || !strings.Contains(r.err, "needs an upgrade from format 1 to "+fmt.Sprint(upgrade.Data)+", and that needs free space") {
+	if r.code != 1 || !strings.Contains(r.err, "needs an upgrade from format 1 to "+fmt.Sprint(upgrade.Data)+" before Plinth can use it, and nothing was changed") ||
+		!strings.Contains(r.err, "free some space and try again") {
 		t.Fatalf("status on a full disk: %+v", r)
 	}
 	after, _ := treeSums(t, dir)
@@ -343,8 +344,10 @@ func TestUpgradeWithoutSpaceIsRefused(t *testing.T) {
 			t.Errorf("%s changed", p)
 		}
 	}
-	if _, err := os.Stat(filepath.Join(dir, upgrade.FolderFileName)); err == nil {
-		t.Error("format.json was written")
+	for p := range after {
+		if _, ok := before[p]; !ok && !strings.HasPrefix(p, "logs/") && p != "plinth.lock" {
+			t.Errorf("%s was written", p)
+		}
 	}
 }
 

@@ -54,10 +54,17 @@ func (a *App) upgradeFolder(ctx context.Context, cfg Config, setUp bool) error {
 	}
 	p := upgrade.NewPlan(st, formats)
 	if !p.Needed() {
+		a.recordLastUpgrade(st)
 		return nil
 	}
-	if err := a.ReadOnly(); err != nil {
-		return fmt.Errorf("the data folder %s needs an upgrade from format %d to %d, and that needs free space: %w", a.DataDir, p.From, p.To, err)
+	if a.ReadOnly() != nil {
+		// The stores opened read-only for want of space: say how much
+		// there is, not that they opened.
+		err := storage.NeedSpace(a.DataDir, 0, "the upgrade")
+		if err == nil {
+			err = a.ReadOnly()
+		}
+		return fmt.Errorf("the data folder %s needs an upgrade from format %d to %d before Plinth can use it, and nothing was changed: %w", a.DataDir, p.From, p.To, err)
 	}
 	r := upgrade.Runner{FS: fsys.OS, Dir: a.DataDir, Stores: stores, Version: Version, Hook: upgradeHook}
 	if st.Folder == upgrade.Data && st.Journal == nil {
@@ -80,7 +87,9 @@ func (a *App) upgradeFolder(ctx context.Context, cfg Config, setUp bool) error {
 		return fmt.Errorf("upgrade the data folder %s from format %d to %d: %w", a.DataDir, p.From, p.To, err)
 	}
 	if u.To == 0 {
-		return nil // only a finished upgrade's journal was left
+		// Only a finished upgrade's journal was left: History may lack it.
+		a.recordLastUpgrade(st)
+		return nil
 	}
 	a.Upgraded = &u
 	a.Log.Info("upgraded the data folder", "from", u.From, "to", u.To, "backup", u.Backup.ID)
@@ -150,17 +159,20 @@ func olderTargets(dir string) []string {
 	return append(out, filepath.Join(dir, "backups", "full"))
 }
 
-// pinnedBackups keeps the full backup taken before the last upgrade from
-// retention: it is the way back to the Plinth before.
+// pinnedBackups keeps the full backups taken before each upgrade from
+// retention: they are the way back to the Plinths before.
 func (a *App) pinnedBackups() []string {
 	st, err := upgrade.Read(fsys.OS, a.DataDir, true)
 	if err != nil || len(st.File.Upgrades) == 0 {
 		return nil
 	}
-	if id := st.File.Upgrades[len(st.File.Upgrades)-1].Backup.ID; id != "" {
-		return []string{id}
+	var ids []string
+	for _, u := range st.File.Upgrades {
+		if u.Backup.ID != "" {
+			ids = append(ids, u.Backup.ID)
+		}
 	}
-	return nil
+	return ids
 }
 
 // upgradeAhead says, before the folder is opened, that Open will upgrade
@@ -184,4 +196,15 @@ func upgradeAhead(dir string) string {
 		return fmt.Sprintf("Plinth is finishing an upgrade of the data folder %s to format %d that was cut short.", dir, st.Journal.To)
 	}
 	return fmt.Sprintf("Plinth is upgrading the data folder %s from format %d to %d. It takes a full backup first, so that an older Plinth can go back to it; this can take a few minutes.", dir, st.Folder, upgrade.Data)
+}
+
+// recordLastUpgrade puts the folder's last upgrade into History if a crash
+// kept it out (between format.json and the History record).
+func (a *App) recordLastUpgrade(st upgrade.State) {
+	if len(st.File.Upgrades) == 0 || a.ReadOnly() != nil {
+		return
+	}
+	if err := a.Backups.RecordUpgrade(st.File.Upgrades[len(st.File.Upgrades)-1]); err != nil {
+		a.Log.Warn("record the upgrade in History", "err", err)
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"sync"
 
 	"fyne.io/fyne/v2"
 	fyneapp "fyne.io/fyne/v2/app"
@@ -115,7 +116,9 @@ func closeMain(a *App, ui *views.UI) int {
 
 // runUpgrading shows a window that says the data is being upgraded while
 // Open upgrades it off the UI goroutine, then turns into Plinth's window
-// (or says why the folder could not be opened).
+// (or says why the folder could not be opened). The window cannot be
+// closed while the upgrade runs; Ctrl+C or SIGTERM stop it at its next
+// step, and the next start finishes it.
 func runUpgrading(ctx context.Context, g Global, cfg Config, msg, password string, icon []byte) int {
 	fa, w := newMainWindow(nil, icon)
 	stop := context.AfterFunc(ctx, func() { fyne.Do(fa.Quit) })
@@ -127,28 +130,60 @@ func runUpgrading(ctx context.Context, g Global, cfg Config, msg, password strin
 		bar,
 	)))
 	w.Resize(fyne.NewSize(560, 200))
+	w.SetCloseIntercept(func() {
+		dialog.ShowInformation("Plinth is upgrading its data", "Plinth can be closed once the upgrade has finished; stopping it part-way only means the next start finishes it.", w)
+	})
+	// Once the application has stopped, fyne.Do runs its function on the
+	// caller's goroutine: stopped (set on the UI goroutine as the app
+	// stops) keeps a late Open from starting the pages then.
 	var (
-		a    *App
-		ui   *views.UI
-		code = ExitOK
+		mu      sync.Mutex
+		stopped bool
+		adopted *App
+		ui      *views.UI
+		code    = ExitOK
 	)
+	fa.Lifecycle().SetOnStopped(func() { mu.Lock(); stopped = true; mu.Unlock() })
+	opened := make(chan *App, 1)
 	go func() {
-		opened, err := Open(ctx, cfg)
+		a, err := Open(ctx, cfg)
+		opened <- a
 		fyne.Do(func() {
+			mu.Lock()
+			defer mu.Unlock()
+			if stopped {
+				return
+			}
 			bar.Stop()
+			w.SetCloseIntercept(nil)
 			if err != nil {
 				fmt.Fprintln(os.Stderr, sentence(err))
 				code = ExitFailure
 				showOpenError(w, err)
 				return
 			}
-			a = opened
+			adopted = a
 			ui = startMain(a, fa, w, g, password, icon)
 		})
 	}()
 	w.ShowAndRun()
+	a := <-opened // the upgrade finishes (or stops) before Plinth exits
+	mu.Lock()
+	stopped = true
+	mine, exit := adopted == nil, code
+	mu.Unlock()
 	if a == nil {
-		return code
+		if exit == ExitOK {
+			exit = ExitFailure // stopped before the data could be opened
+		}
+		return exit
+	}
+	if mine {
+		if err := a.Close(); err != nil {
+			fmt.Fprintln(os.Stderr, sentence(err))
+			return ExitFailure
+		}
+		return ExitOK
 	}
 	return closeMain(a, ui)
 }

@@ -223,3 +223,40 @@ func TestPinnedBackupIsKept(t *testing.T) {
 		}
 	}
 }
+
+// A newer Plinth that kept the manifest format but holds newer data in
+// its backups (the usual case) is left alone the same way: its backups
+// are not pruned, not continued by an incremental, not verified as ours.
+func TestBackupOfNewerPayloadIsLeftAlone(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t)
+	c, _ := e.b.Level2()
+	c.FullEvery = 1
+	_ = e.b.SetLevel2(ctx, e.master, c)
+	e.put("/a.bin", random(20_000))
+	old := e.full()
+	nextDay(e)
+	e.put("/b.bin", random(1000))
+	_ = e.full()
+	nextDay(e)
+	e.put("/c.bin", random(1000))
+	newer := e.full()
+	rewriteManifest(t, filepath.Join(newer.Path, manifestName), func(mm map[string]any) {
+		for _, p := range mm["payloads"].([]any) {
+			p.(map[string]any)["format"] = upgrade.Data + 1
+		}
+	})
+	keepOnly(t, e)
+	if gone, err := e.b.Prune(ctx, e.master, false); err != nil || len(gone) != 0 {
+		t.Fatalf("prune: %v %v", gone, err)
+	}
+	if _, err := os.Stat(old.Path); err != nil {
+		t.Fatalf("prune removed a backup beside a newer Plinth's: %v", err)
+	}
+	c.FullEvery = 30
+	_ = e.b.SetLevel2(ctx, e.master, c)
+	e.put("/d.bin", random(1000))
+	if m := e.full(); m.Type != TypeFull {
+		t.Fatalf("the next backup continues the newer Plinth's: %s of %s", m.Type, m.Parent)
+	}
+}

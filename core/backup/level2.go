@@ -62,6 +62,9 @@ func (s *Service) get(id string) (Manifest, *Damaged, error) {
 	case 1:
 		return found[0], nil, nil
 	case 0:
+		if _, err := s.Snapshots(""); errors.Is(err, ErrNewerBackup) && snapshotID.MatchString(id) {
+			return Manifest{}, nil, err // it may be one of those
+		}
 		bad, err := s.Damaged()
 		if err != nil {
 			return Manifest{}, nil, err
@@ -121,6 +124,11 @@ func (s *Service) All() ([]Manifest, error) {
 		return nil, err
 	}
 	l1, err := s.Snapshots("")
+	if errors.Is(err, ErrNewerBackup) {
+		// A newer Plinth's snapshot folder hides no full backup.
+		s.log.Warn("snapshots not listed", "why", err)
+		l1, err = nil, nil
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -365,6 +373,9 @@ func (s *Service) continuable(all []Manifest, cfg Level2Settings, mgr, fsr *stor
 			id := st.Identity()
 			if !ok || p.Identity != id.ID || p.Generation != id.Generation {
 				return nil // restored since: versions may have gone back
+			}
+			if f, err := st.Format(); err != nil || max(p.Format, 1) != f {
+				return nil // another data format: a newer Plinth's, or from before an upgrade
 			}
 		}
 		return &m

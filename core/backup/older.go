@@ -28,15 +28,53 @@ const OlderJournalName = "restore-older.json"
 type olderJournal struct {
 	Format  int                `json:"format"` // of the journal (upgrade.Control)
 	Renames []rename           `json:"renames"`
+	Done    int                `json:"done"` // how many renames are done
 	Folder  upgrade.FolderFile `json:"folder"`
+}
+
+// secretKeyName is the key the secrets in the Manager store are sealed
+// with (package notify keeps it in the data folder when there is no OS
+// keychain).
+const secretKeyName = "secret.key"
+
+// stays reports whether an entry of the data folder stays where it is
+// when the newer data goes aside: the log, the lock, the secret key, the
+// default backup targets (the backup being restored lies there), earlier
+// newer data, this restore's journal and staged stores.
+func stays(name string, staged map[storage.Kind]string) bool {
+	switch name {
+	case "logs", "plinth.lock", "backups", secretKeyName, OlderJournalName:
+		return true
+	}
+	for _, d := range staged {
+		if name == filepath.Base(d) {
+			return true
+		}
+	}
+	return strings.HasPrefix(name, "newer-data-") || strings.HasPrefix(name, ".probe-")
+}
+
+// raiseGeneration sets a staged store's restore generation past every
+// generation the backups in all record for it.
+func raiseGeneration(dir string, k storage.Kind, all []Manifest) error {
+	st, err := storage.Open(dir, k, storage.Options{})
+	if err != nil {
+		return fmt.Errorf("the restored %s does not open: %w", storeName(k), err)
+	}
+	defer st.Close()
+	g := st.Identity().Generation
+	for _, m := range all {
+		if p, ok := m.Payload(k); ok && p.Identity == st.Identity().ID {
+			g = max(g, p.Generation)
+		}
+	}
+	_, err = st.SetGeneration(g + 1)
+	return err
 }
 
 type rename struct {
 	From string `json:"from"`
 	To   string `json:"to"`
-	// Optional renames (a file that may not be there) are skipped when
-	// neither end exists.
-	Optional bool `json:"optional,omitempty"`
 }
 
 // OlderResult is what RestoreOlder did.
@@ -124,6 +162,14 @@ func RestoreOlder(ctx context.Context, dataDir string, targets []string, id, pas
 	if err := loginStaged(ctx, dirs[storage.Manager], login); err != nil {
 		return res, err
 	}
+	// Past every generation the target knows of these stores: backups the
+	// newer Plinth took hold later versions of them, and no backup of the
+	// restored stores may continue one of those.
+	for _, k := range kinds {
+		if err := raiseGeneration(dirs[k], k, all); err != nil {
+			return res, err
+		}
+	}
 	if err := ctx.Err(); err != nil {
 		return res, err
 	}
@@ -132,12 +178,23 @@ func RestoreOlder(ctx context.Context, dataDir string, targets []string, id, pas
 	if err := s.fs.MkdirAll(res.Aside, 0o700); err != nil {
 		return res, fmt.Errorf("make the folder for the newer data: %w", err)
 	}
-	j := olderJournal{Format: upgrade.Control}
-	for _, k := range kinds {
-		j.Renames = append(j.Renames, rename{From: storage.Path(dataDir, k), To: filepath.Join(res.Aside, string(k))})
+	// The secret key stays (the restored Manager store's secrets are
+	// sealed with it); the newer data gets a copy.
+	if b, err := fsys.ReadFileLimit(s.fs, filepath.Join(dataDir, secretKeyName), 1<<10); err == nil {
+		if err := fsys.WriteFile(s.fs, filepath.Join(res.Aside, secretKeyName), b, fsys.Options{Perm: 0o600}); err != nil {
+			return res, fmt.Errorf("copy the secret key beside the newer data: %w", err)
+		}
 	}
-	for _, f := range []string{upgrade.FolderFileName, upgrade.JournalName} {
-		j.Renames = append(j.Renames, rename{From: filepath.Join(dataDir, f), To: filepath.Join(res.Aside, f), Optional: true})
+	j := olderJournal{Format: upgrade.Control}
+	aside, err := s.fs.ReadDir(dataDir)
+	if err != nil {
+		return res, err
+	}
+	for _, e := range aside {
+		if stays(e.Name(), dirs) {
+			continue
+		}
+		j.Renames = append(j.Renames, rename{From: filepath.Join(dataDir, e.Name()), To: filepath.Join(res.Aside, e.Name())})
 	}
 	for _, k := range kinds {
 		j.Renames = append(j.Renames, rename{From: dirs[k], To: storage.Path(dataDir, k)})
@@ -153,7 +210,7 @@ func RestoreOlder(ctx context.Context, dataDir string, targets []string, id, pas
 	b, _ := json.MarshalIndent(j, "", "  ")
 	if err := fsys.WriteFile(s.fs, filepath.Join(dataDir, OlderJournalName), b, fsys.Options{}); err != nil {
 		_ = os.Remove(filepath.Join(dataDir, OlderJournalName))
-		_ = os.Remove(res.Aside)
+		_ = os.RemoveAll(res.Aside) // only the copy of the key is there
 		return res, fmt.Errorf("record the restore, and nothing was changed: %w", err)
 	}
 	committed = true // from here on, the journal finishes what was begun
@@ -218,17 +275,25 @@ func FinishRestoreOlder(dataDir string) (bool, error) {
 	if err != nil {
 		return true, fmt.Errorf("read %s: %w", path, err)
 	}
-	var j olderJournal
-	if err := json.Unmarshal(b, &j); err != nil || j.Format > upgrade.Control {
-		return true, fmt.Errorf("%s cannot be read; move it away and start Plinth again", path)
+	var head struct{ Format int }
+	if err := json.Unmarshal(b, &head); err == nil && head.Format > upgrade.Control {
+		return true, newerBackup("the journal of a restore that was cut short ("+path+")", "control file format", head.Format, upgrade.Control, "")
 	}
-	for _, r := range j.Renames {
+	var j olderJournal
+	if err := json.Unmarshal(b, &j); err != nil || j.Done < 0 || j.Done > len(j.Renames) {
+		return true, fmt.Errorf("the journal of a restore that was cut short (%s) is damaged; the data folder is part newer data, part backup: ask for help before changing anything in it", path)
+	}
+	// Each rename is counted once done. One that is done but not yet
+	// counted (a crash in between) has its source gone and its target
+	// there.
+	for ; j.Done < len(j.Renames); j.Done++ {
+		r := j.Renames[j.Done]
 		_, errFrom := os.Lstat(r.From)
 		_, errTo := os.Lstat(r.To)
 		switch {
 		case errFrom == nil && errTo != nil:
 			if err := os.Rename(r.From, r.To); err != nil {
-				return true, fmt.Errorf("move %s to %s: %w", r.From, r.To, err)
+				return true, fmt.Errorf("move %s to %s: %w; start Plinth again to finish the restore", r.From, r.To, err)
 			}
 			if err := fsys.OS.SyncDir(filepath.Dir(r.To)); err != nil {
 				return true, err
@@ -237,13 +302,15 @@ func FinishRestoreOlder(dataDir string) (bool, error) {
 				return true, err
 			}
 		case errFrom != nil && errTo == nil:
-			// done before
-		case errFrom != nil && r.Optional:
-			// nothing to move
-		case errFrom == nil:
-			return true, fmt.Errorf("cannot move %s to %s: both are there", r.From, r.To)
+			// done before the crash
 		default:
-			return true, fmt.Errorf("cannot move %s to %s: neither is there", r.From, r.To)
+			return true, fmt.Errorf("the restore that was cut short cannot move %s to %s (the one is missing or both are there); the data folder is part newer data, part backup: ask for help before changing anything in it", r.From, r.To)
+		}
+		next := j
+		next.Done++
+		jb, _ := json.MarshalIndent(next, "", "  ")
+		if err := fsys.WriteFile(fsys.OS, path, jb, fsys.Options{}); err != nil {
+			return true, fmt.Errorf("record the restore's progress: %w", err)
 		}
 	}
 	fb, _ := json.MarshalIndent(j.Folder, "", "  ")

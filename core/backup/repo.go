@@ -396,10 +396,11 @@ func checkFormat(b []byte, what string) error {
 // written by …), the kind of format, its format and the newest this
 // Plinth reads, and the version of the Plinth that wrote it when known.
 func newerBackup(what, kind string, format, reads int, writer string) error {
-	by := "a newer Plinth"
+	by, install := "a newer Plinth", "a newer Plinth"
 	if writer != "" {
 		by = "Plinth " + writer
+		install = by + " or newer"
 	}
-	return refusal(ErrNewerBackup, "%s was written by %s (%s %d); this Plinth reads %ss up to %d: install %s or newer to use it",
-		what, by, kind, format, kind, reads, strings.TrimPrefix(by, "a "))
+	return refusal(ErrNewerBackup, "%s was written by %s (%s %d); this Plinth reads %ss up to %d: install %s to use it",
+		what, by, kind, format, kind, reads, install)
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"codeberg.org/plinth/plinth/core/account"
+	"codeberg.org/plinth/plinth/core/upgrade"
 	"codeberg.org/plinth/plinth/storage"
 )
 
@@ -139,19 +140,27 @@ func (s *Service) Prune(ctx context.Context, actor account.Actor, dryRun bool) (
 }
 
 func (s *Service) prune(ctx context.Context, r *repo, cfg Level2Settings, dryRun bool) ([]Manifest, error) {
-	r.sweep() // what interrupted backups and removals left
 	all, bad, err := scan(s.fs, r.dir)
 	if err != nil {
 		return nil, err
 	}
+	// A newer Plinth uses this target too (after going back to this one,
+	// say): its chains may build on backups this one would remove, and
+	// its own backups are the only ones of the data it holds. Its own
+	// prune looks after them.
 	for _, d := range bad {
 		if errors.Is(d.Err, ErrNewerBackup) {
-			// A newer Plinth uses this target too: its chains may build on
-			// backups this one would remove. Its own prune keeps them.
 			s.log.Warn("not pruning a backup target that holds backups of a newer Plinth", "target", r.dir, "backup", d.ID)
 			return nil, nil
 		}
 	}
+	for _, m := range all {
+		if newerPayload(m) {
+			s.log.Warn("not pruning a backup target that holds backups of a newer Plinth", "target", r.dir, "backup", m.ID)
+			return nil, nil
+		}
+	}
+	r.sweep() // what interrupted backups and removals left
 	mgr, _ := s.files.Stores()
 	var pinned []string
 	if s.Pinned != nil {
@@ -178,4 +187,15 @@ func (s *Service) prune(ctx context.Context, r *repo, cfg Level2Settings, dryRun
 		s.log.Info("pruned backup", "id", m.ID)
 	}
 	return gone, nil
+}
+
+// newerPayload reports whether a backup holds a store of a newer data
+// format than this Plinth reads.
+func newerPayload(m Manifest) bool {
+	for _, p := range m.Payloads {
+		if p.Format > upgrade.Data {
+			return true
+		}
+	}
+	return false
 }

@@ -261,13 +261,19 @@ func (s *Service) record(r Record) {
 const TypeUpgrade = "upgrade"
 
 // RecordUpgrade writes an upgrade of the data folder to History, with the
-// backup taken before it.
+// backup taken before it, unless History has it already.
 func (s *Service) RecordUpgrade(u upgrade.Upgrade) error {
 	what := fmt.Sprintf("data format %d → %d", u.From, u.To)
 	if u.Backup.ID != "" {
 		what += ", backup " + u.Backup.ID + " taken before"
 	}
-	r := Record{ID: "upgrade-" + newID(u.At), Type: TypeUpgrade, Item: what, Started: u.At, Finished: u.At, OK: true,
+	// One record per upgrade, however often it is recorded: the id comes
+	// from when it finished.
+	id := "upgrade-" + u.At.UTC().Format("20060102-150405.000000000")
+	if _, ok := s.lookupRecord(id); ok {
+		return nil
+	}
+	r := Record{ID: id, Type: TypeUpgrade, Item: what, Started: u.At, Finished: u.At, OK: true,
 		Output: strings.Join(u.Steps, "\n")}
 	return s.mgr.Update(func(tx *storage.Tx) error { return history.Put(tx, r.ID, r) })
 }

@@ -86,39 +86,80 @@ type State struct {
 // error, never taken for an old or a new folder.
 func Read(fs fsys.FS, dir string, hasStores bool) (State, error) {
 	var st State
-	ok, err := readControl(fs, filepath.Join(dir, FolderFileName), &st.File)
-	switch {
-	case err != nil:
-		return st, err
-	case ok && st.File.Format < 1:
-		return st, fmt.Errorf("the data folder's %s says format %d, which no Plinth wrote; move the file away and start Plinth again to read the formats from the stores", filepath.Join(dir, FolderFileName), st.File.Format)
-	case ok:
-		st.Folder = st.File.Format
-	case hasStores:
-		st.Folder = 1
-	}
-	var j Journal
-	ok, err = readControl(fs, filepath.Join(dir, JournalName), &j)
+	path := filepath.Join(dir, FolderFileName)
+	b, err := readRaw(fs, path)
 	if err != nil {
 		return st, err
 	}
-	if ok {
-		st.Journal = &j
+	// A newer Plinth may shape the rest of the file otherwise: its format
+	// is read first, alone.
+	var head struct {
+		Format    int    `json:"format"`
+		WrittenBy string `json:"writtenBy"`
 	}
+	switch {
+	case b == nil && hasStores:
+		st.Folder = 1
+	case b == nil:
+	case json.Unmarshal(b, &head) != nil || head.Format < 1:
+		return st, fmt.Errorf("the data folder's %s is damaged, so Plinth cannot tell which format its data is in; move the file away and start Plinth again to read the formats from the stores", path)
+	case head.Format > Data:
+		st.Folder, st.File = head.Format, FolderFile{Format: head.Format, WrittenBy: head.WrittenBy}
+		// The upgrades are read if they can be: they name the backup to
+		// go back to.
+		var f FolderFile
+		if json.Unmarshal(b, &f) == nil {
+			st.File = f
+		}
+	default:
+		if err := json.Unmarshal(b, &st.File); err != nil {
+			return st, fmt.Errorf("the data folder's %s is damaged (%v); move the file away and start Plinth again to read the formats from the stores", path, err)
+		}
+		st.Folder = st.File.Format
+	}
+	jpath := filepath.Join(dir, JournalName)
+	if b, err = readRaw(fs, jpath); err != nil || b == nil {
+		return st, err
+	}
+	var jh struct {
+		From, To int
+		By       string
+	}
+	if json.Unmarshal(b, &jh) != nil {
+		return st, fmt.Errorf("the journal of an upgrade that was cut short (%s) is damaged, so Plinth cannot tell how far it got; restore the backup taken before the upgrade", jpath)
+	}
+	if jh.To > Data {
+		st.Journal = &Journal{From: jh.From, To: jh.To, By: jh.By}
+		return st, nil
+	}
+	var j Journal
+	if err := json.Unmarshal(b, &j); err != nil {
+		return st, fmt.Errorf("the journal of an upgrade that was cut short (%s) is damaged, so Plinth cannot tell how far it got; restore the backup taken before the upgrade", jpath)
+	}
+	st.Journal = &j
 	return st, nil
+}
+
+// readRaw reads a control file; nil when there is none.
+func readRaw(fsy fsys.FS, path string) ([]byte, error) {
+	b, err := fsys.ReadFileLimit(fsy, path, maxControl)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	return b, nil
 }
 
 // readControl reads a JSON control file into v; false when there is none.
 func readControl(fsy fsys.FS, path string, v any) (bool, error) {
-	b, err := fsys.ReadFileLimit(fsy, path, maxControl)
-	if errors.Is(err, fs.ErrNotExist) {
-		return false, nil
-	}
-	if err != nil {
-		return false, fmt.Errorf("read %s: %w", path, err)
+	b, err := readRaw(fsy, path)
+	if err != nil || b == nil {
+		return false, err
 	}
 	if err := json.Unmarshal(b, v); err != nil {
-		return false, fmt.Errorf("%s is damaged (%v); move it away and start Plinth again", path, err)
+		return false, fmt.Errorf("%s is damaged (%v)", path, err)
 	}
 	return true, nil
 }

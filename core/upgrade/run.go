@@ -126,6 +126,16 @@ func (r *Runner) Run(ctx context.Context, p Plan, backup func(context.Context) (
 		// Cut short after format.json was written: only the journal is left.
 		return Upgrade{}, removeControl(r.FS, jpath)
 	}
+	if j != nil && j.To < p.To {
+		// An earlier Plinth's upgrade, cut short, finished by this one: it
+		// goes on to this Plinth's format, and says so before any step
+		// past the earlier one's, so that the earlier Plinth refuses the
+		// folder from here on.
+		j.To, j.By = p.To, r.Version
+		if err := writeControl(r.FS, jpath, j); err != nil {
+			return Upgrade{}, fmt.Errorf("record the upgrade: %w", err)
+		}
+	}
 	if j == nil {
 		b, err := backup(ctx)
 		if err != nil {
