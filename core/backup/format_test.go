@@ -58,17 +58,7 @@ func TestBackupsRecordTheirFormats(t *testing.T) {
 func TestNewerBackupIsLeftAlone(t *testing.T) {
 	ctx := context.Background()
 	e := newEnv(t)
-	c, _ := e.b.Level2()
-	c.FullEvery = 1 // every backup a full one: retention alone decides
-	_ = e.b.SetLevel2(ctx, e.master, c)
-	e.put("/a.bin", random(20_000))
-	old := e.full()
-	nextDay(e)
-	e.put("/b.bin", random(1000))
-	_ = e.full()
-	nextDay(e)
-	e.put("/c.bin", random(1000))
-	newer := e.full()
+	old, newer := threeDays(t, e)
 	rewriteManifest(t, filepath.Join(newer.Path, manifestName), func(m map[string]any) {
 		m["format"] = upgrade.Manifest + 1
 		m["writer"] = "0.9"
@@ -230,17 +220,8 @@ func TestPinnedBackupIsKept(t *testing.T) {
 func TestBackupOfNewerPayloadIsLeftAlone(t *testing.T) {
 	ctx := context.Background()
 	e := newEnv(t)
+	old, newer := threeDays(t, e)
 	c, _ := e.b.Level2()
-	c.FullEvery = 1
-	_ = e.b.SetLevel2(ctx, e.master, c)
-	e.put("/a.bin", random(20_000))
-	old := e.full()
-	nextDay(e)
-	e.put("/b.bin", random(1000))
-	_ = e.full()
-	nextDay(e)
-	e.put("/c.bin", random(1000))
-	newer := e.full()
 	rewriteManifest(t, filepath.Join(newer.Path, manifestName), func(mm map[string]any) {
 		for _, p := range mm["payloads"].([]any) {
 			p.(map[string]any)["format"] = upgrade.Data + 1
@@ -259,4 +240,27 @@ func TestBackupOfNewerPayloadIsLeftAlone(t *testing.T) {
 	if m := e.full(); m.Type != TypeFull {
 		t.Fatalf("the next backup continues the newer Plinth's: %s of %s", m.Type, m.Parent)
 	}
+}
+
+// threeDays takes a full backup on each of three days (every backup a
+// full one: retention alone decides) and returns the first and the last.
+func threeDays(t *testing.T, e *env) (first, last Manifest) {
+	t.Helper()
+	c, _ := e.b.Level2()
+	c.FullEvery = 1
+	if err := e.b.SetLevel2(context.Background(), e.master, c); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		if i > 0 {
+			nextDay(e)
+		}
+		e.put(fmt.Sprintf("/day%d.bin", i), random(20_000))
+		m := e.full()
+		if i == 0 {
+			first = m
+		}
+		last = m
+	}
+	return first, last
 }
