@@ -71,17 +71,29 @@ stress:
 bench:
 	$(GO) test -tags $(TAGS) -run '^$$' -bench . -benchmem -timeout 30m ./...
 
-package-linux:
-	$(FYNE) package -os linux -release -tags $(TAGS)
+# Packages wrap the binary `make build` makes, so they report the same
+# version. The build number comes from git; fyne package still counts up
+# Build in FyneApp.toml, so the file is put back afterwards and packaging
+# leaves the work tree as it was. (The app version there must be x.y.z.)
+APPVERSION := $(shell sed -n 's/^Version *= *"\(.*\)"/\1/p' FyneApp.toml)
+APPBUILD   := $(shell git rev-list --count HEAD 2>/dev/null || echo 1)
+PACKAGE    = cp FyneApp.toml bin/FyneApp.toml.keep; \
+	$(FYNE) package -release --exe $(BIN) --name Plinth --app-version $(APPVERSION) --app-build $(APPBUILD) -os $(1); \
+	s=$$?; mv bin/FyneApp.toml.keep FyneApp.toml; exit $$s
+
+package-linux: build
+	@$(call PACKAGE,linux)
 	mkdir -p dist && mv Plinth.tar.xz dist/
 
 # Windows packages build on Windows in an MSYS2 MinGW 64-bit shell (see README).
+# Fyne links this one itself (with -H=windowsgui, so it reports no version
+# and prints nothing in a console: issue 12 items 5 and 7).
 package-windows:
 	$(FYNE) package -os windows -release -tags $(TAGS)
 
 # macOS packages build on a Mac with the Xcode command line tools.
-package-darwin:
-	$(FYNE) package -os darwin -release -tags $(TAGS)
+package-darwin: build
+	@$(call PACKAGE,darwin)
 
 # Compile the Windows binary on Linux (needs gcc-mingw-w64-x86-64): a quick
 # check that nothing Unix-only crept in. The first run compiles GLFW: minutes.
