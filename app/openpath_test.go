@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -43,24 +42,17 @@ func withData(t *testing.T) (dir, backupID string) {
 	return dir, id
 }
 
-// folderSums is every file under dir with the SHA-256 of its content.
+// folderSums is every file under dir with the SHA-256 of its content, one
+// line each.
 func folderSums(t *testing.T, dir string) string {
 	t.Helper()
-	var out []string
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(dir, p)
-		out = append(out, fmt.Sprintf("%s %x", rel, sha256.Sum256(b)))
-		return nil
-	})
+	sums, err := treeSums(t, dir)
 	if err != nil {
 		t.Fatal(err)
+	}
+	var out []string
+	for rel, sum := range sums {
+		out = append(out, filepath.FromSlash(rel)+" "+sum)
 	}
 	sort.Strings(out)
 	return strings.Join(out, "\n")

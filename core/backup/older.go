@@ -200,8 +200,8 @@ func RestoreOlder(ctx context.Context, dataDir string, targets []string, id, pas
 		j.Renames = append(j.Renames, rename{From: dirs[k], To: storage.Path(dataDir, k)})
 	}
 	j.Folder = upgrade.FolderFile{Format: res.Format, WrittenBy: version}
-	if old, err := readOlderFolderFile(dataDir); err == nil {
-		for _, u := range old.Upgrades {
+	if old, err := upgrade.Read(s.fs, dataDir, true); err == nil {
+		for _, u := range old.File.Upgrades {
 			if u.To <= res.Format {
 				j.Folder.Upgrades = append(j.Folder.Upgrades, u)
 			}
@@ -251,15 +251,6 @@ func loginStaged(ctx context.Context, dir string, login func(context.Context, *a
 	}
 	defer st.Close()
 	return login(ctx, account.NewService(st))
-}
-
-func readOlderFolderFile(dataDir string) (upgrade.FolderFile, error) {
-	var f upgrade.FolderFile
-	b, err := fsys.ReadFileLimit(fsys.OS, filepath.Join(dataDir, upgrade.FolderFileName), 1<<20)
-	if err != nil {
-		return f, err
-	}
-	return f, json.Unmarshal(b, &f)
 }
 
 // FinishRestoreOlder completes a RestoreOlder that was cut short (or runs
