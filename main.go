@@ -49,6 +49,7 @@ func run() int {
 	fs.StringVar(&g.User, "user", "masteradmin", "user to act as")
 	fs.BoolVar(&g.PasswordStdin, "password-stdin", false, "read passwords from standard input, one a line")
 	fs.StringVar(&g.Page, "page", "", "page the window opens on: projects, servers, backups, imodels, notifications, users")
+	fs.BoolVar(&g.Background, "background", false, "start with the window hidden in the tray (how Plinth starts at login)")
 	fs.Usage = func() {
 		fmt.Fprintln(os.Stderr, "Usage: plinth [flags] [command]; 'plinth help' lists the commands.")
 		fs.PrintDefaults()

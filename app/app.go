@@ -115,6 +115,7 @@ type App struct {
 
 	stopBackground context.CancelFunc
 	background     sync.WaitGroup
+	control        *controlServer // the control endpoint, when this process serves it
 }
 
 // Open takes the data folder's lock, opens both stores, and finishes what a
@@ -380,6 +381,11 @@ func (a *App) Close() error { return a.shutdown(true) }
 // shutdown is Close; dispatch says whether a command's queued e-mails are
 // tried once (not after a failed Open).
 func (a *App) shutdown(dispatch bool) error {
+	// Commands sent here stop first: they use everything below.
+	if a.control != nil {
+		a.control.close()
+		a.control = nil
+	}
 	if a.stopBackground != nil {
 		a.stopBackground()
 		a.background.Wait()

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"text/tabwriter"
 
@@ -25,6 +26,7 @@ type Global struct {
 	User          string // -user
 	PasswordStdin bool   // -password-stdin: read passwords from stdin, one a line
 	Page          string // -page: the page the window opens on
+	Background    bool   // -background: start hidden in the tray (start at login)
 }
 
 // IO is what a command reads and writes; tests replace it.
@@ -36,11 +38,14 @@ type IO struct {
 	Getenv func(string) string
 	// Prompt asks for a secret on the terminal; nil when stdin is no terminal.
 	Prompt func(prompt string) (string, error)
+	// ErrTerminal says Err is a terminal: long work shows a progress bar there.
+	ErrTerminal bool
 }
 
 // StdIO is the process's own standard streams and environment.
 func StdIO() IO {
-	io := IO{In: os.Stdin, Out: os.Stdout, Err: os.Stderr, Getenv: os.Getenv}
+	io := IO{In: os.Stdin, Out: os.Stdout, Err: os.Stderr, Getenv: os.Getenv,
+		ErrTerminal: term.IsTerminal(int(os.Stderr.Fd()))}
 	if term.IsTerminal(int(os.Stdin.Fd())) {
 		io.Prompt = func(prompt string) (string, error) {
 			fmt.Fprint(os.Stderr, prompt)
@@ -57,6 +62,8 @@ const (
 	ExitOK      = 0
 	ExitFailure = 1
 	ExitUsage   = 2
+	// ExitInterrupted is the shell's code for a command ended by Ctrl+C.
+	ExitInterrupted = 130
 )
 
 // usageError is a mistake in how a command was called; it exits 2.
@@ -90,21 +97,47 @@ func init() {
 	commands = append(commands, notifyCommands...)
 	commands = append(commands, backupCommands...)
 	commands = append(commands, imodelCommands...)
+	commands = append(commands, hostCommands...)
 	commands = append(commands,
 		command{"version", "[--json]", "print Plinth's version and the data formats it reads and writes", cmdVersion},
-		command{"help", "", "list the commands", cmdHelp},
+		command{"help", "[COMMAND]", "list the commands, or say what one does and its flags", cmdHelp},
 	)
 }
 
-// cli carries one command invocation's state.
+// localCommands never touch the data folder: they run in the process
+// that was started, also while another Plinth holds the folder. serve
+// is one too: it becomes the holder itself.
+var localCommands = map[string]bool{"help": true, "version": true, "bench": true, "ifc": true,
+	"autostart": true, "service": true, "serve": true}
+
+func (cmd *command) local() bool { return localCommands[strings.Fields(cmd.name)[0]] }
+
+// cli carries one command invocation's state: the parse, the data folder
+// it opened or the running Plinth it runs inside, and the exit.
 type cli struct {
 	g     Global
 	io    IO
 	stdin *bufio.Reader
+	cmd   *command // the command running, for its usage line and --help
+
+	// host is the running Plinth this command runs inside (it came over
+	// the control endpoint); nil when the command opens the folder itself.
+	host *App
+	// session is the control connection a forwarded command came over.
+	session *session
+	// opened is what open opened for this command alone; run closes it.
+	opened *App
+	// cwd is the caller's working folder, for relative paths in
+	// forwarded commands; "" is this process's own.
+	cwd string
 }
 
 // RunCommand runs one headless command and returns the process exit code:
-// 0 success, 1 failure, 2 bad usage. Errors go to stderr as one sentence.
+// 0 success, 1 failure, 2 bad usage, 130 stopped by Ctrl+C. Errors go to
+// stderr as one sentence. When another Plinth (the window, the tray or
+// plinth serve) holds the data folder, the command is sent to it over
+// the control endpoint and runs there, with the same login, output and
+// exit code.
 func RunCommand(ctx context.Context, g Global, args []string, io IO) int {
 	if g.DataDir == "" {
 		g.DataDir = DefaultDataDir()
@@ -112,27 +145,123 @@ func RunCommand(ctx context.Context, g Global, args []string, io IO) int {
 	if g.User == "" {
 		g.User = account.MasterAdmin
 	}
-	// Names printed come from the stores and from disk: no escape or
-	// text-direction character reaches the terminal raw.
-	io.Out = text.TerminalWriter(io.Out)
-	c := &cli{g: g, io: io, stdin: bufio.NewReader(io.In)}
 	cmd, rest := findCommand(args)
 	if cmd == nil {
 		fmt.Fprintln(io.Err, sentence(fmt.Errorf("unknown command %q; 'plinth help' lists the commands", strings.Join(args, " "))))
 		return ExitUsage
 	}
-	err := cmd.run(ctx, c, rest)
+	if !cmd.local() {
+		if code, ok := forward(ctx, g, request{Args: args}, io, 0); ok {
+			if code == ExitOK && cmd.name == "quit" {
+				waitReleased(g.DataDir, io.Err)
+			}
+			return code
+		}
+	}
+	c := newCLI(g, io)
+	code, err := c.run(ctx, cmd, rest)
+	if errors.Is(err, errHeld) {
+		// The folder was taken between the two looks, or its holder is
+		// still starting: give it a moment to answer.
+		if code, ok := forward(ctx, g, request{Args: args}, io, holderPatience); ok {
+			if code == ExitOK && cmd.name == "quit" {
+				waitReleased(g.DataDir, io.Err)
+			}
+			return code
+		}
+		return c.exit(ctx, notAnswering(g.DataDir))
+	}
+	return code
+}
+
+func newCLI(g Global, io IO) *cli {
+	// Names printed come from the stores and from disk: no escape or
+	// text-direction character reaches the terminal raw.
+	io.Out = text.TerminalWriter(io.Out)
+	return &cli{g: g, io: io, stdin: bufio.NewReader(io.In)}
+}
+
+// run runs cmd with its arguments, closes what it opened, and says how it
+// ended. A refusal because another Plinth holds the folder (errHeld) is
+// returned unsaid, for the caller to forward the command.
+func (c *cli) run(ctx context.Context, cmd *command, args []string) (int, error) {
+	c.cmd = cmd
+	err := cmd.run(ctx, c, args)
+	if c.opened != nil {
+		if cerr := c.opened.Close(); err == nil && cerr != nil {
+			err = fmt.Errorf("close the data folder: %w", cerr)
+		}
+		c.opened = nil
+	}
+	if errors.Is(err, errHeld) {
+		return ExitFailure, err
+	}
+	return c.exit(ctx, err), nil
+}
+
+// exit prints how the command ended and returns its exit code.
+func (c *cli) exit(ctx context.Context, err error) int {
+	var help *helpError
 	switch {
 	case err == nil:
 		return ExitOK
+	case errors.As(err, &help):
+		c.usage(help.fs)
+		return ExitOK
 	case errors.As(err, new(usageError)):
-		fmt.Fprintln(io.Err, sentence(err))
-		fmt.Fprintf(io.Err, "usage: plinth %s %s\n", cmd.name, cmd.args)
+		fmt.Fprintln(c.io.Err, sentence(err))
+		if c.cmd != nil {
+			fmt.Fprintf(c.io.Err, "usage: plinth %s\nRun 'plinth help %s' for more.\n", strings.TrimSpace(c.cmd.name+" "+c.cmd.args), c.cmd.name)
+		}
 		return ExitUsage
+	case ctx.Err() != nil:
+		// Ctrl+C (or the caller went away): what the command was doing
+		// stopped at a safe point.
+		if errors.Is(err, context.Canceled) {
+			fmt.Fprintln(c.io.Err, "Stopped before it finished (Ctrl+C); nothing was left half-done.")
+		} else {
+			fmt.Fprintln(c.io.Err, "Stopped (Ctrl+C): "+sentence(err))
+		}
+		return ExitInterrupted
 	default:
-		fmt.Fprintln(io.Err, sentence(err))
+		fmt.Fprintln(c.io.Err, sentence(err))
 		return ExitFailure
 	}
+}
+
+// helpError is --help (or -h): the command prints its usage and flags on
+// standard output and exits 0.
+type helpError struct{ fs *flag.FlagSet }
+
+func (e *helpError) Error() string { return "help requested" }
+
+// usage prints the command's usage line, summary and flags.
+func (c *cli) usage(fs *flag.FlagSet) {
+	if c.cmd == nil {
+		return
+	}
+	fmt.Fprintf(c.io.Out, "usage: plinth %s\n\n%s.\n", strings.TrimSpace(c.cmd.name+" "+c.cmd.args), upperFirst(c.cmd.summary))
+	if c.cmd.local() {
+		fmt.Fprintln(c.io.Out, "\nIt runs in this process; it does not use the data folder.")
+	}
+	n := 0
+	if fs != nil {
+		fs.VisitAll(func(*flag.Flag) { n++ })
+	}
+	if n > 0 {
+		fmt.Fprintln(c.io.Out, "\nFlags:")
+		fs.SetOutput(c.io.Out)
+		fs.PrintDefaults()
+		fs.SetOutput(io.Discard)
+	}
+	fmt.Fprintln(c.io.Out, "\nGlobal flags (before the command): -data DIR, -user NAME, -password-stdin; 'plinth help' says more.")
+}
+
+func upperFirst(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
 }
 
 // findCommand matches the longest command name at the start of args.
@@ -171,7 +300,9 @@ func parse(fs *flag.FlagSet, args []string) ([]string, error) {
 	fs.SetOutput(io.Discard)
 	var pos []string
 	for {
-		if err := fs.Parse(args); err != nil {
+		if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) {
+			return nil, &helpError{fs}
+		} else if err != nil {
 			return nil, usagef("%v", err)
 		}
 		args = fs.Args()
@@ -194,11 +325,36 @@ func parseNone(fs *flag.FlagSet, args []string) error {
 
 func newFlags(name string) *flag.FlagSet { return flag.NewFlagSet(name, flag.ContinueOnError) }
 
-// open opens the data folder; every command but init needs it set up.
+// open opens the data folder (every command but init needs it set up),
+// or hands over the running Plinth's when the command runs inside it.
+// What it opens stays open until the command has ended.
 func (c *cli) open(ctx context.Context, mustExist bool) (*App, error) {
-	return Open(ctx, Config{DataDir: c.g.DataDir, MustExist: mustExist, Announce: func(msg string) {
+	if c.host != nil {
+		return c.host, nil
+	}
+	if c.opened != nil {
+		return c.opened, nil
+	}
+	a, err := Open(ctx, Config{DataDir: c.g.DataDir, MustExist: mustExist, Announce: func(msg string) {
 		fmt.Fprintln(c.io.Err, text.Safe(msg))
 	}})
+	if errors.Is(err, ErrAlreadyRunning) {
+		return nil, errHeld
+	}
+	if err != nil {
+		return nil, err
+	}
+	c.opened = a
+	return a, nil
+}
+
+// path makes a path the caller gave absolute against the caller's
+// working folder (a forwarded command runs in another process).
+func (c *cli) path(p string) string {
+	if p == "" || filepath.IsAbs(p) || c.cwd == "" {
+		return p
+	}
+	return filepath.Join(c.cwd, p)
 }
 
 // secret reads a password: from the environment variable env when set,
@@ -243,15 +399,14 @@ func (c *cli) login(ctx context.Context) (*App, account.Actor, error) {
 		return nil, account.Actor{}, err
 	}
 	pw, err := c.secret("PLINTH_PASSWORD", fmt.Sprintf("Password for %s: ", c.g.User))
-	if err == nil {
-		var actor account.Actor
-		actor, err = a.Accounts.Login(ctx, c.g.User, pw)
-		if err == nil {
-			return a, actor, nil
-		}
+	if err != nil {
+		return nil, account.Actor{}, err
 	}
-	_ = a.Close()
-	return nil, account.Actor{}, err
+	actor, err := a.Accounts.Login(ctx, c.g.User, pw)
+	if err != nil {
+		return nil, account.Actor{}, err
+	}
+	return a, actor, nil
 }
 
 func (c *cli) printJSON(v any) error {
@@ -268,7 +423,20 @@ func (c *cli) table(rows [][]string) {
 	_ = tw.Flush()
 }
 
-func cmdHelp(_ context.Context, c *cli, _ []string) error {
+func cmdHelp(ctx context.Context, c *cli, args []string) error {
+	if len(args) > 0 {
+		// plinth help COMMAND is plinth COMMAND --help.
+		cmd, rest := findCommand(args)
+		if cmd == nil || len(rest) > 0 {
+			return usagef("no command %q; 'plinth help' lists the commands", strings.Join(args, " "))
+		}
+		c.cmd = cmd
+		if err := cmd.run(ctx, c, []string{"--help"}); err != nil {
+			return err
+		}
+		c.usage(nil) // a command without flags of its own
+		return nil
+	}
 	fmt.Fprintln(c.io.Out, "Plinth keeps an office's BIM collaboration data safe.")
 	fmt.Fprintln(c.io.Out, "\nUsage: plinth [-data DIR] [-user NAME] [-password-stdin] [COMMAND]")
 	fmt.Fprintln(c.io.Out, "Without a command Plinth opens its window.")

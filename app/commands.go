@@ -23,7 +23,6 @@ func cmdInit(ctx context.Context, c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
-	defer a.Close()
 	if ok, err := a.Accounts.Initialised(ctx); err != nil {
 		return err
 	} else if ok {
@@ -157,7 +156,6 @@ func cmdStatus(ctx context.Context, c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
-	defer a.Close()
 	st, err := a.Status(ctx)
 	if err != nil {
 		return err
@@ -232,7 +230,6 @@ func cmdUserAdd(ctx context.Context, c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
-	defer a.Close()
 	pw, err := c.newSecret("PLINTH_NEW_PASSWORD", fmt.Sprintf("Password for the new user %s: ", pos[0]))
 	if err != nil {
 		return err
@@ -254,7 +251,6 @@ func cmdUserList(ctx context.Context, c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
-	defer a.Close()
 	users, err := a.Accounts.Users(ctx, actor)
 	if err != nil {
 		return err
@@ -295,7 +291,6 @@ func cmdUserRole(ctx context.Context, c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
-	defer a.Close()
 	if err := a.Accounts.SetRole(ctx, actor, pos[0], r); err != nil {
 		return err
 	}
@@ -315,7 +310,6 @@ func cmdUserReset(ctx context.Context, c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
-	defer a.Close()
 	pw, err := c.newSecret("PLINTH_NEW_PASSWORD", fmt.Sprintf("New password for %s: ", pos[0]))
 	if err != nil {
 		return err
@@ -339,7 +333,6 @@ func cmdUserRemove(ctx context.Context, c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
-	defer a.Close()
 	if err := a.Accounts.RemoveUser(ctx, actor, pos[0]); err != nil {
 		return err
 	}

@@ -12,6 +12,7 @@ import (
 
 	"codeberg.org/plinth/plinth/core/account"
 	"codeberg.org/plinth/plinth/core/backup"
+	"codeberg.org/plinth/plinth/core/schedule"
 	"codeberg.org/plinth/plinth/core/text"
 	"codeberg.org/plinth/plinth/core/upgrade"
 )
@@ -26,6 +27,7 @@ var backupCommands = []command{
 	{"snapshot-import", "FILE [--as NAME]", "create a project or library from a snapshot file (an encrypted one needs PLINTH_BACKUP_PASSPHRASE)", cmdSnapshotImport},
 	{"snapshot schedule", "PATH none|hourly|daily|inherit [--at HH:MM] [--keep N]", "when a project, library or folder gets snapshots", cmdSnapshotSchedule},
 	{"prune", "[--dry-run]", "remove the backups the retention rules no longer keep, and snapshot chunks no snapshot needs (snapshots taken by hand are kept 30 days)", cmdPrune},
+	{"backup schedule", "[manual|every-4h|daily HH:MM|weekly DAY HH:MM]", "show or change when full data backups run (they run while Plinth runs: window, tray or plinth serve)", cmdBackupSchedule},
 	{"backup passphrase", "", "encrypt future full backups and snapshots (passphrase from PLINTH_NEW_BACKUP_PASSPHRASE; empty stops)", cmdBackupPassphrase},
 }
 
@@ -47,7 +49,6 @@ func cmdBackup(ctx context.Context, c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
-	defer a.Close()
 	start := time.Now()
 	var out struct {
 		ID      string  `json:"id"`
@@ -119,7 +120,6 @@ func cmdBackups(ctx context.Context, c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
-	defer a.Close()
 	all, err := a.Backups.All()
 	if err != nil {
 		return err
@@ -200,7 +200,6 @@ func cmdVerify(ctx context.Context, c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
-	defer a.Close()
 	v, err := a.Backups.Verify(ctx, actor, id, c.io.Getenv("PLINTH_BACKUP_PASSPHRASE"), c.bar())
 	if err != nil {
 		return err
@@ -247,7 +246,6 @@ func cmdRestore(ctx context.Context, c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
-	defer a.Close()
 	m, err := a.Backups.Get(id)
 	if err != nil {
 		return err
@@ -333,8 +331,7 @@ func cmdSnapshotExport(ctx context.Context, c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
-	defer a.Close()
-	if err := a.Backups.ExportSnapshot(ctx, actor, pos[0], pos[1], *force); err != nil {
+	if err := a.Backups.ExportSnapshot(ctx, actor, pos[0], c.path(pos[1]), *force); err != nil {
 		return err
 	}
 	fmt.Fprintf(c.io.Out, "Snapshot written to %s.\n", pos[1])
@@ -356,8 +353,7 @@ func cmdSnapshotImport(ctx context.Context, c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
-	defer a.Close()
-	res, err := a.Backups.ImportSnapshot(ctx, actor, file, *as, c.io.Getenv("PLINTH_BACKUP_PASSPHRASE"), c.bar())
+	res, err := a.Backups.ImportSnapshot(ctx, actor, c.path(file), *as, c.io.Getenv("PLINTH_BACKUP_PASSPHRASE"), c.bar())
 	if errors.Is(err, backup.ErrNeedPassphase) {
 		return fmt.Errorf("%w in PLINTH_BACKUP_PASSPHRASE", err)
 	}
@@ -383,7 +379,6 @@ func cmdSnapshotSchedule(ctx context.Context, c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
-	defer a.Close()
 	n, err := a.Files.Lookup(ctx, actor, pos[0])
 	if err != nil {
 		return err
@@ -420,7 +415,6 @@ func cmdPrune(ctx context.Context, c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
-	defer a.Close()
 	gone, err := a.Backups.Prune(ctx, actor, *dry)
 	verb := "Removed"
 	if *dry {
@@ -446,7 +440,6 @@ func cmdBackupPassphrase(ctx context.Context, c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
-	defer a.Close()
 	p := c.io.Getenv("PLINTH_NEW_BACKUP_PASSPHRASE")
 	if err := a.Backups.SetPassphrase(ctx, actor, p); err != nil {
 		return err
@@ -502,5 +495,50 @@ func (c *cli) restoreOlder(ctx context.Context, id string, yes, asJSON bool) err
 		return c.printJSON(res)
 	}
 	fmt.Fprintf(c.io.Out, "Restored backup %s (data format %d). The data the newer Plinth wrote is kept in %s.\n", text.Safe(res.Backup), res.Format, text.Safe(res.Aside))
+	return nil
+}
+
+func cmdBackupSchedule(ctx context.Context, c *cli, args []string) error {
+	pos, err := parse(newFlags("backup schedule"), args)
+	if err != nil {
+		return err
+	}
+	var sp schedule.Spec
+	if len(pos) > 0 {
+		if sp, err = parseSchedule(pos); err != nil {
+			return usagef("%v", err)
+		}
+	}
+	a, actor, err := c.login(ctx)
+	if err != nil {
+		return err
+	}
+	l2, err := a.Backups.Level2()
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		l2.Schedule = sp
+		if err := a.Backups.SetLevel2(ctx, actor, l2); err != nil {
+			return err
+		}
+		if c.host != nil {
+			// The running Plinth's scheduler follows at once.
+			if err := a.ScheduleBackups(); err != nil {
+				return err
+			}
+		}
+	}
+	next := ""
+	if c.host != nil {
+		for _, j := range a.Scheduler.Jobs() {
+			if j.Name == "backup.level2" && !j.NextRun.IsZero() {
+				next = "; the next one starts " + j.NextRun.Local().Format("Mon 2 Jan 15:04")
+			}
+		}
+	} else if l2.Schedule.Kind != schedule.Manual {
+		next = "; they run while Plinth runs (its window, the tray or 'plinth serve')"
+	}
+	fmt.Fprintf(c.io.Out, "Full data backups run %s%s.\n", strings.ToLower(l2.Schedule.String()), next)
 	return nil
 }

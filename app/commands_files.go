@@ -1,17 +1,14 @@
 package app
 
 import (
-	"bufio"
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/dustin/go-humanize"
 	"github.com/schollz/progressbar/v3"
-	"golang.org/x/term"
 
 	"codeberg.org/plinth/plinth/core/account"
 	"codeberg.org/plinth/plinth/core/files"
@@ -54,7 +51,7 @@ func (e *safeError) Unwrap() error { return e.err }
 
 // bar shows progress on a terminal; elsewhere it stays silent.
 func (c *cli) bar() progress.Func {
-	if c.io.Err != os.Stderr || !term.IsTerminal(int(os.Stderr.Fd())) {
+	if !c.io.ErrTerminal {
 		return nil
 	}
 	var pb *progressbar.ProgressBar
@@ -65,7 +62,7 @@ func (c *cli) bar() progress.Func {
 				_ = pb.Finish()
 			}
 			phase = r.Phase
-			opts := []progressbar.Option{progressbar.OptionSetDescription(r.Phase), progressbar.OptionSetWriter(os.Stderr),
+			opts := []progressbar.Option{progressbar.OptionSetDescription(r.Phase), progressbar.OptionSetWriter(c.io.Err),
 				progressbar.OptionClearOnFinish(), progressbar.OptionThrottle(100 * time.Millisecond)}
 			if r.Bytes {
 				opts = append(opts, progressbar.OptionShowBytes(true))
@@ -77,13 +74,12 @@ func (c *cli) bar() progress.Func {
 }
 
 // onNode logs in, finds the node at path on the Projects page and runs fn
-// with it; the data folder is closed afterwards.
+// with it.
 func (c *cli) onNode(ctx context.Context, path string, fn func(a *App, actor account.Actor, n files.Node) error) error {
 	a, actor, err := c.login(ctx)
 	if err != nil {
 		return err
 	}
-	defer a.Close()
 	n, err := a.Files.Lookup(ctx, actor, path)
 	if err != nil {
 		return err
@@ -117,7 +113,6 @@ func cmdMkdir(ctx context.Context, c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
-	defer a.Close()
 	dir, name := filepath.Split(filepath.ToSlash(strings.TrimRight(path, "/")))
 	parent, err := a.Files.MkdirAll(ctx, actor, dir)
 	if err != nil {
@@ -150,12 +145,14 @@ func cmdImport(ctx context.Context, c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
-	defer a.Close()
 	dest, err := a.Files.MkdirAll(ctx, actor, *to)
 	if err != nil {
 		return err
 	}
 	start := time.Now()
+	for i := range pos {
+		pos[i] = c.path(pos[i])
+	}
 	total, err := a.Files.ImportPaths(ctx, actor, dest.ID, pos, c.bar())
 	for _, s := range total.Skipped {
 		fmt.Fprintf(c.io.Err, "Skipped %s: %s\n", text.Safe(s.Path), text.Safe(s.Reason))
@@ -278,7 +275,7 @@ func cmdExport(ctx context.Context, c *cli, args []string) error {
 	}
 	var count int
 	err = c.onNode(ctx, pos[0], func(a *App, actor account.Actor, n files.Node) (err error) {
-		count, err = a.Files.Export(ctx, actor, n.ID, pos[1], c.bar())
+		count, err = a.Files.Export(ctx, actor, n.ID, c.path(pos[1]), c.bar())
 		return err
 	})
 	if err != nil {
@@ -350,7 +347,6 @@ func cmdCheck(ctx context.Context, c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
-	defer a.Close()
 	chk, _, err := a.Sync.Detect(ctx, true)
 	if err != nil {
 		return err
@@ -413,7 +409,6 @@ func cmdSyncFiles(ctx context.Context, c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
-	defer a.Close()
 	plan, err := a.Sync.Plan(ctx, actor)
 	if err != nil {
 		return err
@@ -428,7 +423,7 @@ func cmdSyncFiles(ctx context.Context, c *cli, args []string) error {
 			return usagef("add --yes to synchronize without asking")
 		}
 		fmt.Fprint(c.io.Err, "Synchronize now? [y/N] ")
-		answer, _ := bufio.NewReader(os.Stdin).ReadString('\n')
+		answer, _ := c.stdin.ReadString('\n')
 		if a := strings.ToLower(strings.TrimSpace(answer)); a != "y" && a != "yes" {
 			return fmt.Errorf("nothing was changed")
 		}
@@ -483,7 +478,6 @@ func cmdSyncHistory(ctx context.Context, c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
-	defer a.Close()
 	runs, err := a.Sync.History(ctx, actor)
 	if err != nil {
 		return err

@@ -60,7 +60,6 @@ func cmdIModelCreate(ctx context.Context, c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
-	defer a.Close()
 	m, err := a.IModels.Create(ctx, actor, pos[0], pos[1])
 	if err != nil {
 		return err
@@ -79,7 +78,6 @@ func cmdIModelList(ctx context.Context, c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
-	defer a.Close()
 	all, err := a.IModels.List(ctx, actor)
 	if err != nil {
 		return err
@@ -120,7 +118,6 @@ func withIModel(ctx context.Context, c *cli, fs *flag.FlagSet, args []string, wa
 	if err != nil {
 		return err
 	}
-	defer a.Close()
 	m, err := a.IModels.Get(ctx, actor, pos[0])
 	if err != nil {
 		return err
@@ -274,7 +271,7 @@ func cmdConnAdd(ctx context.Context, c *cli, args []string) error {
 		nc := imodel.NewConnection{Name: pos[0]}
 		switch {
 		case *src != "" && *srcPlinth == "":
-			abs, err := filepath.Abs(*src)
+			abs, err := filepath.Abs(c.path(*src))
 			if err != nil {
 				return err
 			}

@@ -27,7 +27,6 @@ func cmdNotifications(ctx context.Context, c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
-	defer a.Close()
 	list, err := a.Notify.List(ctx, actor, *unread)
 	if err != nil {
 		return err
@@ -74,7 +73,6 @@ func cmdSMTPSet(ctx context.Context, c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
-	defer a.Close()
 	pw := c.io.Getenv("PLINTH_SMTP_PASSWORD")
 	cfg := notify.SMTP{Host: *host, Port: *port, Security: sec, User: *user, From: *from}
 	if err := a.Notify.SetSMTP(ctx, actor, cfg, pw, true); err != nil {
@@ -98,7 +96,6 @@ func cmdSMTPTest(ctx context.Context, c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
-	defer a.Close()
 	if err := a.Notify.TestSMTP(ctx, actor, *to); err != nil {
 		return err
 	}
@@ -118,7 +115,6 @@ func cmdUserEmail(ctx context.Context, c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
-	defer a.Close()
 	if err := a.Accounts.SetEmail(ctx, actor, pos[0], pos[1]); err != nil {
 		return err
 	}

@@ -1,11 +1,14 @@
 package app
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"sync"
+	"time"
 
 	"fyne.io/fyne/v2"
 	fyneapp "fyne.io/fyne/v2/app"
@@ -37,10 +40,26 @@ func RunWindow(ctx context.Context, g Global, password string, icon []byte) int 
 	cfg := Config{DataDir: g.DataDir, LogToStderr: true, Announce: func(msg string) {
 		fmt.Fprintln(os.Stderr, text.Safe(msg))
 	}}
+	// Plinth started a second time: the running one brings its window
+	// forward (from the tray), or says why it has none.
+	code, err := showRunning(ctx, g, 0)
+	if err == nil {
+		return code
+	}
 	if msg := upgradeAhead(g.DataDir); msg != "" {
 		return runUpgrading(ctx, g, cfg, msg, password, icon)
 	}
 	a, err := Open(ctx, cfg)
+	if errors.Is(err, ErrAlreadyRunning) {
+		// Taken between the two looks, or its holder is still starting.
+		if code, serr := showRunning(ctx, g, holderPatience); serr == nil {
+			return code
+		} else if serr != errNoAnswer {
+			err = serr
+		} else {
+			err = notAnswering(g.DataDir)
+		}
+	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, sentence(err))
 		// A window that only says why, under an id of its own: it must not
@@ -64,10 +83,46 @@ func RunWindow(ctx context.Context, g Global, password string, icon []byte) int 
 	fa, w := newMainWindow(a, icon)
 	stop := context.AfterFunc(ctx, func() { fyne.Do(fa.Quit) })
 	defer stop()
-	ui := startMain(a, fa, w, g, password, icon)
-	w.ShowAndRun()
-	return closeMain(a, ui)
+	m := startMain(a, fa, w, g, password, icon)
+	if g.Background {
+		// Started at login: the window waits in the tray.
+		fa.Run()
+	} else {
+		w.ShowAndRun()
+	}
+	return closeMain(a, m)
 }
+
+// errNoAnswer means no Plinth answered on the data folder's control
+// endpoint.
+var errNoAnswer = errors.New("no Plinth answers on the control endpoint")
+
+// showRunning asks the Plinth holding g's data folder to show its window.
+// It returns errNoAnswer when none answers, and the holder's refusal
+// (plinth serve has no window) as an error that is ErrAlreadyRunning.
+func showRunning(ctx context.Context, g Global, patience time.Duration) (int, error) {
+	var said bytes.Buffer
+	code, ok := forward(ctx, g, request{Ping: g.Background}, IO{In: strings.NewReader(""), Out: os.Stdout, Err: &said, Getenv: os.Getenv}, patience)
+	switch {
+	case !ok:
+		return 0, errNoAnswer
+	case code != ExitOK:
+		return 0, &heldError{strings.TrimSpace(said.String())}
+	}
+	if g.Background {
+		fmt.Fprintln(os.Stderr, "Plinth is already running with this data folder.")
+	} else {
+		fmt.Fprintln(os.Stderr, "Plinth is already running with this data folder; its window was brought forward.")
+	}
+	return ExitOK, nil
+}
+
+// heldError is a refusal because another Plinth holds the data folder,
+// in the words of the one that said it.
+type heldError struct{ msg string }
+
+func (e *heldError) Error() string        { return e.msg }
+func (e *heldError) Is(target error) bool { return target == ErrAlreadyRunning }
 
 // newMainWindow makes Plinth's application and its window. Only the
 // process that holds (or is about to hold) the data folder may: the
@@ -83,9 +138,16 @@ func newMainWindow(a *App, icon []byte) (fyne.App, fyne.Window) {
 	return fa, fa.NewWindow(Name)
 }
 
-// startMain puts the pages into the window of an open Plinth and starts
-// its background jobs. It runs on the UI goroutine.
-func startMain(a *App, fa fyne.App, w fyne.Window, g Global, password string, icon []byte) *views.UI {
+// mainWindow is the running window's parts that closing needs.
+type mainWindow struct {
+	ui  *views.UI
+	res *resident
+}
+
+// startMain puts the pages into the window of an open Plinth, starts its
+// background jobs and its control endpoint, and makes it resident (the
+// close button hides it). It runs on the UI goroutine.
+func startMain(a *App, fa fyne.App, w fyne.Window, g Global, password string, icon []byte) mainWindow {
 	if err := a.StartBackground(beeepDesktop{icon: icon}); err != nil {
 		a.Log.Error("start background jobs", "err", err)
 	}
@@ -101,12 +163,29 @@ func startMain(a *App, fa fyne.App, w fyne.Window, g Global, password string, ic
 	if u := a.Upgraded; u != nil {
 		dialog.ShowInformation("Plinth upgraded its data", upgradedSentence(*u), w)
 	}
-	return ui
+	res := makeResident(a, fa, w, ui, icon)
+	err := a.ServeControl(Holder{Kind: "the window",
+		Show: func() error { fyne.Do(res.show); return nil },
+		Quit: func() { fyne.Do(fa.Quit) },
+		Busy: func() []string {
+			if s := ui.Busy(); s != "" {
+				return []string{lowerFirst(s) + " (in the window)"}
+			}
+			return nil
+		},
+	})
+	if err != nil {
+		// The window works without it; commands then say that Plinth
+		// does not answer.
+		a.Log.Error("control endpoint", "err", err)
+	}
+	return mainWindow{ui: ui, res: res}
 }
 
 // closeMain waits for the pages' work and closes the stores.
-func closeMain(a *App, ui *views.UI) int {
-	ui.Wait()
+func closeMain(a *App, m mainWindow) int {
+	m.res.close()
+	m.ui.Wait()
 	if err := a.Close(); err != nil {
 		fmt.Fprintln(os.Stderr, sentence(err))
 		return ExitFailure
@@ -140,7 +219,7 @@ func runUpgrading(ctx context.Context, g Global, cfg Config, msg, password strin
 		mu      sync.Mutex
 		stopped bool
 		adopted *App
-		ui      *views.UI
+		m       mainWindow
 		code    = ExitOK
 	)
 	fa.Lifecycle().SetOnStopped(func() { mu.Lock(); stopped = true; mu.Unlock() })
@@ -163,7 +242,7 @@ func runUpgrading(ctx context.Context, g Global, cfg Config, msg, password strin
 				return
 			}
 			adopted = a
-			ui = startMain(a, fa, w, g, password, icon)
+			m = startMain(a, fa, w, g, password, icon)
 		})
 	}()
 	w.ShowAndRun()
@@ -185,7 +264,7 @@ func runUpgrading(ctx context.Context, g Global, cfg Config, msg, password strin
 		}
 		return ExitOK
 	}
-	return closeMain(a, ui)
+	return closeMain(a, m)
 }
 
 func showOpenError(w fyne.Window, err error) {

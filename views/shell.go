@@ -9,6 +9,7 @@ import (
 	"context"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
@@ -220,6 +221,8 @@ type UI struct {
 
 	busy     bool   // a long piece of work shows in the banner
 	busyWith string // its title
+	// busyNow is busyWith while busy, for other goroutines (Busy).
+	busyNow atomic.Value
 }
 
 // New builds the window's UI. Call Start to show the first screen.
@@ -465,6 +468,13 @@ func (u *UI) logout() {
 	u.nav, u.stack, u.current, u.bell = nil, nil, "", nil
 	u.banner.Hide()
 	u.showLogin(name, "")
+}
+
+// Busy is the title of the long piece of work the window runs (it shows
+// in the banner), or ""; any goroutine may ask.
+func (u *UI) Busy() string {
+	s, _ := u.busyNow.Load().(string)
+	return s
 }
 
 // Wait blocks until the window's background work has finished, and with a

@@ -26,6 +26,7 @@ func (u *UI) longWork(title string, work func(ctx context.Context, prog progress
 		return
 	}
 	u.busy, u.busyWith = true, title
+	u.busyNow.Store(title)
 	ctx, cancel := context.WithCancel(context.Background())
 	u.banner.Running(title+"…", cancel)
 	var mu sync.Mutex
@@ -54,6 +55,7 @@ func (u *UI) longWork(title string, work func(ctx context.Context, prog progress
 	}, func(err error) {
 		cancel()
 		u.busy = false
+		u.busyNow.Store("")
 		switch {
 		case errors.Is(err, context.Canceled):
 			u.banner.Failed(fmt.Sprintf("%s was cancelled.", title))

@@ -1,0 +1,5 @@
+package autostart
+
+import "os"
+
+func system() (place, error) { return launchAgentPlace(os.Getenv) }
