@@ -424,6 +424,10 @@ func (c *cli) table(rows [][]string) {
 }
 
 func cmdHelp(ctx context.Context, c *cli, args []string) error {
+	args, err := parse(newFlags("help"), args)
+	if err != nil {
+		return err
+	}
 	if len(args) > 0 {
 		// plinth help COMMAND is plinth COMMAND --help.
 		cmd, rest := findCommand(args)

@@ -44,9 +44,6 @@ const (
 	maxSocketPath = 100
 	// maxFrame bounds one frame: output comes in pieces, requests are small.
 	maxFrame = 1 << 20
-	// holderPatience is how long a command waits for a holder that is
-	// still starting (or was just started) to answer.
-	holderPatience = 10 * time.Second
 	// helloWait is how long a connected endpoint has to say hello before
 	// it counts as not answering (a hung process still accepts).
 	helloWait = 5 * time.Second
@@ -68,6 +65,11 @@ const (
 	frameRead   = 'r' // read up to n (uint32) bytes of standard input
 	frameExit   = 'x' // the exit code (uint32); the last frame
 )
+
+// holderPatience is how long a command waits for a holder that is still
+// starting (or was just started) to answer. Tests of a holder that never
+// answers shorten it.
+var holderPatience = 10 * time.Second
 
 // errHeld means another process holds the data folder: the command is
 // to be sent to it.

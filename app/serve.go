@@ -121,10 +121,13 @@ func (s *controlServer) quit(sess *session, force bool, c *cli) error {
 	return nil
 }
 
+// releaseWait is how long plinth quit waits for the holder to let go.
+var releaseWait = 2 * time.Minute
+
 // waitReleased waits until the Plinth that was asked to quit has let go
 // of the data folder, so that 'plinth quit && plinth …' works.
 func waitReleased(dir string, stderr interface{ Write([]byte) (int, error) }) {
-	deadline := time.Now().Add(2 * time.Minute)
+	deadline := time.Now().Add(releaseWait)
 	for time.Now().Before(deadline) {
 		if lock, ok, err := lockFolder(dir); err == nil && ok {
 			_ = lock.release()
