@@ -4,6 +4,7 @@ package main
 
 import (
 	"bytes"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -282,16 +283,17 @@ func TestSmokeRealWindow(t *testing.T) {
 		g := startGUI(t, display, home, smokePassword+"\n", "-data", dir, "-password-stdin", "-page", page)
 		shoot(t, display, filepath.Join(shots, page+".png"))
 		if page == "users" {
-			// While the window holds the folder, a second process is refused
-			// with one sentence, a command and a second window alike.
-			want := "Plinth is already running with data folder " + dir + "\n"
+			// While the window holds the folder, a command runs inside it
+			// (the control endpoint), and a second window brings the first
+			// forward, saying so in one sentence.
+			want := "Plinth is already running with this data folder; its window was brought forward.\n"
 			p := plinth(t, nil, "", "-data", dir, "status")
-			if p.code != 1 || p.stderr != want {
-				t.Errorf("status beside the window = %+v, want exit 1 and %q", p, want)
+			if p.code != 0 || p.stderr != "" || !strings.Contains(p.out, "Data folder  "+dir) {
+				t.Errorf("status beside the window = %+v, want what headless status says", p)
 			}
 			// As on a machine where an earlier window was killed while it
-			// saved its preferences: the refused window must still say
-			// only its one sentence.
+			// saved its preferences: the second start must still say only
+			// its one sentence.
 			errPrefs := filepath.Join(home, ".config", "fyne", "org.plinth.console.open-error", "preferences.json")
 			if err := os.MkdirAll(filepath.Dir(errPrefs), 0o700); err != nil {
 				t.Fatal(err)
@@ -307,12 +309,17 @@ func TestSmokeRealWindow(t *testing.T) {
 			if err := second.Start(); err != nil {
 				t.Fatal(err)
 			}
-			time.Sleep(1500 * time.Millisecond)
-			_ = second.Process.Signal(syscall.SIGTERM)
-			err := second.Wait()
-			var exit *exec.ExitError
-			if !errors.As(err, &exit) || exit.ExitCode() != 1 || errb.String() != want {
-				t.Errorf("second window: %v, stderr %q; want exit 1 and %q", err, errb.String(), want)
+			waited := make(chan error, 1)
+			go func() { waited <- second.Wait() }()
+			var err error
+			select {
+			case err = <-waited:
+			case <-time.After(15 * time.Second):
+				_ = second.Process.Kill()
+				err = errors.New("the second start did not return within 15 s")
+			}
+			if err != nil || errb.String() != want {
+				t.Errorf("second window: %v, stderr %q; want exit 0 and %q", err, errb.String(), want)
 			}
 		}
 		g.stop(t)
@@ -382,4 +389,197 @@ func TestSmokeUpgradeInWindow(t *testing.T) {
 	}
 	shoot(t, display, filepath.Join(t.TempDir(), "upgraded.png"))
 	g.stop(t)
+}
+
+// Closing the window does not stop Plinth: without a system tray (as
+// under Xvfb) it asks, and kept running it goes on with its schedule and
+// answers commands from other processes — the same commands, the same
+// output — until 'plinth quit' closes it cleanly.
+func TestSmokeStaysResident(t *testing.T) {
+	need(t, "Xvfb", "xdpyinfo", "import", "xdotool")
+	display := xvfb(t)
+	home := t.TempDir()
+	shots, err := filepath.Abs("docs/screenshots")
+	if err != nil {
+		t.Fatal(err)
+	}
+	work, err := filepath.Abs("bin/smoke-resident")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = os.RemoveAll(work)
+	t.Cleanup(func() { _ = os.RemoveAll(work) })
+	dir := filepath.Join(work, "office data")
+	env := []string{"PLINTH_PASSWORD=" + smokePassword}
+	cli := func(args ...string) proc { return plinth(t, env, "", append([]string{"-data", dir}, args...)...) }
+	ifcDir := filepath.Join(work, "ifc")
+	_ = os.MkdirAll(ifcDir, 0o755)
+	sample, err := os.ReadFile(filepath.Join("testdata", "ifc", "samples", "IfcOpenHouse_IFC4.ifc"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(ifcDir, "house.ifc"), sample, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"init"}, {"mkdir", "/House", "--kind", "project"},
+		{"imodel", "create", "/House", "Coordination"},
+		{"connection", "add", "/House/Coordination", "Architecture", "--source", ifcDir, "--map", "house.ifc"}} {
+		if p := cli(args...); p.code != 0 {
+			t.Fatalf("%v: %+v", args, p)
+		}
+	}
+
+	g := startGUI(t, display, home, smokePassword+"\n", "-data", dir, "-password-stdin")
+	time.Sleep(time.Second) // the pages settle after login
+	xenv := append(os.Environ(), "DISPLAY="+display)
+	search := func() string {
+		c := exec.Command("xdotool", "search", "--onlyvisible", "--name", "^Plinth$")
+		c.Env = xenv
+		out, _ := c.Output()
+		return strings.TrimSpace(string(out))
+	}
+	wid := search()
+	// The window manager's close button (WM_DELETE_WINDOW).
+	wmclose := exec.Command("python3", "scripts/wmclose.py", wid)
+	wmclose.Env = xenv
+	if out, err := wmclose.CombinedOutput(); err != nil {
+		t.Fatalf("wmclose: %v %s", err, out)
+	}
+	shoot(t, display, filepath.Join(shots, "keep-running.png"))
+	// "Keep running" is the dialog's right-hand, default button.
+	click := exec.Command("xdotool", "mousemove", "619", "425", "click", "1")
+	click.Env = xenv
+	if err := click.Run(); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); search() != ""; time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the window is still on screen after Keep running")
+		}
+	}
+	select {
+	case err := <-g.done:
+		t.Fatalf("Plinth ended when its window was closed: %v; stderr %s", err, g.stderr.String())
+	default:
+	}
+
+	// Commands from another process run inside the hidden window.
+	var st struct {
+		DataFolder  string `json:"dataFolder"`
+		Initialised bool   `json:"initialised"`
+	}
+	if p := cli("status", "--json"); p.code != 0 || json.Unmarshal([]byte(p.out), &st) != nil || st.DataFolder != dir || !st.Initialised {
+		t.Fatalf("status --json beside the hidden window: %+v", p)
+	}
+	if p := cli("import", "--to", "/House", ifcDir); p.code != 0 || !strings.HasPrefix(p.out, "Imported 1 file") {
+		t.Fatalf("import beside the hidden window: %+v", p)
+	}
+	var check struct{ Consistent bool }
+	if p := cli("check", "--json"); p.code != 0 || json.Unmarshal([]byte(p.out), &check) != nil || !check.Consistent {
+		t.Fatalf("check --json beside the hidden window: %+v", p)
+	}
+	if p := cli("connection", "sync", "/House/Coordination", "Architecture"); p.code != 0 || !strings.Contains(p.out, "inserted") {
+		t.Fatalf("connection sync beside the hidden window: %+v", p)
+	}
+	var first struct{ ID string }
+	if p := cli("backup", "--level", "2", "--json"); p.code != 0 || json.Unmarshal([]byte(p.out), &first) != nil || first.ID == "" {
+		t.Fatalf("backup --level 2 --json beside the hidden window: %+v", p)
+	}
+	if p := plinth(t, []string{"PLINTH_PASSWORD=wrong"}, "", "-data", dir, "user", "list"); p.code != 1 || !strings.Contains(p.stderr, "Wrong user name or password") {
+		t.Fatalf("a wrong password over the endpoint: %+v", p)
+	}
+
+	// A full backup scheduled a minute ahead happens with the window closed.
+	at := time.Now().Add(time.Minute)
+	if at.Second() > 45 {
+		at = at.Add(time.Minute)
+	}
+	if p := cli("backup", "schedule", "daily", at.Format("15:04")); p.code != 0 || !strings.Contains(p.out, "the next one starts") {
+		t.Fatalf("backup schedule: %+v", p)
+	}
+	backups := func() []struct{ ID string } {
+		var l struct{ Backups []struct{ ID string } }
+		p := cli("backups", "--json")
+		if p.code != 0 || json.Unmarshal([]byte(p.out), &l) != nil {
+			t.Fatalf("backups --json: %+v", p)
+		}
+		return l.Backups
+	}
+	scheduled := func() bool {
+		for _, b := range backups() {
+			if b.ID != first.ID {
+				return true
+			}
+		}
+		return false
+	}
+	for deadline := time.Until(at) + 60*time.Second; !scheduled(); time.Sleep(2 * time.Second) {
+		if deadline -= 2 * time.Second; deadline < 0 {
+			t.Fatalf("no scheduled full backup by %s; stderr %s", at.Add(time.Minute).Format("15:04:05"), g.stderr.String())
+		}
+	}
+
+	// Ctrl+C on a forwarded backup stops it in the window's process and
+	// leaves no backup behind.
+	big := filepath.Join(work, "big")
+	_ = os.MkdirAll(big, 0o755)
+	for i := range 4 {
+		b := make([]byte, 64<<20)
+		_, _ = rand.Read(b)
+		if err := os.WriteFile(filepath.Join(big, fmt.Sprintf("scan-%d.tif", i)), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if p := cli("import", "--to", "/House", big); p.code != 0 {
+		t.Fatalf("import: %+v", p)
+	}
+	before := len(backups())
+	bc := exec.Command(binary, "-data", dir, "backup", "--level", "2")
+	bc.Env = append(os.Environ(), env...)
+	var bErr bytes.Buffer
+	bc.Stderr = &bErr
+	if err := bc.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(400 * time.Millisecond)
+	_ = bc.Process.Signal(os.Interrupt)
+	err = bc.Wait()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 130 || !strings.HasPrefix(bErr.String(), "Stopped") {
+		t.Fatalf("Ctrl+C on a forwarded backup: %v, stderr %q; want exit 130", err, bErr.String())
+	}
+	if after := len(backups()); after != before {
+		t.Fatalf("the cancelled backup left a backup: %d before, %d after", before, after)
+	}
+
+	// Starting Plinth again brings the window back.
+	second := plinth(t, []string{"DISPLAY=" + display, "HOME=" + home}, "", "-data", dir)
+	if second.code != 0 || second.stderr != "Plinth is already running with this data folder; its window was brought forward.\n" {
+		t.Fatalf("second start: %+v", second)
+	}
+	for deadline := time.Now().Add(10 * time.Second); search() == ""; time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the window did not come back")
+		}
+	}
+
+	// plinth quit ends it cleanly, and returns once the folder is free.
+	if p := cli("quit"); p.code != 0 || p.out != "Plinth (the window) is closing.\n" {
+		t.Fatalf("quit: %+v", p)
+	}
+	select {
+	case err := <-g.done:
+		if err != nil {
+			t.Fatalf("Plinth exited with %v after quit; stderr %s", err, g.stderr.String())
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("Plinth still runs 20 s after quit")
+	}
+	if p := cli("user", "list"); p.code != 0 {
+		t.Fatalf("a headless command after quit: %+v", p)
+	}
+	log, _ := os.ReadFile(filepath.Join(dir, "logs", "plinth.log"))
+	if opened, closed := strings.Count(string(log), "msg=opening"), strings.Count(string(log), "msg=closed"); opened != closed {
+		t.Errorf("log shows %d opens and %d clean closes", opened, closed)
+	}
 }

@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/jonboulle/clockwork"
 
+	"codeberg.org/plinth/plinth/app/datadir"
 	"codeberg.org/plinth/plinth/app/localefix"
 	"codeberg.org/plinth/plinth/core/account"
 	"codeberg.org/plinth/plinth/core/backup"
@@ -25,6 +27,7 @@ import (
 	"codeberg.org/plinth/plinth/core/imodel"
 	"codeberg.org/plinth/plinth/core/notify"
 	"codeberg.org/plinth/plinth/core/schedule"
+	"codeberg.org/plinth/plinth/core/text"
 	"codeberg.org/plinth/plinth/core/upgrade"
 	"codeberg.org/plinth/plinth/storage"
 	"codeberg.org/plinth/plinth/storage/fsys"
@@ -65,16 +68,47 @@ func (e *notSetUpError) Error() string {
 func (e *notSetUpError) Is(target error) bool { return target == ErrNotSetUp }
 
 // DefaultDataDir is where Plinth keeps its data: PLINTH_DATA when set, else
-// the per-user configuration folder of the OS ("Plinth" inside it).
+// where the OS keeps a user's application data (datadir.Default):
+// %LOCALAPPDATA%\Plinth, ~/Library/Application Support/Plinth,
+// ~/.local/share/plinth.
 func DefaultDataDir() string {
 	if d := os.Getenv("PLINTH_DATA"); d != "" {
 		return d
 	}
-	base, err := os.UserConfigDir()
-	if err != nil {
-		base = "."
+	return datadir.Default()
+}
+
+// moveDefaultFolder moves a data folder from where Plinth kept it before
+// (datadir.Old) to DefaultDataDir, when Plinth runs on the default folder
+// (no -data, no PLINTH_DATA). It says where in one sentence on stderr. A
+// refusal (data in both places, the old one in use) stops Plinth: running
+// on an empty new folder would hide the office's data.
+func moveDefaultFolder(ctx context.Context, given string, stderr io.Writer) error {
+	if given != "" || os.Getenv("PLINTH_DATA") != "" {
+		return nil
 	}
-	return filepath.Join(base, Name)
+	msg, err := datadir.MoveOld(ctx, func(msg string) { fmt.Fprintln(stderr, text.Safe(msg)) })
+	if err != nil {
+		return err
+	}
+	if msg != "" {
+		fmt.Fprintln(stderr, text.Safe(msg))
+	}
+	return nil
+}
+
+// movedFrom is the old place of a data folder Plinth moved to dir, for
+// the stored backup targets that still point there; "" when dir is not
+// the default folder or nothing was moved.
+func movedFrom(dir string) string {
+	old := datadir.Old()
+	if old == "" || filepath.Clean(dir) != filepath.Clean(datadir.Default()) || filepath.Clean(old) == filepath.Clean(dir) {
+		return ""
+	}
+	if _, err := os.Lstat(old); err == nil {
+		return "" // not moved (it holds no Plinth data, or the move was refused)
+	}
+	return old
 }
 
 // Config says where and how to open Plinth.
@@ -167,6 +201,11 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 			damaged.Advice = restoreAdvice(dir)
 		}
 		return nil, err
+	}
+	if from := movedFrom(dir); from != "" && a.ReadOnly() == nil {
+		if err := a.Backups.RebaseTargets(from); err != nil {
+			a.Log.Warn("point backup targets into the moved data folder", "err", err)
+		}
 	}
 	a.rememberTargets()
 	return a, nil
@@ -417,6 +456,7 @@ func (a *App) ViewServices() views.Services {
 	return views.Services{
 		Accounts: a.Accounts, Files: a.Files, Sync: a.Sync, Notifications: a.Notify, Backups: a.Backups, IModels: a.IModels,
 		DataDir:    a.DataDir,
+		Autostart:  autostartSetting(a.DataDir),
 		Jobs:       func() []schedule.Status { return a.Scheduler.Jobs() },
 		Reschedule: a.ScheduleBackups,
 		Stores: func(ctx context.Context) ([]views.StoreInfo, error) {

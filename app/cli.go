@@ -98,6 +98,7 @@ func init() {
 	commands = append(commands, backupCommands...)
 	commands = append(commands, imodelCommands...)
 	commands = append(commands, hostCommands...)
+	commands = append(commands, autostartCommands...)
 	commands = append(commands,
 		command{"version", "[--json]", "print Plinth's version and the data formats it reads and writes", cmdVersion},
 		command{"help", "[COMMAND]", "list the commands, or say what one does and its flags", cmdHelp},
@@ -139,6 +140,7 @@ type cli struct {
 // the control endpoint and runs there, with the same login, output and
 // exit code.
 func RunCommand(ctx context.Context, g Global, args []string, io IO) int {
+	given := g.DataDir
 	if g.DataDir == "" {
 		g.DataDir = DefaultDataDir()
 	}
@@ -149,6 +151,12 @@ func RunCommand(ctx context.Context, g Global, args []string, io IO) int {
 	if cmd == nil {
 		fmt.Fprintln(io.Err, sentence(fmt.Errorf("unknown command %q; 'plinth help' lists the commands", strings.Join(args, " "))))
 		return ExitUsage
+	}
+	if !cmd.local() || cmd.name == "serve" {
+		if err := moveDefaultFolder(ctx, given, io.Err); err != nil {
+			fmt.Fprintln(io.Err, sentence(err))
+			return ExitFailure
+		}
 	}
 	if !cmd.local() {
 		if code, ok := forward(ctx, g, request{Args: args}, io, 0); ok {

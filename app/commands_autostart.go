@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 
 	"codeberg.org/plinth/plinth/app/autostart"
+	"codeberg.org/plinth/plinth/app/datadir"
+	"codeberg.org/plinth/plinth/views"
 )
 
 // autostartCommands turn starting Plinth at login on and off. They work on
@@ -38,12 +40,15 @@ func autostartEntry(dataDir string) (autostart.Entry, error) {
 	if err != nil {
 		return autostart.Entry{}, fmt.Errorf("data folder %s: %w", dataDir, err)
 	}
-	if base, err := os.UserConfigDir(); err == nil && filepath.Clean(abs) == filepath.Join(base, Name) {
+	if filepath.Clean(abs) == filepath.Clean(datadir.Default()) {
 		return e, nil // DefaultDataDir without PLINTH_DATA
 	}
 	e.DataDir = abs
 	return e, nil
 }
+
+// The window's check box and offer use autostart.Setting.
+var _ views.Autostart = autostart.Setting{}
 
 // autostartSetting is start at login for the window of the data folder
 // dataDir (views.Services.Autostart).
@@ -113,7 +118,7 @@ func cmdAutostartStatus(_ context.Context, c *cli, args []string) error {
 	case s.Starts():
 		fmt.Fprintln(c.io.Out, "Plinth starts hidden in the tray when you log in.")
 	case s.Enabled:
-		fmt.Fprintf(c.io.Out, "Plinth is set to start when you log in, but %s; 'plinth autostart on' points it at this Plinth.\n", s.Problem)
+		fmt.Fprintf(c.io.Out, "Plinth is set to start when you log in, but %s; 'plinth autostart on' sets it up for this Plinth and data folder.\n", s.Problem)
 	case s.Found:
 		fmt.Fprintf(c.io.Out, "Plinth does not start when you log in: %s; 'plinth autostart on' sets it up again.\n", s.Problem)
 	default:

@@ -116,3 +116,23 @@ func TestAutostartCommands(t *testing.T) {
 		t.Fatalf("setting after SetEnabled(true): %v, %v", on, err)
 	}
 }
+
+// The default data folder (where the OS keeps application data) is not
+// written into the entry: it follows the OS's rule at login.
+func TestAutostartDefaultFolderHasNoDataFlag(t *testing.T) {
+	if runtime.GOOS == "windows" || runtime.GOOS == "darwin" {
+		t.Skip("this test writes the XDG autostart entry of Linux and the BSDs")
+	}
+	home := t.TempDir()
+	t.Setenv("HOME", home)
+	t.Setenv("XDG_CONFIG_HOME", filepath.Join(home, "config"))
+	t.Setenv("XDG_DATA_HOME", filepath.Join(home, "data"))
+	t.Setenv("PLINTH_DATA", "")
+	if _, err := runAutostart(t, Global{DataDir: filepath.Join(home, "data", "plinth")}, "on"); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(home, "config", "autostart", "org.plinth.console.desktop"))
+	if err != nil || strings.Contains(string(b), "-data") || !strings.Contains(string(b), " -background\n") {
+		t.Fatalf("entry for the default folder: %v\n%s", err, b)
+	}
+}

@@ -34,7 +34,7 @@ func cmdServe(ctx context.Context, c *cli, args []string) error {
 
 // errServiceHasNoWindow is what a second start of the window hears from
 // plinth serve.
-var errServiceHasNoWindow = errors.New("Plinth is running in the background without a window ('plinth serve', or the Plinth service) with this data folder, so the window cannot open now; stop it with 'plinth quit' (or 'plinth service stop' for the service) and open Plinth again — its commands work meanwhile")
+var errServiceHasNoWindow = errors.New("plinth is running in the background without a window ('plinth serve', or the Plinth service) with this data folder, so the window cannot open now; stop it with 'plinth quit' (or 'plinth service stop' for the service) and open Plinth again — its commands work meanwhile")
 
 // serve holds the data folder without a window until ctx ends or plinth
 // quit asks: the scheduler, notifications and the control endpoint run;
@@ -97,7 +97,7 @@ func cmdQuit(_ context.Context, c *cli, args []string) error {
 			}
 			_ = lock.release()
 		}
-		return fmt.Errorf("Plinth is not running with data folder %s; there is nothing to quit", dir)
+		return fmt.Errorf("plinth is not running with data folder %s; there is nothing to quit", dir)
 	}
 	return c.session.srv.quit(c.session, *force, c)
 }
@@ -110,7 +110,7 @@ func (s *controlServer) quit(sess *session, force bool, c *cli) error {
 	}
 	busy := s.busy(sess)
 	if len(busy) > 0 && !force {
-		return fmt.Errorf("Plinth is busy with %s; run 'plinth quit' again when that has finished, or 'plinth quit --force' to stop it now (work stopped part-way is finished or rolled back at the next start)", strings.Join(busy, ", "))
+		return fmt.Errorf("plinth is busy with %s; run 'plinth quit' again when that has finished, or 'plinth quit --force' to stop it now (work stopped part-way is finished or rolled back at the next start)", strings.Join(busy, ", "))
 	}
 	if len(busy) > 0 {
 		fmt.Fprintf(c.io.Out, "Stopping %s at a safe point; the next start finishes or rolls it back.\n", strings.Join(busy, ", "))

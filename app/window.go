@@ -34,6 +34,12 @@ import (
 // -password-stdin, for scripted starts such as the smoke test). icon is the
 // PNG of the window icon.
 func RunWindow(ctx context.Context, g Global, password string, icon []byte) int {
+	// A data folder where Plinth kept it before moves to where the OS
+	// keeps application data first.
+	if err := moveDefaultFolder(ctx, g.DataDir, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, sentence(err))
+		return openErrorWindow(ctx, err, icon)
+	}
 	if g.DataDir == "" {
 		g.DataDir = DefaultDataDir()
 	}
@@ -62,23 +68,7 @@ func RunWindow(ctx context.Context, g Global, password string, icon []byte) int 
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, sentence(err))
-		// A window that only says why, under an id of its own: it must not
-		// touch the preferences the running Plinth owns. (Without an id,
-		// Fyne takes the id from FyneApp.toml when run from the source
-		// tree, and read the running window's preferences as it wrote them.)
-		// Its preferences hold nothing worth keeping; a damaged file would
-		// only add Fyne's complaint to the one sentence on stderr.
-		_ = tidyPreferences(ID+".open-error", true)
-		fa := fyneapp.NewWithID(ID + ".open-error")
-		if len(icon) > 0 {
-			fa.SetIcon(fyne.NewStaticResource("Icon.png", icon))
-		}
-		w := fa.NewWindow(Name)
-		stop := context.AfterFunc(ctx, func() { fyne.Do(fa.Quit) })
-		defer stop()
-		showOpenError(w, err)
-		w.ShowAndRun()
-		return ExitFailure
+		return openErrorWindow(ctx, err, icon)
 	}
 	fa, w := newMainWindow(a, icon)
 	stop := context.AfterFunc(ctx, func() { fyne.Do(fa.Quit) })
@@ -91,6 +81,28 @@ func RunWindow(ctx context.Context, g Global, password string, icon []byte) int 
 		w.ShowAndRun()
 	}
 	return closeMain(a, m)
+}
+
+// openErrorWindow shows a window that only says why Plinth cannot open its
+// data, and returns exit code 1 when it is closed.
+func openErrorWindow(ctx context.Context, err error, icon []byte) int {
+	// A window under an id of its own: it must not touch the preferences
+	// the running Plinth owns. (Without an id, Fyne takes the id from
+	// FyneApp.toml when run from the source tree, and read the running
+	// window's preferences as it wrote them.) Its preferences hold
+	// nothing worth keeping; a damaged file would only add Fyne's
+	// complaint to the one sentence on stderr.
+	_ = tidyPreferences(ID+".open-error", true)
+	fa := fyneapp.NewWithID(ID + ".open-error")
+	if len(icon) > 0 {
+		fa.SetIcon(fyne.NewStaticResource("Icon.png", icon))
+	}
+	w := fa.NewWindow(Name)
+	stop := context.AfterFunc(ctx, func() { fyne.Do(fa.Quit) })
+	defer stop()
+	showOpenError(w, err)
+	w.ShowAndRun()
+	return ExitFailure
 }
 
 // errNoAnswer means no Plinth answered on the data folder's control

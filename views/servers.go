@@ -51,6 +51,8 @@ type serversPage struct {
 
 	email *emailSection
 
+	autostart *autostartSection // Start Plinth when I log in
+
 	// the open synchronization dialog, for tests
 	plan *planDialog
 }
@@ -125,8 +127,11 @@ func newServersPage(u *UI) *serversPage {
 		container.NewTabItem("File Server Settings", fileTab),
 		container.NewTabItem("Email", container.NewVScroll(p.email.obj)),
 	)
-	top := &widget.Label{Text: "Servers › Manager › Settings", TextStyle: fyne.TextStyle{Bold: true}, SizeName: theme.SizeNameHeadingText}
-	p.obj = container.NewBorder(top, nil, nil, nil, p.tabs)
+	title := &widget.Label{Text: "Servers › Manager › Settings", TextStyle: fyne.TextStyle{Bold: true}, SizeName: theme.SizeNameHeadingText}
+	// Start at login is a setting of this computer, above the tabs of the
+	// servers' settings.
+	p.autostart = newAutostartSection(u)
+	p.obj = container.NewBorder(container.NewVBox(title, p.autostart.obj), nil, nil, nil, p.tabs)
 	return p
 }
 
@@ -135,6 +140,7 @@ func (p *serversPage) content() fyne.CanvasObject { return container.NewPadded(p
 func (p *serversPage) shown() {
 	p.detect(false)
 	p.email.load()
+	p.autostart.load()
 	actor := p.ui.actor
 	var runs []filesync.Run
 	var v files.Versioning

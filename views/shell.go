@@ -141,6 +141,9 @@ type Services struct {
 	Reschedule func() error
 	// DataDir is shown in the header so the admin knows which data is open.
 	DataDir string
+	// Autostart turns starting Plinth at login on and off (the Servers
+	// page, and an offer after the first login); nil hides both.
+	Autostart Autostart
 }
 
 // StartOptions say how the window begins.
@@ -223,6 +226,8 @@ type UI struct {
 	busyWith string // its title
 	// busyNow is busyWith while busy, for other goroutines (Busy).
 	busyNow atomic.Value
+
+	autostartOffered bool // start at login was offered in this window
 }
 
 // New builds the window's UI. Call Start to show the first screen.
@@ -374,6 +379,7 @@ func (u *UI) loggedIn(actor account.Actor, startPage string) {
 	}
 	u.Show(startPage)
 	u.refreshBell()
+	u.offerAutostart()
 }
 
 // refreshBell shows the number of unread notifications in the header.

@@ -180,6 +180,9 @@ func TestEnableRefusesRelativePaths(t *testing.T) {
 
 // The XDG folder: XDG_CONFIG_HOME when absolute, else ~/.config.
 func TestXDGPlace(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("Unix paths and permissions")
+	}
 	for _, tc := range []struct{ xdg, want string }{
 		{"/x/conf", "/x/conf/autostart/org.plinth.console.desktop"},
 		{"", "/home/ann/.config/autostart/org.plinth.console.desktop"},
@@ -202,6 +205,9 @@ func TestXDGPlace(t *testing.T) {
 // The macOS writer on this system's files: the launch agent is written
 // under ~/Library/LaunchAgents, read back, and removed.
 func TestLaunchAgentPlace(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("Unix paths and permissions")
+	}
 	home := t.TempDir()
 	p, err := launchAgentPlace(func(k string) string { return map[string]string{"HOME": home}[k] })
 	if err != nil {

@@ -166,7 +166,9 @@ func oldInUse(from, to string) error {
 // no format.json), or is the new one (macOS). A refusal leaves both
 // folders as they were, and is one sentence naming both and what to do:
 // the new folder holds Plinth data too (ErrBothHaveData) or other files
-// (ErrNewNotEmpty), or another Plinth holds the old one (ErrOldInUse).
+// (ErrNewNotEmpty), or another Plinth holds the old one (ErrOldInUse;
+// the new folder is looked at only once the old one is held, so this
+// comes first).
 //
 // A refusal, like any other error, is meant to stop Plinth: starting on
 // the new folder would set up an empty Plinth there, and an admin would
@@ -188,4 +190,17 @@ func MoveOld(ctx context.Context, announce func(msg string)) (string, error) {
 	}
 	m := &mover{fs: osFS, announce: announce, where: osName(runtime.GOOS)}
 	return m.move(ctx, from, to)
+}
+
+// Rebase returns where a path that lay in the data folder from lies once
+// the folder moved to to: the same place inside to, and true. A path
+// outside from is returned as it is, with false. Settings that hold an
+// absolute path into the data folder (a backup target chosen as
+// <data>/backups/full, say) go through it after a move.
+func Rebase(p, from, to string) (string, bool) {
+	rel, err := filepath.Rel(filepath.Clean(from), filepath.Clean(p))
+	if err != nil || !filepath.IsAbs(p) || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+		return p, false
+	}
+	return filepath.Join(to, rel), true
 }

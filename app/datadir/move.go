@@ -47,6 +47,9 @@ func (m *mover) move(ctx context.Context, from, to string) (string, error) {
 		return "", err
 	}
 	from, to = filepath.Clean(from), filepath.Clean(to)
+	if from == to {
+		return "", nil
+	}
 	m.sweep(filepath.Dir(from), asidePrefix)
 	fromInfo, err := m.fs.Lstat(from)
 	switch {
@@ -57,9 +60,9 @@ func (m *mover) move(ctx context.Context, from, to string) (string, error) {
 	case !holdsData(from):
 		return "", nil
 	}
-	if same, err := m.checkTarget(from, to); err != nil || same {
-		return "", err
-	}
+	// What is at the new place is looked at only under the lock: another
+	// Plinth moving the folder at this moment would make it look as if
+	// both held data.
 	lock, ok, gone, err := lockOld(from)
 	switch {
 	case gone:
@@ -99,11 +102,15 @@ func (m *mover) move(ctx context.Context, from, to string) (string, error) {
 		return "", fmt.Errorf("move data folder %s to %s: %w", from, to, err)
 	}
 	if openBlocksRename {
-		if lock, ok, gone, err = lockOld(from); gone || err != nil || !ok {
-			if err == nil {
-				err = oldInUse(from, to)
-			}
+		// The lock went for the rename; the copy needs it again.
+		lock, ok, gone, err = lockOld(from)
+		switch {
+		case gone:
+			return "", nil
+		case err != nil:
 			return "", err
+		case !ok:
+			return "", oldInUse(from, to)
 		}
 		defer lock.release()
 	}
@@ -306,7 +313,7 @@ func (m *mover) treeSize(dir string) (int64, error) {
 // copyDir copies what is in the folder src into the existing folder dst,
 // then gives dst src's permission and time and fsyncs it. The lock file
 // at the top is not copied: it is held, and the next Plinth writes its
-// own. Links are copied as links, with the same target.
+// own; nor are sockets. Links are copied as links, with the same target.
 func (m *mover) copyDir(ctx context.Context, src, dst string, srcInfo fs.FileInfo, top bool) error {
 	ents, err := m.fs.ReadDir(src)
 	if err != nil {
@@ -331,6 +338,10 @@ func (m *mover) copyDir(ctx context.Context, src, dst string, srcInfo fs.FileInf
 			if err = m.fs.MkdirAll(d, 0o700); err == nil {
 				err = m.copyDir(ctx, s, d, fi, false)
 			}
+		case mode&fs.ModeSocket != 0:
+			// A control endpoint (plinth.sock) left by a Plinth that died:
+			// it means nothing elsewhere, and the next Plinth makes its own.
+			continue
 		case mode&fs.ModeSymlink != 0:
 			var target string
 			if target, err = os.Readlink(s); err == nil {

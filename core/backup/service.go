@@ -133,6 +133,9 @@ func (s *Service) Level2() (Level2Settings, error) {
 		c = got
 		return err
 	})
+	if c.Target == "" {
+		c.Target = s.defaults2().Target
+	}
 	return c, err
 }
 
@@ -158,12 +161,12 @@ func (s *Service) SetLevel2(ctx context.Context, actor account.Actor, c Level2Se
 	if err := storage.CheckFolder(c.Target); err != nil {
 		return fmt.Errorf("backup target: %w", err)
 	}
-	return s.mgr.Update(func(tx *storage.Tx) error { return settings2.Put(tx, "backup2", c) })
+	return s.mgr.Update(func(tx *storage.Tx) error { return settings2.Put(tx, "backup2", s.stored2(c)) })
 }
 
 // Level1 returns the snapshot settings.
 func (s *Service) Level1() (Level1Settings, error) {
-	c := Level1Settings{Target: filepath.Join(s.dataDir, "backups", "snapshots")}
+	c := s.defaults1()
 	err := s.mgr.View(func(tx *storage.Tx) error {
 		got, err := settings1.Get(tx, "backup1")
 		if errors.Is(err, storage.ErrNotFound) {
@@ -172,7 +175,58 @@ func (s *Service) Level1() (Level1Settings, error) {
 		c = got
 		return err
 	})
+	if c.Target == "" {
+		c.Target = s.defaults1().Target
+	}
 	return c, err
+}
+
+func (s *Service) defaults1() Level1Settings {
+	return Level1Settings{Target: filepath.Join(s.dataDir, "backups", "snapshots")}
+}
+
+// stored2 is c as stored: the default target as "", so that it follows
+// the data folder when that moves.
+func (s *Service) stored2(c Level2Settings) Level2Settings {
+	if filepath.Clean(c.Target) == s.defaults2().Target {
+		c.Target = ""
+	}
+	return c
+}
+
+// RebaseTargets points the stored backup targets that lay inside the data
+// folder's old place from to the same place inside the data folder now
+// (Plinth moved its data folder). It is no user's action: the move
+// happened at start, before anyone logged in.
+func (s *Service) RebaseTargets(from string) error {
+	rebase := func(p string) string {
+		rel, err := filepath.Rel(from, p)
+		if p == "" || err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) || filepath.IsAbs(rel) {
+			return p
+		}
+		return filepath.Join(s.dataDir, rel)
+	}
+	return s.mgr.Update(func(tx *storage.Tx) error {
+		c1, err := settings1.Get(tx, "backup1")
+		if err == nil {
+			if c1.Target = rebase(c1.Target); c1.Target == s.defaults1().Target {
+				c1.Target = ""
+			}
+			err = settings1.Put(tx, "backup1", c1)
+		}
+		if err != nil && !errors.Is(err, storage.ErrNotFound) {
+			return err
+		}
+		c2, err := settings2.Get(tx, "backup2")
+		if err == nil {
+			c2.Target = rebase(c2.Target)
+			err = settings2.Put(tx, "backup2", s.stored2(c2))
+		}
+		if err != nil && !errors.Is(err, storage.ErrNotFound) {
+			return err
+		}
+		return nil
+	})
 }
 
 // SetLevel1 changes where snapshots go. Snapshots taken so far stay where
@@ -187,6 +241,9 @@ func (s *Service) SetLevel1(ctx context.Context, actor account.Actor, c Level1Se
 	}
 	if err := storage.CheckFolder(c.Target); err != nil {
 		return fmt.Errorf("snapshot target: %w", err)
+	}
+	if c.Target == s.defaults1().Target {
+		c.Target = "" // the default: it follows the data folder when that moves
 	}
 	return s.mgr.Update(func(tx *storage.Tx) error { return settings1.Put(tx, "backup1", c) })
 }
@@ -212,7 +269,7 @@ func (s *Service) SetPassphrase(ctx context.Context, actor account.Actor, passph
 			return err
 		}
 	}
-	return s.mgr.Update(func(tx *storage.Tx) error { return settings2.Put(tx, "backup2", c) })
+	return s.mgr.Update(func(tx *storage.Tx) error { return settings2.Put(tx, "backup2", s.stored2(c)) })
 }
 
 // Level3 returns the OS snapshot settings.
