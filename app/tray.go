@@ -44,6 +44,8 @@ type resident struct {
 	attention fyne.Resource // the icon with a mark: something needs attention
 	normal    fyne.Resource
 	stop      context.CancelFunc
+	stopped   chan struct{} // closed when the refresh has stopped
+	shown     string        // the state line the tray shows now
 }
 
 // makeResident sets up the tray (where there is one) and the close
@@ -63,9 +65,10 @@ func makeResident(a *App, fa fyne.App, w fyne.Window, ui *views.UI, icon []byte)
 		d.SetSystemTrayWindow(w)
 		r.refreshTray()
 		ctx, cancel := context.WithCancel(context.Background())
-		r.stop = cancel
+		r.stop, r.stopped = cancel, make(chan struct{})
 		go func() {
-			t := time.NewTicker(30 * time.Second)
+			defer close(r.stopped)
+			t := time.NewTicker(5 * time.Second)
 			defer t.Stop()
 			for {
 				select {
@@ -81,10 +84,11 @@ func makeResident(a *App, fa fyne.App, w fyne.Window, ui *views.UI, icon []byte)
 	return r
 }
 
-// close stops the tray's refresh.
+// close stops the tray's refresh, before the stores close.
 func (r *resident) close() {
 	if r.stop != nil {
 		r.stop()
+		<-r.stopped
 	}
 }
 
@@ -157,6 +161,10 @@ func (r *resident) refreshTray() {
 		return
 	}
 	line, attention := trayState(r.a.Scheduler.Jobs(), time.Now())
+	if line == r.shown {
+		return // unchanged: the desktop's panel is not bothered
+	}
+	r.shown = line
 	state := fyne.NewMenuItem(line, nil)
 	state.Disabled = true
 	menu := fyne.NewMenu(Name,
@@ -167,7 +175,6 @@ func (r *resident) refreshTray() {
 			if err := r.a.Scheduler.RunSoon("backup.level2"); err != nil {
 				r.a.Log.Warn("back up now from the tray", "err", err)
 			}
-			r.refreshTray()
 		}),
 		fyne.NewMenuItemSeparator(),
 		fyne.NewMenuItem("Quit Plinth", r.quit),
