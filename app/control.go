@@ -326,7 +326,7 @@ func (a *App) ServeControl(h Holder) error {
 	if err != nil {
 		return fmt.Errorf("control endpoint %s: %w", path, err)
 	}
-	if err := os.Chmod(path, 0o600); err != nil {
+	if err := restrictSocket(path); err != nil {
 		_ = ln.Close()
 		return fmt.Errorf("control endpoint %s: %w", path, err)
 	}

@@ -8,6 +8,10 @@ import (
 	"syscall"
 )
 
+// restrictSocket lets only the owner connect: connecting needs write
+// permission on the socket file.
+func restrictSocket(path string) error { return os.Chmod(path, 0o600) }
+
 // privateDir makes dir (the socket's folder when the data folder's path
 // is too long for a socket) a folder only this user can enter.
 func privateDir(dir string) error {
