@@ -66,6 +66,9 @@ func run() int {
 	if fs.NArg() > 0 {
 		return app.RunCommand(ctx, g, fs.Args(), app.StdIO())
 	}
+	if code, ok := handWindowOver(g.PasswordStdin); ok {
+		return code
+	}
 	password := ""
 	if g.PasswordStdin {
 		line, err := bufio.NewReader(os.Stdin).ReadString('\n')

@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 
 	"codeberg.org/plinth/plinth/app/autostart"
 	"codeberg.org/plinth/plinth/app/datadir"
+	"codeberg.org/plinth/plinth/app/winexe"
 	"codeberg.org/plinth/plinth/views"
 )
 
@@ -31,6 +33,9 @@ func autostartEntry(dataDir string) (autostart.Entry, error) {
 	}
 	if resolved, err := filepath.EvalSymlinks(exe); err == nil {
 		exe = resolved
+	}
+	if gui := winexe.GUI(runtime.GOOS, exe); gui != "" {
+		exe = gui // the console build registers Plinth.exe: no console window at login
 	}
 	e := autostart.Entry{Exe: exe}
 	if dataDir == "" {

@@ -1,8 +1,11 @@
 #!/bin/sh
 # Installs what Plinth needs, if it is missing.
 #   scripts/deps.sh build   the compiler and the graphics headers Fyne needs
-#   scripts/deps.sh test    the same, plus Xvfb, ImageMagick and xdotool for the
-#                           real-window smoke test (Linux)
+#   scripts/deps.sh test    the same, plus Xvfb, ImageMagick, xdotool, a D-Bus
+#                           daemon and python3 for the real-window smoke test,
+#                           and mingw-w64 for the Windows cross-build (Linux)
+#   scripts/deps.sh cross   mingw-w64 and zip, to build for Windows on Linux
+#                           (make cross-windows, make package-windows)
 # On Debian and Ubuntu it installs packages with apt-get (as root, or with
 # sudo). Elsewhere it says what to install and stops.
 set -eu
@@ -26,9 +29,19 @@ check_go() {
 linux() {
 	pkgs="gcc pkg-config libgl1-mesa-dev xorg-dev libxkbcommon-dev"
 	if [ "$mode" = test ]; then
-		pkgs="$pkgs xvfb imagemagick xdotool x11-utils"
+		# dbus-daemon: a session bus for the tray smoke test; python3 sends
+		# the window manager's close (scripts/wmclose.py); mingw-w64 builds
+		# the Windows binary (make cross-windows, part of make test).
+		pkgs="$pkgs xvfb imagemagick xdotool x11-utils dbus-daemon python3 gcc-mingw-w64-x86-64"
+	fi
+	if [ "$mode" = cross ]; then
+		pkgs="gcc-mingw-w64-x86-64 zip"
 	fi
 	if ! command -v dpkg-query >/dev/null 2>&1; then
+		if [ "$mode" = cross ]; then
+			for c in x86_64-w64-mingw32-gcc zip; do command -v $c >/dev/null 2>&1 || { say "Install mingw-w64 (x86_64-w64-mingw32-gcc) and zip (on Fedora: mingw64-gcc zip)."; exit 1; }; done
+			return
+		fi
 		for c in gcc; do command -v $c >/dev/null 2>&1 || { say "Install a C compiler (gcc) and the X11/OpenGL development headers (on Fedora: gcc libXcursor-devel libXrandr-devel mesa-libGL-devel libXi-devel libXinerama-devel libXxf86vm-devel libxkbcommon-devel)."; exit 1; }; done
 		return
 	fi
@@ -60,12 +73,20 @@ darwin() {
 		say "Install the Xcode command line tools first: xcode-select --install"
 		exit 1
 	fi
+	if [ "$mode" = cross ] && ! command -v x86_64-w64-mingw32-gcc >/dev/null 2>&1; then
+		say "Building for Windows needs mingw-w64: brew install mingw-w64"
+		exit 1
+	fi
 }
 
 windows() {
 	if ! command -v gcc >/dev/null 2>&1; then
 		say "Install a C compiler for cgo: in an MSYS2 MinGW 64-bit shell run"
 		say "  pacman -S --needed mingw-w64-x86_64-gcc mingw-w64-x86_64-toolchain make"
+		exit 1
+	fi
+	if [ "$mode" = cross ] && ! command -v zip >/dev/null 2>&1; then
+		say "make package-windows needs zip: pacman -S --needed zip"
 		exit 1
 	fi
 }
