@@ -90,8 +90,8 @@ func TestEveryCommandWorksThroughTheRunningPlinth(t *testing.T) {
 		{[]string{"connection", "report", "/Tower/Coordination", "Grid", "--csv"}, 0, ""},
 		{[]string{"connection", "rename", "/Tower/Coordination", "Grid", "Structural grid"}, 0, ""},
 		{[]string{"connection", "schedule", "/Tower/Coordination", "Structural grid", "daily", "01:00"}, 0, ""},
-		{[]string{"connection", "owner", "/Tower/Coordination", "Structural grid", "anna"}, 1, ""}, // anna has not worked with it
-		{[]string{"connection", "map", "/Tower/Coordination", "Structural grid", "notes.txt"}, 1, ""}, // not an IFC file
+		{[]string{"connection", "owner", "/Tower/Coordination", "Structural grid", "anna"}, 1, ""},                        // anna has not worked with it
+		{[]string{"connection", "map", "/Tower/Coordination", "Structural grid", "notes.txt"}, 1, ""},                     // not an IFC file
 		{[]string{"connection", "unmap", "/Tower/Coordination", "Structural grid", "grid.ifc", "--keep-elements"}, 0, ""}, // its last file: it goes
 		{[]string{"connection", "add", "/Tower/Coordination", "Grid again", "--source", ".", "--map", "grid.ifc"}, 0, ""},
 		{[]string{"connection", "rm", "/Tower/Coordination", "Grid again", "--delete-elements"}, 0, ""},

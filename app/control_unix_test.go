@@ -88,4 +88,3 @@ func TestDialAsAnotherUser(t *testing.T) {
 	}
 	os.Exit(5)
 }
-
