@@ -450,8 +450,10 @@ func cmdHelp(ctx context.Context, c *cli, args []string) error {
 		return nil
 	}
 	fmt.Fprintln(c.io.Out, "Plinth keeps an office's BIM collaboration data safe.")
-	fmt.Fprintln(c.io.Out, "\nUsage: plinth [-data DIR] [-user NAME] [-password-stdin] [COMMAND]")
-	fmt.Fprintln(c.io.Out, "Without a command Plinth opens its window.")
+	fmt.Fprintln(c.io.Out, "\nUsage: plinth [-data DIR] [-user NAME] [-password-stdin] [-background] [COMMAND]")
+	fmt.Fprintln(c.io.Out, "Without a command Plinth opens its window (-background: hidden in the tray).")
+	fmt.Fprintln(c.io.Out, "While Plinth runs (its window, the tray or 'plinth serve'), a command runs inside it;")
+	fmt.Fprintln(c.io.Out, "'plinth COMMAND --help' or 'plinth help COMMAND' says what a command does.")
 	fmt.Fprintln(c.io.Out, "\nCommands:")
 	// Like go help: the command and its arguments, the summary below.
 	for _, cmd := range commands {
@@ -460,6 +462,7 @@ func cmdHelp(ctx context.Context, c *cli, args []string) error {
 	fmt.Fprintln(c.io.Out, "\nThe data folder is", DefaultDataDir(), "unless -data or PLINTH_DATA says otherwise.")
 	fmt.Fprintln(c.io.Out, "Passwords come from PLINTH_PASSWORD (and PLINTH_NEW_PASSWORD for new ones),")
 	fmt.Fprintln(c.io.Out, "from standard input with -password-stdin, or from a prompt.")
+	fmt.Fprintln(c.io.Out, "Exit status: 0 success, 1 failure, 2 bad usage, 130 stopped by Ctrl+C.")
 	return nil
 }
 
