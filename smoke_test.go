@@ -279,6 +279,11 @@ func TestSmokeRealWindow(t *testing.T) {
 	shoot(t, display, filepath.Join(shots, "login.png"))
 	g.stop(t)
 
+	// The first login offers to start Plinth at login, once.
+	g = startGUI(t, display, home, smokePassword+"\n", "-data", dir, "-password-stdin")
+	shoot(t, display, filepath.Join(shots, "autostart-offer.png"))
+	g.stop(t)
+
 	for _, page := range []string{"projects", "servers", "backups", "imodels", "notifications", "users"} {
 		g := startGUI(t, display, home, smokePassword+"\n", "-data", dir, "-password-stdin", "-page", page)
 		shoot(t, display, filepath.Join(shots, page+".png"))

@@ -119,6 +119,9 @@ func (u *UI) offerAutostart() {
 }
 
 func (u *UI) showAutostartOffer(a Autostart) {
+	// Offered once, answered or not: a window closed without an answer is
+	// an answer too, and the Servers page has the setting.
+	u.app.Preferences().SetBool(prefAutostartOffered, true)
 	msg := &widget.Label{Wrapping: fyne.TextWrapWord, Text: "Plinth can start hidden in the tray when you log in to this computer, " +
 		"so scheduled backups run without anyone opening it. You can change this later on the Servers page."}
 	dialog.ShowCustomConfirm("Start Plinth when you log in?", "Start at login", "Not now",

@@ -79,9 +79,11 @@ var whenLabels = []string{"Manually", "Daily", "Weekly on Sunday"}
 
 func newBackupsPage(u *UI) *backupsPage {
 	p := &backupsPage{ui: u, fullSel: -1, snapSel: -1, verified: map[string]bool{}}
+	// A tab scrolls rather than heighten a small window; with room, its
+	// list takes what is left.
 	p.tabs = container.NewAppTabs(
-		container.NewTabItem("Full data (level 2)", p.level2()),
-		container.NewTabItem("Projects and libraries (level 1)", p.level1()),
+		container.NewTabItem("Full data (level 2)", container.NewVScroll(p.level2())),
+		container.NewTabItem("Projects and libraries (level 1)", container.NewVScroll(p.level1())),
 		container.NewTabItem("OS snapshot (level 3)", p.level3()),
 		container.NewTabItem("History", p.history()),
 	)
@@ -179,7 +181,7 @@ func (p *backupsPage) level2() fyne.CanvasObject {
 			widget.NewLabel("daily and"), container.NewGridWrap(fyne.NewSize(60, p.keepWeekly.MinSize().Height), p.keepWeekly), widget.NewLabel("weekly backups"))),
 	)
 	top := container.NewVBox(
-		widget.NewLabel("Both stores in one consistent backup, taken while Plinth runs: a full backup, then incrementals that store only what changed."),
+		&widget.Label{Wrapping: fyne.TextWrapWord, Text: "Both stores in one consistent backup, taken while Plinth runs: a full backup, then incrementals that store only what changed."},
 		form, container.NewHBox(save, pass), p.encryption, widget.NewSeparator(),
 		container.NewHBox(p.backupNow, p.restore, p.verify, layout.NewSpacer()), p.jobs)
 	return container.NewBorder(top, nil, nil, nil, p.fullList)
@@ -216,14 +218,15 @@ func (p *backupsPage) level1() fyne.CanvasObject {
 	p.snapList.OnSelected = func(i widget.ListItemID) { p.snapSel = i; p.updateSnapButtons() }
 	p.updateSnapButtons()
 	top := container.NewVBox(
-		widget.NewLabel("Each project's and library's files, one snapshot at a time; unchanged contents are stored once."),
+		&widget.Label{Wrapping: fyne.TextWrapWord, Text: "Each project's and library's files, one snapshot at a time; unchanged contents are stored once."},
 		container.NewBorder(nil, nil, widget.NewLabel("Snapshot folder"), container.NewHBox(browse, saveTarget), p.snapTarget),
 		container.NewBorder(nil, nil, widget.NewLabel("Project or library"), nil, p.item),
 		p.snapSched,
 		container.NewHBox(p.snapMode, widget.NewLabel("at"), container.NewGridWrap(fyne.NewSize(70, p.snapAt.MinSize().Height), p.snapAt),
 			widget.NewLabel("keep last"), container.NewGridWrap(fyne.NewSize(60, p.snapKeep.MinSize().Height), p.snapKeep), saveSched),
 		widget.NewSeparator(),
-		container.NewHBox(p.snapNow, p.rollBack, p.asNew, p.exportSnap, layout.NewSpacer(), importSnap))
+		container.NewHBox(p.snapNow, layout.NewSpacer(), importSnap),
+		container.NewHBox(p.rollBack, p.asNew, p.exportSnap)) // on the snapshot selected below
 	return container.NewBorder(top, nil, nil, nil, p.snapList)
 }
 
@@ -254,7 +257,7 @@ func (p *backupsPage) level3() fyne.CanvasObject {
 		widget.NewFormItem("Schedule", container.NewHBox(p.osWhen, container.NewGridWrap(fyne.NewSize(80, p.osAt.MinSize().Height), p.osAt))),
 	)
 	return container.NewVScroll(container.NewVBox(
-		widget.NewLabel("A command that takes a snapshot of the whole machine or VM. Plinth runs it and keeps its exit status and output."),
+		&widget.Label{Wrapping: fyne.TextWrapWord, Text: "A command that takes a snapshot of the whole machine or VM. Plinth runs it and keeps its exit status and output."},
 		form, container.NewHBox(save, run), p.osResult))
 }
 

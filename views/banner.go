@@ -8,7 +8,6 @@ import (
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/canvas"
 	"fyne.io/fyne/v2/container"
-	"fyne.io/fyne/v2/layout"
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
@@ -36,12 +35,15 @@ const (
 
 // Banner is the bar across the top of the window: yellow while long work
 // (a full synchronization, a restore) runs, with progress and Cancel; green
-// when it finished; red when it failed. Its methods must run on the UI
+// when it finished; red when it failed. A long message wraps onto more
+// lines rather than widen the window. Its methods must run on the UI
 // goroutine; from other goroutines wrap them in fyne.Do.
 type Banner struct {
 	obj    *fyne.Container
 	bg     *canvas.Rectangle
-	text   *canvas.Text
+	text   *widget.Label
+	ink    *bannerInk // the text's colour
+	inked  *container.ThemeOverride
 	bar    *widget.ProgressBar
 	cancel *widget.Button
 	close  *widget.Button
@@ -52,10 +54,11 @@ type Banner struct {
 func newBanner() *Banner {
 	b := &Banner{
 		bg:   canvas.NewRectangle(BannerRunning),
-		text: canvas.NewText("", bannerDark),
+		text: &widget.Label{TextStyle: fyne.TextStyle{Bold: true}, Wrapping: fyne.TextWrapWord},
+		ink:  &bannerInk{fg: bannerDark},
 		bar:  &widget.ProgressBar{Min: 0, Max: 1},
 	}
-	b.text.TextStyle.Bold = true
+	b.inked = container.NewThemeOverride(b.text, b.ink)
 	b.cancel = &widget.Button{Text: "Cancel", Icon: theme.CancelIcon(), OnTapped: func() {
 		if b.onStop != nil {
 			b.cancel.Disable()
@@ -65,7 +68,7 @@ func newBanner() *Banner {
 	}}
 	b.close = &widget.Button{Icon: theme.WindowCloseIcon(), Importance: widget.LowImportance, OnTapped: b.Hide}
 	barBox := container.NewGridWrap(fyne.NewSize(220, b.bar.MinSize().Height), b.bar)
-	row := container.NewHBox(b.text, layout.NewSpacer(), barBox, b.cancel, b.close)
+	row := container.NewBorder(nil, nil, nil, container.NewHBox(barBox, b.cancel, b.close), b.inked)
 	b.obj = container.NewStack(b.bg, container.NewPadded(row))
 	b.obj.Hide()
 	return b
@@ -98,8 +101,7 @@ func (b *Banner) Progress(r progress.Report, text string) {
 		return
 	}
 	if text != "" {
-		b.text.Text = text
-		b.text.Refresh()
+		b.text.SetText(text)
 	}
 	if r.Total > 0 {
 		b.bar.SetValue(float64(r.Done) / float64(r.Total))
@@ -133,11 +135,11 @@ func (b *Banner) finish(state BannerState, bg color.Color, text string) {
 
 func (b *Banner) paint(bg, fg color.Color, text string) {
 	b.bg.FillColor = bg
-	b.text.Color = fg
+	b.ink.fg = fg
 	b.text.Text = text
 	b.obj.Show()
 	b.bg.Refresh()
-	b.text.Refresh()
+	b.inked.Refresh()
 }
 
 // Hide removes the bar.
@@ -145,3 +147,21 @@ func (b *Banner) Hide() {
 	b.state, b.onStop = BannerHidden, nil
 	b.obj.Hide()
 }
+
+// bannerInk is the app's theme with the banner's text colour: dark on
+// yellow, white on green and red. It asks the app's settings for the rest:
+// theme.Current would return bannerInk itself while the banner renders.
+type bannerInk struct{ fg color.Color }
+
+func (t *bannerInk) app() fyne.Theme { return fyne.CurrentApp().Settings().Theme() }
+
+func (t *bannerInk) Color(n fyne.ThemeColorName, v fyne.ThemeVariant) color.Color {
+	if n == theme.ColorNameForeground {
+		return t.fg
+	}
+	return t.app().Color(n, v)
+}
+
+func (t *bannerInk) Font(s fyne.TextStyle) fyne.Resource     { return t.app().Font(s) }
+func (t *bannerInk) Icon(n fyne.ThemeIconName) fyne.Resource { return t.app().Icon(n) }
+func (t *bannerInk) Size(n fyne.ThemeSizeName) float32       { return t.app().Size(n) }

@@ -120,8 +120,10 @@ func newIModelsPage(u *UI) *imodelsPage {
 	})
 	p.pick.PlaceHolder = "(no iModel yet)"
 	p.newModel = &widget.Button{Text: "New iModel…", Icon: theme.ContentAddIcon(), OnTapped: p.showNewIModel}
+	// The connection's details scroll rather than heighten a small window;
+	// with room, its tables take what is left.
 	p.tabs = container.NewAppTabs(
-		container.NewTabItem("Connections", p.connectionsTab()),
+		container.NewTabItem("Connections", container.NewVScroll(p.connectionsTab())),
 		container.NewTabItem("Elements", p.elementsTab()),
 		container.NewTabItem("Changesets", p.changesetsTab()),
 	)
@@ -196,8 +198,11 @@ func (p *imodelsPage) connectionsTab() fyne.CanvasObject {
 	history := container.NewBorder(container.NewHBox(widget.NewLabel("Runs"), layout.NewSpacer(), p.showReport, p.exportJSON, p.exportCSV),
 		nil, nil, nil, p.runTable)
 	split := container.NewVSplit(files, history)
+	// Two rows: the connection and its mapped files, so that both fit
+	// beside the list of connections in a small window.
 	detail := container.NewBorder(container.NewVBox(p.connInfo,
-		container.NewHBox(p.syncNow, p.rename, p.sched, p.owner, p.mapBtn, p.unmap, p.del)), nil, nil, nil, split)
+		container.NewHBox(p.syncNow, p.rename, p.sched, p.owner),
+		container.NewHBox(p.mapBtn, p.unmap, p.del)), nil, nil, nil, split)
 	left := container.NewBorder(nil, p.newConn, nil, nil, p.connList)
 	body := container.NewHSplit(left, detail)
 	body.Offset = 0.22

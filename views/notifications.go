@@ -6,7 +6,6 @@ import (
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
-	"fyne.io/fyne/v2/layout"
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
@@ -27,12 +26,12 @@ type notificationsPage struct {
 }
 
 func newNotificationsPage(u *UI) *notificationsPage {
-	p := &notificationsPage{ui: u, note: widget.NewLabel(""), rows: container.NewVBox()}
+	p := &notificationsPage{ui: u, note: &widget.Label{Wrapping: fyne.TextWrapWord}, rows: container.NewVBox()}
 	readAll := &widget.Button{Text: "Mark all read", Icon: theme.ConfirmIcon(), OnTapped: func() { p.markRead("") }}
 	settings := &widget.Button{Text: "Settings…", Icon: theme.SettingsIcon(), OnTapped: p.showSettings}
 	head := container.NewVBox(
 		&widget.Label{Text: "Notifications", TextStyle: fyne.TextStyle{Bold: true}, SizeName: theme.SizeNameHeadingText},
-		container.NewHBox(p.note, layout.NewSpacer(), readAll, settings))
+		container.NewBorder(nil, nil, nil, container.NewHBox(readAll, settings), p.note))
 	p.obj = container.NewBorder(head, nil, nil, nil, container.NewVScroll(p.rows))
 	return p
 }

@@ -62,12 +62,17 @@ func (p *notificationsPage) buildPrefs(prefs []notify.Preference, ready bool, wh
 	default:
 		pd.reason.SetText("E-mail works; choose what you want by e-mail.")
 	}
-	grid := container.NewGridWithColumns(4,
-		&widget.Label{Text: "Notification", TextStyle: fyne.TextStyle{Bold: true}},
-		&widget.Label{Text: "Receive on interface", TextStyle: fyne.TextStyle{Bold: true}},
-		&widget.Label{Text: "Desktop notification", TextStyle: fyne.TextStyle{Bold: true}},
-		&widget.Label{Text: "Receive in email", TextStyle: fyne.TextStyle{Bold: true}},
-	)
+	// The kind takes the width the three narrow columns of check boxes
+	// leave; four equal columns would each be as wide as the longest kind.
+	line := func(kind, inApp, desktop, email fyne.CanvasObject) fyne.CanvasObject {
+		cell := func(o fyne.CanvasObject) fyne.CanvasObject { return container.New(&fixedWidth{w: 120}, o) }
+		return container.NewBorder(nil, nil, nil, container.NewHBox(cell(inApp), cell(desktop), cell(email)), kind)
+	}
+	bold := func(s string) *widget.Label {
+		return &widget.Label{Text: s, TextStyle: fyne.TextStyle{Bold: true}, Wrapping: fyne.TextWrapWord}
+	}
+	head := line(bold("Notification"), bold("Receive on interface"), bold("Desktop notification"), bold("Receive in email"))
+	grid := container.NewVBox()
 	actor := p.ui.actor
 	for _, pr := range prefs {
 		k := pr.Kind
@@ -93,12 +98,9 @@ func (p *notificationsPage) buildPrefs(prefs []notify.Preference, ready bool, wh
 			row.email.Disable()
 		}
 		pd.rows[k] = row
-		grid.Add(widget.NewLabel(pr.Title))
-		grid.Add(row.inApp)
-		grid.Add(row.desktop)
-		grid.Add(row.email)
+		grid.Add(line(&widget.Label{Text: pr.Title, Wrapping: fyne.TextWrapWord}, row.inApp, row.desktop, row.email))
 	}
-	body := container.NewBorder(pd.reason, nil, nil, nil, container.NewVScroll(grid))
+	body := container.NewBorder(container.NewVBox(pd.reason, head), nil, nil, nil, container.NewVScroll(grid))
 	pd.d = dialog.NewCustom("Notification settings for "+actor.Name(), "Close", body, p.ui.win)
 	pd.d.Resize(fyne.NewSize(820, 560))
 	pd.d.Show()

@@ -597,7 +597,7 @@ func (p *projectsPage) versionsDialog(n files.Node, vs []files.Version) {
 		})
 	}
 	body := container.NewBorder(
-		widget.NewLabel(fmt.Sprintf("%s has %s. The server keeps them as its versioning rule says.", n.Name, text.Count(len(vs), "version"))),
+		&widget.Label{Wrapping: fyne.TextWrapWord, Text: fmt.Sprintf("%s has %s. The server keeps them as its versioning rule says.", n.Name, text.Count(len(vs), "version"))},
 		container.NewHBox(layout.NewSpacer(), download, current), nil, nil, list)
 	d = dialog.NewCustom("Versions of "+n.Name, "Close", body, p.ui.win)
 	d.Resize(fyne.NewSize(560, 400))

@@ -113,16 +113,19 @@ func newServersPage(u *UI) *serversPage {
 		p.stores,
 		p.state,
 		container.NewHBox(p.check, p.syncBtn, p.contents),
-		widget.NewLabel("The full synchronization makes the Manager agree with the File Server after either was restored from a backup. Only masteradmin can run it."),
-		widget.NewLabel("Check contents reads every file on the File Server back and compares it with its checksum, to find damage on the disk."),
+		&widget.Label{Wrapping: fyne.TextWrapWord, Text: "The full synchronization makes the Manager agree with the File Server after either was restored from a backup. Only masteradmin can run it."},
+		&widget.Label{Wrapping: fyne.TextWrapWord, Text: "Check contents reads every file on the File Server back and compares it with its checksum, to find damage on the disk."},
 		widget.NewSeparator(),
 		heading("Versioning"),
 		container.NewHBox(p.rule, container.NewGridWrap(fyne.NewSize(80, p.days.MinSize().Height), p.days), p.saveRule),
-		widget.NewSeparator(),
-		container.NewHBox(heading("Synchronization history"), layout.NewSpacer(), p.report),
 	)
 	p.email = newEmailSection(u)
-	fileTab := container.NewBorder(fileServer, nil, nil, nil, p.history)
+	// The settings scroll above the history, so that a small window keeps
+	// both in view.
+	history := container.NewBorder(container.NewVBox(widget.NewSeparator(),
+		container.NewHBox(heading("Synchronization history"), layout.NewSpacer(), p.report)), nil, nil, nil, p.history)
+	fileTab := container.NewVSplit(container.NewVScroll(fileServer), history)
+	fileTab.Offset = 0.65
 	p.tabs = container.NewAppTabs(
 		container.NewTabItem("File Server Settings", fileTab),
 		container.NewTabItem("Email", container.NewVScroll(p.email.obj)),
