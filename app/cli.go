@@ -99,6 +99,7 @@ func init() {
 	commands = append(commands, imodelCommands...)
 	commands = append(commands, hostCommands...)
 	commands = append(commands, autostartCommands...)
+	commands = append(commands, serviceCommands...)
 	commands = append(commands,
 		command{"version", "[--json]", "print Plinth's version and the data formats it reads and writes", cmdVersion},
 		command{"help", "[COMMAND]", "list the commands, or say what one does and its flags", cmdHelp},

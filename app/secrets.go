@@ -3,6 +3,7 @@ package app
 import (
 	"errors"
 	"path/filepath"
+	"sync"
 
 	"codeberg.org/plinth/plinth/core/notify"
 	"codeberg.org/plinth/plinth/storage"
@@ -26,7 +27,7 @@ func (a *App) secrets() notify.Secrets {
 		if kc, err := notify.NewKeychainSecrets(service); err == nil {
 			return kc
 		}
-		return unreachableKeychain{}
+		return &unreachableKeychain{a: a, file: file}
 	}
 	choice, chosen := "file", file
 	if kc, err := notify.NewKeychainSecrets(service); err == nil {
@@ -38,12 +39,59 @@ func (a *App) secrets() notify.Secrets {
 }
 
 // unreachableKeychain stands in when the password is in the OS keychain
-// but this process cannot reach it (a command over SSH, say).
-type unreachableKeychain struct{}
+// but this process cannot reach it: plinth serve or the OS service, which
+// run outside the desktop session the window ran in. Setting the password
+// again here (plinth smtp set) keeps it in the data folder's encrypted
+// store from then on, where every process reaches it.
+type unreachableKeychain struct {
+	a    *App
+	file notify.Secrets
 
-var errKeychain = errors.New("the SMTP password is in the OS keychain, which this process cannot reach; use the window, or run the command in the desktop session")
+	mu    sync.Mutex
+	moved bool
+}
 
-func (unreachableKeychain) Set(string, string) error   { return errKeychain }
-func (unreachableKeychain) Get(string) (string, error) { return "", errKeychain }
-func (unreachableKeychain) Delete(string) error        { return errKeychain }
-func (unreachableKeychain) Where() string              { return "the OS keychain (not reachable from here)" }
+var errKeychain = errors.New("the SMTP password is in the OS keychain of the desktop session, which this process (a service, or a command over SSH) cannot reach; set it again here with 'plinth smtp set' to keep it in the data folder instead")
+
+func (k *unreachableKeychain) Set(name, value string) error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if err := k.file.Set(name, value); err != nil {
+		return err
+	}
+	if !k.moved {
+		if err := k.a.Manager.Update(func(tx *storage.Tx) error { return secretPlace.Put(tx, "secretstore", "file") }); err != nil {
+			return err
+		}
+		k.a.Log.Info("secrets", "kept in", k.file.Where(), "why", "the OS keychain is not reachable from this process")
+		k.moved = true
+	}
+	return nil
+}
+
+func (k *unreachableKeychain) Get(name string) (string, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.moved {
+		return k.file.Get(name)
+	}
+	return "", errKeychain
+}
+
+func (k *unreachableKeychain) Delete(name string) error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.moved {
+		return k.file.Delete(name)
+	}
+	return errKeychain
+}
+
+func (k *unreachableKeychain) Where() string {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.moved {
+		return k.file.Where()
+	}
+	return "the OS keychain (not reachable from here)"
+}
