@@ -405,3 +405,31 @@ func TestCtrlCExits130(t *testing.T) {
 		t.Fatalf("Ctrl+C = code %d, out %q, err %q", code, out.String(), errb.String())
 	}
 }
+
+// Plinth started a second time: a window in the tray comes forward; a
+// plinth serve has no window and says why, in the words the second
+// window shows.
+func TestSecondStartShowsTheRunningWindow(t *testing.T) {
+	dir := initialised(t)
+	var shown atomic.Int32
+	holding(t, dir, Holder{Show: func() error { shown.Add(1); return nil }})
+	code, err := showRunning(context.Background(), Global{DataDir: dir}, 0)
+	if err != nil || code != ExitOK || shown.Load() != 1 {
+		t.Fatalf("second start beside a window: %d, %v, shown %d", code, err, shown.Load())
+	}
+	// Started at login while Plinth runs already: nothing is shown.
+	if code, err := showRunning(context.Background(), Global{DataDir: dir, Background: true}, 0); err != nil || code != ExitOK || shown.Load() != 1 {
+		t.Fatalf("second start with -background: %d, %v, shown %d", code, err, shown.Load())
+	}
+
+	served := initialised(t)
+	holding(t, served, Holder{Kind: "plinth serve", Show: func() error { return errServiceHasNoWindow }})
+	_, err = showRunning(context.Background(), Global{DataDir: served}, 0)
+	if !errors.Is(err, ErrAlreadyRunning) || !strings.HasPrefix(err.Error(), "Plinth is running in the background without a window") ||
+		!strings.Contains(err.Error(), "'plinth quit'") {
+		t.Fatalf("second start beside plinth serve: %v", err)
+	}
+	if _, err := showRunning(context.Background(), Global{DataDir: t.TempDir()}, 0); err != errNoAnswer {
+		t.Fatalf("nothing running: %v", err)
+	}
+}
