@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"golang.org/x/term"
 
@@ -167,20 +168,27 @@ func RunCommand(ctx context.Context, g Global, args []string, io IO) int {
 			return code
 		}
 	}
-	c := newCLI(g, io)
-	code, err := c.run(ctx, cmd, rest)
-	if errors.Is(err, errHeld) {
-		// The folder was taken between the two looks, or its holder is
-		// still starting: give it a moment to answer.
-		if code, ok := forward(ctx, g, request{Args: args}, io, holderPatience); ok {
+	// Another process may hold the folder without answering: a window
+	// still starting, or a command of its own that is still running.
+	// Wait a moment for either to answer or to let go.
+	deadline := time.Now().Add(holderPatience)
+	for {
+		c := newCLI(g, io)
+		code, err := c.run(ctx, cmd, rest)
+		if !errors.Is(err, errHeld) {
+			return code
+		}
+		if code, ok := forward(ctx, g, request{Args: args}, io, 0); ok {
 			if code == ExitOK && cmd.name == "quit" {
 				waitReleased(g.DataDir, io.Err)
 			}
 			return code
 		}
-		return c.exit(ctx, notAnswering(g.DataDir))
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return c.exit(ctx, notAnswering(g.DataDir))
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
-	return code
 }
 
 func newCLI(g Global, io IO) *cli {

@@ -116,7 +116,7 @@ func TestSecondProcessGetsOneSentence(t *testing.T) {
 	shortPatience(t)
 	for _, args := range [][]string{{"status"}, {"status", "--json"}, {"init"}, {"user", "list"}, {"quit"}} {
 		r := run(t, dir, master, "", args...)
-		if r.code != 1 || r.out != "" || !strings.HasPrefix(r.err, "Plinth is already running with data folder "+dir+", but it does not answer on its control endpoint") ||
+		if r.code != 1 || r.out != "" || !strings.HasPrefix(r.err, "Plinth is already running with data folder "+dir+", and it did not answer on its control endpoint") ||
 			strings.Count(r.err, "\n") != 1 {
 			t.Errorf("%v while locked = %+v", args, r)
 		}

@@ -252,7 +252,7 @@ func notAnswering(dir string) error {
 	if abs, err := filepath.Abs(dir); err == nil {
 		dir = abs
 	}
-	return &heldError{fmt.Sprintf("Plinth is already running with data folder %s, but it does not answer on its control endpoint (%s): it may be hung, still starting, or an older Plinth; wait a moment and try again, or close that Plinth (on Linux and macOS its process id is in %s)",
+	return &heldError{fmt.Sprintf("Plinth is already running with data folder %s, and it did not answer on its control endpoint (%s): it may be a command that is still running, a window that is still starting or is hung, or an older Plinth; try again when it has finished, or close it (its process id is in %s)",
 		dir, socketPath(dir), filepath.Join(dir, lockName))}
 }
 

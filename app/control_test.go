@@ -433,3 +433,19 @@ func TestSecondStartShowsTheRunningWindow(t *testing.T) {
 		t.Fatalf("nothing running: %v", err)
 	}
 }
+
+// A command started while another command holds the folder for a moment
+// waits for it, then runs on its own.
+func TestCommandWaitsForAnotherCommand(t *testing.T) {
+	dir := initialised(t)
+	a, err := Open(context.Background(), Config{DataDir: dir, MustExist: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.AfterFunc(time.Second, func() { _ = a.Close() })
+	start := time.Now()
+	r := run(t, dir, master, "", "user", "list")
+	if r.code != 0 || !strings.Contains(r.out, "masteradmin") || time.Since(start) < time.Second {
+		t.Fatalf("user list while another command held the folder for a second = %+v after %v", r, time.Since(start))
+	}
+}
