@@ -100,6 +100,7 @@ func (r *resident) show() {
 
 // closeWindow is the window's close button: hide to the tray, or ask.
 func (r *resident) closeWindow() {
+	views.SaveSize(r.w, r.fa.Preferences())
 	if r.tray != nil {
 		prefs := r.fa.Preferences()
 		if prefs.Bool(prefTrayNoticeShown) {

@@ -33,6 +33,10 @@ func RememberSize(w fyne.Window, prefs fyne.Preferences, onClose func()) {
 	})
 }
 
+// SaveSize stores the window's current size, for the next start (the
+// window hides to the tray instead of closing).
+func SaveSize(w fyne.Window, prefs fyne.Preferences) { saveSize(w, prefs) }
+
 // saveSize stores the window's current size.
 func saveSize(w fyne.Window, prefs fyne.Preferences) {
 	s := w.Canvas().Size()

@@ -1,0 +1,154 @@
+//go:build smoke
+
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// xvfbSized starts an X server of the given screen size and returns its
+// DISPLAY.
+func xvfbSized(t *testing.T, w, h int) string {
+	t.Helper()
+	r, wr, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("Xvfb", "-displayfd", "3", "-screen", "0", fmt.Sprintf("%dx%dx24", w, h), "-nolisten", "tcp")
+	cmd.ExtraFiles = []*os.File{wr}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	wr.Close()
+	t.Cleanup(func() { _ = cmd.Process.Signal(syscall.SIGTERM); _ = cmd.Wait() })
+	b := make([]byte, 16)
+	n, _ := r.Read(b)
+	display := ":" + strings.TrimSpace(string(b[:n]))
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if exec.Command("xdpyinfo", "-display", display).Run() == nil {
+			return display
+		}
+	}
+	t.Fatalf("Xvfb on %s does not answer", display)
+	return ""
+}
+
+// Every page at the smallest size Plinth supports and at a large one, in
+// the light and the dark theme: the window keeps its size (nothing on a
+// page widens it) and every picture has content. The pictures go to
+// bin/screenshots/ (not committed: they change with every run).
+func TestSmokeSizesAndThemes(t *testing.T) {
+	need(t, "Xvfb", "xdpyinfo", "import", "xdotool")
+	work, err := filepath.Abs("bin/smoke-sizes")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = os.RemoveAll(work)
+	t.Cleanup(func() { _ = os.RemoveAll(work) })
+	out, err := filepath.Abs("bin/screenshots")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(work, "office data")
+	env := []string{"PLINTH_PASSWORD=" + smokePassword}
+	src := filepath.Join(work, "Competition entry — Tower A, phase 2 (revised)")
+	_ = os.MkdirAll(filepath.Join(src, "Models"), 0o755)
+	sample, err := os.ReadFile(filepath.Join("testdata", "ifc", "samples", "IfcOpenHouse_IFC4.ifc"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = os.WriteFile(filepath.Join(src, "Models", "house.ifc"), sample, 0o644)
+	_ = os.WriteFile(filepath.Join(src, strings.Repeat("Ground floor plan, revision C, issued for coordination ", 1)+"(final).pdf"), bytes.Repeat([]byte("plan"), 4000), 0o644)
+	for _, args := range [][]string{{"init"}, {"mkdir", "/" + filepath.Base(src), "--kind", "project"}, {"import", "--to", "/", src},
+		{"imodel", "create", "/" + filepath.Base(src), "Coordination"},
+		{"connection", "add", "/" + filepath.Base(src) + "/Coordination", "Architecture and structure", "--source", filepath.Join(src, "Models"), "--map", "house.ifc"},
+		{"connection", "sync", "/" + filepath.Base(src) + "/Coordination", "Architecture and structure"},
+		{"backup", "--level", "2"}} {
+		if p := plinth(t, env, "", append([]string{"-data", dir}, args...)...); p.code != 0 {
+			t.Fatalf("%v: %+v", args, p)
+		}
+	}
+	for _, size := range [][2]int{{800, 600}, {1400, 900}} {
+		display := xvfbSized(t, size[0], size[1])
+		for _, theme := range []string{"light", "dark"} {
+			home := t.TempDir()
+			prefs := filepath.Join(home, ".config", "fyne", "org.plinth.console", "preferences.json")
+			_ = os.MkdirAll(filepath.Dir(prefs), 0o700)
+			if err := os.WriteFile(prefs, []byte(fmt.Sprintf(`{"window.width":%d,"window.height":%d,"autostart.offered":true}`, size[0], size[1])), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			for _, page := range []string{"projects", "servers", "backups", "imodels", "notifications", "users"} {
+				g := startThemedGUI(t, display, home, theme, smokePassword+"\n", "-data", dir, "-password-stdin", "-page", page)
+				name := fmt.Sprintf("%dx%d-%s-%s.png", size[0], size[1], theme, page)
+				shoot(t, display, filepath.Join(out, name))
+				if w, h := windowSize(t, display); w != size[0] || h != size[1] {
+					t.Errorf("%s: the window is %dx%d, want %dx%d", name, w, h, size[0], size[1])
+				}
+				g.stop(t)
+			}
+		}
+	}
+}
+
+// startThemedGUI is startGUI with a theme.
+func startThemedGUI(t *testing.T, display, home, theme, stdin string, args ...string) *gui {
+	t.Helper()
+	g := &gui{cmd: exec.Command(binary, args...), done: make(chan error, 1)}
+	g.cmd.Env = append(os.Environ(), "DISPLAY="+display, "HOME="+home, "XDG_CONFIG_HOME="+filepath.Join(home, ".config"),
+		"LANG=C.UTF-8", "FYNE_THEME="+theme, "FYNE_SCALE=1")
+	g.cmd.Stdin = strings.NewReader(stdin)
+	g.cmd.Stderr = &g.stderr
+	if err := g.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { g.done <- g.cmd.Wait() }()
+	t.Cleanup(func() { _ = g.cmd.Process.Kill() })
+	for deadline := time.Now().Add(20 * time.Second); windowID(display) == ""; time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no Plinth window after 20 s; stderr: %s", g.stderr.String())
+		}
+	}
+	return g
+}
+
+func windowID(display string) string {
+	c := exec.Command("xdotool", "search", "--onlyvisible", "--name", "^Plinth$")
+	c.Env = append(os.Environ(), "DISPLAY="+display)
+	out, _ := c.Output()
+	return strings.TrimSpace(string(out))
+}
+
+// windowSize is the Plinth window's size on the screen.
+func windowSize(t *testing.T, display string) (int, int) {
+	t.Helper()
+	c := exec.Command("xdotool", "getwindowgeometry", "--shell", windowID(display))
+	c.Env = append(os.Environ(), "DISPLAY="+display)
+	out, err := c.Output()
+	if err != nil {
+		t.Fatalf("getwindowgeometry: %v", err)
+	}
+	var w, h int
+	for _, line := range strings.Split(string(out), "\n") {
+		k, v, _ := strings.Cut(line, "=")
+		n, _ := strconv.Atoi(v)
+		switch k {
+		case "WIDTH":
+			w = n
+		case "HEIGHT":
+			h = n
+		}
+	}
+	return w, h
+}
