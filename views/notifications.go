@@ -2,7 +2,7 @@ package views
 
 import (
 	"context"
-	"strings"
+	"strconv"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
@@ -23,6 +23,11 @@ type notificationsPage struct {
 	entries []notify.Entry
 
 	prefs *prefsDialog // the open settings dialog, for tests
+
+	// fresh holds the entries that were unread when this visit showed
+	// them: they stay bold until the page is opened again.
+	fresh map[string]bool
+	visit int
 }
 
 func newNotificationsPage(u *UI) *notificationsPage {
@@ -48,7 +53,7 @@ func (p *notificationsPage) render() {
 			icon = theme.ErrorIcon()
 		}
 		del := &widget.Button{Icon: theme.DeleteIcon(), Importance: widget.LowImportance, OnTapped: func() { p.delete(e.ID) }}
-		text := &widget.Label{Text: e.Text, Wrapping: fyne.TextWrapWord, TextStyle: fyne.TextStyle{Bold: !e.Read}}
+		text := &widget.Label{Text: e.Text, Wrapping: fyne.TextWrapWord, TextStyle: fyne.TextStyle{Bold: !e.Read || p.fresh[e.ID]}}
 		open := newTapArea(text, func() { p.open(e) })
 		row := container.NewBorder(nil, nil, widget.NewIcon(icon),
 			container.NewHBox(widget.NewLabel(e.Time.Local().Format("2006-01-02 15:04")), del), open)
@@ -95,15 +100,48 @@ func (p *notificationsPage) shown() {
 			return
 		}
 		p.entries = list
+		if p.visit != p.ui.visits {
+			p.visit, p.fresh = p.ui.visits, map[string]bool{}
+		}
 		unread := 0
 		for _, e := range list {
-			if !e.Read {
+			if !e.Read || p.fresh[e.ID] {
 				unread++
 			}
 		}
-		p.note.SetText(text.Count(len(list), "notification") + ", " + text.Count(unread, "unread") + ". Click one to open what it is about.")
-		p.note.SetText(strings.Replace(p.note.Text, "unreads", "unread", 1))
+		p.note.SetText(text.Count(len(list), "notification") + ", " + strconv.Itoa(unread) + " new. Click one to open what it is about.")
 		p.render()
+		p.markSeen(list)
+	})
+}
+
+// markSeen marks the entries just shown read: seeing the list is reading
+// it. They stay bold until the page is shown again, so that what was new
+// can still be told apart; the bell counts them no more.
+func (p *notificationsPage) markSeen(list []notify.Entry) {
+	var ids []string
+	for _, e := range list {
+		if !e.Read {
+			ids = append(ids, e.ID)
+			p.fresh[e.ID] = true
+		}
+	}
+	if len(ids) == 0 {
+		return
+	}
+	actor := p.ui.actor
+	p.ui.background(func(ctx context.Context) error {
+		for _, id := range ids {
+			if err := p.ui.svc.Notifications.MarkRead(ctx, actor, id); err != nil {
+				return err
+			}
+		}
+		return nil
+	}, func(err error) {
+		if err != nil {
+			p.ui.showError(err)
+		}
+		p.ui.refreshBell()
 	})
 }
 

@@ -6,7 +6,9 @@ import (
 	"strings"
 	"testing"
 
+	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/test"
+	"fyne.io/fyne/v2/widget"
 
 	"codeberg.org/plinth/plinth/core/account"
 	"codeberg.org/plinth/plinth/core/notify"
@@ -89,14 +91,49 @@ func TestDeleteNotification(t *testing.T) {
 	_ = h.notify.Publish(context.Background(), notify.Event{Kind: notify.BackupFailed, Severity: notify.Error, Text: "The backup failed.", Target: notify.TargetBackups})
 	h.start(StartOptions{User: "masteradmin", Password: masterPw, Page: PageNotifications})
 	np := h.ui.built[PageNotifications].(*notificationsPage)
-	h.mustSee("1 notification, 1 unread.")
-	if h.ui.bell.Text != "1 new notification" {
-		t.Fatalf("bell = %q", h.ui.bell.Text)
-	}
+	h.mustSee("1 notification, 1 new.")
 	np.delete(np.entries[0].ID)
 	h.ui.Wait()
-	h.mustSee("0 notifications, 0 unread.")
+	h.mustSee("0 notifications, 0 new.")
 	if h.ui.bell.Text != "No new notifications" {
 		t.Fatalf("bell after delete = %q", h.ui.bell.Text)
 	}
+}
+
+// Seeing the list is reading it: the bell stops counting what the page
+// showed, which stays bold until the page is shown again.
+func TestViewingNotificationsMarksThemRead(t *testing.T) {
+	h := newHarness(t)
+	h.bootstrap()
+	for _, text := range []string{"The backup failed.", "The disk is nearly full."} {
+		_ = h.notify.Publish(context.Background(), notify.Event{Kind: notify.BackupFailed, Severity: notify.Error, Text: text, Target: notify.TargetBackups})
+	}
+	h.start(StartOptions{User: "masteradmin", Password: masterPw})
+	if h.ui.bell.Text != "2 new notifications" {
+		t.Fatalf("bell before = %q", h.ui.bell.Text)
+	}
+	h.ui.Show(PageNotifications)
+	h.ui.Wait()
+	h.mustSee("2 notifications, 2 new.")
+	if h.ui.bell.Text != "No new notifications" {
+		t.Fatalf("bell after viewing the list = %q", h.ui.bell.Text)
+	}
+	np := h.ui.built[PageNotifications].(*notificationsPage)
+	bold := 0
+	for _, o := range np.rows.Objects {
+		if b, ok := o.(*fyne.Container); ok {
+			for _, c := range b.Objects {
+				if ta, ok := c.(*tapArea); ok && ta.content.(*widget.Label).TextStyle.Bold {
+					bold++
+				}
+			}
+		}
+	}
+	if bold != 2 {
+		t.Fatalf("%d entries bold on this visit, want the 2 new ones", bold)
+	}
+	h.ui.Show(PageProjects)
+	h.ui.Show(PageNotifications)
+	h.ui.Wait()
+	h.mustSee("2 notifications, 0 new.")
 }

@@ -228,6 +228,9 @@ type UI struct {
 	busyNow atomic.Value
 
 	autostartOffered bool // start at login was offered in this window
+	// visits counts the pages opened, so that a page can tell a new
+	// visit from a refresh.
+	visits int
 }
 
 // New builds the window's UI. Call Start to show the first screen.
@@ -460,6 +463,7 @@ func (u *UI) open(id string) {
 		u.built[id] = p
 	}
 	u.current = id
+	u.visits++
 	u.stack.Objects = []fyne.CanvasObject{p.content()}
 	u.stack.Refresh()
 	p.shown()

@@ -203,7 +203,7 @@ func TestFirstRunThenEveryPage(t *testing.T) {
 		case PageServers:
 			h.mustSee("Synchronization history", "The Manager and the File Server agree.")
 		case PageNotifications:
-			h.mustSee("0 notifications, 0 unread.")
+			h.mustSee("0 notifications, 0 new.")
 		}
 	}
 	h.mustSee("1 user.", "masteradmin", "Server Administrator")
