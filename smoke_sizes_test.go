@@ -89,7 +89,7 @@ func TestSmokeSizesAndThemes(t *testing.T) {
 			if err := os.WriteFile(prefs, []byte(fmt.Sprintf(`{"window.width":%d,"window.height":%d,"autostart.offered":true}`, size[0], size[1])), 0o600); err != nil {
 				t.Fatal(err)
 			}
-			for _, page := range []string{"projects", "servers", "backups", "imodels", "notifications", "users"} {
+			for _, page := range []string{"overview", "projects", "servers", "backups", "imodels", "notifications", "users"} {
 				g := startThemedGUI(t, display, home, theme, smokePassword+"\n", "-data", dir, "-password-stdin", "-page", page)
 				name := fmt.Sprintf("%dx%d-%s-%s.png", size[0], size[1], theme, page)
 				shoot(t, display, filepath.Join(out, name))

@@ -284,7 +284,7 @@ func TestSmokeRealWindow(t *testing.T) {
 	shoot(t, display, filepath.Join(shots, "autostart-offer.png"))
 	g.stop(t)
 
-	for _, page := range []string{"projects", "servers", "backups", "imodels", "notifications", "users"} {
+	for _, page := range []string{"overview", "projects", "servers", "backups", "imodels", "notifications", "users"} {
 		g := startGUI(t, display, home, smokePassword+"\n", "-data", dir, "-password-stdin", "-page", page)
 		shoot(t, display, filepath.Join(shots, page+".png"))
 		if page == "users" {

@@ -24,6 +24,7 @@ import (
 	"codeberg.org/plinth/plinth/core/backup"
 	"codeberg.org/plinth/plinth/core/files"
 	"codeberg.org/plinth/plinth/core/filesync"
+	"codeberg.org/plinth/plinth/core/health"
 	"codeberg.org/plinth/plinth/core/imodel"
 	"codeberg.org/plinth/plinth/core/notify"
 	"codeberg.org/plinth/plinth/core/schedule"
@@ -141,6 +142,9 @@ type App struct {
 	Log        *slog.Logger
 	// Upgraded is the upgrade this Open carried out, or nil.
 	Upgraded *upgrade.Upgrade
+	// Health answers "is my data safe?" for the overview, the tray and
+	// plinth status (HealthReport).
+	Health *health.Service
 
 	lock     *folderLock
 	storeLog *slog.Logger // the log file alone, for Badger
@@ -310,6 +314,8 @@ func (a *App) openStores() (err error) {
 	if a.Scheduler, err = schedule.New(a.Manager, a.clock, a.Log); err != nil {
 		return err
 	}
+	a.Health = health.NewService(a.Backups, a.Files, a.Sync, a.IModels, a.Notify, a.Scheduler)
+	a.Health.LowSpace = lowDisk
 	return nil
 }
 
@@ -457,6 +463,7 @@ func (a *App) ViewServices() views.Services {
 		Accounts: a.Accounts, Files: a.Files, Sync: a.Sync, Notifications: a.Notify, Backups: a.Backups, IModels: a.IModels,
 		DataDir:    a.DataDir,
 		Autostart:  autostartSetting(a.DataDir),
+		Health:     a.HealthReport,
 		Jobs:       func() []schedule.Status { return a.Scheduler.Jobs() },
 		Reschedule: a.ScheduleBackups,
 		Stores: func(ctx context.Context) ([]views.StoreInfo, error) {
@@ -508,7 +515,7 @@ func (a *App) ScheduleBackups() error {
 				_, err := a.Backups.Full(ctx, m, nil)
 				return err
 			})},
-		{Name: "backup.verify", Title: "Verify the newest full backup", Spec: schedule.WeeklyAt(time.Sunday, 4, 0), CatchUp: true,
+		{Name: "backup.verify", Title: "Verify the newest full backup", Spec: backup.VerifySchedule, CatchUp: true,
 			Run: asMaster(func(ctx context.Context, m account.Actor) error {
 				_, err := a.Backups.VerifyNewest(ctx, m)
 				return err

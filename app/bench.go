@@ -16,6 +16,7 @@ import (
 
 	"codeberg.org/plinth/plinth/core/account"
 	"codeberg.org/plinth/plinth/core/files"
+	"codeberg.org/plinth/plinth/core/filesync"
 )
 
 // cmdBench measures the file server against its targets in a scratch data
@@ -177,7 +178,7 @@ func cmdBench(ctx context.Context, c *cli, args []string) error {
 		return err
 	}
 	start = time.Now()
-	r, err := a.Sync.Synchronize(ctx, master, nil)
+	r, err := a.Sync.Synchronize(ctx, master, filesync.Plan{}, nil)
 	syncTime := time.Since(start)
 	_ = a.Close()
 	if err != nil || r.Adopted != *syncN || r.Deleted != *syncN {

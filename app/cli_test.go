@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"codeberg.org/plinth/plinth/core/files"
+	"codeberg.org/plinth/plinth/core/health"
 	"codeberg.org/plinth/plinth/core/notify/notifytest"
 	"codeberg.org/plinth/plinth/storage/fsys/disktest"
 )
@@ -79,6 +80,35 @@ func TestInitAndStatusJSON(t *testing.T) {
 		st.Manager.Path != filepath.Join(dir, "manager") || st.FileServer.Path != filepath.Join(dir, "fileserver") {
 		t.Fatalf("status = %+v", st)
 	}
+	// A new folder has no backup yet: at risk, and the JSON says so in
+	// the shape scripts read.
+	var raw struct {
+		Health struct {
+			State   string `json:"state"`
+			Reasons []struct {
+				Code, Sentence, Page, Action string
+			} `json:"reasons"`
+			Events []json.RawMessage `json:"events"`
+		} `json:"health"`
+	}
+	if err := json.Unmarshal([]byte(r.out), &raw); err != nil {
+		t.Fatal(err)
+	}
+	h := raw.Health
+	if h.State != "at-risk" || len(h.Reasons) == 0 || h.Reasons[0].Code != "backup.none" || h.Reasons[0].Page != "backups" ||
+		h.Reasons[0].Action != "Back up now" || h.Reasons[0].Sentence == "" || h.Events == nil {
+		t.Fatalf("health = %+v\n%s", h, r.out)
+	}
+	if st.Health.State != health.AtRisk {
+		t.Fatalf("health state %q", st.Health.State)
+	}
+	// The text says it first, each reason in a sentence.
+	r = run(t, dir, nil, "", "status")
+	if lines := strings.Split(r.out, "\n"); r.code != 0 || lines[0] != "At risk" ||
+		lines[1] != "  - No full backup has been taken yet: if the disk fails, everything is lost." {
+		t.Fatalf("status = %+v", r)
+	}
+
 	// The identity is stable across runs.
 	r2 := run(t, dir, nil, "", "status", "--json")
 	var st2 Status

@@ -10,6 +10,8 @@ import (
 	"github.com/dustin/go-humanize"
 
 	"codeberg.org/plinth/plinth/core/account"
+	"codeberg.org/plinth/plinth/core/health"
+	"codeberg.org/plinth/plinth/core/text"
 	"codeberg.org/plinth/plinth/core/upgrade"
 	"codeberg.org/plinth/plinth/storage"
 	"codeberg.org/plinth/plinth/storage/fsys"
@@ -100,6 +102,8 @@ type Status struct {
 	// ReadOnly says why the stores were opened read-only (their disk is
 	// below the reserve Plinth keeps free); empty when they can be changed.
 	ReadOnly string `json:"readOnly,omitempty"`
+	// Health is the answer to "is my data safe?" (core/health).
+	Health health.Report `json:"health"`
 }
 
 // Status reads the state of both stores.
@@ -123,6 +127,9 @@ func (a *App) Status(ctx context.Context) (Status, error) {
 	st.FileServer = storeStatus(a.FileServer)
 	if err := a.ReadOnly(); err != nil {
 		st.ReadOnly = sentence(err)
+	}
+	if st.Health, err = a.HealthReport(ctx); err != nil {
+		return st, err
 	}
 	return st, nil
 }
@@ -166,6 +173,15 @@ func cmdStatus(ctx context.Context, c *cli, args []string) error {
 		}
 		return unhealthy(st)
 	}
+	// The answer first: the state, then each reason in a sentence.
+	fmt.Fprintln(c.io.Out, st.Health.State.Label())
+	for _, r := range st.Health.Reasons {
+		fmt.Fprintln(c.io.Out, "  - "+text.Safe(r.Sentence))
+	}
+	if len(st.Health.Reasons) == 0 {
+		fmt.Fprintln(c.io.Out, "  "+text.Safe(st.Health.Summary))
+	}
+	fmt.Fprintln(c.io.Out)
 	store := func(s StoreStatus) string {
 		health := "healthy"
 		if !s.Healthy {

@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -26,8 +27,9 @@ var backupCommands = []command{
 	{"snapshot-export", "ID FILE [--force]", "write a project or library snapshot into one portable file (--force replaces FILE)", cmdSnapshotExport},
 	{"snapshot-import", "FILE [--as NAME]", "create a project or library from a snapshot file (an encrypted one needs PLINTH_BACKUP_PASSPHRASE)", cmdSnapshotImport},
 	{"snapshot schedule", "PATH none|hourly|daily|inherit [--at HH:MM] [--keep N]", "when a project, library or folder gets snapshots", cmdSnapshotSchedule},
-	{"prune", "[--dry-run]", "remove the backups the retention rules no longer keep, and snapshot chunks no snapshot needs (snapshots taken by hand are kept 30 days)", cmdPrune},
+	{"prune", "[--dry-run] [--json]", "remove the backups the retention rules no longer keep, and snapshot chunks no snapshot needs (snapshots taken by hand are kept 30 days); says why each full backup stays", cmdPrune},
 	{"backup schedule", "[manual|every-4h|daily HH:MM|weekly DAY HH:MM]", "show or change when full data backups run (they run while Plinth runs: window, tray or plinth serve)", cmdBackupSchedule},
+	{"backup retention", "[--daily N] [--weekly N] [--newest N]", "show or change which full backups are kept: the newest of N days and of N weeks, and the newest N (the one last restored from is always kept)", cmdBackupRetention},
 	{"backup passphrase", "", "encrypt future full backups and snapshots (passphrase from PLINTH_NEW_BACKUP_PASSPHRASE; empty stops)", cmdBackupPassphrase},
 }
 
@@ -408,6 +410,7 @@ func cmdSnapshotSchedule(ctx context.Context, c *cli, args []string) error {
 func cmdPrune(ctx context.Context, c *cli, args []string) error {
 	fs := newFlags("prune")
 	dry := fs.Bool("dry-run", false, "only say what would go")
+	asJSON := fs.Bool("json", false, "print one JSON object: for each full backup whether it is kept and why")
 	if err := parseNone(fs, args); err != nil {
 		return err
 	}
@@ -415,20 +418,88 @@ func cmdPrune(ctx context.Context, c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
-	gone, err := a.Backups.Prune(ctx, actor, *dry)
+	rep, err := a.Backups.Retention(ctx, actor, *dry)
+	if *asJSON {
+		if err != nil {
+			return err
+		}
+		gone := make([]string, 0, len(rep.Removed))
+		for _, m := range rep.Removed {
+			gone = append(gone, m.ID)
+		}
+		return c.printJSON(struct {
+			backup.PruneReport
+			Removed []string `json:"removed"` // full backups and snapshots
+		}{rep, gone})
+	}
 	verb := "Removed"
 	if *dry {
 		verb = "Would remove"
 	}
-	for _, m := range gone {
+	for _, m := range rep.Removed {
 		fmt.Fprintf(c.io.Out, "%s %s (level %d, %s, %s)\n", verb, m.ID, m.Level, m.Type, m.Created.Local().Format("2006-01-02 15:04"))
 	}
 	if err != nil {
 		return err
 	}
-	if len(gone) == 0 {
+	if len(rep.Removed) == 0 {
 		fmt.Fprintln(c.io.Out, "Nothing to remove: every backup is kept by the retention rules.")
 	}
+	if len(rep.Backups) == 0 {
+		return nil
+	}
+	fmt.Fprintf(c.io.Out, "Full backups, by the retention rule (%s):\n", rep.Rule)
+	rows := [][]string{{"ID", "CREATED", "TYPE", "KEPT", "WHY"}}
+	for _, d := range rep.Backups {
+		kept, why := "yes", strings.Join(d.Why, ", ")
+		switch {
+		case d.Kept:
+		case *dry:
+			kept, why = "would go", "no rule keeps it"
+		default:
+			kept, why = "removed", "no rule keeps it"
+		}
+		rows = append(rows, []string{d.ID, d.Created.Local().Format("2006-01-02 15:04"), d.Type, kept, why})
+	}
+	c.table(rows)
+	return nil
+}
+
+func cmdBackupRetention(ctx context.Context, c *cli, args []string) error {
+	fs := newFlags("backup retention")
+	daily := fs.Int("daily", 0, "keep the newest backup of each of the last N days that have backups (at least 1)")
+	weekly := fs.Int("weekly", 0, "keep the newest backup of each of the last N weeks")
+	newest := fs.Int("newest", 0, "keep the newest N backups whatever their days (at least 1)")
+	if err := parseNone(fs, args); err != nil {
+		return err
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	a, actor, err := c.login(ctx)
+	if err != nil {
+		return err
+	}
+	l2, err := a.Backups.Level2()
+	if err != nil {
+		return err
+	}
+	if len(set) > 0 {
+		if set["daily"] {
+			l2.KeepDaily = *daily
+		}
+		if set["weekly"] {
+			l2.KeepWeekly = *weekly
+		}
+		if set["newest"] {
+			l2.KeepNewest = *newest
+		}
+		if err := a.Backups.SetLevel2(ctx, actor, l2); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(c.io.Out, "Full backups are kept: the newest of each of the last %s, of each of the last %s, and the newest %d; "+
+		"also every backup restored from in the last %d days, the one most recently restored from, and the backup taken before an upgrade.\n",
+		text.Count(l2.KeepDaily, "day"), text.Count(l2.KeepWeekly, "week"), l2.KeepNewest, backup.RestoreKeepDays)
 	return nil
 }
 

@@ -428,7 +428,7 @@ func cmdSyncFiles(ctx context.Context, c *cli, args []string) error {
 			return fmt.Errorf("nothing was changed")
 		}
 	}
-	r, err := a.Sync.Synchronize(ctx, actor, c.bar())
+	r, err := a.Sync.Synchronize(ctx, actor, plan, c.bar())
 	if err != nil {
 		return err
 	}
@@ -450,9 +450,9 @@ func cmdSyncFiles(ctx context.Context, c *cli, args []string) error {
 
 func printPlan(c *cli, p filesync.Plan) {
 	w := c.io.Out
-	fmt.Fprintf(w, "%d file entries shown in the Manager have no content on the File Server and WILL BE DELETED from the Manager.\n", len(p.MissingOnServer))
-	fmt.Fprintf(w, "%d files on the File Server are unknown to the Manager and will be added to the folder %q, keeping their sub-folders.\n", len(p.UnknownToManager), p.Folder)
-	fmt.Fprintf(w, "%d entries differ and will take the File Server's content.\n", len(p.Differing))
+	for _, l := range strings.Split(p.Warning(), "\n") {
+		fmt.Fprintln(w, text.Safe(l))
+	}
 	const most = 20
 	show := func(what string, es []files.Entry) {
 		for i, e := range es {

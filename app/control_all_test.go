@@ -75,6 +75,7 @@ func TestEveryCommandWorksThroughTheRunningPlinth(t *testing.T) {
 		{[]string{"snapshot", "schedule", "/Tower", "daily", "--at", "03:00", "--keep", "5"}, 0, ""},
 		{[]string{"restore", "LEVEL1", "--as-new", "Tower restored", "--yes", "--json"}, 0, ""},
 		{[]string{"prune", "--dry-run"}, 0, ""},
+		{[]string{"backup", "retention", "--newest", "5"}, 0, "the newest 5"},
 		{[]string{"backup", "schedule", "daily", "02:30"}, 0, "the next one starts"},
 		{[]string{"backup", "passphrase"}, 0, "not encrypted"},
 		{[]string{"imodel", "create", "/Tower", "Coordination"}, 0, ""},

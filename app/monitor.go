@@ -18,6 +18,11 @@ var (
 	lowDiskBytes    uint64 = 5 << 30
 )
 
+// lowDisk is the rule: the disk space notices and the health report use it.
+func lowDisk(total, free uint64) bool {
+	return total > 0 && (float64(free) < lowDiskFraction*float64(total) || free < lowDiskBytes)
+}
+
 var diskState = storage.NewCollection[bool]("disklow")
 
 // checkDiskSpace looks at the disks of both stores and of the backup
@@ -59,7 +64,7 @@ func (a *App) checkDiskSpace(ctx context.Context) error {
 		d.whats = append(d.whats, p.what)
 	}
 	for _, d := range disks {
-		low := d.total > 0 && (float64(d.free) < lowDiskFraction*float64(d.total) || d.free < lowDiskBytes)
+		low := lowDisk(d.total, d.free)
 		key := strings.ReplaceAll(d.dir, "/", "|")
 		var was bool
 		_ = a.Manager.View(func(tx *storage.Tx) error { was, _ = diskState.Get(tx, key); return nil })

@@ -16,6 +16,7 @@ import (
 	"fyne.io/fyne/v2/driver/desktop"
 	"fyne.io/fyne/v2/widget"
 
+	"codeberg.org/plinth/plinth/core/health"
 	"codeberg.org/plinth/plinth/core/schedule"
 	"codeberg.org/plinth/plinth/views"
 )
@@ -63,7 +64,7 @@ func makeResident(a *App, fa fyne.App, w fyne.Window, ui *views.UI, icon []byte)
 			}
 		}
 		d.SetSystemTrayWindow(w)
-		r.refreshTray()
+		r.applyTray("Checking…", false)
 		ctx, cancel := context.WithCancel(context.Background())
 		r.stop, r.stopped = cancel, make(chan struct{})
 		go func() {
@@ -71,11 +72,15 @@ func makeResident(a *App, fa fyne.App, w fyne.Window, ui *views.UI, icon []byte)
 			t := time.NewTicker(5 * time.Second)
 			defer t.Stop()
 			for {
+				// The health report reads the stores: off the UI goroutine.
+				line, attention := r.trayLine(ctx)
+				if ctx.Err() == nil {
+					fyne.Do(func() { r.applyTray(line, attention) })
+				}
 				select {
 				case <-ctx.Done():
 					return
 				case <-t.C:
-					fyne.Do(r.refreshTray)
 				}
 			}
 		}()
@@ -156,12 +161,21 @@ func (r *resident) quit() {
 	d.Show()
 }
 
-// refreshTray rebuilds the tray's menu and icon from the jobs' state.
-func (r *resident) refreshTray() {
+// trayLine is the tray's state line, from the health report (the one the
+// Overview shows) and the running jobs.
+func (r *resident) trayLine(ctx context.Context) (string, bool) {
+	rep, err := r.a.HealthReport(ctx)
+	if err != nil {
+		return "Checking…", false
+	}
+	return trayState(rep, r.a.Scheduler.Jobs(), time.Now())
+}
+
+// applyTray rebuilds the tray's menu and icon when the line changed.
+func (r *resident) applyTray(line string, attention bool) {
 	if r.tray == nil {
 		return
 	}
-	line, attention := trayState(r.a.Scheduler.Jobs(), time.Now())
 	if line == r.shown {
 		return // unchanged: the desktop's panel is not bothered
 	}
@@ -189,29 +203,46 @@ func (r *resident) refreshTray() {
 }
 
 // trayState is the tray menu's first line and whether the icon shows
-// that something needs attention, from the scheduled jobs' state.
-func trayState(jobs []schedule.Status, now time.Time) (string, bool) {
+// that something needs attention: the health report's state and its
+// worst reason, or the last full backup when all is safe.
+func trayState(rep health.Report, jobs []schedule.Status, now time.Time) (string, bool) {
 	var full *schedule.Status
-	var failing []string
 	for i, j := range jobs {
 		if j.Name == "backup.level2" {
 			full = &jobs[i]
 		}
-		if j.Failures > 0 && j.LastError != "" && j.LastEnd.After(j.LastSuccess) {
-			failing = append(failing, lowerFirst(j.Title))
-		}
 	}
+	attention := rep.State != health.Safe
 	switch {
 	case full != nil && full.Running:
-		return "Backing up now…", len(failing) > 0
-	case len(failing) == 1:
-		return "Needs attention: " + failing[0] + " failed", true
-	case len(failing) > 1:
-		return fmt.Sprintf("Needs attention: %d jobs failed", len(failing)), true
-	case full == nil || full.LastSuccess.IsZero():
-		return "Needs attention: no full backup yet", true
+		return "Backing up now…", attention
+	case rep.State == health.Safe && full != nil && !full.LastSuccess.IsZero():
+		return "All safe · last backup " + shortTime(full.LastSuccess, now), false
+	case rep.State == health.Safe:
+		return "All safe", false
 	}
-	return "All safe · last backup " + shortTime(full.LastSuccess, now), false
+	line := rep.State.Label()
+	if len(rep.Reasons) > 0 {
+		line += ": " + shorten(rep.Reasons[0].Sentence, 70)
+		if n := len(rep.Reasons) - 1; n > 0 {
+			line += fmt.Sprintf(" (+%d more)", n)
+		}
+	}
+	return line, true
+}
+
+// shorten cuts s at a word to at most n runes, with an ellipsis.
+func shorten(s string, n int) string {
+	s = strings.TrimSuffix(s, ".")
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	cut := string(r[:n])
+	if i := strings.LastIndex(cut, " "); i > n/2 {
+		cut = cut[:i]
+	}
+	return strings.TrimRight(cut, " ,;:") + "…"
 }
 
 // shortTime is "02:00" today, "Mon 02:00" this week, else "2 Jan".

@@ -7,42 +7,41 @@ import (
 	"testing"
 	"time"
 
+	"codeberg.org/plinth/plinth/core/health"
 	"codeberg.org/plinth/plinth/core/schedule"
 )
 
 func TestTrayState(t *testing.T) {
 	now := time.Date(2026, 12, 2, 9, 30, 0, 0, time.Local)
 	night := time.Date(2026, 12, 2, 2, 0, 3, 0, time.Local)
-	job := func(name, title string, s schedule.State, running bool) schedule.Status {
-		s.Name = name
-		return schedule.Status{State: s, Title: title, Running: running}
+	full := func(s schedule.State, running bool) []schedule.Status {
+		s.Name = "backup.level2"
+		return []schedule.Status{{State: s, Title: "Full data backup", Running: running}}
 	}
-	ok := job("backup.level2", "Full data backup", schedule.State{LastSuccess: night, LastEnd: night, Runs: 3}, false)
+	safe := health.Report{State: health.Safe}
+	atRisk := health.Report{State: health.AtRisk, Reasons: []health.Reason{
+		{Code: "backup.none", State: health.AtRisk, Sentence: "No full backup has been taken yet: if the disk fails, everything is lost."},
+		{Code: "autostart.off", State: health.Attention, Sentence: "Plinth does not start when you log in."}}}
+	attention := health.Report{State: health.Attention, Reasons: []health.Reason{
+		{Code: "verify.never", State: health.Attention, Sentence: "No full backup has been verified yet."}}}
 	tests := []struct {
 		name      string
+		rep       health.Report
 		jobs      []schedule.Status
 		line      string
 		attention bool
 	}{
-		{"never backed up", nil, "Needs attention: no full backup yet", true},
-		{"backed up tonight", []schedule.Status{ok}, "All safe · last backup 02:00", false},
-		{"backed up days ago", []schedule.Status{job("backup.level2", "Full data backup",
-			schedule.State{LastSuccess: night.AddDate(0, 0, -3), LastEnd: night.AddDate(0, 0, -3)}, false)}, "All safe · last backup Sun 02:00", false},
-		{"backing up", []schedule.Status{job("backup.level2", "Full data backup", ok.State, true)}, "Backing up now…", false},
-		{"last backup failed", []schedule.Status{job("backup.level2", "Full data backup",
-			schedule.State{LastSuccess: night.AddDate(0, 0, -1), LastEnd: night, LastError: "target full", Failures: 1}, false)},
-			"Needs attention: full data backup failed", true},
-		{"a check failed", []schedule.Status{ok, job("filesync.detect", "Compare the Manager and the File Server",
-			schedule.State{LastEnd: night, LastError: "damaged", Failures: 2}, false)},
-			"Needs attention: compare the Manager and the File Server failed", true},
-		{"failed, then succeeded", []schedule.Status{ok, job("filesync.detect", "Compare the Manager and the File Server",
-			schedule.State{LastEnd: night, LastSuccess: night, LastError: "", Failures: 2}, false)},
-			"All safe · last backup 02:00", false},
+		{"safe, backed up tonight", safe, full(schedule.State{LastSuccess: night}, false), "All safe · last backup 02:00", false},
+		{"safe, backed up days ago", safe, full(schedule.State{LastSuccess: night.AddDate(0, 0, -3)}, false), "All safe · last backup Sun 02:00", false},
+		{"safe, no job here", safe, nil, "All safe", false},
+		{"at risk, two reasons", atRisk, nil, "At risk: No full backup has been taken yet: if the disk fails, everything is… (+1 more)", true},
+		{"needs attention, one reason", attention, full(schedule.State{LastSuccess: night}, false), "Needs attention: No full backup has been verified yet", true},
+		{"backing up", attention, full(schedule.State{LastSuccess: night}, true), "Backing up now…", true},
 	}
 	for _, tt := range tests {
-		line, attention := trayState(tt.jobs, now)
-		if line != tt.line || attention != tt.attention {
-			t.Errorf("%s: %q, %v; want %q, %v", tt.name, line, attention, tt.line, tt.attention)
+		line, att := trayState(tt.rep, tt.jobs, now)
+		if line != tt.line || att != tt.attention {
+			t.Errorf("%s: %q, %v; want %q, %v", tt.name, line, att, tt.line, tt.attention)
 		}
 	}
 }

@@ -37,9 +37,11 @@ type backupsPage struct {
 
 	// level 2
 	target, keepDaily, keepWeekly *widget.Entry
+	keepNewest                    *widget.Entry
 	when                          *widget.Select
 	at                            *widget.Entry
 	encryption                    *widget.Label
+	sameDisk                      *widget.Label // the target is on the data folder's disk
 	fullList                      *widget.Table
 	fulls                         []backup.Manifest
 	verified                      map[string]bool
@@ -122,7 +124,9 @@ func whenOf(s schedule.Spec) (string, string) {
 
 func (p *backupsPage) level2() fyne.CanvasObject {
 	p.target = &widget.Entry{}
-	p.keepDaily, p.keepWeekly = &widget.Entry{}, &widget.Entry{}
+	p.keepDaily, p.keepWeekly, p.keepNewest = &widget.Entry{}, &widget.Entry{}, &widget.Entry{}
+	p.sameDisk = &widget.Label{Wrapping: fyne.TextWrapWord, Importance: widget.WarningImportance}
+	p.sameDisk.Hide()
 	p.when = widget.NewSelect(whenLabels, nil)
 	p.at = &widget.Entry{PlaceHolder: "02:00"}
 	p.encryption = &widget.Label{Wrapping: fyne.TextWrapWord}
@@ -178,11 +182,12 @@ func (p *backupsPage) level2() fyne.CanvasObject {
 		widget.NewFormItem("Target folder", container.NewBorder(nil, nil, nil, browse, p.target)),
 		widget.NewFormItem("Schedule", container.NewHBox(p.when, container.NewGridWrap(fyne.NewSize(80, p.at.MinSize().Height), p.at))),
 		widget.NewFormItem("Keep", container.NewHBox(container.NewGridWrap(fyne.NewSize(60, p.keepDaily.MinSize().Height), p.keepDaily),
-			widget.NewLabel("daily and"), container.NewGridWrap(fyne.NewSize(60, p.keepWeekly.MinSize().Height), p.keepWeekly), widget.NewLabel("weekly backups"))),
+			widget.NewLabel("daily,"), container.NewGridWrap(fyne.NewSize(60, p.keepWeekly.MinSize().Height), p.keepWeekly), widget.NewLabel("weekly and the"),
+			container.NewGridWrap(fyne.NewSize(60, p.keepNewest.MinSize().Height), p.keepNewest), widget.NewLabel("newest backups"))),
 	)
 	top := container.NewVBox(
 		&widget.Label{Wrapping: fyne.TextWrapWord, Text: "Both stores in one consistent backup, taken while Plinth runs: a full backup, then incrementals that store only what changed."},
-		form, container.NewHBox(save, pass), p.encryption, widget.NewSeparator(),
+		form, container.NewHBox(save, pass), p.sameDisk, p.encryption, widget.NewSeparator(),
 		container.NewHBox(p.backupNow, p.restore, p.verify, layout.NewSpacer()), p.jobs)
 	return container.NewBorder(top, nil, nil, nil, p.fullList)
 }
@@ -278,8 +283,13 @@ func (p *backupsPage) history() fyne.CanvasObject {
 			}
 			r := p.records[id.Row]
 			result := "ok"
-			if !r.OK {
+			switch {
+			case !r.OK:
 				result = r.Error
+			case !r.Removed.IsZero():
+				result = "removed by retention " + r.Removed.Local().Format("2006-01-02")
+			case r.Type == backup.TypeRemoval:
+				result = "removed"
 			}
 			ver := ""
 			if !r.Verified.IsZero() {
@@ -289,7 +299,10 @@ func (p *backupsPage) history() fyne.CanvasObject {
 				}
 			}
 			what := r.Type
-			if r.Item != "" {
+			switch {
+			case r.Type == backup.TypeRemoval:
+				what = r.Item // says it all: "Full backup … removed by retention: kept …"
+			case r.Item != "":
 				what += " " + r.Item
 			}
 			level := fmt.Sprint(r.Level)
@@ -320,6 +333,7 @@ func (p *backupsPage) shown() {
 		fulls []backup.Manifest
 		hist  []backup.Record
 		items []files.Node
+		same  bool
 	)
 	p.ui.background(func(ctx context.Context) (err error) {
 		if c1, err = svc.Level1(); err != nil {
@@ -328,6 +342,7 @@ func (p *backupsPage) shown() {
 		if c2, err = svc.Level2(); err != nil {
 			return err
 		}
+		same = svc.OnDataDisk(c2.Target)
 		if c3, err = svc.Level3(); err != nil {
 			return err
 		}
@@ -351,6 +366,13 @@ func (p *backupsPage) shown() {
 		p.at.SetText(at)
 		p.keepDaily.SetText(strconv.Itoa(c2.KeepDaily))
 		p.keepWeekly.SetText(strconv.Itoa(c2.KeepWeekly))
+		p.keepNewest.SetText(strconv.Itoa(c2.KeepNewest))
+		if same {
+			p.sameDisk.SetText(sameDiskText)
+			p.sameDisk.Show()
+		} else {
+			p.sameDisk.Hide()
+		}
 		if c2.Recipient != "" {
 			p.encryption.SetText("Full backups are encrypted; restoring one needs the passphrase, which Plinth does not store.")
 		} else {
@@ -394,6 +416,11 @@ func (p *backupsPage) shown() {
 		p.showJobs()
 	})
 }
+
+// sameDiskText is what the Full data tab says when its target is on the
+// disk that holds Plinth's data (the default target is).
+const sameDiskText = "These backups are on the same disk as Plinth's data: they help after a mistake or a damaged file, " +
+	"not when that disk fails. Choose a target folder on another disk (an external or network drive) to be safe from that too."
 
 func resultText(r backup.Record) string {
 	if r.OK {
@@ -448,10 +475,11 @@ func (p *backupsPage) saveLevel2() {
 		p.ui.showError(err)
 		return
 	}
-	daily, err1 := strconv.Atoi(p.keepDaily.Text)
-	weekly, err2 := strconv.Atoi(p.keepWeekly.Text)
-	if err1 != nil || err2 != nil {
-		p.ui.showError(errors.New("type whole numbers of daily and weekly backups to keep"))
+	daily, err1 := strconv.Atoi(strings.TrimSpace(p.keepDaily.Text))
+	weekly, err2 := strconv.Atoi(strings.TrimSpace(p.keepWeekly.Text))
+	newest, err3 := strconv.Atoi(strings.TrimSpace(p.keepNewest.Text))
+	if err1 != nil || err2 != nil || err3 != nil {
+		p.ui.showError(errors.New("type whole numbers of daily, weekly and newest backups to keep"))
 		return
 	}
 	actor := p.ui.actor
@@ -460,7 +488,7 @@ func (p *backupsPage) saveLevel2() {
 		if err != nil {
 			return err
 		}
-		c.Target, c.Schedule, c.KeepDaily, c.KeepWeekly = p.target.Text, spec, daily, weekly
+		c.Target, c.Schedule, c.KeepDaily, c.KeepWeekly, c.KeepNewest = p.target.Text, spec, daily, weekly, newest
 		return p.ui.svc.Backups.SetLevel2(ctx, actor, c)
 	}, func(err error) {
 		if err != nil {
@@ -668,7 +696,7 @@ func (p *backupsPage) showRestore() {
 			if err != nil {
 				return "", err
 			}
-			return fmt.Sprintf("Restored %s from the backup of %s. The replaced data is kept in %s.", scopeLabel(res.Scope), when, res.SafetyCopy), nil
+			return p.ui.checkStores(ctx, fmt.Sprintf("Restored %s from the backup of %s. The replaced data is kept in %s.", scopeLabel(res.Scope), when, res.SafetyCopy))
 		}, func(error) {
 			p.shown()
 			p.ui.refreshBell()

@@ -5,6 +5,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"fyne.io/fyne/v2/test"
 	"fyne.io/fyne/v2/widget"
@@ -63,8 +64,9 @@ func TestBackupNowAndRestoreOneStore(t *testing.T) {
 		t.Fatalf("while restoring: %v %q", b.State(), b.Text())
 	}
 	h.ui.Wait()
-	if b := h.ui.Banner(); b.State() != BannerShowDone || !strings.HasPrefix(b.Text(), "Restored the File Server from the backup of") {
-		t.Fatalf("after restoring: %q", b.Text())
+	if b := h.ui.Banner(); b.State() != BannerShowWarning || !strings.HasPrefix(b.Text(), "Restored the File Server from the backup of") ||
+		!strings.Contains(b.Text(), "Synchronize files…") {
+		t.Fatalf("after restoring one store: %v %q, want the amber bar pointing to Synchronize files…", b.State(), b.Text())
 	}
 	// The drift check ran: masteradmin is told a synchronization is needed.
 	master, _ := h.acc.ActAs(context.Background(), account.MasterAdmin)
@@ -183,5 +185,70 @@ func TestRestoreOneProjectFromFullBackup(t *testing.T) {
 	}
 	if read("/Tower/model.ifc") != "tower one" || read("/Bridge/deck.ifc") != "bridge two" {
 		t.Fatalf("after restoring Tower: %q, %q", read("/Tower/model.ifc"), read("/Bridge/deck.ifc"))
+	}
+}
+
+// The Full data tab sets Keep N newest beside the daily and weekly
+// backups, says plainly that the default target is on the data folder's
+// disk, and History shows a backup retention removed as removed, with the
+// removal itself.
+func TestBackupsRetentionSettingsAndHistory(t *testing.T) {
+	h := newHarness(t)
+	master := h.bootstrap()
+	ctx := context.Background()
+	now := time.Date(2026, 11, 25, 9, 0, 0, 0, time.Local)
+	h.backups.SetClock(func() time.Time { now = now.Add(time.Second); return now })
+	h.upload("/Tower/a.txt", []byte("first"))
+	h.start(StartOptions{User: "masteradmin", Password: masterPw, Page: PageBackups})
+	p := h.ui.built[PageBackups].(*backupsPage)
+	h.ui.Wait()
+	if p.keepDaily.Text != "7" || p.keepWeekly.Text != "4" || p.keepNewest.Text != "3" {
+		t.Fatalf("keep %s daily, %s weekly, %s newest", p.keepDaily.Text, p.keepWeekly.Text, p.keepNewest.Text)
+	}
+	h.mustSee("weekly and the", "newest backups", "on the same disk as Plinth's data")
+	p.keepNewest.SetText("0")
+	test.Tap(findButton(t, h, "Save settings"))
+	h.ui.Wait()
+	if c, _ := h.backups.Level2(); c.KeepNewest != 3 {
+		t.Fatalf("KeepNewest 0 saved as %d", c.KeepNewest)
+	}
+	p.keepDaily.SetText("1")
+	p.keepWeekly.SetText("0")
+	p.keepNewest.SetText("1")
+	test.Tap(findButton(t, h, "Save settings"))
+	h.ui.Wait()
+	if c, _ := h.backups.Level2(); c.KeepDaily != 1 || c.KeepWeekly != 0 || c.KeepNewest != 1 {
+		t.Fatalf("saved %+v", c)
+	}
+	first, err := h.backups.Full(ctx, master, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now = now.AddDate(0, 0, 8) // past FullEvery: the next one is full, and the first goes
+	h.upload("/Tower/b.txt", []byte("second"))
+	if _, err := h.backups.Full(ctx, master, nil); err != nil {
+		t.Fatal(err)
+	}
+	p.shown()
+	h.ui.Wait()
+	p.tabs.SelectIndex(3)
+	var own, removal string
+	for i, r := range p.records {
+		for col := range 4 {
+			l := &widget.Label{}
+			p.hist.UpdateCell(widget.TableCellID{Row: i, Col: col}, l)
+			switch {
+			case r.ID == first.ID && col == 3:
+				own = l.Text
+			case r.From == first.ID && col == 2:
+				removal = l.Text
+			}
+		}
+	}
+	if !strings.HasPrefix(own, "removed by retention ") {
+		t.Errorf("History shows the removed backup as %q", own)
+	}
+	if want := "Full backup " + first.ID + " removed by retention: kept 1 daily, 0 weekly, 1 newest"; removal != want {
+		t.Errorf("History shows the removal as %q, want %q", removal, want)
 	}
 }

@@ -3,8 +3,6 @@ package views
 import (
 	"image/color"
 
-	"github.com/dustin/go-humanize"
-
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/canvas"
 	"fyne.io/fyne/v2/container"
@@ -31,6 +29,7 @@ const (
 	BannerShowRunning
 	BannerShowDone
 	BannerShowFailed
+	BannerShowWarning
 )
 
 // Banner is the bar across the top of the window: yellow while long work
@@ -94,8 +93,9 @@ func (b *Banner) Running(text string, cancel func()) {
 	b.obj.Refresh()
 }
 
-// Progress moves the yellow bar's progress; a total of 0 means unknown.
-// The bar reads in human units: "1.2 GiB of 4.0 GiB", "1,024 of 10,000".
+// Progress moves the yellow bar's progress (a total of 0 means unknown)
+// and shows text, which says in words how far the work is (see
+// progressText); the bar shows the percentage.
 func (b *Banner) Progress(r progress.Report, text string) {
 	if b.state != BannerShowRunning {
 		return
@@ -104,18 +104,8 @@ func (b *Banner) Progress(r progress.Report, text string) {
 		b.text.SetText(text)
 	}
 	if r.Total > 0 {
-		b.bar.SetValue(float64(r.Done) / float64(r.Total))
-		label := progressLabel(r)
-		b.bar.TextFormatter = func() string { return label }
+		b.bar.SetValue(min(float64(r.Done)/float64(r.Total), 1))
 	}
-}
-
-// progressLabel says how far work is, in the units a user reads.
-func progressLabel(r progress.Report) string {
-	if r.Bytes {
-		return humanize.IBytes(uint64(max(r.Done, 0))) + " of " + humanize.IBytes(uint64(max(r.Total, 0)))
-	}
-	return humanize.Comma(r.Done) + " of " + humanize.Comma(r.Total)
 }
 
 // Done shows the green bar with text; the user closes it.
@@ -165,3 +155,16 @@ func (t *bannerInk) Color(n fyne.ThemeColorName, v fyne.ThemeVariant) color.Colo
 func (t *bannerInk) Font(s fyne.TextStyle) fyne.Resource     { return t.app().Font(s) }
 func (t *bannerInk) Icon(n fyne.ThemeIconName) fyne.Resource { return t.app().Icon(n) }
 func (t *bannerInk) Size(n fyne.ThemeSizeName) float32       { return t.app().Size(n) }
+
+// BannerWarning is the amber bar: the work finished, but part of it did
+// not succeed. Its text is dark, as on the yellow bar: readable whatever
+// the theme, and told apart from the yellow by its deeper colour.
+var BannerWarning = color.NRGBA{R: 0xFF, G: 0xA0, B: 0x00, A: 0xFF}
+
+// Warn shows the amber bar with text: the work finished, but part of it
+// did not succeed (a sync where some files failed). The user closes it.
+func (b *Banner) Warn(text string) {
+	b.finish(BannerShowWarning, BannerWarning, text)
+	b.ink.fg = bannerDark
+	b.inked.Refresh()
+}

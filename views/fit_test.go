@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -19,6 +20,7 @@ import (
 
 	"codeberg.org/plinth/plinth/core/account"
 	"codeberg.org/plinth/plinth/core/files"
+	"codeberg.org/plinth/plinth/core/filesync"
 	"codeberg.org/plinth/plinth/core/imodel"
 	"codeberg.org/plinth/plinth/core/notify"
 )
@@ -180,6 +182,18 @@ func fitSteps() []fitStep {
 			test.Tap(projects(t, h, s).versions)
 			h.ui.Wait()
 			h.mustSee("Make current")
+		}},
+		{"Projects › Versions › Make current", fitDialog, func(t *testing.T, h *harness, s *fitSeed) {
+			p := projects(t, h, s)
+			test.Tap(p.versions)
+			h.ui.Wait()
+			for i := range p.versionsD.list.Length() { // an earlier version
+				if p.versionsD.list.Select(i); !p.versionsD.current.Disabled() {
+					break
+				}
+			}
+			test.Tap(p.versionsD.current)
+			h.mustSee("The other versions stay.")
 		}},
 		{"Projects › Upload file", fitDialog, func(t *testing.T, h *harness, s *fitSeed) { test.Tap(projects(t, h, s).upload) }},
 		{"Projects, the banner after an upload", fitPage, func(t *testing.T, h *harness, s *fitSeed) {
@@ -373,7 +387,7 @@ func seedLongNames(t *testing.T, h *harness) *fitSeed {
 	// One synchronization in the history, and drift for the next.
 	must(h.files.Synthesize(ctx, s.project.ID, "gone", 2, files.ManagerOnly))
 	must(h.files.Synthesize(ctx, s.project.ID, "lost", 1, files.ServerOnly))
-	_, err = h.sync.Synchronize(ctx, master, nil)
+	_, err = h.sync.Synchronize(ctx, master, filesync.Plan{}, nil)
 	must(err)
 	_, err = h.backups.Full(ctx, master, nil)
 	must(err)
@@ -469,9 +483,10 @@ func visibleOverlays(h *harness) []fyne.CanvasObject {
 	return out
 }
 
-// closeOverlays hides every dialog and pop-up menu.
+// closeOverlays hides every dialog and pop-up menu. It ranges over a copy:
+// hiding a dialog takes it off the list, and with it those above.
 func closeOverlays(h *harness) {
-	for _, o := range h.win.Canvas().Overlays().List() {
+	for _, o := range slices.Clone(h.win.Canvas().Overlays().List()) {
 		o.Hide()
 		h.win.Canvas().Overlays().Remove(o)
 	}

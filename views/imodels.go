@@ -4,12 +4,19 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"image/color"
+	"io/fs"
+	"math"
+	"path"
 	"path/filepath"
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
 	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/canvas"
 	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/dialog"
 	"fyne.io/fyne/v2/layout"
@@ -31,9 +38,10 @@ type IModels interface {
 	Stats(imodel string) (imodel.Stats, error)
 	GeoOf(imodel string) (imodel.Geo, bool, error)
 	Changesets(ctx context.Context, actor account.Actor, imodel string) ([]imodel.Changeset, error)
-	Search(ctx context.Context, actor account.Actor, imodel, q string, limit int) ([]imodel.Element, error)
+	Find(ctx context.Context, actor account.Actor, imodel string, f imodel.Filter, limit int) ([]imodel.Element, error)
 	Connections(ctx context.Context, actor account.Actor, imodel string) ([]imodel.Connection, error)
 	AddConnection(ctx context.Context, actor account.Actor, imodel string, nc imodel.NewConnection) (imodel.Connection, error)
+	SourceFiles(ctx context.Context, actor account.Actor, imodel string, src imodel.Source) ([]string, bool, error)
 	FileStatuses(ctx context.Context, actor account.Actor, id string) ([]imodel.FileStatus, error)
 	Runs(ctx context.Context, actor account.Actor, id string) ([]imodel.Run, error)
 	Sync(ctx context.Context, actor account.Actor, id, trigger string, prog progress.Func) (imodel.Run, error)
@@ -52,9 +60,13 @@ type IModels interface {
 const searchLimit = 500
 
 // imodelsPage is the iModels page: pick an iModel, see its elements by
-// type, its geographic coordinates and changesets, search it, and manage
-// its connections — status per file, Sync now, runs with their reports,
-// rename, schedule, owner, mapping, delete.
+// type (choosing a type lists its elements), its geographic coordinates
+// and changesets, search it, and manage its connections — status per file
+// (failed files first, the reason in full above), Sync now, runs with
+// their reports, rename, schedule, owner, mapping, delete. It words what
+// the core records for people: "Partly succeeded", not PartialSuccess;
+// "not a valid IFC file", not InvalidFile; a connection by its name,
+// never its id; times in local time.
 type imodelsPage struct {
 	ui  *UI
 	obj fyne.CanvasObject
@@ -75,7 +87,9 @@ type imodelsPage struct {
 	newConn, syncNow, rename, sched, owner *widget.Button
 	mapBtn, unmap, del                     *widget.Button
 	fileTable                              *widget.Table
-	statuses                               []imodel.FileStatus
+	statuses                               []imodel.FileStatus // failed files first
+	fileSel                                int                 // the file whose state fileNote tells in full, above the table
+	fileNote                               *widget.Label
 	runTable                               *widget.Table
 	runs                                   []imodel.Run
 	runSel                                 int
@@ -85,6 +99,8 @@ type imodelsPage struct {
 	stats      imodel.Stats
 	types      []typeCount
 	typeTable  *widget.Table
+	typeSel    string // the type the element list is narrowed to, "" for all
+	allTypes   *widget.Button
 	search     *widget.Entry
 	found      []imodel.Element
 	foundTable *widget.Table
@@ -96,8 +112,9 @@ type imodelsPage struct {
 
 	canModify bool // the actor may change the iModel on show
 
-	form   *formDialog // the last form opened, for tests
-	report string      // the last report shown, for tests
+	form   *formDialog   // the last form opened, for tests
+	picker *sourcePicker // the last connection dialog's design files, for tests
+	report string        // the last report shown, for tests
 }
 
 type typeCount struct {
@@ -106,7 +123,7 @@ type typeCount struct {
 }
 
 func newIModelsPage(u *UI) *imodelsPage {
-	p := &imodelsPage{ui: u, connSel: -1, runSel: -1,
+	p := &imodelsPage{ui: u, connSel: -1, runSel: -1, fileSel: -1,
 		summary: &widget.Label{Wrapping: fyne.TextWrapWord},
 		tokens:  &widget.Label{Wrapping: fyne.TextWrapWord, Importance: widget.SuccessImportance},
 	}
@@ -114,7 +131,8 @@ func newIModelsPage(u *UI) *imodelsPage {
 	p.pick = widget.NewSelect(nil, func(string) {
 		if i := p.pick.SelectedIndex(); i >= 0 && i < len(p.models) && p.models[i].ID != p.cur {
 			p.cur = p.models[i].ID
-			p.connSel, p.runSel = -1, -1
+			p.connSel, p.runSel, p.fileSel = -1, -1, -1
+			p.clearElements()
 			p.load()
 		}
 	})
@@ -171,19 +189,27 @@ func (p *imodelsPage) connectionsTab() fyne.CanvasObject {
 	p.unmap = &widget.Button{Text: "Unmap…", OnTapped: p.showUnmap}
 	p.del = &widget.Button{Text: "Delete…", Icon: theme.DeleteIcon(), Importance: widget.DangerImportance, OnTapped: p.showDelete}
 
-	p.fileTable = textTable([]string{"Design file", "State", "Reason", "Updated"}, []float32{220, 170, 340, 130},
+	fileCols := []string{"Design file", "State", "Reason", "Updated"}
+	p.fileTable = textTable(fileCols, columnWidths(fileCols, []float32{220, textWidth(imodel.StateWarnings), 340, textWidth(longestTime)}),
 		func() int { return len(p.statuses) },
 		func(r, c int) string {
 			s := p.statuses[r]
-			return []string{s.File, s.State, s.Reason, stamp(s.Updated)}[c]
-		}, nil)
-	p.runTable = textTable([]string{"Started", "By", "Trigger", "Result", "Inserted", "Updated", "Deleted", "Unchanged files"},
-		[]float32{140, 90, 75, 100, 65, 65, 65, 110},
+			return []string{s.File, s.State, s.Reason, localTime(s.Updated)}[c]
+		},
+		func(row int) {
+			p.fileSel = row
+			p.showFileNote()
+		})
+	p.fileNote = &widget.Label{Wrapping: fyne.TextWrapWord}
+	p.fileNote.Hide()
+	runCols := []string{"Started", "By", "Trigger", "Result", "Inserted", "Updated", "Deleted", "Unchanged files"}
+	p.runTable = textTable(runCols,
+		columnWidths(runCols, []float32{textWidth(longestTime), 90, textWidth(triggerWord(imodel.TriggerScheduled)), textWidth("Partly succeeded"), 0, 0, 0, 0}),
 		func() int { return len(p.runs) },
 		func(r, c int) string {
 			run := p.runs[r]
 			ins, upd, del, unch := runCounts(run)
-			return []string{stamp(run.Started), run.By, run.Trigger, runResult(run),
+			return []string{localTime(run.Started), run.By, triggerWord(run.Trigger), runResult(run),
 				fmt.Sprint(ins), fmt.Sprint(upd), fmt.Sprint(del), fmt.Sprint(unch)}[c]
 		},
 		func(row int) {
@@ -194,7 +220,9 @@ func (p *imodelsPage) connectionsTab() fyne.CanvasObject {
 	p.exportJSON = &widget.Button{Text: "Export JSON…", Icon: theme.DocumentSaveIcon(), OnTapped: func() { p.chooseExport("json") }}
 	p.exportCSV = &widget.Button{Text: "Export CSV…", Icon: theme.DocumentSaveIcon(), OnTapped: func() { p.chooseExport("csv") }}
 
-	files := container.NewBorder(widget.NewLabel("Design files"), nil, nil, nil, p.fileTable)
+	// Failed files come first; the chosen file's reason, which the table
+	// cuts, reads in full above it, where a small window still shows it.
+	files := container.NewBorder(container.NewVBox(widget.NewLabel("Design files"), p.fileNote), nil, nil, nil, p.fileTable)
 	history := container.NewBorder(container.NewHBox(widget.NewLabel("Runs"), layout.NewSpacer(), p.showReport, p.exportJSON, p.exportCSV),
 		nil, nil, nil, p.runTable)
 	split := container.NewVSplit(files, history)
@@ -210,17 +238,38 @@ func (p *imodelsPage) connectionsTab() fyne.CanvasObject {
 	return body
 }
 
+// elementsTab lists the element types with their counts; choosing one
+// lists its elements (All types goes back to every type), and a search
+// narrows the list further.
 func (p *imodelsPage) elementsTab() fyne.CanvasObject {
-	p.typeTable = textTable([]string{"Type", "Elements"}, []float32{220, 90},
+	// The count first: a long type name is cut at the pane's edge rather
+	// than push the count out of sight.
+	typeCols := []string{"Elements", "Type"}
+	p.typeTable = textTable(typeCols, columnWidths(typeCols, []float32{0, 220}),
 		func() int { return len(p.types) },
 		func(r, c int) string {
 			t := p.types[r]
-			return []string{t.Type, fmt.Sprint(t.N)}[c]
-		}, nil)
+			return []string{fmt.Sprint(t.N), t.Type}[c]
+		},
+		func(row int) {
+			if row >= 0 && row < len(p.types) && p.types[row].Type != p.typeSel {
+				p.typeSel = p.types[row].Type
+				p.allTypes.Enable()
+				p.listElements()
+			}
+		})
+	p.allTypes = &widget.Button{Text: "All types", Icon: theme.ListIcon(), OnTapped: func() {
+		p.typeSel = ""
+		p.typeTable.UnselectAll()
+		p.allTypes.Disable()
+		p.listElements()
+	}}
+	p.allTypes.Disable()
 	p.search = &widget.Entry{PlaceHolder: "GlobalId or part of a name, type, tag"}
 	p.search.OnSubmitted = func(string) { p.doSearch() }
 	p.foundNote = &widget.Label{Wrapping: fyne.TextWrapWord}
-	p.foundTable = textTable([]string{"GlobalId", "Type", "Name", "Connection", "Design file"}, []float32{200, 150, 220, 130, 180},
+	foundCols := []string{"GlobalId", "Type", "Name", "Connection", "Design file"}
+	p.foundTable = textTable(foundCols, columnWidths(foundCols, []float32{200, 150, 220, 130, 180}),
 		func() int { return len(p.found) },
 		func(r, c int) string {
 			e := p.found[r]
@@ -228,28 +277,46 @@ func (p *imodelsPage) elementsTab() fyne.CanvasObject {
 		}, nil)
 	find := &widget.Button{Text: "Search", Icon: theme.SearchIcon(), OnTapped: p.doSearch}
 	right := container.NewBorder(container.NewVBox(container.NewBorder(nil, nil, nil, find, p.search), p.foundNote), nil, nil, nil, p.foundTable)
-	split := container.NewHSplit(container.NewBorder(widget.NewLabel("Elements by type"), nil, nil, nil, p.typeTable), right)
+	left := container.NewBorder(widget.NewLabel("Elements by type"), container.NewHBox(p.allTypes), nil, nil, p.typeTable)
+	split := container.NewHSplit(left, right)
 	split.Offset = 0.3
 	return split
 }
 
 func (p *imodelsPage) changesetsTab() fyne.CanvasObject {
-	p.csTable = textTable([]string{"#", "When", "By", "Connection", "Design files", "Inserted", "Updated", "Deleted", "Note"},
-		[]float32{40, 130, 100, 130, 220, 70, 70, 70, 200},
+	csCols := []string{"#", "When", "By", "Connection", "Design files", "Inserted", "Updated", "Deleted", "Note"}
+	p.csTable = textTable(csCols,
+		columnWidths(csCols, []float32{40, textWidth(longestTime), 100, 130, 220, 0, 0, 0, 200}),
 		func() int { return len(p.changesets) },
 		func(r, c int) string {
 			cs := p.changesets[r]
-			return []string{fmt.Sprint(cs.Seq), stamp(cs.Time), cs.By, cs.ConnName, strings.Join(cs.Files, ", "),
+			return []string{fmt.Sprint(cs.Seq), localTime(cs.Time), cs.By, cs.ConnName, strings.Join(cs.Files, ", "),
 				fmt.Sprint(cs.Inserted), fmt.Sprint(cs.Updated), fmt.Sprint(cs.Deleted), cs.Note}[c]
 		}, nil)
 	return p.csTable
 }
 
-func stamp(t time.Time) string {
-	if t.IsZero() {
-		return ""
+// longestTime is as long as localTime gets, to size the columns of times.
+const longestTime = "30 September 2026 at 23:59"
+
+// textWidth is the width a table column needs to show s in full.
+func textWidth(s string) float32 {
+	return fyne.MeasureText(s, theme.TextSize(), fyne.TextStyle{}).Width + 2*theme.InnerPadding() + theme.Padding()
+}
+
+// columnWidths widens each column to at least its bold header, so that
+// no header is cut whatever the theme's text size; widths are the least
+// widths wanted (0: as wide as the header).
+func columnWidths(headers []string, widths []float32) []float32 {
+	out := make([]float32, len(headers))
+	for i, h := range headers {
+		w := fyne.MeasureText(h, theme.TextSize(), fyne.TextStyle{Bold: true}).Width + 2*theme.InnerPadding() + theme.Padding()
+		if i < len(widths) {
+			w = max(w, widths[i])
+		}
+		out[i] = float32(math.Ceil(float64(w)))
 	}
-	return t.Local().Format("2006-01-02 15:04")
+	return out
 }
 
 func runCounts(r imodel.Run) (ins, upd, del, unch int) {
@@ -264,23 +331,128 @@ func runCounts(r imodel.Run) (ins, upd, del, unch int) {
 	return
 }
 
+// runResult is how a run ended, in words: "Partly succeeded", never the
+// report's PartialSuccess.
 func runResult(r imodel.Run) string {
-	switch {
-	case r.State == "running":
-		return "running"
-	case r.State != "finished" && r.State != "":
-		return r.State + " (" + r.Result + ")"
+	switch r.State {
+	case "running":
+		return "Running"
+	case "cancelled":
+		return "Cancelled"
+	case "interrupted":
+		return "Interrupted"
+	}
+	switch r.Result {
+	case imodel.ResultSuccess:
+		return "Succeeded"
+	case imodel.ResultPartialSuccess:
+		return "Partly succeeded"
+	case imodel.ResultFailed:
+		return "Failed"
 	}
 	return r.Result
 }
 
+// triggerWord says what started a run.
+func triggerWord(t string) string {
+	switch t {
+	case imodel.TriggerManual:
+		return "Sync now"
+	case imodel.TriggerScheduled:
+		return "Scheduled"
+	case "unmap":
+		return "Unmap"
+	case "delete":
+		return "Delete"
+	}
+	return t
+}
+
+// categoryWord says what kind of error a report's category is, in words:
+// "not a valid IFC file", never InvalidFile.
+func categoryWord(c string) string {
+	switch c {
+	case imodel.CategoryFile:
+		return "not a valid IFC file"
+	case imodel.CategorySource:
+		return "the file or its folder cannot be read"
+	case imodel.CategoryAuthentication:
+		return "the owner's sync token has expired"
+	case imodel.CategoryPermission:
+		return "the owner may no longer change the iModel"
+	case imodel.CategoryInternal:
+		return "Plinth could not store the result"
+	case imodel.CategoryCancelled:
+		return "cancelled"
+	}
+	return strings.ToLower(c)
+}
+
+// stateRank orders file states worst first: failed, then stopped part-way,
+// then with warnings, then the rest.
+func stateRank(state string) int {
+	switch state {
+	case imodel.StateFailed:
+		return 0
+	case imodel.StateInterrupted, imodel.StateCancelled:
+		return 1
+	case imodel.StateWarnings:
+		return 2
+	}
+	return 3
+}
+
+// failedFirst is the file statuses with the failed ones first, each group
+// in mapping order.
+func failedFirst(sts []imodel.FileStatus) []imodel.FileStatus {
+	out := slices.Clone(sts)
+	sort.SliceStable(out, func(i, j int) bool { return stateRank(out[i].State) < stateRank(out[j].State) })
+	return out
+}
+
+// connName names a connection for a sentence or a cell. The elements and
+// the geographic coordinates a deleted connection left behind know only
+// its id: its name then comes from the newest changeset it made, and the
+// id is never shown.
 func (p *imodelsPage) connName(id string) string {
 	for _, c := range p.conns {
 		if c.ID == id {
 			return c.Name
 		}
 	}
-	return id
+	for _, cs := range p.changesets { // newest first
+		if cs.Connection == id && cs.ConnName != "" {
+			return cs.ConnName + " (deleted)"
+		}
+	}
+	return deletedConn
+}
+
+// deletedConn stands for a deleted connection whose name is not known.
+const deletedConn = "a deleted connection"
+
+// connError is an error about a connection worded with its name: the core
+// names a connection it cannot find by its id, which tells a person
+// nothing. It unwraps to the core's error.
+type connError struct {
+	msg string
+	err error
+}
+
+func (e *connError) Error() string { return e.msg }
+func (e *connError) Unwrap() error { return e.err }
+
+// connErr words err, about connection c, with c's name instead of its id.
+func connErr(c imodel.Connection, err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, imodel.ErrNotFound):
+		return &connError{fmt.Sprintf("the connection %q is no longer there; someone may have deleted it", c.Name), err}
+	case c.ID != "" && strings.Contains(err.Error(), c.ID):
+		return &connError{strings.ReplaceAll(err.Error(), c.ID, strconv.Quote(c.Name)), err}
+	}
+	return err
 }
 
 func (p *imodelsPage) selected() (imodel.Connection, bool) {
@@ -351,6 +523,9 @@ func (p *imodelsPage) setModels(models []imodel.IModel) {
 		p.refreshAll()
 		return
 	}
+	if models[sel].ID != p.cur {
+		p.clearElements()
+	}
 	p.cur = models[sel].ID
 	p.pick.SetSelectedIndex(sel) // OnChanged ignores the iModel already on show
 	p.load()
@@ -412,7 +587,7 @@ func (p *imodelsPage) load() {
 		s := fmt.Sprintf("%s of %s, %s, %s.", text.Count(st.Elements, "element"), text.Count(len(st.ByType), "type"),
 			text.Count(int(st.Changesets), "changeset"), text.Count(len(conns), "connection"))
 		if hasGeo {
-			s += fmt.Sprintf(" Geographic coordinates: %s, from %s of %q.", geo.Reference, geo.File, p.connName(geo.Connection))
+			s += fmt.Sprintf(" Geographic coordinates: %s, from %s of %s.", geo.Reference, geo.File, quoteName(p.connName(geo.Connection)))
 		} else {
 			s += " No geographic coordinates yet: the first synced file with IfcMapConversion or a site latitude/longitude sets them."
 		}
@@ -450,6 +625,7 @@ func (p *imodelsPage) loadConnection() {
 		if p.cur != "" {
 			p.connInfo.SetText("No connection yet. New connection… maps IFC design files from a folder into this iModel.")
 		}
+		p.setFileSel()
 		p.refreshAll()
 		return
 	}
@@ -467,10 +643,11 @@ func (p *imodelsPage) loadConnection() {
 			return
 		}
 		if err != nil {
-			p.connInfo.SetText(sentence(err))
+			p.connInfo.SetText(sentence(connErr(c, err)))
 			return
 		}
-		p.statuses, p.runs = sts, rs // runs newest first
+		p.statuses, p.runs = failedFirst(sts), rs // runs newest first
+		p.setFileSel()
 		if p.runSel >= len(rs) {
 			p.runSel = -1
 		}
@@ -481,6 +658,76 @@ func (p *imodelsPage) loadConnection() {
 		p.connInfo.SetText(info)
 		p.refreshAll()
 	})
+}
+
+// setFileSel picks the file whose state the note above the table tells
+// in full: the first file, when something went wrong with it (failed
+// files come first); else none until the user chooses one.
+func (p *imodelsPage) setFileSel() {
+	p.fileSel = -1
+	p.fileTable.UnselectAll()
+	if len(p.statuses) > 0 && p.statuses[0].Reason != "" {
+		p.fileSel = 0
+	}
+	p.showFileNote()
+}
+
+// showFileNote tells the selected file's state and reason in full.
+func (p *imodelsPage) showFileNote() {
+	if p.fileSel < 0 || p.fileSel >= len(p.statuses) {
+		p.fileNote.SetText("")
+		p.fileNote.Hide()
+		return
+	}
+	p.fileNote.SetText(p.fileText(p.statuses[p.fileSel]))
+	p.fileNote.Show()
+}
+
+// fileText is a design file's state in one sentence, with the reason
+// the table cuts: "broken.ifc failed, not a valid IFC file: line 4, …".
+func (p *imodelsPage) fileText(st imodel.FileStatus) string {
+	var b strings.Builder
+	b.WriteString(st.File + " " + st.State)
+	if cat := p.fileCategory(st); cat != "" {
+		b.WriteString(", " + cat)
+	}
+	if st.Reason != "" {
+		b.WriteString(": " + strings.TrimSuffix(st.Reason, "."))
+	}
+	if !st.Updated.IsZero() {
+		b.WriteString(" (" + localTime(st.Updated) + ")")
+	}
+	b.WriteString(".")
+	return b.String()
+}
+
+// fileCategory is the kind of a failed file's first error, in words,
+// from the run that set its state; "" when it did not fail or the run is
+// not listed.
+func (p *imodelsPage) fileCategory(st imodel.FileStatus) string {
+	if st.State != imodel.StateFailed {
+		return ""
+	}
+	for _, r := range p.runs {
+		if r.ID != st.Run {
+			continue
+		}
+		for _, f := range r.Files {
+			if f.File == st.File && len(f.Errors) > 0 {
+				return categoryWord(f.Errors[0].Category)
+			}
+		}
+	}
+	return ""
+}
+
+// quoteName quotes a connection's name for a sentence, but not the words
+// that stand for a deleted one.
+func quoteName(name string) string {
+	if name == deletedConn {
+		return name
+	}
+	return strconv.Quote(name)
 }
 
 // connText says where a connection reads from, when it runs and who owns it.
@@ -497,13 +744,13 @@ func connText(c imodel.Connection, now time.Time) string {
 		}
 		comps = append(comps, s)
 	}
-	tok := "token valid until " + c.Token.Expires.Local().Format("2006-01-02")
+	tok := "token valid until " + localTimeFrom(c.Token.Expires, now)
 	if !c.Token.Expires.After(now) {
 		tok = "token expired: " + c.Owner + " must run Sync now"
 	}
 	sched := c.Schedule.String()
 	if c.Paused != nil {
-		sched += " — paused: Plinth stopped during the sync of " + c.Paused.Since.Local().Format("2006-01-02 15:04")
+		sched += " — paused: Plinth stopped during the sync that started " + localTimeFrom(c.Paused.Since, now)
 		if c.Paused.File != "" {
 			sched += " (while it read " + c.Paused.File + ")"
 		}
@@ -512,36 +759,100 @@ func connText(c imodel.Connection, now time.Time) string {
 	return fmt.Sprintf("%s. Mapped: %s. Schedule: %s. Owner: %s, %s.", src, strings.Join(comps, "; "), sched, c.Owner, tok)
 }
 
+// doSearch lists the elements that match the search text, of the type
+// chosen if one is.
 func (p *imodelsPage) doSearch() {
-	svc, actor, id, q := p.ui.svc.IModels, p.ui.actor, p.cur, p.search.Text
-	if id == "" || strings.TrimSpace(q) == "" {
+	if strings.TrimSpace(p.search.Text) == "" && p.typeSel == "" {
 		return
 	}
+	p.listElements()
+}
+
+// clearElements empties the element list and forgets the type chosen, for
+// another iModel.
+func (p *imodelsPage) clearElements() {
+	p.found, p.typeSel = nil, ""
+	p.typeTable.UnselectAll()
+	p.allTypes.Disable()
+	p.foundNote.SetText("")
+	p.foundTable.Refresh()
+}
+
+// listElements lists the elements of the type chosen (all types when
+// none is) that match the search text, if any; the first searchLimit.
+func (p *imodelsPage) listElements() {
+	svc, actor, id := p.ui.svc.IModels, p.ui.actor, p.cur
+	if id == "" {
+		return
+	}
+	f := imodel.Filter{Text: strings.TrimSpace(p.search.Text), Type: p.typeSel}
 	var found []imodel.Element
 	p.ui.background(func(ctx context.Context) (err error) {
-		found, err = svc.Search(ctx, actor, id, q, searchLimit)
+		found, err = svc.Find(ctx, actor, id, f, searchLimit)
 		return err
 	}, func(err error) {
+		if id != p.cur || f.Type != p.typeSel {
+			return // another iModel or type was chosen meanwhile
+		}
 		if err != nil {
 			p.foundNote.SetText(sentence(err))
 			return
 		}
 		p.found = found
-		switch {
-		case len(found) == 0:
-			p.foundNote.SetText(fmt.Sprintf("No element matches %q.", q))
-		case len(found) >= searchLimit:
-			p.foundNote.SetText(fmt.Sprintf("The first %d elements that match %q; type more to narrow it down.", searchLimit, q))
-		default:
-			p.foundNote.SetText(text.Count(len(found), "element") + " match.")
-		}
+		p.foundNote.SetText(foundText(f, len(found)))
+		p.foundTable.ScrollToTop()
 		p.foundTable.Refresh()
 	})
+}
+
+// foundText says what the element list shows.
+func foundText(f imodel.Filter, n int) string {
+	of := ""
+	if f.Type != "" {
+		of = " of type " + f.Type
+	}
+	switch {
+	case n == 0 && f.Text != "":
+		return fmt.Sprintf("No element%s matches %q.", of, f.Text)
+	case n == 0:
+		return fmt.Sprintf("No element%s.", of)
+	case n >= searchLimit && f.Text != "":
+		return fmt.Sprintf("The first %d elements%s that match %q; type more to narrow it down.", searchLimit, of, f.Text)
+	case n >= searchLimit:
+		return fmt.Sprintf("The first %d elements%s; search to narrow it down.", searchLimit, of)
+	case f.Text != "":
+		return fmt.Sprintf("%s%s %s %q.", text.Count(n, "element"), of, text.Agree(n, "matches", "match"), f.Text)
+	}
+	return text.Count(n, "element") + of + "."
 }
 
 func (p *imodelsPage) showNewIModel() {
 	svc, actor := p.ui.svc.IModels, p.ui.actor
 	project := widget.NewSelect(nil, nil)
+	name := &widget.Entry{PlaceHolder: "e.g. Tower coordination model"}
+	var inProject, called string // read on the UI goroutine by check
+	var made imodel.IModel
+	f := p.ui.showForm(formSpec{title: "New iModel", confirm: "Create",
+		intro: "An iModel lives in a project and holds the elements that its connections bring in from IFC design files.",
+		items: []*widget.FormItem{widget.NewFormItem("Project", project), widget.NewFormItem("Name", name)},
+		check: func() error {
+			if project.Selected == "" {
+				return errors.New("choose a project first; create one on the Projects page if there is none")
+			}
+			inProject, called = project.Selected, name.Text
+			return nil
+		},
+		work: func(ctx context.Context) (err error) {
+			made, err = svc.Create(ctx, actor, inProject, called)
+			return err
+		},
+		done: func() {
+			p.cur = made.ID
+			p.ui.banner.Done(fmt.Sprintf("Created the iModel %s.", made.Path))
+			p.shown()
+		},
+	})
+	p.form = f
 	var paths []string
 	p.ui.background(func(ctx context.Context) error {
 		items, err := p.ui.svc.Files.Items(ctx)
@@ -559,32 +870,12 @@ func (p *imodelsPage) showNewIModel() {
 		sort.Strings(paths)
 		return nil
 	}, func(err error) {
+		showError(f.errText, err)
 		project.Options = paths
 		if len(paths) > 0 {
 			project.SetSelectedIndex(0)
 		}
 		project.Refresh()
-	})
-	name := &widget.Entry{PlaceHolder: "e.g. Tower coordination model"}
-	var made imodel.IModel
-	p.form = p.ui.showForm(formSpec{title: "New iModel", confirm: "Create",
-		intro: "An iModel lives in a project and holds the elements that its connections bring in from IFC design files.",
-		items: []*widget.FormItem{widget.NewFormItem("Project", project), widget.NewFormItem("Name", name)},
-		check: func() error {
-			if project.Selected == "" {
-				return errors.New("choose a project first; create one on the Projects page if there is none")
-			}
-			return nil
-		},
-		work: func(ctx context.Context) (err error) {
-			made, err = svc.Create(ctx, actor, project.Selected, name.Text)
-			return err
-		},
-		done: func() {
-			p.cur = made.ID
-			p.ui.banner.Done(fmt.Sprintf("Created the iModel %s.", made.Path))
-			p.shown()
-		},
 	})
 }
 
@@ -675,9 +966,132 @@ func parseMapping(s string) []imodel.Composite {
 
 func mappingEntry() *widget.Entry {
 	e := widget.NewMultiLineEntry()
-	e.SetPlaceHolder("one composite model per line:\nstructure.ifc, grid-reference.ifc\narchitecture.ifc")
-	e.SetMinRowsVisible(3)
+	e.SetPlaceHolder("or type one per line, main file first:\nstructure.ifc, grid-reference.ifc")
+	e.SetMinRowsVisible(2)
 	return e
+}
+
+// sourcePicker offers the .ifc files found in a connection's source folder
+// as check boxes, read off the UI goroutine whenever the folder changes.
+// Each file checked is mapped as a composite model of its own, besides
+// what is typed below it (a main file with its reference files).
+type sourcePicker struct {
+	p      *imodelsPage
+	imodel string
+	skip   map[string]bool // mapped already: not offered
+	names  []string        // offered, by name
+	chosen map[string]bool
+	gen    int // the listing asked for last; older answers are dropped
+	note   *widget.Label
+	list   *widget.List
+	obj    fyne.CanvasObject
+}
+
+func (p *imodelsPage) newSourcePicker(imodelID string, mapped []string) *sourcePicker {
+	s := &sourcePicker{p: p, imodel: imodelID, skip: map[string]bool{}, chosen: map[string]bool{},
+		note: &widget.Label{Wrapping: fyne.TextWrapWord}}
+	for _, f := range mapped {
+		s.skip[f] = true
+	}
+	s.list = &widget.List{
+		Length:     func() int { return len(s.names) },
+		CreateItem: func() fyne.CanvasObject { return widget.NewCheck("", nil) },
+		UpdateItem: func(i widget.ListItemID, o fyne.CanvasObject) {
+			if i >= len(s.names) {
+				return
+			}
+			name, c := s.names[i], o.(*widget.Check)
+			c.OnChanged = nil // a reused box: no change of this file's choice
+			c.SetText(name)
+			c.SetChecked(s.chosen[name])
+			c.OnChanged = func(on bool) { s.chosen[name] = on }
+		},
+	}
+	// Room for about three files, kept when there are none so that the
+	// dialog keeps its size; more scroll.
+	room := canvas.NewRectangle(color.Transparent)
+	room.SetMinSize(fyne.NewSize(0, 3*widget.NewCheck("x.ifc", nil).MinSize().Height))
+	s.obj = container.NewVBox(s.note, container.NewStack(room, s.list))
+	s.note.SetText("The .ifc files of the folder are offered here once it is chosen.")
+	return s
+}
+
+// load lists the .ifc files of src.
+func (s *sourcePicker) load(src imodel.Source) {
+	s.gen++
+	gen := s.gen
+	src.Path = strings.TrimSpace(src.Path)
+	if src.Path == "" {
+		s.show(nil, false)
+		s.note.SetText("The .ifc files of the folder are offered here once it is chosen.")
+		return
+	}
+	svc, actor := s.p.ui.svc.IModels, s.p.ui.actor
+	var found []string
+	var more bool
+	s.note.SetText("Looking for .ifc files in " + src.Path + "…")
+	s.p.ui.background(func(ctx context.Context) (err error) {
+		found, more, err = svc.SourceFiles(ctx, actor, s.imodel, src)
+		return err
+	}, func(err error) {
+		if gen != s.gen {
+			return // the folder changed meanwhile
+		}
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			s.show(nil, false)
+			s.note.SetText(fmt.Sprintf("There is no folder %s.", src.Path))
+		case err != nil:
+			s.show(nil, false)
+			s.note.SetText(sentence(err))
+		default:
+			s.show(found, more)
+		}
+	})
+}
+
+// show offers found, less the files mapped already.
+func (s *sourcePicker) show(found []string, more bool) {
+	s.names = s.names[:0]
+	for _, f := range found {
+		if !s.skip[f] {
+			s.names = append(s.names, f)
+		}
+	}
+	var note string
+	switch {
+	case len(s.names) > 0:
+		note = "Check the design files to map, each a model of its own; type a main file with its reference files below."
+	case len(found) > 0:
+		note = "Every .ifc file in this folder is mapped already; type files in its subfolders below, e.g. level-1/structure.ifc."
+	default:
+		note = "There is no .ifc file directly in this folder; type files in its subfolders below, e.g. level-1/structure.ifc."
+	}
+	if more {
+		note += fmt.Sprintf(" The folder holds more than %s: only those were looked at.", text.Count(imodel.MaxListed, "entry"))
+	}
+	s.note.SetText(note)
+	s.list.UnselectAll()
+	s.list.ScrollToTop()
+	s.list.Refresh()
+}
+
+// mapping is what is typed, then each file checked that the typed lines
+// do not name, as a composite model of its own.
+func (s *sourcePicker) mapping(typed string) []imodel.Composite {
+	comps := parseMapping(typed)
+	named := map[string]bool{}
+	for _, c := range comps {
+		for _, f := range c.Files() {
+			named[path.Clean(strings.ReplaceAll(f, "\\", "/"))] = true
+		}
+	}
+	for _, n := range s.names {
+		if s.chosen[n] && !named[n] {
+			comps = append(comps, imodel.Composite{Main: n})
+		}
+	}
+	return comps
 }
 
 func (p *imodelsPage) showNewConnection() {
@@ -686,16 +1100,28 @@ func (p *imodelsPage) showNewConnection() {
 	kind := widget.NewSelect(sourceLabels, nil)
 	kind.SetSelectedIndex(0)
 	folder := &widget.Entry{PlaceHolder: "/srv/projects/tower/ifc or /Tower/IFC"}
+	picker := p.newSourcePicker(id, nil)
+	p.picker = picker
+	source := func() imodel.Source {
+		src := imodel.Source{Kind: imodel.SourceDisk, Path: strings.TrimSpace(folder.Text)}
+		if kind.SelectedIndex() == 1 {
+			src.Kind = imodel.SourceFileServer
+		}
+		return src
+	}
+	folder.OnChanged = func(string) { picker.load(source()) }
+	kind.OnChanged = func(string) { picker.load(source()) }
 	browse := &widget.Button{Text: "Browse…", Icon: theme.FolderOpenIcon(), OnTapped: func() {
 		dialog.ShowFolderOpen(func(u fyne.ListableURI, err error) {
 			if err == nil && u != nil {
-				folder.SetText(u.Path())
 				kind.SetSelectedIndex(0)
+				folder.SetText(u.Path())
 			}
 		}, p.ui.win)
 	}}
 	mapping := mappingEntry()
 	when := newScheduleInput(schedule.Spec{Kind: schedule.Manual})
+	var nc imodel.NewConnection
 	var made imodel.Connection
 	p.form = p.ui.showForm(formSpec{title: "New connection", confirm: "Create",
 		intro: "A connection brings IFC design files from a folder into this iModel. Map each main design file with the reference files it needs.",
@@ -703,20 +1129,18 @@ func (p *imodelsPage) showNewConnection() {
 			widget.NewFormItem("Name", name),
 			widget.NewFormItem("Data source", kind),
 			widget.NewFormItem("Folder", container.NewBorder(nil, nil, nil, browse, folder)),
-			widget.NewFormItem("Design files", mapping),
+			widget.NewFormItem("Design files", container.NewVBox(picker.obj, mapping)),
 			widget.NewFormItem("Schedule", when.obj),
 		},
-		work: func(ctx context.Context) error {
-			sp, err := when.spec()
-			if err != nil {
-				return err
-			}
-			src := imodel.Source{Kind: imodel.SourceDisk, Path: strings.TrimSpace(folder.Text)}
-			if kind.SelectedIndex() == 1 {
-				src.Kind = imodel.SourceFileServer
-			}
-			made, err = svc.AddConnection(ctx, actor, id, imodel.NewConnection{Name: name.Text, Source: src,
-				Mapped: parseMapping(mapping.Text), Schedule: sp})
+		// What the dialog says is read here, on the UI goroutine; work
+		// runs off it.
+		check: func() (err error) {
+			nc = imodel.NewConnection{Name: name.Text, Source: source(), Mapped: picker.mapping(mapping.Text)}
+			nc.Schedule, err = when.spec()
+			return err
+		},
+		work: func(ctx context.Context) (err error) {
+			made, err = svc.AddConnection(ctx, actor, id, nc)
 			return err
 		},
 		done: func() {
@@ -753,17 +1177,28 @@ func (p *imodelsPage) doSync() {
 		return
 	}
 	svc, actor := p.ui.svc.IModels, p.ui.actor
+	var partly string // the sentence, when some files failed
 	p.ui.longWork("Synchronizing "+c.Name, func(ctx context.Context, prog progress.Func) (string, error) {
 		run, err := svc.Sync(ctx, actor, c.ID, imodel.TriggerManual, prog)
 		if err != nil {
-			return "", err
+			return "", connErr(c, err)
 		}
-		return syncSentence(c.Name, run)
-	}, func(error) { p.reloadSelecting(c.ID) })
+		msg, err := syncSentence(c.Name, run)
+		if err == nil && run.Result == imodel.ResultPartialSuccess {
+			partly = msg
+		}
+		return msg, err
+	}, func(err error) {
+		if err == nil && partly != "" {
+			p.ui.banner.Warn(partly) // amber, not green
+		}
+		p.reloadSelecting(c.ID)
+	})
 }
 
 // syncSentence says in one sentence how a run ended; a failed or
-// cancelled run is an error so the banner turns red.
+// cancelled run is an error so the banner turns red. A run where some
+// files failed names them (doSync shows it amber).
 func syncSentence(name string, run imodel.Run) (string, error) {
 	ins, upd, del, unch := runCounts(run)
 	counts := fmt.Sprintf("%d inserted, %d updated, %d deleted, %s unchanged", ins, upd, del, text.Count(unch, "file"))
@@ -777,7 +1212,18 @@ func syncSentence(name string, run imodel.Run) (string, error) {
 		}
 		return "", fmt.Errorf("the sync of %q failed: %s", name, reason)
 	case run.Result == imodel.ResultPartialSuccess:
-		return fmt.Sprintf("Synchronized %q partly (%s); the run report says which files failed and why.", name, counts), nil
+		var failed []string
+		for _, f := range run.Files {
+			if f.State == imodel.StateFailed {
+				failed = append(failed, f.File)
+			}
+		}
+		list := strings.Join(failed, ", ")
+		if len(failed) > 3 {
+			list = strings.Join(failed[:3], ", ") + fmt.Sprintf(" and %d more", len(failed)-3)
+		}
+		return fmt.Sprintf("Synchronized %q partly: %d of %s failed (%s), the list of design files says why; the others gave %s.",
+			name, len(failed), text.Count(len(run.Files), "file"), list, counts), nil
 	}
 	return fmt.Sprintf("Synchronized %q: %s.", name, counts), nil
 }
@@ -793,7 +1239,7 @@ func (p *imodelsPage) showRename() {
 		items: []*widget.FormItem{widget.NewFormItem("Name", name)},
 		work: func(ctx context.Context) error {
 			_, err := svc.Rename(ctx, actor, c.ID, name.Text)
-			return err
+			return connErr(c, err)
 		},
 		done: func() { p.reloadSelecting(c.ID) },
 	})
@@ -815,7 +1261,7 @@ func (p *imodelsPage) showSchedule() {
 				return err
 			}
 			_, err = svc.SetSchedule(ctx, actor, c.ID, sp)
-			return err
+			return connErr(c, err)
 		},
 		done: func() { p.reloadSelecting(c.ID) },
 	})
@@ -828,26 +1274,29 @@ func (p *imodelsPage) showOwner() {
 	}
 	svc, actor := p.ui.svc.IModels, p.ui.actor
 	who := widget.NewSelect(nil, nil)
-	p.ui.background(func(ctx context.Context) error {
-		m, err := svc.Members(ctx, actor, c.IModel)
-		who.Options = m
-		return err
-	}, func(error) {
-		who.SetSelected(c.Owner)
-		who.Refresh()
-	})
 	var msg string
-	p.form = p.ui.showForm(formSpec{title: "Owner of " + c.Name, confirm: "Change owner",
+	f := p.ui.showForm(formSpec{title: "Owner of " + c.Name, confirm: "Change owner",
 		intro: "Scheduled syncs run as the owner. The connection can go to any user who has worked with this iModel, but not while it syncs.",
 		items: []*widget.FormItem{widget.NewFormItem("Owner", who)},
 		work: func(ctx context.Context) (err error) {
 			_, msg, err = svc.SetOwner(ctx, actor, c.ID, who.Selected)
-			return err
+			return connErr(c, err)
 		},
 		done: func() {
 			dialog.ShowInformation("Owner changed", msg, p.ui.win)
 			p.reloadSelecting(c.ID)
 		},
+	})
+	p.form = f
+	var members []string
+	p.ui.background(func(ctx context.Context) (err error) {
+		members, err = svc.Members(ctx, actor, c.IModel)
+		return err
+	}, func(err error) {
+		showError(f.errText, err)
+		who.Options = members
+		who.SetSelected(c.Owner)
+		who.Refresh()
 	})
 }
 
@@ -858,23 +1307,34 @@ func (p *imodelsPage) showMap() {
 	}
 	svc, actor := p.ui.svc.IModels, p.ui.actor
 	mapping := mappingEntry()
+	picker := p.newSourcePicker(c.IModel, c.MappedFiles())
+	p.picker = picker
+	var comps []imodel.Composite
+	mapped := map[string]bool{} // by an earlier try of this dialog that failed part-way
 	p.form = p.ui.showForm(formSpec{title: "Map design files into " + c.Name, confirm: "Map",
-		intro: "Add composite models: a main design file with its reference files, relative to " + c.Source.Path + ". They are synchronized with the next run.",
-		items: []*widget.FormItem{widget.NewFormItem("Design files", mapping)},
-		work: func(ctx context.Context) error {
-			comps := parseMapping(mapping.Text)
-			if len(comps) == 0 {
-				return errors.New("type at least one design file")
+		intro: "Add composite models: a main design file with its reference files, in " + c.Source.Path + ". They are synchronized with the next run.",
+		items: []*widget.FormItem{widget.NewFormItem("Design files", container.NewVBox(picker.obj, mapping))},
+		check: func() error {
+			if comps = picker.mapping(mapping.Text); len(comps) == 0 {
+				return errors.New("check or type at least one design file")
 			}
+			return nil
+		},
+		work: func(ctx context.Context) error {
 			for _, comp := range comps {
-				if _, err := svc.Map(ctx, actor, c.ID, comp); err != nil {
-					return err
+				if mapped[comp.Main] {
+					continue
 				}
+				if _, err := svc.Map(ctx, actor, c.ID, comp); err != nil {
+					return connErr(c, err)
+				}
+				mapped[comp.Main] = true
 			}
 			return nil
 		},
 		done: func() { p.reloadSelecting(c.ID) },
 	})
+	picker.load(c.Source)
 }
 
 var keepLabels = []string{"Keep already synchronized elements (future syncs stop)", "Delete them from the iModel too"}
@@ -901,7 +1361,7 @@ func (p *imodelsPage) showUnmap() {
 		items: []*widget.FormItem{widget.NewFormItem("Composite model", which), widget.NewFormItem("Its elements", keep)},
 		work: func(ctx context.Context) error {
 			_, err := svc.Unmap(ctx, actor, c.ID, which.Selected, keep.Selected == keepLabels[1])
-			return err
+			return connErr(c, err)
 		},
 		done: func() { p.reloadSelecting(c.ID) },
 	})
@@ -920,7 +1380,7 @@ func (p *imodelsPage) showDelete() {
 		intro: fmt.Sprintf("%q stops synchronizing %s. Its run history goes with it.", c.Name, text.Count(len(c.MappedFiles()), "design file")),
 		items: []*widget.FormItem{widget.NewFormItem("Its elements", keep)},
 		work: func(ctx context.Context) error {
-			return svc.Delete(ctx, actor, c.ID, keep.Selected == keepLabels[1])
+			return connErr(c, svc.Delete(ctx, actor, c.ID, keep.Selected == keepLabels[1]))
 		},
 		done: func() {
 			p.ui.banner.Done(fmt.Sprintf("Deleted the connection %q.", c.Name))
@@ -938,22 +1398,25 @@ func (p *imodelsPage) selectedRun() (imodel.Connection, imodel.Run, bool) {
 	return c, p.runs[p.runSel], true
 }
 
-// reportText is a run's report as the window shows it.
+// reportText is a run's report as the window shows it, in words, failed
+// files first.
 func reportText(r imodel.Run) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "Run of %q started %s by %s (%s): %s.\n", r.ConnName, stamp(r.Started), r.By, r.Trigger, runResult(r))
+	fmt.Fprintf(&b, "Run of %q started %s by %s (%s): %s.\n", r.ConnName, localTime(r.Started), r.By, triggerWord(r.Trigger), runResult(r))
 	for _, e := range r.Errors {
-		fmt.Fprintf(&b, "Error (%s%s): %s\n", e.Category, fixable(e.UserFixable), e.Message)
+		fmt.Fprintf(&b, "Error (%s%s): %s\n", categoryWord(e.Category), fixable(e.UserFixable), e.Message)
 	}
-	for _, f := range r.Files {
+	reps := slices.Clone(r.Files)
+	sort.SliceStable(reps, func(i, j int) bool { return stateRank(reps[i].State) < stateRank(reps[j].State) })
+	for _, f := range reps {
 		fmt.Fprintf(&b, "\n%s — %s: %d inserted, %d updated, %d deleted, %d unchanged, %.2f s\n",
 			f.File, f.State, f.Inserted, f.Updated, f.Deleted, f.Unchanged, f.Seconds)
 		for _, e := range f.Errors {
 			where := ""
 			if e.Line > 0 {
-				where = fmt.Sprintf(" line %d", e.Line)
+				where = fmt.Sprintf(" on line %d", e.Line)
 			}
-			fmt.Fprintf(&b, "  Error%s (%s%s): %s\n", where, e.Category, fixable(e.UserFixable), e.Message)
+			fmt.Fprintf(&b, "  Error%s (%s%s): %s\n", where, categoryWord(e.Category), fixable(e.UserFixable), e.Message)
 		}
 		for i, w := range f.Warnings {
 			if i == 50 {

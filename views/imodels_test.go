@@ -130,7 +130,7 @@ func TestIModelsPageConnectSyncSearch(t *testing.T) {
 	if len(p.found) != 1 || p.found[0].GlobalID != gid || p.found[0].File != "house.ifc" {
 		t.Fatalf("search for %s: %+v", gid, p.found)
 	}
-	h.mustSee("1 element match.")
+	h.mustSee("1 element matches")
 
 	// The run's report, shown and exported as CSV.
 	p.tabs.SelectIndex(0)
@@ -399,7 +399,7 @@ func TestConnTextShowsPause(t *testing.T) {
 		Token:  imodel.Token{Expires: now.Add(24 * time.Hour)},
 		Paused: &imodel.Pause{Run: "r1", File: "tower.ifc", Since: now.Add(-time.Hour)}}
 	got := connText(c, now)
-	if !strings.Contains(got, "paused: Plinth stopped during the sync of 2026-12-02 09:00 (while it read tower.ifc); scheduled runs wait until Sync now succeeds") {
+	if !strings.Contains(got, "paused: Plinth stopped during the sync that started today at 09:00 (while it read tower.ifc); scheduled runs wait until Sync now succeeds") {
 		t.Fatalf("connection text: %q", got)
 	}
 }

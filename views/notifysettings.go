@@ -2,11 +2,15 @@ package views
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/dialog"
+	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
 	"codeberg.org/plinth/plinth/core/account"
@@ -58,7 +62,7 @@ func (p *notificationsPage) buildPrefs(prefs []notify.Preference, ready bool, wh
 	case !ready:
 		pd.reason.SetText("Receive in email is off: " + why + ".")
 	case !hasAddress:
-		pd.reason.SetText("Receive in email is off: you have no e-mail address; ask an administrator to add one on the Users page.")
+		pd.reason.SetText("Receive in email is off: you have no e-mail address; an administrator can add one on the Users page (E-mail…).")
 	default:
 		pd.reason.SetText("E-mail works; choose what you want by e-mail.")
 	}
@@ -107,16 +111,25 @@ func (p *notificationsPage) buildPrefs(prefs []notify.Preference, ready bool, wh
 	return pd
 }
 
-// emailSection is Servers › Manager › Settings › Email.
+// emailSection is Servers › Manager › Settings › Email. *Send test e-mail*
+// tests what the form shows, saved or not, and leaves the form as typed;
+// only *Save* saves.
 type emailSection struct {
 	ui                     *UI
 	obj                    fyne.CanvasObject
 	host, port, user, from *widget.Entry
 	password, testTo       *widget.Entry
 	security               *widget.Select
-	save, test             *widget.Button
-	status, where          *widget.Label
+	save, test, cancel     *widget.Button
+	busy                   *widget.Activity
+	status, where, testing *widget.Label
+
+	shown emailForm          // what load last put in the form
+	stop  context.CancelFunc // cancels the test e-mail on its way; nil when none
 }
+
+// emailForm is what the form shows, as typed.
+type emailForm struct{ host, port, security, user, from, password string }
 
 func newEmailSection(u *UI) *emailSection {
 	e := &emailSection{ui: u,
@@ -126,10 +139,23 @@ func newEmailSection(u *UI) *emailSection {
 		security: widget.NewSelect([]string{"STARTTLS", "TLS", "None"}, nil),
 		status:   &widget.Label{Wrapping: fyne.TextWrapWord, TextStyle: fyne.TextStyle{Bold: true}},
 		where:    &widget.Label{Wrapping: fyne.TextWrapWord},
+		testing:  &widget.Label{Wrapping: fyne.TextWrapWord},
+		busy:     widget.NewActivity(),
 	}
 	e.security.SetSelected("STARTTLS")
+	e.shown = e.form()
 	e.save = &widget.Button{Text: "Save", OnTapped: e.doSave}
 	e.test = &widget.Button{Text: "Send test e-mail", OnTapped: e.doTest}
+	e.cancel = &widget.Button{Text: "Cancel", Icon: theme.CancelIcon(), OnTapped: func() {
+		if e.stop != nil {
+			e.cancel.Disable()
+			e.cancel.SetText("Cancelling…")
+			e.stop()
+		}
+	}}
+	e.busy.Hide()
+	e.cancel.Hide()
+	e.testing.Hide()
 	form := widget.NewForm(
 		widget.NewFormItem("Host", e.host), widget.NewFormItem("Port", e.port),
 		widget.NewFormItem("Security", e.security), widget.NewFormItem("User", e.user),
@@ -138,7 +164,9 @@ func newEmailSection(u *UI) *emailSection {
 	e.obj = container.NewVBox(
 		&widget.Label{Text: "Email", TextStyle: fyne.TextStyle{Bold: true}},
 		e.status, form,
-		container.NewBorder(nil, nil, container.NewHBox(e.save), e.test, e.testTo),
+		container.NewBorder(nil, nil, container.NewHBox(e.save), container.NewHBox(e.busy, e.cancel, e.test), e.testTo),
+		e.testing,
+		&widget.Label{Wrapping: fyne.TextWrapWord, Text: "Send test e-mail uses the settings above as they are, saved or not. E-mail notifications can be switched on once a test has gone out with the saved settings."},
 		e.where)
 	return e
 }
@@ -163,7 +191,24 @@ func securityLabel(s notify.Security) string {
 	return "STARTTLS"
 }
 
-// load fills the section off the UI goroutine.
+func (e *emailSection) form() emailForm {
+	return emailForm{e.host.Text, e.port.Text, e.security.Selected, e.user.Text, e.from.Text, e.password.Text}
+}
+
+// settings reads the form: the settings, and the password when one was
+// typed (setPassword).
+func (e *emailSection) settings() (c notify.SMTP, password string, setPassword bool, err error) {
+	port, err := strconv.Atoi(strings.TrimSpace(e.port.Text))
+	if err != nil {
+		return c, "", false, fmt.Errorf("%q is not a port number", e.port.Text)
+	}
+	c = notify.SMTP{Host: e.host.Text, Port: port, Security: securityOf(e.security.Selected), User: e.user.Text, From: e.from.Text}
+	return c, e.password.Text, e.password.Text != "", nil
+}
+
+// load reads the saved settings and whether e-mail works, off the UI
+// goroutine. It fills the form only when the user has not changed it
+// since the last load: what they typed stays until they save it.
 func (e *emailSection) load() {
 	svc := e.ui.svc.Notifications
 	if svc == nil {
@@ -188,15 +233,18 @@ func (e *emailSection) load() {
 			e.status.SetText(sentence(err))
 			return
 		}
-		e.host.SetText(c.Host)
-		if c.Port != 0 {
-			e.port.SetText(fmt.Sprint(c.Port))
+		if e.form() == e.shown {
+			e.host.SetText(c.Host)
+			if c.Port != 0 {
+				e.port.SetText(strconv.Itoa(c.Port))
+			}
+			if c.Security != "" {
+				e.security.SetSelected(securityLabel(c.Security))
+			}
+			e.user.SetText(c.User)
+			e.from.SetText(c.From)
+			e.shown = e.form()
 		}
-		if c.Security != "" {
-			e.security.SetSelected(securityLabel(c.Security))
-		}
-		e.user.SetText(c.User)
-		e.from.SetText(c.From)
 		if e.testTo.Text == "" {
 			e.testTo.SetText(addr)
 		}
@@ -206,51 +254,101 @@ func (e *emailSection) load() {
 			e.status.SetText("E-mail is off: " + why + ".")
 		}
 		e.where.SetText("The SMTP password is kept in " + svc.SecretsWhere() + ".")
-		for _, w := range []fyne.Disableable{e.host, e.port, e.user, e.from, e.password, e.security, e.save, e.test, e.testTo} {
+		for _, w := range []fyne.Disableable{e.host, e.port, e.user, e.from, e.password, e.security, e.save, e.testTo} {
 			if can {
 				w.Enable()
 			} else {
 				w.Disable()
 			}
 		}
+		setEnabled(can && e.stop == nil, e.test)
 	})
 }
 
 func (e *emailSection) doSave() {
-	var port int
-	if _, err := fmt.Sscanf(e.port.Text, "%d", &port); err != nil {
-		e.ui.showError(fmt.Errorf("%q is not a port number", e.port.Text))
+	c, pw, setPw, err := e.settings()
+	if err != nil {
+		e.ui.showError(err)
 		return
 	}
-	c := notify.SMTP{Host: e.host.Text, Port: port, Security: securityOf(e.security.Selected), User: e.user.Text, From: e.from.Text}
-	pw, setPw := e.password.Text, e.password.Text != ""
 	actor := e.ui.actor
+	var ready bool
 	e.ui.background(func(ctx context.Context) error {
-		return e.ui.svc.Notifications.SetSMTP(ctx, actor, c, pw, setPw)
+		if err := e.ui.svc.Notifications.SetSMTP(ctx, actor, c, pw, setPw); err != nil {
+			return err
+		}
+		ready, _ = e.ui.svc.Notifications.EmailReady(ctx)
+		return nil
 	}, func(err error) {
 		if err != nil {
 			e.ui.showError(err)
 			return
 		}
 		e.password.SetText("")
-		e.ui.banner.Done("E-mail settings saved. Send a test e-mail to switch e-mail notifications on.")
+		e.shown = e.form() // saved: show the settings as kept
+		if ready {
+			e.ui.banner.Done("E-mail settings saved. The test e-mail went out with them, so e-mail notifications can be switched on.")
+		} else {
+			e.ui.banner.Done("E-mail settings saved. Send a test e-mail to switch e-mail notifications on.")
+		}
 		e.load()
 	})
 }
 
+// doTest sends a test e-mail with what the form shows, off the UI
+// goroutine, with a spinner and Cancel; the form stays as typed.
 func (e *emailSection) doTest() {
-	to, actor := e.testTo.Text, e.ui.actor
-	e.test.Disable()
-	e.ui.background(func(ctx context.Context) error {
-		return e.ui.svc.Notifications.TestSMTP(ctx, actor, to)
+	if e.stop != nil {
+		return
+	}
+	c, pw, setPw, err := e.settings()
+	if err != nil {
+		e.ui.banner.Failed("The test e-mail did not go out. " + sentence(err) + ".")
+		return
+	}
+	to, actor := strings.TrimSpace(e.testTo.Text), e.ui.actor
+	ctx, cancel := context.WithCancel(context.Background())
+	e.stop = cancel
+	e.setTesting(fmt.Sprintf("Sending a test e-mail to %s through %s on port %d…", to, strings.TrimSpace(c.Host), c.Port))
+	var ready bool
+	e.ui.background(func(context.Context) (err error) {
+		ready, err = e.ui.svc.Notifications.TestSMTPSettings(ctx, actor, c, pw, setPw, to)
+		return err
 	}, func(err error) {
-		e.test.Enable()
-		if err != nil {
-			e.ui.banner.Failed("The test e-mail did not go out: " + err.Error() + ".")
-			e.load()
-			return
+		cancel()
+		e.stop = nil
+		e.setTesting("")
+		switch {
+		case errors.Is(err, context.Canceled):
+			e.ui.banner.Failed("The test e-mail was cancelled.")
+		case err != nil:
+			e.ui.banner.Failed("The test e-mail did not go out. " + sentence(err) + ".")
+		case ready:
+			e.ui.banner.Done("The test e-mail went out to " + to + ". E-mail notifications can now be switched on.")
+		default:
+			e.ui.banner.Done("The test e-mail went out to " + to + " with the settings on screen. Save them to switch e-mail notifications on.")
 		}
-		e.ui.banner.Done("The test e-mail went out to " + to + ". E-mail notifications can now be switched on.")
 		e.load()
 	})
+}
+
+// setTesting shows the spinner, Cancel and what is going on while a test
+// e-mail is on its way (text not empty), or hides them.
+func (e *emailSection) setTesting(text string) {
+	if text == "" {
+		e.busy.Stop()
+		e.busy.Hide()
+		e.cancel.Hide()
+		e.testing.Hide()
+		e.test.Enable()
+		return
+	}
+	e.test.Disable()
+	e.cancel.SetText("Cancel")
+	e.cancel.Enable()
+	e.cancel.Show()
+	e.busy.Show()
+	e.busy.Start()
+	e.testing.SetText(text)
+	e.testing.Show()
 }

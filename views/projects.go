@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"image/color"
 	"strings"
 
 	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/canvas"
 	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/dialog"
 	"fyne.io/fyne/v2/layout"
@@ -27,20 +29,22 @@ type projectsPage struct {
 	obj fyne.CanvasObject
 
 	crumbs *fyne.Container
-	table  *widget.Table
+	table  *rowTable
 	note   *widget.Label
 
 	upload, uploadDir, newItem, download, rename, move, del, versions *widget.Button
 
-	folder   files.Node   // the folder on show
-	path     string       // its path, "" for the root
-	entries  []files.Node // its contents, in display order
-	selected int
-	sortBy   files.SortBy
-	desc     bool
-	can      account.Permission // on the folder on show
+	folder  files.Node   // the folder on show
+	path    string       // its path, "" for the root
+	entries []files.Node // its contents, in display order
+	sortBy  files.SortBy
+	desc    bool
+	can     account.Permission // on the folder on show
 
-	dialog *formDialog // the open dialog, for tests
+	// The open dialogs, for tests.
+	dialog    *formDialog
+	movePick  *movePicker
+	versionsD *versionsView
 }
 
 var projectColumns = []struct {
@@ -53,6 +57,14 @@ var projectColumns = []struct {
 	{"Size", 100, files.SortSize},
 	{"Modified", 150, files.SortDate},
 	{"Versions", 80, -1},
+}
+
+// kindName is a kind as the window writes it: "folder", "iModel".
+func kindName(k files.Kind) string {
+	if k == files.KindIModel {
+		return "iModel"
+	}
+	return k.String()
 }
 
 func kindIcon(k files.Kind) fyne.Resource {
@@ -70,39 +82,34 @@ func kindIcon(k files.Kind) fyne.Resource {
 }
 
 func newProjectsPage(u *UI) *projectsPage {
-	p := &projectsPage{ui: u, selected: -1, folder: files.Node{ID: files.RootID, Kind: files.KindFolder, Name: "Projects"},
+	p := &projectsPage{ui: u, folder: files.Node{ID: files.RootID, Kind: files.KindFolder, Name: "Projects"},
 		crumbs: container.NewHBox(), note: &widget.Label{Wrapping: fyne.TextWrapWord}}
-	p.table = &widget.Table{
-		Length: func() (int, int) { return len(p.entries), len(projectColumns) },
-		CreateCell: func() fyne.CanvasObject {
-			open := &widget.Button{Importance: widget.LowImportance, Alignment: widget.ButtonAlignLeading}
-			return container.NewStack(&widget.Label{Truncation: fyne.TextTruncateEllipsis}, open)
-		},
-		UpdateCell:    p.updateCell,
-		ShowHeaderRow: true,
-		CreateHeader: func() fyne.CanvasObject {
-			return &widget.Button{Importance: widget.LowImportance, Alignment: widget.ButtonAlignLeading}
-		},
-		UpdateHeader: func(id widget.TableCellID, o fyne.CanvasObject) {
-			if id.Col < 0 {
-				return
+	// One click selects a row, a double click or Enter opens it.
+	p.table = newRowTable(len(projectColumns), func() int { return len(p.entries) },
+		func() fyne.CanvasObject {
+			return container.NewBorder(nil, nil, &widget.Icon{}, nil, &widget.Label{Truncation: fyne.TextTruncateEllipsis})
+		}, p.updateCell)
+	p.table.onSelect = func(int) { p.updateButtons() }
+	p.table.onOpen = p.openRow
+	p.table.ShowHeaderRow = true
+	p.table.CreateHeader = func() fyne.CanvasObject {
+		return &widget.Button{Importance: widget.LowImportance, Alignment: widget.ButtonAlignLeading}
+	}
+	p.table.UpdateHeader = func(id widget.TableCellID, o fyne.CanvasObject) {
+		if id.Col < 0 {
+			return
+		}
+		c := projectColumns[id.Col]
+		b := o.(*widget.Button)
+		b.SetText(c.title)
+		b.SetIcon(nil)
+		if c.by == p.sortBy && c.by >= 0 {
+			b.SetIcon(theme.MenuDropDownIcon())
+			if p.desc {
+				b.SetIcon(theme.MenuDropUpIcon())
 			}
-			c := projectColumns[id.Col]
-			b := o.(*widget.Button)
-			b.SetText(c.title)
-			b.SetIcon(nil)
-			if c.by == p.sortBy && c.by >= 0 {
-				b.SetIcon(theme.MenuDropDownIcon())
-				if p.desc {
-					b.SetIcon(theme.MenuDropUpIcon())
-				}
-			}
-			b.OnTapped = func() { p.sort(c.by) }
-		},
-		OnSelected: func(id widget.TableCellID) {
-			p.selected = id.Row
-			p.updateButtons()
-		},
+		}
+		b.OnTapped = func() { p.sort(c.by) }
 	}
 	for i, c := range projectColumns {
 		p.table.SetColumnWidth(i, c.width)
@@ -113,7 +120,7 @@ func newProjectsPage(u *UI) *projectsPage {
 	p.newItem.OnTapped = func() {
 		items := []*fyne.MenuItem{}
 		for _, k := range []files.Kind{files.KindFolder, files.KindProject, files.KindLibrary, files.KindIModel} {
-			items = append(items, fyne.NewMenuItem("New "+k.String(), func() { p.showCreate(k) }))
+			items = append(items, fyne.NewMenuItem("New "+kindName(k), func() { p.showCreate(k) }))
 		}
 		pos := fyne.CurrentApp().Driver().AbsolutePositionForObject(p.newItem)
 		widget.ShowPopUpMenuAtPosition(fyne.NewMenu("", items...), u.win.Canvas(), pos.Add(fyne.NewPos(0, p.newItem.Size().Height)))
@@ -139,29 +146,25 @@ func (p *projectsPage) content() fyne.CanvasObject { return container.NewPadded(
 
 func (p *projectsPage) shown() { p.load(p.folder.ID, "") }
 
-// updateCell fills one cell: containers' names are buttons that open them.
+// updateCell fills one cell: the name with the kind's icon, the kind, the
+// size, the date or the number of versions.
 func (p *projectsPage) updateCell(id widget.TableCellID, o fyne.CanvasObject) {
 	if id.Row >= len(p.entries) {
 		return
 	}
 	n := p.entries[id.Row]
 	box := o.(*fyne.Container)
-	label, open := box.Objects[0].(*widget.Label), box.Objects[1].(*widget.Button)
-	label.Show()
-	open.Hide()
+	label, icon := box.Objects[0].(*widget.Label), box.Objects[1].(*widget.Icon)
+	if named := id.Col == 0; named != icon.Visible() { // cells move between columns
+		icon.Hidden = !named
+		box.Refresh()
+	}
 	switch id.Col {
 	case 0:
-		if n.Kind.IsContainer() {
-			label.Hide()
-			open.Show()
-			open.SetText(n.Name)
-			open.SetIcon(kindIcon(n.Kind))
-			open.OnTapped = func() { p.openNode(n) }
-			return
-		}
+		icon.SetResource(kindIcon(n.Kind))
 		label.SetText(n.Name)
 	case 1:
-		label.SetText(n.Kind.String())
+		label.SetText(kindName(n.Kind))
 	case 2:
 		if n.Kind == files.KindFile {
 			label.SetText(humanize.IBytes(uint64(n.Size)))
@@ -223,7 +226,7 @@ func (p *projectsPage) load(id, selectName string) {
 		if p.sortBy != files.SortName || p.desc { // List sorts by name already
 			files.SortNodes(list, p.sortBy, p.desc)
 		}
-		p.entries, p.selected = list, -1
+		p.entries = list
 		p.table.UnselectAll()
 		p.table.ScrollToTop()
 		p.table.Refresh()
@@ -231,26 +234,38 @@ func (p *projectsPage) load(id, selectName string) {
 		p.note.SetText(p.summary())
 		for i, n := range p.entries {
 			if selectName != "" && n.Name == selectName {
-				p.table.Select(widget.TableCellID{Row: i, Col: 0})
-				p.table.ScrollTo(widget.TableCellID{Row: i, Col: 0})
+				p.table.SelectRow(i)
 			}
 		}
 		p.updateButtons()
 	})
 }
 
+// summary counts what the folder on show holds, by kind: "2 folders,
+// 1 project, 3 files (4.0 MiB).". Files are always counted; folders,
+// projects, libraries and iModels when there are some ("0 folders" when
+// there is none of them).
 func (p *projectsPage) summary() string {
-	var dirs, fs int
+	count := map[files.Kind]int{}
 	var bytes int64
 	for _, n := range p.entries {
+		count[n.Kind]++
 		if n.Kind == files.KindFile {
-			fs++
 			bytes += n.Size
-		} else {
-			dirs++
 		}
 	}
-	s := fmt.Sprintf("%s, %s (%s).", text.Count(dirs, "folder"), text.Count(fs, "file"), humanize.IBytes(uint64(bytes)))
+	containers := []files.Kind{files.KindFolder, files.KindProject, files.KindLibrary, files.KindIModel}
+	var parts []string
+	for _, k := range containers {
+		if count[k] > 0 {
+			parts = append(parts, text.Count(count[k], kindName(k)))
+		}
+	}
+	if len(parts) == 0 {
+		parts = append(parts, text.Count(0, "folder"))
+	}
+	parts = append(parts, fmt.Sprintf("%s (%s)", text.Count(count[files.KindFile], "file"), humanize.IBytes(uint64(bytes))))
+	s := strings.Join(parts, ", ") + "."
 	if !p.can.Has(account.ModifyContent) {
 		s += " You may look here but not change anything."
 	}
@@ -295,6 +310,19 @@ func (p *projectsPage) openNode(n files.Node) {
 	}
 }
 
+// openRow is a double click or Enter on a row: a folder, project or
+// library opens, with nothing inside selected; anything else is selected.
+func (p *projectsPage) openRow(row int) {
+	if row < 0 || row >= len(p.entries) {
+		return
+	}
+	if n := p.entries[row]; n.Kind.IsContainer() {
+		p.openNode(n)
+		return
+	}
+	p.table.SelectRow(row)
+}
+
 func (p *projectsPage) goUp() {
 	if p.folder.ID != files.RootID {
 		p.load(p.folder.Parent, p.folder.Name)
@@ -310,18 +338,26 @@ func (p *projectsPage) sort(by files.SortBy) {
 	} else {
 		p.sortBy, p.desc = by, false
 	}
+	// The selected entry stays selected, wherever it sorts to.
+	was, selected := p.current()
 	files.SortNodes(p.entries, p.sortBy, p.desc)
-	p.selected = -1
 	p.table.UnselectAll()
 	p.table.Refresh()
+	for i, n := range p.entries {
+		if selected && n.ID == was.ID {
+			p.table.SelectRow(i)
+		}
+	}
 	p.updateButtons()
 }
 
+// current is the entry the user selected.
 func (p *projectsPage) current() (files.Node, bool) {
-	if p.selected < 0 || p.selected >= len(p.entries) {
+	i := p.table.SelectedRow()
+	if i < 0 || i >= len(p.entries) {
 		return files.Node{}, false
 	}
-	return p.entries[p.selected], true
+	return p.entries[i], true
 }
 
 func (p *projectsPage) updateButtons() {
@@ -349,16 +385,20 @@ func (p *projectsPage) updateButtons() {
 func (p *projectsPage) showCreate(k files.Kind) {
 	name := &widget.Entry{PlaceHolder: "name"}
 	actor, parent := p.ui.actor, p.folder.ID
-	var made string
+	var typed string
+	var made files.Node
 	p.dialog = p.ui.showForm(formSpec{
-		title: "New " + k.String(), confirm: "Create",
+		title: "New " + kindName(k), confirm: "Create",
 		items: []*widget.FormItem{widget.NewFormItem("Name", name)},
-		check: func() error { made = name.Text; return files.CheckName(name.Text) },
-		work: func(ctx context.Context) error {
-			_, err := p.ui.svc.Files.Create(ctx, actor, parent, made, k)
+		check: func() error { typed = name.Text; return files.CheckName(name.Text) },
+		work: func(ctx context.Context) (err error) {
+			made, err = p.ui.svc.Files.Create(ctx, actor, parent, typed, k)
 			return err
 		},
-		done: func() { p.load(parent, made) },
+		done: func() {
+			p.ui.banner.Done(fmt.Sprintf("Created the %s %s.", kindName(k), made.Name))
+			p.load(parent, made.Name)
+		},
 	})
 }
 
@@ -370,16 +410,94 @@ func (p *projectsPage) showRename() {
 	name := &widget.Entry{Text: n.Name}
 	actor, parent := p.ui.actor, p.folder.ID
 	var to string
+	var renamed files.Node
 	p.dialog = p.ui.showForm(formSpec{
 		title: "Rename " + n.Name, confirm: "Rename",
 		items: []*widget.FormItem{widget.NewFormItem("New name", name)},
 		check: func() error { to = name.Text; return files.CheckName(name.Text) },
-		work: func(ctx context.Context) error {
-			_, err := p.ui.svc.Files.Rename(ctx, actor, n.ID, to)
+		work: func(ctx context.Context) (err error) {
+			renamed, err = p.ui.svc.Files.Rename(ctx, actor, n.ID, to)
 			return err
 		},
-		done: func() { p.load(parent, to) },
+		done: func() {
+			p.ui.banner.Done(fmt.Sprintf("Renamed %s to %s.", n.Name, renamed.Name))
+			p.load(parent, renamed.Name)
+		},
 	})
+}
+
+// moveTarget is a folder, project or library the Move dialog offers.
+type moveTarget struct {
+	node files.Node
+	path string // from the Projects root: "/" is the root itself
+}
+
+// label is how the Move dialog lists the target.
+func (m moveTarget) label() string {
+	if m.path == "/" {
+		return "/ (Projects, the top level)"
+	}
+	return m.path
+}
+
+// maxMoveTargets bounds the Move dialog's list; beyond it, a path is typed.
+const maxMoveTargets = 5000
+
+// moveTargets lists, in the order of the tree, where actor may move n: the
+// folders, projects and libraries actor may add to, except the one n is in
+// and, when n is a container itself, n and everything below it.
+func moveTargets(ctx context.Context, fsvc Files, acc Accounts, actor account.Actor, n files.Node) ([]moveTarget, error) {
+	root, err := fsvc.Get(ctx, actor, files.RootID)
+	if err != nil {
+		return nil, err
+	}
+	var out []moveTarget
+	var walk func(dir files.Node, path string) error
+	walk = func(dir files.Node, path string) error {
+		if dir.ID == n.ID || len(out) >= maxMoveTargets {
+			return nil
+		}
+		if dir.ID != n.Parent && acc.Can(ctx, actor, dir.Item(), account.ModifyContent) {
+			out = append(out, moveTarget{node: dir, path: path})
+		}
+		kids, err := fsvc.List(ctx, actor, dir.ID)
+		if errors.Is(err, account.ErrPermission) {
+			return nil // what actor may not see, actor does not move into
+		}
+		if err != nil {
+			return fmt.Errorf("list %s: %w", path, err)
+		}
+		for _, k := range kids {
+			if k.Kind.IsContainer() {
+				if err := walk(k, strings.TrimSuffix(path, "/")+"/"+k.Name); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}
+	return out, walk(root, "/")
+}
+
+// movePicker is the Move dialog: a path typed, or picked from the list of
+// the folders one may move into.
+type movePicker struct {
+	entry   *widget.Entry
+	list    *widget.List
+	targets []moveTarget
+	picked  int // in the list; -1 for none
+}
+
+// find is the listed target at path, typed with or without the leading
+// or a trailing "/", in any case; -1 if none.
+func (m *movePicker) find(path string) int {
+	path = "/" + strings.Trim(strings.TrimSpace(path), "/")
+	for i, t := range m.targets {
+		if strings.EqualFold(t.path, path) {
+			return i
+		}
+	}
+	return -1
 }
 
 func (p *projectsPage) showMove() {
@@ -387,21 +505,93 @@ func (p *projectsPage) showMove() {
 	if !ok {
 		return
 	}
-	dest := &widget.Entry{Text: "/" + p.path, PlaceHolder: "/Project/Folder"}
+	actor := p.ui.actor
+	var targets []moveTarget
+	p.ui.background(func(ctx context.Context) (err error) {
+		targets, err = moveTargets(ctx, p.ui.svc.Files, p.ui.svc.Accounts, actor, n)
+		return err
+	}, func(err error) {
+		if err != nil {
+			p.ui.showError(err)
+			return
+		}
+		p.moveDialog(n, targets)
+	})
+}
+
+func (p *projectsPage) moveDialog(n files.Node, targets []moveTarget) {
+	m := &movePicker{entry: &widget.Entry{PlaceHolder: "/Project/Folder"}, targets: targets, picked: -1}
+	m.list = widget.NewList(func() int { return len(m.targets) },
+		func() fyne.CanvasObject {
+			return container.NewBorder(nil, nil, &widget.Icon{}, nil, &widget.Label{Truncation: fyne.TextTruncateEllipsis})
+		},
+		func(i widget.ListItemID, o fyne.CanvasObject) {
+			box := o.(*fyne.Container)
+			box.Objects[1].(*widget.Icon).SetResource(kindIcon(m.targets[i].node.Kind))
+			box.Objects[0].(*widget.Label).SetText(m.targets[i].label())
+		})
+	m.list.OnSelected = func(i widget.ListItemID) {
+		m.picked = i
+		if m.find(m.entry.Text) != i { // not while the path is typed
+			m.entry.SetText(m.targets[i].path)
+		}
+	}
+	// A typed path that is listed is picked in the list too.
+	m.entry.OnChanged = func(s string) {
+		switch i := m.find(s); {
+		case i == m.picked:
+		case i < 0:
+			m.picked = -1
+			m.list.UnselectAll()
+		default:
+			m.list.Select(i)
+		}
+	}
+	intro := "Pick the folder to move it into, or type its path from the Projects root."
+	if len(targets) == 0 {
+		intro = "There is no other folder you may move it into."
+	}
+	// The list shows about six folders; it scrolls for more.
+	room := canvas.NewRectangle(color.Transparent)
+	room.SetMinSize(fyne.NewSize(0, 6*m.list.MinSize().Height))
 	actor, parent := p.ui.actor, p.folder.ID
+	var typed, where string
+	p.movePick = m
 	p.dialog = p.ui.showForm(formSpec{
 		title: "Move " + n.Name, confirm: "Move",
-		intro: "Type the folder to move it into, as a path from the Projects root.",
-		items: []*widget.FormItem{widget.NewFormItem("Into folder", dest)},
+		intro: intro,
+		items: []*widget.FormItem{
+			widget.NewFormItem("Into folder", m.entry),
+			widget.NewFormItem("", container.NewStack(room, m.list)),
+		},
+		check: func() error {
+			if typed = strings.TrimSpace(m.entry.Text); typed == "" {
+				return errors.New("pick or type the folder to move it into")
+			}
+			return nil
+		},
 		work: func(ctx context.Context) error {
-			to, err := p.ui.svc.Files.Lookup(ctx, actor, dest.Text)
+			to, err := p.ui.svc.Files.Lookup(ctx, actor, typed)
 			if err != nil {
 				return err
+			}
+			if where, err = p.ui.svc.Files.Path(ctx, to.ID); err != nil {
+				return err
+			}
+			where = "/" + where
+			if to.ID == files.RootID {
+				where = "Projects"
+			}
+			if to.ID == n.Parent {
+				return fmt.Errorf("%s is in %s already", n.Name, where)
 			}
 			_, err = p.ui.svc.Files.Move(ctx, actor, n.ID, to.ID)
 			return err
 		},
-		done: func() { p.load(parent, "") },
+		done: func() {
+			p.ui.banner.Done(fmt.Sprintf("Moved %s into %s.", n.Name, where))
+			p.load(parent, "")
+		},
 	})
 }
 
@@ -412,7 +602,7 @@ func (p *projectsPage) showDelete() {
 	}
 	what := fmt.Sprintf("Delete the file %q with all its versions?", n.Name)
 	if n.Kind != files.KindFile {
-		what = fmt.Sprintf("Delete the %s %q with everything in it?", n.Kind, n.Name)
+		what = fmt.Sprintf("Delete the %s %q with everything in it?", kindName(n.Kind), n.Name)
 	}
 	actor, parent := p.ui.actor, p.folder.ID
 	p.dialog = p.ui.showForm(formSpec{
@@ -534,6 +724,12 @@ func (p *projectsPage) showVersions() {
 	})
 }
 
+// versionsView is the Versions dialog's list and buttons, for tests.
+type versionsView struct {
+	list              *widget.List
+	download, current *widget.Button
+}
+
 func (p *projectsPage) versionsDialog(n files.Node, vs []files.Version) {
 	sel := -1
 	list := widget.NewList(func() int { return len(vs) },
@@ -582,23 +778,29 @@ func (p *projectsPage) versionsDialog(n files.Node, vs []files.Version) {
 			})
 		}, p.ui.win)
 	}
+	// Make current asks first, saying what it does.
 	current.OnTapped = func() {
 		v := vs[sel]
-		p.ui.background(func(ctx context.Context) error {
-			_, err := p.ui.svc.Files.MakeCurrent(ctx, actor, n.ID, v.ID)
-			return err
-		}, func(err error) {
-			if err != nil {
-				p.ui.showError(err)
-				return
-			}
-			d.Hide()
-			p.load(parent, n.Name)
+		when := v.Created.Local().Format("2006-01-02 15:04:05")
+		p.dialog = p.ui.showForm(formSpec{
+			title: "Make an earlier version current", confirm: "Make current",
+			intro: fmt.Sprintf("The version of %s (%s, by %s) becomes the current version of %s: it is added as the newest version, "+
+				"with the same content. The other versions stay.", when, humanize.IBytes(uint64(v.Size)), v.By, n.Name),
+			work: func(ctx context.Context) error {
+				_, err := p.ui.svc.Files.MakeCurrent(ctx, actor, n.ID, v.ID)
+				return err
+			},
+			done: func() {
+				d.Hide()
+				p.ui.banner.Done(fmt.Sprintf("The version of %s is now the current version of %s; the other versions stay.", when, n.Name))
+				p.load(parent, n.Name)
+			},
 		})
 	}
 	body := container.NewBorder(
 		&widget.Label{Wrapping: fyne.TextWrapWord, Text: fmt.Sprintf("%s has %s. The server keeps them as its versioning rule says.", n.Name, text.Count(len(vs), "version"))},
 		container.NewHBox(layout.NewSpacer(), download, current), nil, nil, list)
+	p.versionsD = &versionsView{list: list, download: download, current: current}
 	d = dialog.NewCustom("Versions of "+n.Name, "Close", body, p.ui.win)
 	d.Resize(fyne.NewSize(560, 400))
 	d.Show()

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 	"time"
 
 	"fyne.io/fyne/v2"
@@ -84,25 +85,15 @@ func newServersPage(u *UI) *serversPage {
 	})
 	p.days = &widget.Entry{PlaceHolder: "days"}
 	p.saveRule = &widget.Button{Text: "Save", OnTapped: p.saveVersioning}
-	p.history = &widget.Table{
-		Length: func() (int, int) { return len(p.runs), 5 },
-		CreateCell: func() fyne.CanvasObject {
-			return &widget.Label{Truncation: fyne.TextTruncateEllipsis}
+	p.history = textTable([]string{"Finished", "By", "Deleted", "Adopted", "Updated", "Folder for adopted files"},
+		[]float32{200, 110, 80, 80, 80, 320},
+		func() int { return len(p.runs) },
+		func(row, col int) string {
+			r := p.runs[row]
+			return []string{localTime(r.Finished), r.By, humanize.Comma(int64(r.Deleted)), humanize.Comma(int64(r.Adopted)),
+				humanize.Comma(int64(r.Updated)), r.Folder}[col]
 		},
-		UpdateCell: func(id widget.TableCellID, o fyne.CanvasObject) {
-			if id.Row >= len(p.runs) {
-				return
-			}
-			r := p.runs[id.Row]
-			cells := []string{r.Finished.Local().Format("2006-01-02 15:04:05"), r.By,
-				fmt.Sprintf("%d deleted", r.Deleted), fmt.Sprintf("%d adopted, %d updated", r.Adopted, r.Updated), r.Folder}
-			o.(*widget.Label).SetText(cells[id.Col])
-		},
-		OnSelected: func(id widget.TableCellID) { p.runSel = id.Row; p.report.Enable() },
-	}
-	for i, w := range []float32{160, 110, 100, 170, 340} {
-		p.history.SetColumnWidth(i, w)
-	}
+		func(row int) { p.runSel = row; p.report.Enable() })
 	p.report = &widget.Button{Text: "Show report…", Icon: theme.DocumentIcon(), OnTapped: p.showReport}
 	p.report.Disable()
 
@@ -173,12 +164,11 @@ func (p *serversPage) shown() {
 			p.stores.SetText(sentence(err))
 			return
 		}
-		var lines string
-		for _, s := range stores {
-			lines += fmt.Sprintf("%s: %s files, %s (%s on disk), id %.8s, generation %d, data format %d. ", s.Name,
-				humanize.Comma(s.Files), humanize.IBytes(uint64(s.Bytes)), humanize.IBytes(uint64(s.Disk)), s.Identity, s.Generation, s.Format)
+		lines := make([]string, len(stores))
+		for i, s := range stores {
+			lines[i] = storeLine(s)
 		}
-		p.stores.SetText(lines)
+		p.stores.SetText(strings.Join(lines, "\n"))
 		switch v.Rule {
 		case files.KeepNone:
 			p.rule.SetSelected(ruleLabels[1])
@@ -205,6 +195,31 @@ func (p *serversPage) shown() {
 	})
 }
 
+// storeLine describes a store in plain words: "Manager: 7 files (502 KiB),
+// 1.2 MiB on disk, restored 2 times, data format 2." A size or format not
+// known (0) is left out; the store's id and generation are for the logs.
+func storeLine(s StoreInfo) string {
+	parts := []string{text.Count(int(s.Files), "file")}
+	if s.Bytes > 0 {
+		parts[0] += " (" + humanize.IBytes(uint64(s.Bytes)) + ")"
+	}
+	if s.Disk > 0 {
+		parts = append(parts, humanize.IBytes(uint64(s.Disk))+" on disk")
+	}
+	switch s.Generation {
+	case 0:
+		parts = append(parts, "never restored")
+	case 1:
+		parts = append(parts, "restored once")
+	default:
+		parts = append(parts, fmt.Sprintf("restored %s times", humanize.Comma(int64(s.Generation))))
+	}
+	if s.Format > 0 {
+		parts = append(parts, fmt.Sprintf("data format %d", s.Format))
+	}
+	return s.Name + ": " + strings.Join(parts, ", ") + "."
+}
+
 // detect compares the stores off the UI goroutine; raise notifies as the
 // hourly check would.
 func (p *serversPage) detect(raise bool) {
@@ -223,7 +238,7 @@ func (p *serversPage) detect(raise bool) {
 			p.state.SetText(sentence(err))
 			return
 		}
-		p.state.SetText(c.String() + " Checked " + c.Checked.Local().Format("15:04:05") + ".")
+		p.state.SetText(c.String() + " Checked " + localTime(c.Checked) + ".")
 	})
 }
 
@@ -306,13 +321,7 @@ func (p *serversPage) showPlan(plan filesync.Plan) {
 		lines = append(lines, planLine{"will be adopted", e.Path})
 	}
 	pd := &planDialog{plan: plan}
-	pd.summary = &widget.Label{Wrapping: fyne.TextWrapWord, Text: fmt.Sprintf(
-		"%s shown in the Manager have no content on the File Server and will be DELETED from the Manager.\n"+
-			"%s on the File Server are unknown to the Manager and will be added to a new folder %q, keeping their sub-folders.\n"+
-			"%s differ and will take the File Server's content.\n"+
-			"Projects, libraries and iModels are not touched.",
-		text.Count(len(plan.MissingOnServer), "file entry"), text.Count(len(plan.UnknownToManager), "file"), plan.Folder,
-		text.Count(len(plan.Differing), "entry"))}
+	pd.summary = &widget.Label{Wrapping: fyne.TextWrapWord, Text: plan.Warning()}
 	pd.list = widget.NewList(func() int { return len(lines) },
 		func() fyne.CanvasObject {
 			return container.NewBorder(nil, nil, &widget.Label{Text: "takes the File Server's content", TextStyle: fyne.TextStyle{Italic: true}}, nil,
@@ -333,29 +342,31 @@ func (p *serversPage) showPlan(plan filesync.Plan) {
 	pd.cancel.OnTapped = pd.d.Hide
 	pd.run.OnTapped = func() {
 		pd.d.Hide()
-		p.runSync()
+		p.runSync(plan)
 	}
 	pd.d.Resize(fyne.NewSize(760, 520))
 	pd.d.Show()
 	p.plan = pd
 }
 
-// runSync runs the synchronization with the yellow bar, then the green bar
-// with its counts; the Projects page shows the new folder.
-func (p *serversPage) runSync() {
+// runSync carries out plan, the one the warning showed, with the yellow
+// bar, then the green bar with its counts (amber if the stores still
+// disagree); the Projects page shows the new folder, the one the warning
+// named.
+func (p *serversPage) runSync(plan filesync.Plan) {
 	actor := p.ui.actor
 	start := time.Now()
 	p.ui.longWork("Full file synchronization running", func(ctx context.Context, prog progress.Func) (string, error) {
-		r, err := p.ui.svc.Sync.Synchronize(ctx, actor, prog)
+		r, err := p.ui.svc.Sync.Synchronize(ctx, actor, plan, prog)
 		if err != nil {
 			return "", err
 		}
-		msg := fmt.Sprintf("Full file synchronization finished in %s: %d deleted, %d adopted, %d updated.",
-			time.Since(start).Round(time.Second/10), r.Deleted, r.Adopted, r.Updated)
+		msg := fmt.Sprintf("Full file synchronization finished in %s: %s deleted, %s adopted, %s updated.",
+			time.Since(start).Round(time.Second/10), humanize.Comma(int64(r.Deleted)), humanize.Comma(int64(r.Adopted)), humanize.Comma(int64(r.Updated)))
 		if r.Folder != "" {
 			msg += " Adopted files are in the folder “" + r.Folder + "” on the Projects page."
 		}
-		return msg, nil
+		return p.ui.checkStores(ctx, msg)
 	}, func(error) {
 		p.shown()
 		if pp, ok := p.ui.built[PageProjects].(*projectsPage); ok {
@@ -392,8 +403,8 @@ func (p *serversPage) showReport() {
 		export := &widget.Button{Text: "Export as CSV…", Icon: theme.DocumentSaveIcon(), OnTapped: func() {
 			p.ui.saveFile(func(w io.Writer) error { return filesync.WriteCSV(w, ls) })
 		}}
-		head := widget.NewLabel(fmt.Sprintf("Run of %s by %s: %d deleted, %d adopted, %d updated.",
-			r.Finished.Local().Format("2006-01-02 15:04:05"), r.By, r.Deleted, r.Adopted, r.Updated))
+		head := widget.NewLabel(fmt.Sprintf("Run finished %s by %s: %s deleted, %s adopted, %s updated.",
+			localTime(r.Finished), r.By, humanize.Comma(int64(r.Deleted)), humanize.Comma(int64(r.Adopted)), humanize.Comma(int64(r.Updated))))
 		d := dialog.NewCustom("Synchronization report", "Close", container.NewBorder(head, container.NewHBox(export), nil, nil, list), p.ui.win)
 		d.Resize(fyne.NewSize(760, 480))
 		d.Show()
@@ -413,10 +424,7 @@ func (p *serversPage) checkContents() {
 	var r files.ContentReport
 	p.ui.longWork("Checking contents", func(ctx context.Context, prog progress.Func) (string, error) {
 		var err error
-		r, err = cc.CheckContentsReport(ctx, actor, func(rep progress.Report) {
-			rep.Item = humanize.IBytes(uint64(rep.Done)) + " of " + humanize.IBytes(uint64(rep.Total)) + " read"
-			prog(rep)
-		})
+		r, err = cc.CheckContentsReport(ctx, actor, prog)
 		if err != nil {
 			return "", err
 		}

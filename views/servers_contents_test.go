@@ -85,7 +85,7 @@ func TestCheckContentsProgressAndCancel(t *testing.T) {
 		fn()
 	}
 	b := h.ui.Banner()
-	if b.State() != BannerShowRunning || b.Text() != "Checking contents… 1.0 MiB of 4.0 MiB read" || !b.cancel.Visible() {
+	if b.State() != BannerShowRunning || b.Text() != "Checking contents… 1.0 MiB of 4.0 MiB" || !b.cancel.Visible() {
 		t.Fatalf("while running: state %v, text %q", b.State(), b.Text())
 	}
 	test.Tap(b.cancel)

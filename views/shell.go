@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
@@ -20,6 +21,7 @@ import (
 	"codeberg.org/plinth/plinth/core/backup"
 	"codeberg.org/plinth/plinth/core/files"
 	"codeberg.org/plinth/plinth/core/filesync"
+	"codeberg.org/plinth/plinth/core/health"
 	"codeberg.org/plinth/plinth/core/notify"
 	"codeberg.org/plinth/plinth/core/progress"
 	"codeberg.org/plinth/plinth/core/schedule"
@@ -36,6 +38,7 @@ type Accounts interface {
 	SetRole(ctx context.Context, actor account.Actor, name string, role account.Role) error
 	ResetPassword(ctx context.Context, actor account.Actor, name, password string) error
 	RemoveUser(ctx context.Context, actor account.Actor, name string) error
+	SetEmail(ctx context.Context, actor account.Actor, name, email string) error
 	Can(ctx context.Context, actor account.Actor, item account.Item, want account.Permission) bool
 	UserInfo(ctx context.Context, name string) (account.Info, error)
 }
@@ -64,7 +67,7 @@ type Files interface {
 type FileSync interface {
 	Detect(ctx context.Context, raise bool) (filesync.Check, files.Diff, error)
 	Plan(ctx context.Context, actor account.Actor) (filesync.Plan, error)
-	Synchronize(ctx context.Context, actor account.Actor, prog progress.Func) (filesync.Run, error)
+	Synchronize(ctx context.Context, actor account.Actor, plan filesync.Plan, prog progress.Func) (filesync.Run, error)
 	History(ctx context.Context, actor account.Actor) ([]filesync.Run, error)
 	Report(ctx context.Context, actor account.Actor, runID string) ([]filesync.Line, error)
 }
@@ -80,7 +83,7 @@ type Notifications interface {
 	EmailReady(ctx context.Context) (bool, string)
 	SMTPSettings(ctx context.Context) (notify.SMTP, error)
 	SetSMTP(ctx context.Context, actor account.Actor, c notify.SMTP, password string, setPassword bool) error
-	TestSMTP(ctx context.Context, actor account.Actor, to string) error
+	TestSMTPSettings(ctx context.Context, actor account.Actor, c notify.SMTP, password string, setPassword bool, to string) (bool, error)
 	SecretsWhere() string
 }
 
@@ -110,6 +113,7 @@ type Backups interface {
 	SnapshotSchedule(ctx context.Context, node string) (backup.SnapSchedule, string, error)
 	SetSnapshotSchedule(ctx context.Context, actor account.Actor, node string, c *backup.SnapSchedule) error
 	Prune(ctx context.Context, actor account.Actor, dryRun bool) ([]backup.Manifest, error)
+	OnDataDisk(target string) bool
 }
 
 // StoreInfo describes one store on the Servers page.
@@ -144,6 +148,8 @@ type Services struct {
 	// Autostart turns starting Plinth at login on and off (the Servers
 	// page, and an offer after the first login); nil hides both.
 	Autostart Autostart
+	// Health is the core's answer to "is my data safe?" (the Overview).
+	Health func(ctx context.Context) (health.Report, error)
 }
 
 // StartOptions say how the window begins.
@@ -185,6 +191,7 @@ var pages []pageInfo
 
 func init() {
 	pages = []pageInfo{
+		{PageOverview, "Overview", theme.HomeIcon, func(u *UI) page { return newOverviewPage(u) }},
 		{PageProjects, "Projects", theme.FolderIcon, func(u *UI) page { return newProjectsPage(u) }},
 		{PageServers, "Servers", theme.StorageIcon, func(u *UI) page { return newServersPage(u) }},
 		{PageBackups, "Backups", theme.HistoryIcon, func(u *UI) page { return newBackupsPage(u) }},
@@ -224,6 +231,8 @@ type UI struct {
 
 	busy     bool   // a long piece of work shows in the banner
 	busyWith string // its title
+	// minRunning is how long the yellow bar of long work shows at least.
+	minRunning time.Duration
 	// busyNow is busyWith while busy, for other goroutines (Busy).
 	busyNow atomic.Value
 
@@ -235,7 +244,7 @@ type UI struct {
 
 // New builds the window's UI. Call Start to show the first screen.
 func New(a fyne.App, w fyne.Window, svc Services) *UI {
-	u := &UI{app: a, win: w, svc: svc, banner: newBanner(), built: map[string]page{}}
+	u := &UI{app: a, win: w, svc: svc, banner: newBanner(), built: map[string]page{}, minRunning: minRunning}
 	if svc.Notifications != nil {
 		// Publishers call this on their own goroutines.
 		svc.Notifications.OnChange(func(user string) {
@@ -378,7 +387,7 @@ func (u *UI) loggedIn(actor account.Actor, startPage string) {
 		}
 	})
 	if startPage == "" || indexOf(startPage) < 0 {
-		startPage = PageProjects
+		startPage = PageOverview
 	}
 	u.Show(startPage)
 	u.refreshBell()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
@@ -13,15 +14,18 @@ import (
 	"codeberg.org/plinth/plinth/core/account"
 )
 
-// usersPage lists the users and lets an admin add them, change their role,
-// reset their password and remove them.
+// usersPage lists the users and lets an admin do in the window what
+// `plinth user` does: add them, change their role and e-mail address,
+// reset their password and remove them. Every action ends in the green
+// bar; a line under the buttons says why those that are off are off.
 type usersPage struct {
 	ui    *UI
 	obj   fyne.CanvasObject
 	table *widget.Table
 	note  *widget.Label
+	why   *widget.Label // why the selected user's buttons are off
 
-	add, role, reset, remove *widget.Button
+	add, role, email, reset, remove *widget.Button
 
 	users    []account.Info
 	selected int // row in users, -1 for none
@@ -53,7 +57,8 @@ var userColumns = []struct {
 }
 
 func newUsersPage(u *UI) *usersPage {
-	p := &usersPage{ui: u, selected: -1, note: &widget.Label{Wrapping: fyne.TextWrapWord}}
+	p := &usersPage{ui: u, selected: -1, note: &widget.Label{Wrapping: fyne.TextWrapWord},
+		why: &widget.Label{Wrapping: fyne.TextWrapWord, Importance: widget.MediumImportance, TextStyle: fyne.TextStyle{Italic: true}}}
 	p.table = &widget.Table{
 		Length: func() (int, int) { return len(p.users), len(userColumns) },
 		CreateCell: func() fyne.CanvasObject {
@@ -83,13 +88,14 @@ func newUsersPage(u *UI) *usersPage {
 	}
 	p.add = &widget.Button{Text: "Add user…", Icon: theme.ContentAddIcon(), OnTapped: p.showAdd}
 	p.role = &widget.Button{Text: "Set role…", Icon: theme.AccountIcon(), OnTapped: p.showRole}
+	p.email = &widget.Button{Text: "E-mail…", Icon: theme.MailComposeIcon(), OnTapped: p.showEmail}
 	p.reset = &widget.Button{Text: "Reset password…", Icon: theme.VisibilityOffIcon(), OnTapped: p.showReset}
 	p.remove = &widget.Button{Text: "Remove…", Icon: theme.DeleteIcon(), OnTapped: p.showRemove}
 	refresh := &widget.Button{Icon: theme.ViewRefreshIcon(), Importance: widget.LowImportance, OnTapped: p.shown}
-	bar := container.NewHBox(p.add, p.role, p.reset, p.remove, refresh)
+	bar := container.NewHBox(p.add, p.role, p.email, p.reset, p.remove, refresh)
 	head := container.NewVBox(
 		&widget.Label{Text: "Users", TextStyle: fyne.TextStyle{Bold: true}, SizeName: theme.SizeNameHeadingText},
-		bar, p.note)
+		bar, p.why, p.note)
 	p.obj = container.NewBorder(head, nil, nil, nil, p.table)
 	p.updateButtons()
 	return p
@@ -121,7 +127,7 @@ func (p *usersPage) shown() {
 		case !manage:
 			p.note.SetText("Only users with Modify access on the Servers page can change users.")
 		default:
-			p.note.SetText(fmt.Sprintf("%s. A Server Administrator may do everything; a Project Administrator manages projects, libraries and iModels.", countUsers(len(list))))
+			p.note.SetText(fmt.Sprintf("%s. %s", countUsers(len(list)), rolesText))
 		}
 		p.table.UnselectAll()
 		p.table.Refresh()
@@ -132,6 +138,19 @@ func (p *usersPage) shown() {
 		}
 		p.updateButtons()
 	})
+}
+
+// rolesText says what the roles may do, and what masteradmin alone may.
+const rolesText = "A Server Administrator may do everything except what masteradmin alone may: run the full file synchronization, " +
+	"change masteradmin's password and hand another user's iModel connection to someone else. " +
+	"A Project Administrator manages projects, libraries and iModels and sees the Servers page. Users without a role see projects and their files."
+
+// roleWords says a new user's role: "as a Server Administrator", "without a role".
+func roleWords(r account.Role) string {
+	if r == account.RoleNone {
+		return "without a role"
+	}
+	return "as a " + r.Label()
 }
 
 func countUsers(n int) string {
@@ -153,10 +172,35 @@ func (p *usersPage) updateButtons() {
 		b.Hidden = !p.manage
 	}
 	u, ok := p.current()
+	self := ok && strings.EqualFold(u.Name, p.ui.actor.Name())
+	// Anyone who sees the list may set their own address.
+	p.email.Hidden = !p.manage && len(p.users) == 0
 	setEnabled(ok && !u.Master, p.role)
+	setEnabled(ok && (p.manage || self), p.email)
 	setEnabled(ok && (!u.Master || p.ui.actor.IsMaster()), p.reset)
-	setEnabled(ok && !u.Master && u.Name != p.ui.actor.Name(), p.remove)
+	setEnabled(ok && !u.Master && !self, p.remove)
+	p.why.SetText(p.whyOff(u, ok, self))
+	p.why.Hidden = p.why.Text == ""
 	p.obj.Refresh()
+}
+
+// whyOff says in one line why buttons are off for the selected user.
+func (p *usersPage) whyOff(u account.Info, ok, self bool) string {
+	switch {
+	case !ok:
+		return ""
+	case !p.manage && !self:
+		return "You may change only your own e-mail address here."
+	case !p.manage:
+		return ""
+	case u.Master && !p.ui.actor.IsMaster():
+		return "masteradmin is built in: it cannot be removed or lose its role, and only masteradmin may change its password."
+	case u.Master:
+		return "masteradmin is built in: it cannot be removed or lose its role."
+	case self:
+		return "You cannot remove yourself; another Server Administrator can."
+	}
+	return ""
 }
 
 func roleSelect(selected account.Role) *widget.Select {
@@ -204,11 +248,19 @@ func (p *usersPage) showAdd() {
 			if err != nil {
 				return err
 			}
-			nu = account.NewUser{Name: name.Text, Role: r, Email: email.Text, Password: pw.Text}
+			if err := account.CheckEmail(email.Text); err != nil {
+				return err
+			}
+			nu = account.NewUser{Name: name.Text, Role: r, Email: strings.TrimSpace(email.Text), Password: pw.Text}
 			return checkPw()
 		},
 		work: func(ctx context.Context) error { return p.ui.svc.Accounts.AddUser(ctx, actor, nu) },
-		done: p.shown,
+		done: p.then(func() string {
+			if strings.TrimSpace(nu.Email) == "" {
+				return fmt.Sprintf("Added %s %s; no e-mail address yet.", nu.Name, roleWords(nu.Role))
+			}
+			return fmt.Sprintf("Added %s %s, with the e-mail address %s.", nu.Name, roleWords(nu.Role), strings.TrimSpace(nu.Email))
+		}),
 	})
 }
 
@@ -222,14 +274,19 @@ func (p *usersPage) showRole() {
 	var r account.Role
 	p.dialog = p.ui.showForm(formSpec{
 		title: "Set role of " + u.Name, confirm: "Set role",
-		intro: "Server Administrators may do everything. Project Administrators manage projects, libraries and iModels and see the Servers page. Users without a role see projects and their files.",
+		intro: rolesText,
 		items: []*widget.FormItem{widget.NewFormItem("Role", role)},
 		check: func() (err error) {
 			r, err = account.ParseRole(role.Selected)
 			return err
 		},
 		work: func(ctx context.Context) error { return p.ui.svc.Accounts.SetRole(ctx, actor, u.Name, r) },
-		done: p.shown,
+		done: p.then(func() string {
+			if r == account.RoleNone {
+				return fmt.Sprintf("%s has no role now.", u.Name)
+			}
+			return fmt.Sprintf("%s is now a %s.", u.Name, r.Label())
+		}),
 	})
 }
 
@@ -247,7 +304,7 @@ func (p *usersPage) showReset() {
 		items: []*widget.FormItem{widget.NewFormItem("New password", pw), widget.NewFormItem("Repeat", repeat)},
 		check: func() error { newPw = pw.Text; return checkPw() },
 		work:  func(ctx context.Context) error { return p.ui.svc.Accounts.ResetPassword(ctx, actor, u.Name, newPw) },
-		done:  p.shown,
+		done:  p.then(func() string { return fmt.Sprintf("The password of %s is changed; tell them the new one.", u.Name) }),
 	})
 }
 
@@ -261,6 +318,43 @@ func (p *usersPage) showRemove() {
 		title: "Remove " + u.Name, confirm: "Remove", danger: true,
 		intro: fmt.Sprintf("Remove the user %s? They can no longer log in and their permissions are removed. Files they uploaded stay.", u.Name),
 		work:  func(ctx context.Context) error { return p.ui.svc.Accounts.RemoveUser(ctx, actor, u.Name) },
-		done:  p.shown,
+		done:  p.then(func() string { return fmt.Sprintf("Removed %s.", u.Name) }),
 	})
+}
+
+// showEmail sets the selected user's e-mail address, checked as
+// `plinth user email` checks it; an empty address removes it.
+func (p *usersPage) showEmail() {
+	u, ok := p.current()
+	if !ok {
+		return
+	}
+	email := &widget.Entry{Text: u.Email, PlaceHolder: "name@office.example (empty for none)"}
+	actor := p.ui.actor
+	var addr string
+	p.dialog = p.ui.showForm(formSpec{
+		title: "E-mail address of " + u.Name, confirm: "Set address",
+		intro: "Plinth sends " + u.Name + "'s e-mail notifications to this address, once e-mail works (Servers › Manager › Settings › Email).",
+		items: []*widget.FormItem{widget.NewFormItem("E-mail", email)},
+		check: func() error {
+			addr = strings.TrimSpace(email.Text)
+			return account.CheckEmail(addr)
+		},
+		work: func(ctx context.Context) error { return p.ui.svc.Accounts.SetEmail(ctx, actor, u.Name, addr) },
+		done: p.then(func() string {
+			if addr == "" {
+				return fmt.Sprintf("%s has no e-mail address now.", u.Name)
+			}
+			return fmt.Sprintf("%s's e-mail address is %s.", u.Name, addr)
+		}),
+	})
+}
+
+// then is what follows an action that went through: the green bar with
+// what happened, and the list again.
+func (p *usersPage) then(what func() string) func() {
+	return func() {
+		p.ui.banner.Done(what())
+		p.shown()
+	}
 }

@@ -132,8 +132,12 @@ func TestUsersPageManagesUsers(t *testing.T) {
 	h.mustSee("Remove the user anna.berg?")
 	test.Tap(p.dialog.submit)
 	h.ui.Wait()
-	h.mustSee("1 user.")
-	h.mustNotSee("anna.berg")
+	h.mustSee("1 user.", "Removed anna.berg.")
+	for _, u := range p.users {
+		if u.Name == "anna.berg" {
+			t.Fatal("anna.berg is still listed after Remove")
+		}
+	}
 }
 
 func TestUsersPageForUserWithoutRights(t *testing.T) {

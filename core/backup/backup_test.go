@@ -185,13 +185,14 @@ func TestFullThenIncrementalsRestoreExactly(t *testing.T) {
 	if err != nil || !v.Restored || v.Chunks == 0 {
 		t.Fatalf("verify = %+v, %v", v, err)
 	}
-	// After a restore the next backup is full again (versions went back),
-	// and retention keeps one backup a day: the same day's others go.
+	// After a restore the next backup is full again (versions went back).
+	// Retention keeps the newest 3 (it, inc2 and inc1), inc1 also as the
+	// backup last restored from, and the full backup its chain needs.
 	if next := e.full(); next.Type != TypeFull {
 		t.Fatalf("first backup after a restore is %s", next.Type)
 	}
-	if all, _ := e.b.List(); len(all) != 1 {
-		t.Fatalf("%d backups left on one day, want 1", len(all))
+	if all, _ := e.b.List(); len(all) != 4 {
+		t.Fatalf("%d backups left on one day, want 4", len(all))
 	}
 }
 
@@ -328,7 +329,7 @@ func TestRetention(t *testing.T) {
 		prev = id
 	}
 	sort.Slice(all, func(i, j int) bool { return all[i].ID > all[j].ID })
-	kept := keep(all, Level2Settings{KeepDaily: 7, KeepWeekly: 4}, "p", nil)
+	kept := keep(all, Level2Settings{KeepDaily: 7, KeepWeekly: 4}, facts{plinth: "p"})
 	var ids []string
 	for id := range kept {
 		ids = append(ids, id)
@@ -346,7 +347,7 @@ func TestRetention(t *testing.T) {
 		all = append(all, mk(fmt.Sprintf("f%02d", d), day(d, 2), TypeFull, ""))
 	}
 	sort.Slice(all, func(i, j int) bool { return all[i].ID > all[j].ID })
-	if n := len(keep(all, Level2Settings{KeepDaily: 7, KeepWeekly: 4}, "p", nil)); n != 7+2 {
+	if n := len(keep(all, Level2Settings{KeepDaily: 7, KeepWeekly: 4}, facts{plinth: "p"})); n != 7+2 {
 		t.Fatalf("daily fulls: kept %d, want 9 (7 days + 2 older weeks)", n)
 	}
 }

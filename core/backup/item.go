@@ -107,6 +107,7 @@ func (s *Service) RestoreItem(ctx context.Context, actor account.Actor, id, item
 		return res, err
 	}
 	defer end()
+	start := s.now()
 	all, err := list(s.fs, filepath.Dir(m.Path))
 	if err != nil {
 		return res, err
@@ -180,6 +181,7 @@ func (s *Service) RestoreItem(ctx context.Context, actor account.Actor, id, item
 			return res, err
 		}
 		res.Item = live.Name
+		s.record(s.restoreRecord(m, live.Name, start))
 		return res, nil
 	}
 	n, err := s.createFromTree(ctx, actor, Pending{Op: opItemNew, Name: asNew, From: m.ID, ItemPath: itemPath}, was.Kind, tree, open, prog)
@@ -187,6 +189,7 @@ func (s *Service) RestoreItem(ctx context.Context, actor account.Actor, id, item
 		return res, err
 	}
 	res.Item = n.Name
+	s.record(s.restoreRecord(m, n.Name+" (new)", start))
 	return res, nil
 }
 

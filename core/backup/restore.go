@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"time"
 
 	"codeberg.org/plinth/plinth/core/account"
 	"codeberg.org/plinth/plinth/core/notify"
@@ -36,6 +37,17 @@ func ParseScope(s string) (Scope, error) {
 		return Scope(s), nil
 	}
 	return "", fmt.Errorf("unknown restore scope %q: use all, manager, fileserver or item", s)
+}
+
+// words says what the scope restores: "everything", "the Manager".
+func (s Scope) words() string {
+	switch s {
+	case ScopeManager:
+		return "the Manager"
+	case ScopeFileServer:
+		return "the File Server"
+	}
+	return "everything"
 }
 
 func (s Scope) kinds() []storage.Kind {
@@ -95,8 +107,10 @@ func (s *Service) Preview(ctx context.Context, m Manifest, scope Scope) ([]strin
 // result against the manifest; only then does it pause everything, swap
 // the folders by renaming (keeping the replaced ones as a safety copy),
 // bump the restore generation and let Plinth go on. Any failure before the
-// swap leaves the live data exactly as it was. It needs every permission
-// on the Servers page.
+// swap leaves the live data exactly as it was. History stays as it was
+// (it goes into the restored Manager), with a record of the restore that
+// retention keeps the backup for. It needs every permission on the
+// Servers page.
 func (s *Service) Restore(ctx context.Context, actor account.Actor, id string, scope Scope, passphrase string, prog progress.Func) (Result, error) {
 	res := Result{Scope: scope}
 	if err := s.acc.Check(ctx, actor, account.ServersPage, account.All); err != nil {
@@ -118,6 +132,7 @@ func (s *Service) Restore(ctx context.Context, actor account.Actor, id string, s
 		return res, err
 	}
 	defer end()
+	start := s.now()
 	all, err := list(s.fs, filepath.Dir(m.Path))
 	if err != nil {
 		return res, err
@@ -194,6 +209,17 @@ func (s *Service) Restore(ctx context.Context, actor account.Actor, id string, s
 	if err := ctx.Err(); err != nil {
 		return res, err
 	}
+	// History goes into the restored Manager as it is now, with this
+	// restore: the data goes back, what happened to the backups does not.
+	rec := s.restoreRecord(m, scope.words(), start)
+	recorded := false
+	if dir, ok := dirs[storage.Manager]; ok {
+		if err := s.carryHistory(dir, rec); err != nil {
+			s.log.Warn("carry History into the restored Manager", "err", err)
+		} else {
+			recorded = true
+		}
+	}
 
 	// Swap: from here on everything waits for a moment.
 	res.SafetyCopy = filepath.Join(s.dataDir, "safety", stamp)
@@ -250,6 +276,9 @@ func (s *Service) Restore(ctx context.Context, actor account.Actor, id string, s
 	if err != nil {
 		return res, err
 	}
+	if !recorded {
+		s.record(rec)
+	}
 	if s.UpgradeRestored != nil {
 		if err := s.UpgradeRestored(); err != nil {
 			return res, fmt.Errorf("backup %s was restored, and upgrading it to this Plinth's data format failed (the next start tries again): %w", m.ID, err)
@@ -264,6 +293,45 @@ func (s *Service) Restore(ctx context.Context, actor account.Actor, id string, s
 		s.AfterRestore(ctx)
 	}
 	return res, nil
+}
+
+// restoreRecord is the History record of a restore of what (a scope,
+// or a project's name) from the full backup m, begun at start. Retention
+// keeps the backups restores read (see keep).
+func (s *Service) restoreRecord(m Manifest, what string, start time.Time) Record {
+	return Record{ID: "restore-" + newID(start), Level: 2, Type: TypeRestore, Item: what + " from backup " + m.ID, From: m.ID,
+		Started: start.UTC(), Finished: s.now().UTC(), OK: true}
+}
+
+// carryHistory writes History as it is now, and rec, into the Manager
+// store staged in dir, which then replaces the live one: a restore brings
+// the data back as it was, not what happened to the backups since (which
+// were taken, verified, removed or restored from), and the swap brings
+// both in at once.
+func (s *Service) carryHistory(dir string, rec Record) error {
+	var recs []Record
+	if err := s.mgr.View(func(tx *storage.Tx) (err error) { recs, err = history.List(tx, ""); return err }); err != nil {
+		return err
+	}
+	st, err := storage.Open(dir, storage.Manager, storage.Options{})
+	if err != nil {
+		return err
+	}
+	b := st.NewBatch()
+	for _, r := range append(recs, rec) {
+		if err = history.PutBatch(b, r.ID, r); err != nil {
+			break
+		}
+	}
+	if err != nil {
+		b.Cancel()
+	} else {
+		err = b.Flush()
+	}
+	if cerr := st.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // errSwapStuck means a swap failed and could not be undone either.

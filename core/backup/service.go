@@ -26,8 +26,21 @@ type Level2Settings struct {
 	Schedule   schedule.Spec `json:"schedule"`
 	KeepDaily  int           `json:"keepDaily"`
 	KeepWeekly int           `json:"keepWeekly"`
-	FullEvery  int           `json:"fullEvery"` // days between full backups; incrementals in between
-	Recipient  string        `json:"recipient,omitempty"`
+	// KeepNewest is how many of the newest backups are kept whatever
+	// their days (0 in settings stored before it existed: DefaultKeepNewest).
+	KeepNewest int    `json:"keepNewest,omitempty"`
+	FullEvery  int    `json:"fullEvery"` // days between full backups; incrementals in between
+	Recipient  string `json:"recipient,omitempty"`
+}
+
+// DefaultKeepNewest is how many of the newest full backups retention
+// keeps unless set otherwise.
+const DefaultKeepNewest = 3
+
+// Rule says the retention rule as History and notifications word it:
+// "kept 7 daily, 4 weekly, 3 newest".
+func (c Level2Settings) Rule() string {
+	return fmt.Sprintf("kept %d daily, %d weekly, %d newest", c.KeepDaily, c.KeepWeekly, c.KeepNewest)
 }
 
 // Level1Settings are the project and library snapshots' settings (their
@@ -45,7 +58,9 @@ type Level3Settings struct {
 }
 
 // Record is one entry of the backup history: every backup, failed ones
-// too, every verification and every OS snapshot command run.
+// too, every verification, every OS snapshot command run, every restore
+// from a full backup (TypeRestore) and every backup retention removed
+// (TypeRemoval; the removed backup's own record then has Removed set).
 type Record struct {
 	ID          string    `json:"id"`
 	Level       int       `json:"level"`
@@ -61,7 +76,20 @@ type Record struct {
 	VerifyError string    `json:"verifyError,omitempty"`
 	ExitCode    int       `json:"exitCode,omitempty"`
 	Output      string    `json:"output,omitempty"` // level 3: the last 64 KB
+	// From is the backup a restore read (TypeRestore) or retention
+	// removed (TypeRemoval).
+	From string `json:"from,omitempty"`
+	// Removed is when retention removed this backup: it is no longer
+	// there to restore.
+	Removed time.Time `json:"removed,omitzero"`
 }
+
+// History record types besides a backup's own (TypeFull, TypeIncremental,
+// TypeSnapshot …) and TypeUpgrade.
+const (
+	TypeRestore = "restore" // a restore from a full backup
+	TypeRemoval = "removal" // retention removed a backup
+)
 
 var (
 	settings1 = storage.NewCollection[Level1Settings]("setting")
@@ -69,6 +97,11 @@ var (
 	settings3 = storage.NewCollection[Level3Settings]("setting")
 	history   = storage.NewCollection[Record]("bkhist")
 )
+
+// VerifySchedule is when the newest full backup is verified: weekly, on
+// Sunday at 04:00 (the app schedules the job; the health report expects a
+// verification at least this often).
+var VerifySchedule = schedule.WeeklyAt(time.Sunday, 4, 0)
 
 // ErrBusy means a backup of that level is running already.
 var ErrBusy = errors.New("a backup of that level is running already")
@@ -119,7 +152,7 @@ func (s *Service) SetClock(now func() time.Time) { s.now = now }
 
 func (s *Service) defaults2() Level2Settings {
 	return Level2Settings{Target: filepath.Join(s.dataDir, "backups", "full"), Schedule: schedule.DailyAt(2, 0),
-		KeepDaily: 7, KeepWeekly: 4, FullEvery: 7}
+		KeepDaily: 7, KeepWeekly: 4, KeepNewest: DefaultKeepNewest, FullEvery: 7}
 }
 
 // Level2 returns the full data backup settings.
@@ -135,6 +168,9 @@ func (s *Service) Level2() (Level2Settings, error) {
 	})
 	if c.Target == "" {
 		c.Target = s.defaults2().Target
+	}
+	if c.KeepNewest == 0 { // stored before it existed
+		c.KeepNewest = DefaultKeepNewest
 	}
 	return c, err
 }
@@ -152,6 +188,8 @@ func (s *Service) SetLevel2(ctx context.Context, actor account.Actor, c Level2Se
 		return errors.New("keep at least 1 daily backup")
 	case c.KeepWeekly < 0:
 		return errors.New("the number of weekly backups cannot be negative")
+	case c.KeepNewest < 1:
+		return errors.New("keep at least the newest backup")
 	case c.FullEvery < 1:
 		c.FullEvery = 7
 	}
@@ -341,6 +379,12 @@ func (s *Service) History(ctx context.Context, actor account.Actor) ([]Record, e
 	if err := s.acc.Check(ctx, actor, account.ServersPage, account.View); err != nil {
 		return nil, err
 	}
+	return s.Records()
+}
+
+// Records lists the backup history, newest first, for the health report:
+// it is no user's action, so it checks no permission (History does).
+func (s *Service) Records() ([]Record, error) {
 	var out []Record
 	err := s.mgr.View(func(tx *storage.Tx) (err error) { out, err = history.List(tx, ""); return err })
 	sort.Slice(out, func(i, j int) bool { return out[i].Started.After(out[j].Started) })
@@ -372,6 +416,26 @@ func (s *Service) tellAt(ctx context.Context, kind notify.Kind, sev notify.Sever
 	if s.notify != nil {
 		_ = s.notify.Publish(context.WithoutCancel(ctx), notify.Event{Kind: kind, Severity: sev, Target: target, Text: text})
 	}
+}
+
+// OnDataDisk reports whether the backup target folder lies on the disk
+// that holds the data folder (the default target, inside the data folder,
+// does): backups there help after a mistake or a damaged file, not when
+// that disk fails. A target not made yet is judged by the nearest folder
+// above it that exists.
+func (s *Service) OnDataDisk(target string) bool {
+	probe := target
+	for {
+		if _, err := s.fs.Lstat(probe); err == nil {
+			break
+		}
+		up := filepath.Dir(probe)
+		if up == probe {
+			return false
+		}
+		probe = up
+	}
+	return storage.DiskID(probe) == storage.DiskID(s.dataDir)
 }
 
 // Targets lists where each level keeps its backups.

@@ -84,6 +84,7 @@ func (s *Service) pruneSnapshots(ctx context.Context) ([]Manifest, error) {
 			if err := ir.remove(m); err != nil {
 				return gone, err
 			}
+			s.markRemoved(m)
 			s.log.Info("pruned snapshot", "id", m.ID, "item", m.ItemName)
 			gone = append(gone, m)
 		}

@@ -47,3 +47,18 @@ func TestTargetsFollowAMovedDataFolder(t *testing.T) {
 		t.Fatalf("rebasing changed the other settings: %+v, was %+v", got2, l2)
 	}
 }
+
+// The default target, inside the data folder, is on the data folder's
+// disk, made yet or not.
+func TestDefaultTargetIsOnDataDisk(t *testing.T) {
+	e := newEnv(t)
+	c, _ := e.b.Level2()
+	if !e.b.OnDataDisk(c.Target) {
+		t.Fatalf("%s is not on the disk of %s", c.Target, e.dir)
+	}
+	e.put("/a.bin", random(1000))
+	e.full()
+	if !e.b.OnDataDisk(c.Target) || !e.b.OnDataDisk(filepath.Join(e.dir, "not", "made", "yet")) {
+		t.Fatal("a folder in the data folder is not on its disk")
+	}
+}

@@ -27,7 +27,7 @@ func BenchmarkSynchronize10kAdopt10kDelete(b *testing.B) {
 		}
 		b.StartTimer()
 		start := time.Now()
-		r, err := o.sync.Synchronize(ctx, o.master, nil)
+		r, err := o.sync.Synchronize(ctx, o.master, Plan{}, nil)
 		if err != nil || r.Adopted != 10_000 || r.Deleted != 10_000 {
 			b.Fatalf("%+v %v", r, err)
 		}

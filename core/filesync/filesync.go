@@ -22,6 +22,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -31,6 +32,7 @@ import (
 	"codeberg.org/plinth/plinth/core/files"
 	"codeberg.org/plinth/plinth/core/notify"
 	"codeberg.org/plinth/plinth/core/progress"
+	"codeberg.org/plinth/plinth/core/text"
 	"codeberg.org/plinth/plinth/storage"
 )
 
@@ -136,14 +138,7 @@ func (c Check) String() string {
 		return "The Manager and the File Server agree."
 	}
 	return fmt.Sprintf("The Manager and the File Server disagree: %s missing on the File Server, %s unknown to the Manager, %s differing.",
-		count(c.MissingOnServer, "file"), count(c.UnknownToManager, "file"), count(c.Differing, "file"))
-}
-
-func count(n int, unit string) string {
-	if n == 1 {
-		return "1 " + unit
-	}
-	return strconv.Itoa(n) + " " + unit + "s"
+		text.Count(c.MissingOnServer, "file"), text.Count(c.UnknownToManager, "file"), text.Count(c.Differing, "file"))
 }
 
 // Detect compares the stores: their digests first, the exact difference
@@ -265,10 +260,33 @@ func (s *Service) Authorize(ctx context.Context, actor account.Actor) error {
 	return &account.PermissionError{User: who, Missing: account.All, Item: account.ServersPage}
 }
 
-// Plan is what a synchronization will do, for the warning dialog.
+// Plan is what a synchronization will do, for the warning dialog. The
+// folder it names is the one Synchronize creates: Synchronize takes the
+// plan and uses its Folder, so the warning and the run cannot disagree.
 type Plan struct {
 	files.Diff
 	Folder string `json:"folder"` // the folder adopted files will go into
+	// Affected are the projects, libraries and folders whose file entries
+	// the run deletes or changes, most changes first. Adopted files go
+	// into Folder and change nothing else.
+	Affected []Place `json:"affected,omitempty"`
+}
+
+// Place is a project or library (or, for files in neither, the top-level
+// folder, or the Projects root) whose file entries a synchronization
+// deletes or changes.
+type Place struct {
+	Kind  files.Kind `json:"kind"`
+	Path  string     `json:"path"`  // "/Tower"; "/" for files at the top level
+	Files int        `json:"files"` // how many of its file entries change
+}
+
+// String names the place for a sentence: project “Tower”.
+func (p Place) String() string {
+	if p.Path == "/" {
+		return "the top level of the Projects page"
+	}
+	return p.Kind.String() + " “" + strings.TrimPrefix(p.Path, "/") + "”"
 }
 
 // FolderName is the name of the folder for adopted files, in local time.
@@ -277,7 +295,9 @@ func FolderName(t time.Time) string {
 }
 
 // Plan works out what a synchronization would do now. Only masteradmin may
-// ask; anyone else is refused and notified (see Authorize).
+// ask; anyone else is refused and notified (see Authorize). When an
+// interrupted synchronization waits to be finished, the plan names its
+// folder, since Synchronize finishes that one first.
 func (s *Service) Plan(ctx context.Context, actor account.Actor) (Plan, error) {
 	if err := s.Authorize(ctx, actor); err != nil {
 		return Plan{}, onlyMaster(err)
@@ -286,7 +306,121 @@ func (s *Service) Plan(ctx context.Context, actor account.Actor) (Plan, error) {
 	if err != nil {
 		return Plan{}, err
 	}
-	return Plan{Diff: d, Folder: FolderName(s.now())}, nil
+	p := Plan{Diff: d, Folder: FolderName(s.now())}
+	var job Job
+	err = s.mgr.View(func(tx *storage.Tx) (err error) { job, err = jobs.Get(tx, "current"); return err })
+	switch {
+	case err == nil:
+		p.Folder = job.Folder
+	case !errors.Is(err, storage.ErrNotFound):
+		return Plan{}, fmt.Errorf("read the interrupted synchronization: %w", err)
+	}
+	if p.Affected, err = s.affected(ctx, actor, d); err != nil {
+		return Plan{}, err
+	}
+	return p, nil
+}
+
+// affected finds the project or library each deleted or changed entry is
+// in: the outermost one on its path, else its top-level folder.
+func (s *Service) affected(ctx context.Context, actor account.Actor, d files.Diff) ([]Place, error) {
+	kinds := map[string]files.Kind{} // path of a folder → its kind
+	kindOf := func(dir string) files.Kind {
+		k, ok := kinds[dir]
+		if !ok {
+			k = files.KindFolder // a name Lookup refuses is still a place
+			if n, err := s.files.Lookup(ctx, actor, dir); err == nil {
+				k = n.Kind
+			}
+			kinds[dir] = k
+		}
+		return k
+	}
+	byPath := map[string]*Place{}
+	var out []*Place
+	for _, es := range [][]files.Entry{d.MissingOnServer, d.Differing} {
+		for _, e := range es {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+			pl := Place{Kind: files.KindFolder, Path: "/"}
+			parts := strings.Split(strings.TrimPrefix(e.Path, "/"), "/")
+			for i := 1; i < len(parts); i++ { // the folders above the file
+				dir := "/" + strings.Join(parts[:i], "/")
+				if k := kindOf(dir); k == files.KindProject || k == files.KindLibrary {
+					pl = Place{Kind: k, Path: dir}
+					break
+				}
+				if i == 1 {
+					pl.Path = dir
+				}
+			}
+			p := byPath[pl.Path]
+			if p == nil {
+				p = &pl
+				byPath[pl.Path] = p
+				out = append(out, p)
+			}
+			p.Files++
+		}
+	}
+	places := make([]Place, len(out))
+	for i, p := range out {
+		places[i] = *p
+	}
+	sort.SliceStable(places, func(i, j int) bool {
+		if places[i].Files != places[j].Files {
+			return places[i].Files > places[j].Files
+		}
+		return places[i].Path < places[j].Path
+	})
+	return places, nil
+}
+
+// mostPlaces is how many affected places the warning names.
+const mostPlaces = 5
+
+// Warning is the plan in sentences, for the dialog before the run and the
+// command line: what is deleted, adopted into which folder, and updated,
+// and which projects and libraries that touches.
+func (p Plan) Warning() string {
+	var ls []string
+	if n := len(p.MissingOnServer); n > 0 {
+		ls = append(ls, fmt.Sprintf("%s shown in the Manager %s no content on the File Server and will be DELETED from the Manager.",
+			text.Count(n, "file entry"), text.Agree(n, "has", "have")))
+	}
+	if n := len(p.UnknownToManager); n > 0 {
+		ls = append(ls, fmt.Sprintf("%s on the File Server %s unknown to the Manager and will be added to a new folder “%s”, keeping %s sub-folders.",
+			text.Count(n, "file"), text.Agree(n, "is", "are"), p.Folder, text.Agree(n, "its", "their")))
+	}
+	if n := len(p.Differing); n > 0 {
+		ls = append(ls, fmt.Sprintf("%s %s and will take the File Server's content.",
+			text.Count(n, "file entry"), text.Agree(n, "differs", "differ")))
+	}
+	if len(p.Affected) > 0 {
+		names := make([]string, 0, mostPlaces+1)
+		for i, a := range p.Affected {
+			if i == mostPlaces {
+				names = append(names, fmt.Sprintf("%d more", len(p.Affected)-mostPlaces))
+				break
+			}
+			names = append(names, a.String())
+		}
+		ls = append(ls, "This changes files in "+list(names)+".")
+	}
+	ls = append(ls, "No project, library, folder or iModel is deleted, moved or renamed.")
+	return strings.Join(ls, "\n")
+}
+
+// list joins names as English does: "a", "a and b", "a, b and c".
+func list(names []string) string {
+	switch len(names) {
+	case 0:
+		return ""
+	case 1:
+		return names[0]
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " and " + names[len(names)-1]
 }
 
 func onlyMaster(err error) error {
@@ -310,10 +444,13 @@ func (s *Service) Running() bool {
 	return s.running
 }
 
-// Synchronize makes the Manager agree with the File Server. It recomputes
-// the difference when it starts (the plan may be minutes old); the report
-// says what it really did. Only masteradmin may run it.
-func (s *Service) Synchronize(ctx context.Context, actor account.Actor, prog progress.Func) (Run, error) {
+// Synchronize makes the Manager agree with the File Server, carrying out
+// plan, the one the admin agreed to: adopted files go into plan.Folder, the
+// folder its warning named (a zero Plan names one now). It recomputes the
+// difference when it starts (the plan may be minutes old); the report says
+// what it really did. An interrupted run is finished first, into its own
+// folder, which Plan names too. Only masteradmin may run it.
+func (s *Service) Synchronize(ctx context.Context, actor account.Actor, plan Plan, prog progress.Func) (Run, error) {
 	if err := s.Authorize(ctx, actor); err != nil {
 		return Run{}, onlyMaster(err)
 	}
@@ -321,7 +458,11 @@ func (s *Service) Synchronize(ctx context.Context, actor account.Actor, prog pro
 		return Run{}, err
 	}
 	now := s.now()
-	job := Job{ID: newRunID(now), Started: now.UTC(), By: actor.Name(), Folder: FolderName(now)}
+	folder := plan.Folder
+	if folder == "" {
+		folder = FolderName(now)
+	}
+	job := Job{ID: newRunID(now), Started: now.UTC(), By: actor.Name(), Folder: folder}
 	var existing Job
 	err := s.mgr.Update(func(tx *storage.Tx) error {
 		var err error
@@ -400,7 +541,7 @@ func (s *Service) run(ctx context.Context, job Job, resumed bool, prog progress.
 		var done int64
 		batch := 0
 		report := func(phase string) {
-			prog.Send(progress.Report{Phase: phase, Done: done, Total: total})
+			prog.Send(progress.Report{Phase: phase, Done: done, Total: total, Unit: "entry"})
 		}
 		// writeLines returns the extra work for a batch's transaction: its
 		// report lines and the job's line count.
@@ -551,14 +692,13 @@ func (s *Service) finish(ctx context.Context, job Job, resumed bool) (Run, error
 		return r, fmt.Errorf("record the synchronization: %w", err)
 	}
 	s.log.Info("file synchronization finished", "deleted", r.Deleted, "adopted", r.Adopted, "updated", r.Updated)
-	text := fmt.Sprintf("Full file synchronization finished: %s deleted, %s adopted, %s updated.",
-		count(r.Deleted, "entry"), count(r.Adopted, "file"), count(r.Updated, "entry"))
-	text = strings.Replace(text, "entrys", "entries", -1)
+	msg := fmt.Sprintf("Full file synchronization finished: %s deleted, %s adopted, %s updated.",
+		text.Count(r.Deleted, "entry"), text.Count(r.Adopted, "file"), text.Count(r.Updated, "entry"))
 	if r.Folder != "" {
-		text += " Adopted files are in the folder " + r.Folder + "."
+		msg += " Adopted files are in the folder “" + r.Folder + "”."
 	}
 	_ = s.notify.Publish(ctx, notify.Event{Kind: notify.FileSyncCompleted, Severity: notify.Info,
-		Target: notify.TargetFileServerSettings, Text: text})
+		Target: notify.TargetFileServerSettings, Text: msg})
 	// Check again: the stores must agree now.
 	if c, _, err := s.Detect(ctx, true); err == nil && !c.Consistent {
 		s.log.Error("stores still disagree after synchronization", "check", c.String())
@@ -581,6 +721,13 @@ func (s *Service) History(ctx context.Context, actor account.Actor) ([]Run, erro
 	if err := s.acc.Check(ctx, actor, account.ServersPage, account.View); err != nil {
 		return nil, err
 	}
+	return s.Runs()
+}
+
+// Runs lists finished synchronizations, newest first, for the health
+// report: it is no user's action, so it checks no permission (History
+// does).
+func (s *Service) Runs() ([]Run, error) {
 	var out []Run
 	err := s.mgr.View(func(tx *storage.Tx) (err error) { out, err = runs.List(tx, ""); return err })
 	for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {

@@ -217,7 +217,7 @@ func TestDetectAndSynchronize(t *testing.T) {
 		t.Fatalf("plan CSV has %d lines:\n%s", got, csv.String())
 	}
 
-	r, err := o.sync.Synchronize(ctx, o.master, nil)
+	r, err := o.sync.Synchronize(ctx, o.master, plan, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -260,7 +260,7 @@ func TestDetectAndSynchronize(t *testing.T) {
 	}
 	// Running it again changes nothing.
 	before := o.tree()
-	r2, err := o.sync.Synchronize(ctx, o.master, nil)
+	r2, err := o.sync.Synchronize(ctx, o.master, Plan{}, nil)
 	if err != nil || r2.Deleted+r2.Adopted+r2.Updated != 0 || o.tree() != before {
 		t.Fatalf("second run = %+v, %v; tree changed: %v", r2, err, o.tree() != before)
 	}
@@ -275,7 +275,7 @@ func TestOnlyMasteradminSynchronizes(t *testing.T) {
 	sam, _ := o.acc.Login(ctx, "sam", "sam password")
 	for _, try := range []func() error{
 		func() error { _, err := o.sync.Plan(ctx, sam); return err },
-		func() error { _, err := o.sync.Synchronize(ctx, sam, nil); return err },
+		func() error { _, err := o.sync.Synchronize(ctx, sam, Plan{}, nil); return err },
 	} {
 		err := try()
 		if !errors.Is(err, ErrOnlyMaster) || !errors.Is(err, account.ErrPermission) || err.Error() != "only masteradmin can run the full file synchronization" {
@@ -309,7 +309,7 @@ func TestResumeAfterEveryBatch(t *testing.T) {
 	t.Cleanup(func() { batchSize = old })
 
 	ref := drift(t, 7, 8)
-	if _, err := ref.sync.Synchronize(context.Background(), ref.master, nil); err != nil {
+	if _, err := ref.sync.Synchronize(context.Background(), ref.master, Plan{}, nil); err != nil {
 		t.Fatal(err)
 	}
 	want := ref.tree()
@@ -325,7 +325,7 @@ func TestResumeAfterEveryBatch(t *testing.T) {
 				}
 				return nil
 			}
-			if _, err := o.sync.Synchronize(context.Background(), o.master, nil); !errors.Is(err, killed) {
+			if _, err := o.sync.Synchronize(context.Background(), o.master, Plan{}, nil); !errors.Is(err, killed) {
 				t.Fatalf("run did not stop: %v", err)
 			}
 			if ok, _ := o.sync.Interrupted(); !ok {
@@ -364,7 +364,7 @@ func TestManagerRestore(t *testing.T) {
 	if c.MissingOnServer != 1 || c.UnknownToManager != 1 {
 		t.Fatalf("after restoring the Manager: %+v", c)
 	}
-	if _, err := o.sync.Synchronize(ctx, o.master, nil); err != nil {
+	if _, err := o.sync.Synchronize(ctx, o.master, Plan{}, nil); err != nil {
 		t.Fatal(err)
 	}
 	if c := o.check(); !c.Consistent {

@@ -221,17 +221,35 @@ func (s *Service) Changesets(ctx context.Context, actor account.Actor, imodel st
 // type, tag, object type) contains q, case-insensitively; at most limit.
 // It needs View item on the iModel.
 func (s *Service) Search(ctx context.Context, actor account.Actor, imodel, q string, limit int) ([]Element, error) {
+	return s.Find(ctx, actor, imodel, Filter{Text: q}, limit)
+}
+
+// Filter says which elements Find lists: those that match Text as Search
+// matches it and are of the IFC type Type (compared without regard to
+// case); an empty field matches every element.
+type Filter struct {
+	Text string
+	Type string
+}
+
+// Find lists the elements f matches, at most limit (0: all of them). It
+// needs View item on the iModel.
+func (s *Service) Find(ctx context.Context, actor account.Actor, imodel string, f Filter, limit int) ([]Element, error) {
 	if _, err := s.checkIModel(ctx, actor, imodel, account.View); err != nil {
 		return nil, err
 	}
-	q = strings.TrimSpace(q)
+	q := strings.TrimSpace(f.Text)
 	lq := strings.ToLower(q)
+	typ := strings.TrimSpace(f.Type)
 	var out []Element
 	stop := errors.New("enough")
 	err := s.fsr.View(func(tx *storage.Tx) error {
 		return elements.Scan(tx, imodel+"/", func(id string, e Element) error {
 			if ctx.Err() != nil {
 				return ctx.Err()
+			}
+			if typ != "" && !strings.EqualFold(e.Type, typ) {
+				return nil
 			}
 			if q == "" || strings.HasPrefix(e.GlobalID, q) || strings.Contains(strings.ToLower(e.Name), lq) ||
 				strings.Contains(strings.ToLower(e.Type), lq) || strings.Contains(strings.ToLower(e.Tag), lq) ||

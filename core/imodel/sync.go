@@ -941,6 +941,25 @@ func (s *Service) Runs(ctx context.Context, actor account.Actor, id string) ([]R
 	return out, err
 }
 
+// LastRuns returns the newest run of every connection that has run, by
+// connection id, for the health report: it is no user's action, so it
+// checks no permission (Runs does).
+func (s *Service) LastRuns() (map[string]Run, error) {
+	out := map[string]Run{}
+	err := s.mgr.View(func(tx *storage.Tx) error {
+		return runs.Scan(tx, "", func(_ string, r Run) error {
+			if last, ok := out[r.Connection]; !ok || r.Started.After(last.Started) || r.Started.Equal(last.Started) && r.ID > last.ID {
+				out[r.Connection] = r
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read the connections' runs: %w", err)
+	}
+	return out, nil
+}
+
 // FileStatuses lists a connection's mapped files with their state, in
 // mapping order.
 func (s *Service) FileStatuses(ctx context.Context, actor account.Actor, id string) ([]FileStatus, error) {

@@ -123,7 +123,7 @@ func TestWrongSMTPPasswordSaysSo(t *testing.T) {
 	}
 	_ = f.s.SetSMTP(ctx, f.master, SMTP{Host: "127.0.0.1", Port: srv.Port, Security: SecurityStartTLS, User: "plinth", From: "p@office.test"}, "wrong", true)
 	err = f.s.TestSMTP(ctx, f.master, "a@office.test")
-	if err == nil || !strings.Contains(err.Error(), "send e-mail through 127.0.0.1") {
+	if !errors.Is(err, ErrSMTPAuth) || !strings.Contains(err.Error(), "refused the login of plinth: check the user and the password") {
 		t.Fatalf("test with a wrong password: %v", err)
 	}
 	if ok, _ := f.s.EmailReady(ctx); ok {

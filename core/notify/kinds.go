@@ -12,6 +12,7 @@ const (
 	FileSyncFailed    Kind = "filesync.failed"
 	BackupSucceeded   Kind = "backup.succeeded"
 	BackupFailed      Kind = "backup.failed"
+	BackupPruned      Kind = "backup.pruned" // retention removed full backups
 	SnapshotFailed    Kind = "snapshot.failed"
 	RestoreCompleted  Kind = "restore.completed"
 	ConnectionFailed  Kind = "connection.failed"
@@ -54,6 +55,7 @@ var Kinds = []KindInfo{
 	{FileSyncFailed, "File synchronization failed", ServerFullAccess, false},
 	{BackupSucceeded, "Backup succeeded", ServerAdmins, false},
 	{BackupFailed, "Backup failed", ServerAdmins, false},
+	{BackupPruned, "Old backups removed by retention", ServerAdmins, false},
 	{SnapshotFailed, "OS snapshot command failed", ServerAdmins, false},
 	{RestoreCompleted, "Restore completed", ServerAdmins, false},
 	{ConnectionFailed, "Connection sync failed", Only, false},

@@ -135,6 +135,7 @@ type Service struct {
 	// TLSConfig, when set, replaces the system's trust store for SMTP (tests
 	// trust a self-signed certificate with it).
 	TLSConfig tlsConfig
+	smtp      smtpState // see email.go
 
 	mu        sync.Mutex
 	listeners []func(user string)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
 	"strings"
 
 	"codeberg.org/plinth/plinth/core/account"
@@ -111,4 +112,36 @@ func (s *Service) SetPreference(ctx context.Context, actor account.Actor, user s
 		return fmt.Errorf("save notification settings: %w", err)
 	}
 	return nil
+}
+
+// EmailWanted lists, sorted, the users who have an e-mail address and
+// Receive in email on for at least one kind (Server Administrators have
+// it on until they turn it off), for the health report: it is no user's
+// action, so it checks no permission.
+func (s *Service) EmailWanted(ctx context.Context) ([]string, error) {
+	users, err := s.acc.AllUsers(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, u := range users {
+		if u.Email == "" {
+			continue
+		}
+		for _, k := range Kinds {
+			if k.InAppOnly {
+				continue
+			}
+			ch, err := s.channels(u, k.Kind)
+			if err != nil {
+				return nil, err
+			}
+			if ch.Email {
+				out = append(out, u.Name)
+				break
+			}
+		}
+	}
+	sort.Strings(out)
+	return out, nil
 }

@@ -38,7 +38,11 @@ type Job struct {
 
 // State is what is stored about a job between runs.
 type State struct {
-	Name        string    `json:"name"`
+	Name string `json:"name"`
+	// Title is the job's title when it was last added (empty in states
+	// stored before titles were), so that a command that runs no
+	// scheduler can still name the job.
+	Title       string    `json:"title,omitempty"`
 	Registered  time.Time `json:"registered"`
 	LastStart   time.Time `json:"lastStart,omitzero"`
 	LastEnd     time.Time `json:"lastEnd,omitzero"`
@@ -122,7 +126,7 @@ func (s *Scheduler) Add(job Job) error {
 	if err := job.Spec.Validate(); err != nil {
 		return fmt.Errorf("schedule %s: %w", job.Title, err)
 	}
-	if err := s.register(job.Name); err != nil {
+	if err := s.register(job.Name, job.Title); err != nil {
 		return err
 	}
 	s.mu.Lock()
@@ -167,13 +171,20 @@ func (s *Scheduler) Remove(name string) error {
 }
 
 // register records when a job was first known, so that catch-up does not
-// run a brand-new job for a time before it existed.
-func (s *Scheduler) register(name string) error {
+// run a brand-new job for a time before it existed, and its title.
+func (s *Scheduler) register(name, title string) error {
 	return s.store.Update(func(tx *storage.Tx) error {
-		if ok, err := states.Has(tx, name); err != nil || ok {
+		st, err := states.Get(tx, name)
+		switch {
+		case errors.Is(err, storage.ErrNotFound):
+			st = State{Name: name, Registered: s.clock.Now().UTC()}
+		case err != nil:
 			return err
+		case st.Title == title:
+			return nil
 		}
-		return states.Put(tx, name, State{Name: name, Registered: s.clock.Now().UTC()})
+		st.Title = title
+		return states.Put(tx, name, st)
 	})
 }
 
@@ -330,6 +341,18 @@ func (s *Scheduler) state(name string) (State, error) {
 		return err
 	})
 	return st, err
+}
+
+// States returns what is stored about every job known to this data
+// folder, by name: also the jobs of a Plinth that is not running (a
+// one-shot command adds none), for the health report.
+func (s *Scheduler) States() ([]State, error) {
+	var out []State
+	err := s.store.View(func(tx *storage.Tx) (err error) { out, err = states.List(tx, ""); return err })
+	if err != nil {
+		return nil, fmt.Errorf("read the scheduled jobs: %w", err)
+	}
+	return out, nil
 }
 
 // Jobs lists every job with its schedule, next run and last result, by title.

@@ -11,7 +11,6 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"errors"
 	"io"
 	"math/big"
 	"mime"
@@ -48,6 +47,8 @@ type Server struct {
 	srv   *smtp.Server
 	ln    net.Listener
 	users map[string]string
+	// refused are the recipients the server answers "no such mailbox".
+	refused map[string]bool
 }
 
 type backend struct{ s *Server }
@@ -64,7 +65,8 @@ func (ss *session) AuthMechanisms() []string { return []string{sasl.Plain} }
 func (ss *session) Auth(string) (sasl.Server, error) {
 	return sasl.NewPlainServer(func(_, user, pass string) error {
 		if ss.s.users[user] != pass || pass == "" {
-			return errors.New("invalid credentials")
+			// What mail servers answer to a wrong password (RFC 4954).
+			return &smtp.SMTPError{Code: 535, EnhancedCode: smtp.EnhancedCode{5, 7, 8}, Message: "Authentication credentials invalid"}
 		}
 		ss.user = user
 		return nil
@@ -78,6 +80,12 @@ func (ss *session) Mail(from string, _ *smtp.MailOptions) error {
 	return nil
 }
 func (ss *session) Rcpt(to string, _ *smtp.RcptOptions) error {
+	ss.s.mu.Lock()
+	refused := ss.s.refused[strings.ToLower(to)]
+	ss.s.mu.Unlock()
+	if refused {
+		return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "No such mailbox"}
+	}
 	ss.msg.To = append(ss.msg.To, to)
 	return nil
 }
@@ -151,6 +159,19 @@ func Start(t *testing.T, addr string, mode Mode, cert tls.Certificate, users map
 
 // Stop shuts the server down (a test of a server that is down).
 func (s *Server) Stop() { _ = s.srv.Close() }
+
+// RefuseRecipients makes the server refuse these addresses as recipients,
+// as a server answers for a mailbox it does not know.
+func (s *Server) RefuseRecipients(addrs ...string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.refused == nil {
+		s.refused = map[string]bool{}
+	}
+	for _, a := range addrs {
+		s.refused[strings.ToLower(a)] = true
+	}
+}
 
 // Messages returns what the server received so far.
 func (s *Server) Messages() []Received {
