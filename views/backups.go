@@ -399,7 +399,7 @@ func (p *backupsPage) shown() {
 		p.osAt.SetText(at3)
 		for _, r := range hist {
 			if r.Level == 3 {
-				p.osResult.SetText(fmt.Sprintf("Last run %s: %s", r.Started.Local().Format("2006-01-02 15:04"), resultText(r)))
+				p.osResult.SetText(fmt.Sprintf("Last run %s: %s", localTime(r.Started), resultText(r)))
 				break
 			}
 		}
@@ -855,7 +855,7 @@ func (p *backupsPage) showSnapRestore(asNew bool) {
 		name := &widget.Entry{Text: m.ItemName + " (" + m.Created.Local().Format("2006-01-02") + ")"}
 		p.ui.showForm(formSpec{
 			title: "Create new from snapshot", confirm: "Create",
-			intro: fmt.Sprintf("A new %s is created with the content of %s as it was on %s.", m.ItemKind, m.ItemName, m.Created.Local().Format("2006-01-02 15:04")),
+			intro: fmt.Sprintf("A new %s is created with the content of %s as it was %s.", m.ItemKind, m.ItemName, localTime(m.Created)),
 			items: append([]*widget.FormItem{widget.NewFormItem("Name", name)}, passItems...),
 			check: func() error { return files.CheckName(name.Text) },
 			done: func() {
@@ -890,7 +890,7 @@ func (p *backupsPage) showSnapRestore(asNew bool) {
 					if _, err := p.ui.svc.Backups.RestoreSnapshot(ctx, actor, m.ID, "", pw, prog); err != nil {
 						return "", err
 					}
-					return fmt.Sprintf("%s is back as it was on %s.", m.ItemName, m.Created.Local().Format("2006-01-02 15:04")), nil
+					return fmt.Sprintf("%s is back as it was %s.", m.ItemName, localTime(m.Created)), nil
 				}, func(error) { p.loadSnapshots() })
 			},
 		})

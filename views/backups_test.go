@@ -111,7 +111,7 @@ func TestSnapshotNowAndRollBack(t *testing.T) {
 	btn := findButton(t, h, "Roll back")
 	test.Tap(btn)
 	h.ui.Wait()
-	if b := h.ui.Banner(); b.State() != BannerShowDone || !strings.HasPrefix(b.Text(), "Tower is back as it was on") {
+	if b := h.ui.Banner(); b.State() != BannerShowDone || !strings.HasPrefix(b.Text(), "Tower is back as it was today at") {
 		t.Fatalf("after roll back: %q", b.Text())
 	}
 	n, _ := h.files.Lookup(ctx, master, "/Tower/model.ifc")

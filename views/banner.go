@@ -57,7 +57,6 @@ func newBanner() *Banner {
 		ink:  &bannerInk{fg: bannerDark},
 		bar:  &widget.ProgressBar{Min: 0, Max: 1},
 	}
-	b.inked = container.NewThemeOverride(b.text, b.ink)
 	b.cancel = &widget.Button{Text: "Cancel", Icon: theme.CancelIcon(), OnTapped: func() {
 		if b.onStop != nil {
 			b.cancel.Disable()
@@ -67,8 +66,11 @@ func newBanner() *Banner {
 	}}
 	b.close = &widget.Button{Icon: theme.WindowCloseIcon(), Importance: widget.LowImportance, OnTapped: b.Hide}
 	barBox := container.NewGridWrap(fyne.NewSize(220, b.bar.MinSize().Height), b.bar)
-	row := container.NewBorder(nil, nil, nil, container.NewHBox(barBox, b.cancel, b.close), b.inked)
-	b.obj = container.NewStack(b.bg, container.NewPadded(row))
+	row := container.NewBorder(nil, nil, nil, container.NewHBox(barBox, b.cancel, b.close), b.text)
+	// The text and the buttons' icons take the banner's ink: the close
+	// button's × is white on green and red, dark on yellow and amber.
+	b.inked = container.NewThemeOverride(row, b.ink)
+	b.obj = container.NewStack(b.bg, container.NewPadded(b.inked))
 	b.obj.Hide()
 	return b
 }

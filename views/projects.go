@@ -132,11 +132,16 @@ func newProjectsPage(u *UI) *projectsPage {
 	p.versions = &widget.Button{Text: "Versions…", Icon: theme.HistoryIcon(), OnTapped: p.showVersions}
 	up := &widget.Button{Icon: theme.MoveUpIcon(), Importance: widget.LowImportance, OnTapped: p.goUp}
 	refresh := &widget.Button{Icon: theme.ViewRefreshIcon(), Importance: widget.LowImportance, OnTapped: p.shown}
-	bar := container.NewHBox(up, p.newItem, p.upload, p.uploadDir, p.download, p.rename, p.move, p.del, p.versions, layout.NewSpacer(), refresh)
+	// Two rows: what adds here, and what acts on the selected row; each
+	// fits beside the navigation at 800×600, so no button hides behind a
+	// scroll.
+	bar := container.NewVBox(
+		container.NewHBox(up, p.newItem, p.upload, p.uploadDir, layout.NewSpacer(), refresh),
+		container.NewHBox(p.download, p.rename, p.move, p.del, p.versions))
 	// The bar scrolls sideways rather than widen a small window.
 	head := container.NewVBox(
 		&widget.Label{Text: "Projects", TextStyle: fyne.TextStyle{Bold: true}, SizeName: theme.SizeNameHeadingText},
-		container.NewHScroll(p.crumbs), container.NewHScroll(bar), p.note)
+		container.NewHScroll(p.crumbs), bar, p.note)
 	p.obj = container.NewBorder(head, nil, nil, nil, p.table)
 	p.updateButtons()
 	return p

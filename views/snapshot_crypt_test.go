@@ -79,7 +79,7 @@ func TestEncryptedSnapshotRollBackAsksPassphrase(t *testing.T) {
 	}
 	for _, try := range []struct{ pass, banner, want string }{
 		{"wrong passphrase", "The passphrase does not open snapshot", "version two"},
-		{"correct horse battery", "Tower is back as it was on", "version one"},
+		{"correct horse battery", "Tower is back as it was today at", "version one"},
 	} {
 		p.snapList.Select(0)
 		test.Tap(p.rollBack)
