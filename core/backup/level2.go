@@ -249,7 +249,7 @@ func (s *Service) Full(ctx context.Context, actor account.Actor, prog progress.F
 	var committed map[uint32]int64
 	err = s.files.Exclusive(func() error {
 		for i, st := range []*storage.Store{mgr, fsr} {
-			prog.Send(progress.Report{Phase: "Backing up the " + storeName(st.Kind()), Done: int64(i), Total: 2})
+			prog.Send(progress.Report{Phase: "Backing up the " + storeName(st.Kind()), Done: int64(i), Total: 2, Unit: "store"})
 			var from uint64
 			if prev != nil {
 				pp, _ := prev.Payload(st.Kind())
@@ -548,7 +548,7 @@ func stage(ctx context.Context, ch []Manifest, op *opener, dirs map[storage.Kind
 	step := 0
 	for kind, dir := range dirs {
 		step++
-		prog.Send(progress.Report{Phase: "Loading the " + storeName(kind) + " from the backup", Done: int64(step - 1), Total: int64(len(dirs))})
+		prog.Send(progress.Report{Phase: "Loading the " + storeName(kind) + " from the backup", Done: int64(step - 1), Total: int64(len(dirs)), Unit: "part"})
 		// Each part is opened when the load reaches it and closed at its
 		// end: a chain of any length holds one decoder at a time.
 		parts := make([]*part, 0, len(ch))

@@ -349,7 +349,7 @@ func (s *Service) ImportSnapshot(ctx context.Context, actor account.Actor, archi
 			return res, fmt.Errorf("import %s: %w", archive, err)
 		}
 		seen[c] = true
-		prog.Send(progress.Report{Phase: "Reading the snapshot file", Done: int64(len(seen)), Total: int64(len(want))})
+		prog.Send(progress.Report{Phase: "Reading the snapshot file", Done: int64(len(seen)), Total: int64(len(want)), Unit: "chunk"})
 	}
 	if len(seen) != len(want) {
 		return res, refusal(ErrDamaged, "%s lacks %d of the %d chunks its tree lists", archive, len(want)-len(seen), len(want))

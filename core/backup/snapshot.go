@@ -289,7 +289,7 @@ func (s *Service) snapshot(ctx context.Context, actor account.Actor, itemID, tri
 					continue
 				}
 				if first = s.storeChunk(cs, cd, id, want[id], others); first == nil {
-					prog.Send(progress.Report{Phase: "Snapshot of " + item.Name, Done: done.Add(1), Total: int64(len(check))})
+					prog.Send(progress.Report{Phase: "Snapshot of " + item.Name, Done: done.Add(1), Total: int64(len(check)), Unit: "file"})
 				}
 			}
 			errc <- first

@@ -224,7 +224,7 @@ func (s *Service) Sync(ctx context.Context, actor account.Actor, id, trigger str
 	others := &globalIDs{s: s, c: c}
 	files := c.MappedFiles()
 	for i, f := range files {
-		prog.Send(progress.Report{Phase: "Synchronizing " + f, Done: int64(i), Total: int64(len(files)), Item: f})
+		prog.Send(progress.Report{Phase: "Synchronizing " + f, Done: int64(i), Total: int64(len(files)), Item: f, Unit: "design file"})
 		s.setStatus(c.ID, FileStatus{File: f, State: StateRunning, Run: run.ID, Updated: s.now()})
 		rep := s.syncFileSafe(ctx, actor, c, f, &run, others)
 		run.Files = append(run.Files, rep)
@@ -237,7 +237,7 @@ func (s *Service) Sync(ctx context.Context, actor account.Actor, id, trigger str
 		s.setStatus(c.ID, st)
 		_ = s.mgr.Update(func(tx *storage.Tx) error { return runs.Put(tx, c.ID+"/"+run.ID, run) })
 	}
-	prog.Send(progress.Report{Phase: "Synchronized", Done: int64(len(files)), Total: int64(len(files))})
+	prog.Send(progress.Report{Phase: "Synchronized", Done: int64(len(files)), Total: int64(len(files)), Unit: "design file"})
 	if ctx.Err() != nil {
 		run.State = "cancelled"
 	}
