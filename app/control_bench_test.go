@@ -79,3 +79,34 @@ func benchRun(b *testing.B, dir string, args []string) {
 		b.Fatalf("%v: %s", args, errb.String())
 	}
 }
+
+// The health report (the Overview, the tray every 5 s, plinth status)
+// against its peer, the store figures plinth status showed before it:
+// what the report adds to every status and tray refresh. The same folder
+// of 200 files from the real IFC samples, with a full backup taken.
+func BenchmarkHealth(b *testing.B) {
+	dir := benchFolder(b)
+	var out, errb bytes.Buffer
+	if code := RunCommand(context.Background(), Global{DataDir: dir}, []string{"backup", "--level", "2"},
+		IO{In: strings.NewReader(""), Out: &out, Err: &errb, Getenv: func(k string) string { return master[k] }}); code != 0 {
+		b.Fatal(errb.String())
+	}
+	a, err := Open(context.Background(), Config{DataDir: dir, MustExist: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer a.Close()
+	b.Run("report", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := a.HealthReport(context.Background()); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("store-figures", func(b *testing.B) {
+		for b.Loop() {
+			_ = storeStatus(a.Manager)
+			_ = storeStatus(a.FileServer)
+		}
+	})
+}
