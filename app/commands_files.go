@@ -183,8 +183,11 @@ func cmdImport(ctx context.Context, c *cli, args []string) error {
 // in 1 folder into /Tower; 2 of them are new versions of files that were
 // there before." After a failure it says what was stored before it.
 func importSummary(st files.ImportStats, to string, failed bool) string {
-	what := fmt.Sprintf("%s (%s) in %s into %s", text.Count(st.Files, "file"),
-		humanize.IBytes(uint64(st.Bytes)), text.Count(st.Folders, "folder"), text.Safe(displayPath(to)))
+	what := fmt.Sprintf("%s (%s)", text.Count(st.Files, "file"), humanize.IBytes(uint64(st.Bytes)))
+	if st.Folders > 0 {
+		what += " in " + text.Count(st.Folders, "folder")
+	}
+	what += " into " + text.Safe(displayPath(to))
 	msg := "Imported " + what
 	if failed {
 		msg = "Stopped after importing " + what

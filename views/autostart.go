@@ -23,7 +23,7 @@ type Autostart interface {
 // should start at login, whatever the answer.
 const prefAutostartOffered = "autostart.offered"
 
-const autostartExplained = "Plinth then starts hidden in the tray, so scheduled backups run without anyone opening it."
+const autostartExplained = "Plinth then starts in the background, so scheduled backups run without anyone opening it."
 
 // autostartSection is the Servers page's "Start Plinth when I log in".
 type autostartSection struct {
@@ -87,7 +87,7 @@ func (s *autostartSection) set(on bool) {
 			return
 		}
 		if on {
-			s.ui.banner.Done("Plinth will start hidden in the tray when you log in.")
+			s.ui.banner.Done("Plinth will start in the background when you log in.")
 		} else {
 			s.ui.banner.Done("Plinth will no longer start when you log in.")
 		}
@@ -122,7 +122,7 @@ func (u *UI) showAutostartOffer(a Autostart) {
 	// Offered once, answered or not: a window closed without an answer is
 	// an answer too, and the Servers page has the setting.
 	u.app.Preferences().SetBool(prefAutostartOffered, true)
-	msg := &widget.Label{Wrapping: fyne.TextWrapWord, Text: "Plinth can start hidden in the tray when you log in to this computer, " +
+	msg := &widget.Label{Wrapping: fyne.TextWrapWord, Text: "Plinth can start in the background when you log in to this computer (in the system tray where the desktop has one), " +
 		"so scheduled backups run without anyone opening it. You can change this later on the Servers page."}
 	dialog.ShowCustomConfirm("Start Plinth when you log in?", "Start at login", "Not now",
 		container.New(&fixedWidth{w: 420}, msg), func(yes bool) {
@@ -137,7 +137,7 @@ func (u *UI) showAutostartOffer(a Autostart) {
 					u.showError(err)
 					return
 				}
-				u.banner.Done("Plinth will start hidden in the tray when you log in.")
+				u.banner.Done("Plinth will start in the background when you log in.")
 				if sp, ok := u.built[PageServers].(*serversPage); ok {
 					sp.autostart.load()
 				}

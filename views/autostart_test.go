@@ -65,7 +65,7 @@ func TestAutostartCheckBox(t *testing.T) {
 	if got := fake.called(); !slices.Equal(got, []bool{true}) || !box.Checked {
 		t.Fatalf("after a click: calls %v, checked %v; want SetEnabled(true)", got, box.Checked)
 	}
-	if b := h.ui.Banner(); b.Text() != "Plinth will start hidden in the tray when you log in." {
+	if b := h.ui.Banner(); b.Text() != "Plinth will start in the background when you log in." {
 		t.Errorf("banner %q", b.Text())
 	}
 

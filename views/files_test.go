@@ -259,7 +259,7 @@ func TestNotificationClickOpensItsPanel(t *testing.T) {
 	}
 	h.start(StartOptions{User: "masteradmin", Password: masterPw, Page: PageNotifications})
 	np := h.ui.built[PageNotifications].(*notificationsPage)
-	h.mustSee("1 notification, 1 new.")
+	h.mustSee("1 notification, 1 new (in bold")
 	if len(np.entries) != 1 || !strings.HasPrefix(np.entries[0].Text, "Full file synchronization needed.") {
 		t.Fatalf("entries = %+v", np.entries)
 	}

@@ -211,7 +211,7 @@ func fitSteps() []fitStep {
 			servers(t, h, "fileserver")
 			fitTapCheck(findCheck(t, h, autostartBox))
 			h.ui.Wait()
-			if b := h.ui.Banner(); b.Text() != "Plinth will start hidden in the tray when you log in." {
+			if b := h.ui.Banner(); b.Text() != "Plinth will start in the background when you log in." {
 				t.Fatalf("after a click on the box the banner says %q", b.Text())
 			}
 		}},

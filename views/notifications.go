@@ -109,7 +109,11 @@ func (p *notificationsPage) shown() {
 				unread++
 			}
 		}
-		p.note.SetText(text.Count(len(list), "notification") + ", " + strconv.Itoa(unread) + " new. Click one to open what it is about.")
+		note := text.Count(len(list), "notification") + ", " + strconv.Itoa(unread) + " new"
+		if unread > 0 {
+			note += " (in bold; seen now, so the bell no longer counts them)"
+		}
+		p.note.SetText(note + ". Click one to open what it is about.")
 		p.render()
 		p.markSeen(list)
 	})

@@ -91,7 +91,7 @@ func TestDeleteNotification(t *testing.T) {
 	_ = h.notify.Publish(context.Background(), notify.Event{Kind: notify.BackupFailed, Severity: notify.Error, Text: "The backup failed.", Target: notify.TargetBackups})
 	h.start(StartOptions{User: "masteradmin", Password: masterPw, Page: PageNotifications})
 	np := h.ui.built[PageNotifications].(*notificationsPage)
-	h.mustSee("1 notification, 1 new.")
+	h.mustSee("1 notification, 1 new (in bold")
 	np.delete(np.entries[0].ID)
 	h.ui.Wait()
 	h.mustSee("0 notifications, 0 new.")
@@ -114,7 +114,7 @@ func TestViewingNotificationsMarksThemRead(t *testing.T) {
 	}
 	h.ui.Show(PageNotifications)
 	h.ui.Wait()
-	h.mustSee("2 notifications, 2 new.")
+	h.mustSee("2 notifications, 2 new (in bold")
 	if h.ui.bell.Text != "No new notifications" {
 		t.Fatalf("bell after viewing the list = %q", h.ui.bell.Text)
 	}

@@ -45,19 +45,19 @@ func newOverviewPage(u *UI) *overviewPage {
 		summary: &widget.Label{Wrapping: fyne.TextWrapWord},
 		reasons: container.NewVBox(),
 		events:  container.NewVBox(),
-		checked: &widget.Label{Importance: widget.LowImportance},
+		checked: &widget.Label{},
 	}
 	p.band.CornerRadius = theme.InputRadiusSize()
 	head := container.NewStack(p.band, container.NewPadded(container.NewVBox(p.state, p.summary)))
 	again := &widget.Button{Text: "Check again", Icon: theme.ViewRefreshIcon(), OnTapped: p.shown}
 	body := container.NewVBox(
-		&widget.Label{Text: "Is the data safe?", TextStyle: fyne.TextStyle{Bold: true}, SizeName: theme.SizeNameHeadingText},
+		container.NewBorder(nil, nil, nil, container.NewHBox(p.checked, again),
+			&widget.Label{Text: "Is the data safe?", TextStyle: fyne.TextStyle{Bold: true}, SizeName: theme.SizeNameHeadingText}),
 		head,
 		p.reasons,
 		widget.NewSeparator(),
 		&widget.Label{Text: "Recent events", TextStyle: fyne.TextStyle{Bold: true}},
 		p.events,
-		container.NewHBox(again, p.checked),
 	)
 	p.obj = container.NewVScroll(body)
 	return p
@@ -161,7 +161,7 @@ func (p *overviewPage) show(r health.Report) {
 }
 
 func eventRow(e health.Event, icon fyne.Resource) fyne.CanvasObject {
-	when := &widget.Label{Text: e.At.Local().Format("Mon 2 Jan 15:04"), Importance: widget.LowImportance}
+	when := &widget.Label{Text: e.At.Local().Format("Mon 2 Jan 15:04")}
 	return container.NewBorder(nil, nil, container.NewHBox(widget.NewIcon(icon), when), nil,
 		&widget.Label{Text: e.Sentence, Wrapping: fyne.TextWrapWord})
 }
