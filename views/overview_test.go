@@ -10,6 +10,7 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"codeberg.org/plinth/plinth/core/health"
+	"codeberg.org/plinth/plinth/core/notify"
 )
 
 // The Overview is the first page after login: the state, each reason in
@@ -64,4 +65,26 @@ func TestOverviewAnswersIsMyDataSafe(t *testing.T) {
 	p.shown()
 	h.ui.Wait()
 	h.mustSee("At risk", "The backup history cannot be read")
+}
+
+// Something happening (here: a notification from a backup run elsewhere)
+// makes the Overview check again at once.
+func TestOverviewFollowsEvents(t *testing.T) {
+	h := newHarness(t)
+	h.bootstrap()
+	calls := 0
+	svc := h.services()
+	svc.Health = func(context.Context) (health.Report, error) {
+		calls++
+		return health.Report{State: health.Safe, Checked: time.Now()}, nil
+	}
+	h.ui = New(h.ui.app, h.win, svc)
+	h.ui.queued = &callbacks{}
+	h.start(StartOptions{User: "masteradmin", Password: masterPw})
+	before := calls
+	_ = h.notify.Publish(context.Background(), notify.Event{Kind: notify.BackupSucceeded, Severity: notify.Info, Text: "Full data backup finished.", Target: notify.TargetBackups})
+	h.ui.Wait()
+	if calls <= before {
+		t.Fatalf("the Overview did not check again after a notification (%d calls before, %d after)", before, calls)
+	}
 }

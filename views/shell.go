@@ -254,6 +254,12 @@ func New(a fyne.App, w fyne.Window, svc Services) *UI {
 					if p, ok := u.built[PageNotifications]; ok && u.current == PageNotifications {
 						p.shown()
 					}
+					// Something happened (a backup, a sync, from the
+					// window, the schedule or a command): the Overview,
+					// which only reads, checks again.
+					if p, ok := u.built[PageOverview]; ok && u.current == PageOverview {
+						p.shown()
+					}
 				}
 			})
 		})
