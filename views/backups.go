@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
@@ -42,12 +44,18 @@ type backupsPage struct {
 	at                            *widget.Entry
 	encryption                    *widget.Label
 	sameDisk                      *widget.Label // the target is on the data folder's disk
+	diskNote                      *widget.Label // sameDisk, short, on the tab
 	fullList                      *widget.Table
 	fulls                         []backup.Manifest
-	verified                      map[string]bool
+	verifications                 map[string]backup.Record // by backup ID, its latest verification
 	fullSel                       int
 	backupNow, restore, verify    *widget.Button
-	jobs                          *widget.Label
+	settings                      *widget.Button
+	settingsD                     *formDialog // Settings… (tests drive it)
+	settingsOpen                  bool        // a reload leaves what is typed there alone
+	summary                       *widget.Label
+	next                          *widget.Label // when the full data backup runs next, and how it last went
+	jobs                          *widget.Label // every backup job, above History
 
 	// level 1
 	snapTarget *widget.Entry
@@ -74,20 +82,21 @@ type backupsPage struct {
 	// history
 	hist     *widget.Table
 	records  []backup.Record
+	histRows []histRow      // records and the verifications in them, newest first
 	restoreD *restoreDialog // the open restore dialog, for tests
 }
 
 var whenLabels = []string{"Manually", "Daily", "Weekly on Sunday"}
 
 func newBackupsPage(u *UI) *backupsPage {
-	p := &backupsPage{ui: u, fullSel: -1, snapSel: -1, verified: map[string]bool{}}
+	p := &backupsPage{ui: u, fullSel: -1, snapSel: -1, verifications: map[string]backup.Record{}}
 	// A tab scrolls rather than heighten a small window; with room, its
 	// list takes what is left.
 	p.tabs = container.NewAppTabs(
 		container.NewTabItem("Full data (level 2)", container.NewVScroll(p.level2())),
 		container.NewTabItem("Projects and libraries (level 1)", container.NewVScroll(p.level1())),
 		container.NewTabItem("OS snapshot (level 3)", p.level3()),
-		container.NewTabItem("History", p.history()),
+		container.NewTabItem("History", container.NewBorder(p.jobs, nil, nil, nil, p.history())),
 	)
 	p.obj = container.NewBorder(
 		&widget.Label{Text: "Backups", TextStyle: fyne.TextStyle{Bold: true}, SizeName: theme.SizeNameHeadingText},
@@ -127,19 +136,16 @@ func (p *backupsPage) level2() fyne.CanvasObject {
 	p.keepDaily, p.keepWeekly, p.keepNewest = &widget.Entry{}, &widget.Entry{}, &widget.Entry{}
 	p.sameDisk = &widget.Label{Wrapping: fyne.TextWrapWord, Importance: widget.WarningImportance}
 	p.sameDisk.Hide()
+	p.diskNote = &widget.Label{Wrapping: fyne.TextWrapWord, Importance: widget.WarningImportance, Text: diskNoteText}
+	p.diskNote.Hide()
 	p.when = widget.NewSelect(whenLabels, nil)
 	p.at = &widget.Entry{PlaceHolder: "02:00"}
 	p.encryption = &widget.Label{Wrapping: fyne.TextWrapWord}
-	p.jobs = &widget.Label{Wrapping: fyne.TextWrapWord}
-	browse := &widget.Button{Icon: theme.FolderOpenIcon(), OnTapped: func() {
-		dialog.ShowFolderOpen(func(l fyne.ListableURI, err error) {
-			if err == nil && l != nil {
-				p.target.SetText(l.Path())
-			}
-		}, p.ui.win)
-	}}
-	save := &widget.Button{Text: "Save settings", OnTapped: p.saveLevel2}
-	pass := &widget.Button{Text: "Set passphrase…", Icon: theme.VisibilityOffIcon(), OnTapped: p.showPassphrase}
+	p.summary = &widget.Label{Truncation: fyne.TextTruncateEllipsis} // the whole path is in Settings…
+	p.jobs = &widget.Label{Wrapping: fyne.TextWrapWord}              // every backup job, above History
+	p.next = &widget.Label{Truncation: fyne.TextTruncateEllipsis}
+	p.next.Hide() // until there is something to say
+	p.settings = &widget.Button{Text: "Settings…", Icon: theme.SettingsIcon(), OnTapped: p.showSettings}
 	p.backupNow = &widget.Button{Text: "Back up now", Icon: theme.DocumentSaveIcon(), Importance: widget.HighImportance, OnTapped: p.doFull}
 	p.restore = &widget.Button{Text: "Restore…", Icon: theme.HistoryIcon(), OnTapped: p.showRestore}
 	p.verify = &widget.Button{Text: "Verify", Icon: theme.ConfirmIcon(), OnTapped: p.doVerify}
@@ -156,40 +162,113 @@ func (p *backupsPage) level2() fyne.CanvasObject {
 			}
 		},
 		UpdateCell: func(id widget.TableCellID, o fyne.CanvasObject) {
-			if id.Row >= len(p.fulls) {
-				return
+			if id.Row < len(p.fulls) {
+				o.(*widget.Label).SetText(p.fullCell(id.Row, id.Col))
 			}
-			m := p.fulls[id.Row]
-			yes := func(b bool) string {
-				if b {
-					return "yes"
-				}
-				return ""
-			}
-			o.(*widget.Label).SetText([]string{m.Created.Local().Format("2006-01-02 15:04:05"), m.Type,
-				humanize.IBytes(uint64(m.Bytes())), yes(p.verified[m.ID]), yes(m.Encrypted())}[id.Col])
 		},
 		OnSelected: func(id widget.TableCellID) {
 			p.fullSel = id.Row
-			p.restore.Enable()
-			p.verify.Enable()
+			p.updateFullButtons()
 		},
 	}
-	for i, w := range []float32{170, 110, 100, 80, 90} {
+	for i, w := range []float32{150, 150, 90, 160, 90} {
 		p.fullList.SetColumnWidth(i, w)
 	}
-	form := widget.NewForm(
-		widget.NewFormItem("Target folder", container.NewBorder(nil, nil, nil, browse, p.target)),
-		widget.NewFormItem("Schedule", container.NewHBox(p.when, container.NewGridWrap(fyne.NewSize(80, p.at.MinSize().Height), p.at))),
-		widget.NewFormItem("Keep", container.NewHBox(container.NewGridWrap(fyne.NewSize(60, p.keepDaily.MinSize().Height), p.keepDaily),
-			widget.NewLabel("daily,"), container.NewGridWrap(fyne.NewSize(60, p.keepWeekly.MinSize().Height), p.keepWeekly), widget.NewLabel("weekly and the"),
-			container.NewGridWrap(fyne.NewSize(60, p.keepNewest.MinSize().Height), p.keepNewest), widget.NewLabel("newest backups"))),
-	)
+	// The settings are behind Settings…: the list of backups, what this
+	// tab is opened for, keeps the room, with the banner above it too.
 	top := container.NewVBox(
-		&widget.Label{Wrapping: fyne.TextWrapWord, Text: "Both stores in one consistent backup, taken while Plinth runs: a full backup, then incrementals that store only what changed."},
-		form, container.NewHBox(save, pass), p.sameDisk, p.encryption, widget.NewSeparator(),
-		container.NewHBox(p.backupNow, p.restore, p.verify, layout.NewSpacer()), p.jobs)
+		container.NewHBox(p.backupNow, p.restore, p.verify, layout.NewSpacer(), p.settings),
+		p.summary, p.next, p.diskNote)
 	return container.NewBorder(top, nil, nil, nil, p.fullList)
+}
+
+// fullCell is the text of one cell of the list of full backups.
+func (p *backupsPage) fullCell(row, col int) string {
+	m := p.fulls[row]
+	switch col {
+	case 0:
+		return m.Created.Local().Format("2006-01-02 15:04:05")
+	case 1:
+		return backupKind(m.Type)
+	case 2:
+		return humanize.IBytes(uint64(m.Bytes()))
+	case 3:
+		r, ok := p.verifications[m.ID]
+		switch {
+		case !ok || r.Verified.IsZero():
+			return "Not yet"
+		case r.VerifyOK:
+			return "Yes, " + r.Verified.Local().Format("2006-01-02 15:04")
+		}
+		return "Failed"
+	}
+	if m.Encrypted() {
+		return "Yes"
+	}
+	return "No"
+}
+
+// backupKind says in words what type of backup a manifest or record is.
+func backupKind(typ string) string {
+	switch typ {
+	case backup.TypeFull:
+		return "Full backup"
+	case backup.TypeIncremental:
+		return "Incremental backup"
+	case backup.TypeSnapshot:
+		return "Snapshot"
+	case backup.TypeOS:
+		return "OS snapshot"
+	}
+	return "Full data backup" // a failed one, whose type was not known yet
+}
+
+func (p *backupsPage) updateFullButtons() {
+	setEnabled(p.fullSel >= 0 && p.fullSel < len(p.fulls), p.restore, p.verify)
+}
+
+// showSettings opens the full backups' settings: target, schedule,
+// retention and the passphrase.
+func (p *backupsPage) showSettings() {
+	browse := &widget.Button{Icon: theme.FolderOpenIcon(), OnTapped: func() {
+		dialog.ShowFolderOpen(func(l fyne.ListableURI, err error) {
+			if err == nil && l != nil {
+				p.target.SetText(l.Path())
+			}
+		}, p.ui.win)
+	}}
+	pass := &widget.Button{Text: "Set passphrase…", Icon: theme.VisibilityOffIcon(), OnTapped: p.showPassphrase}
+	var c backup.Level2Settings
+	p.settingsD = p.ui.showForm(formSpec{
+		title: "Full data backup settings", confirm: "Save settings",
+		intro: "Both stores in one consistent backup, taken while Plinth runs: a full backup, then incrementals that store only what changed.",
+		items: []*widget.FormItem{
+			widget.NewFormItem("Target folder", container.NewBorder(nil, nil, nil, browse, p.target)),
+			widget.NewFormItem("", p.sameDisk),
+			widget.NewFormItem("Schedule", container.NewHBox(p.when, container.NewGridWrap(fyne.NewSize(80, p.at.MinSize().Height), p.at))),
+			widget.NewFormItem("Keep", container.NewHBox(container.NewGridWrap(fyne.NewSize(60, p.keepDaily.MinSize().Height), p.keepDaily),
+				widget.NewLabel("daily,"), container.NewGridWrap(fyne.NewSize(60, p.keepWeekly.MinSize().Height), p.keepWeekly), widget.NewLabel("weekly and the"),
+				container.NewGridWrap(fyne.NewSize(60, p.keepNewest.MinSize().Height), p.keepNewest), widget.NewLabel("newest backups"))),
+			widget.NewFormItem("Encryption", container.NewVBox(p.encryption, container.NewHBox(pass))),
+		},
+		check: func() (err error) { c, err = p.level2Input(); return err },
+		work: func(ctx context.Context) error {
+			old, err := p.ui.svc.Backups.Level2()
+			if err != nil {
+				return err
+			}
+			old.Target, old.Schedule, old.KeepDaily, old.KeepWeekly, old.KeepNewest = c.Target, c.Schedule, c.KeepDaily, c.KeepWeekly, c.KeepNewest
+			return p.ui.svc.Backups.SetLevel2(ctx, p.ui.actor, old)
+		},
+		done: func() {
+			p.reschedule()
+			p.ui.banner.Done("Full backup settings saved.")
+			p.shown()
+		},
+	})
+	p.settingsOpen = true
+	p.settingsD.d.SetOnClosed(func() { p.settingsOpen = false })
+	p.settingsD.d.Resize(fyne.NewSize(700, 0))
 }
 
 func (p *backupsPage) level1() fyne.CanvasObject {
@@ -266,57 +345,127 @@ func (p *backupsPage) level3() fyne.CanvasObject {
 		form, container.NewHBox(save, run), p.osResult))
 }
 
+// histRow is one row of History: a record, or a verification kept in
+// the record of the backup it checked.
+type histRow struct {
+	at                 time.Time
+	what, result, size string
+}
+
 func (p *backupsPage) history() fyne.CanvasObject {
 	p.hist = &widget.Table{
-		Length:        func() (int, int) { return len(p.records), 6 },
+		Length:        func() (int, int) { return len(p.histRows), 4 },
 		CreateCell:    func() fyne.CanvasObject { return &widget.Label{Truncation: fyne.TextTruncateEllipsis} },
 		ShowHeaderRow: true,
 		CreateHeader:  func() fyne.CanvasObject { return &widget.Label{TextStyle: fyne.TextStyle{Bold: true}} },
 		UpdateHeader: func(id widget.TableCellID, o fyne.CanvasObject) {
 			if id.Col >= 0 {
-				o.(*widget.Label).SetText([]string{"Started", "Level", "What", "Result", "Size", "Verified"}[id.Col])
+				o.(*widget.Label).SetText([]string{"When", "What", "Result", "Size"}[id.Col])
 			}
 		},
 		UpdateCell: func(id widget.TableCellID, o fyne.CanvasObject) {
-			if id.Row >= len(p.records) {
+			if id.Row >= len(p.histRows) {
 				return
 			}
-			r := p.records[id.Row]
-			result := "ok"
-			switch {
-			case !r.OK:
-				result = r.Error
-			case !r.Removed.IsZero():
-				result = "removed by retention " + r.Removed.Local().Format("2006-01-02")
-			case r.Type == backup.TypeRemoval:
-				result = "removed"
-			}
-			ver := ""
-			if !r.Verified.IsZero() {
-				ver = "ok " + r.Verified.Local().Format("01-02 15:04")
-				if !r.VerifyOK {
-					ver = r.VerifyError
-				}
-			}
-			what := r.Type
-			switch {
-			case r.Type == backup.TypeRemoval:
-				what = r.Item // says it all: "Full backup … removed by retention: kept …"
-			case r.Item != "":
-				what += " " + r.Item
-			}
-			level := fmt.Sprint(r.Level)
-			if r.Level == 0 { // an upgrade of the data folder
-				level = "—"
-			}
-			o.(*widget.Label).SetText([]string{r.Started.Local().Format("2006-01-02 15:04"), level, what, result,
-				humanize.IBytes(uint64(r.Bytes)), ver}[id.Col])
+			r := p.histRows[id.Row]
+			o.(*widget.Label).SetText([]string{r.at.Local().Format("2006-01-02 15:04"), r.what, r.result, r.size}[id.Col])
 		},
 	}
-	for i, w := range []float32{140, 50, 220, 300, 90, 160} {
+	for i, w := range []float32{140, 260, 250, 80} {
 		p.hist.SetColumnWidth(i, w)
 	}
 	return p.hist
+}
+
+// setHistory fills History from the records: each one, and each
+// verification as a row of its own at the time it ran.
+func (p *backupsPage) setHistory(recs []backup.Record) {
+	p.records = recs
+	p.histRows = p.histRows[:0]
+	for _, r := range recs {
+		p.histRows = append(p.histRows, recordRow(r))
+		if !r.Verified.IsZero() {
+			p.histRows = append(p.histRows, verifyRow(r))
+		}
+	}
+	sort.SliceStable(p.histRows, func(i, j int) bool { return p.histRows[i].at.After(p.histRows[j].at) })
+	p.hist.Refresh()
+}
+
+// recordRow says in words what a history record was and how it went.
+func recordRow(r backup.Record) histRow {
+	row := histRow{at: r.Started, result: "Succeeded"}
+	if r.Bytes > 0 {
+		row.size = humanize.IBytes(uint64(r.Bytes))
+	}
+	switch {
+	case r.Type == backup.TypeRemoval:
+		row.what = r.Item // says it all: "Full backup … removed by retention: kept …"
+	case r.Type == backup.TypeRestore:
+		row.what = "Restore of " + r.Item
+	case r.Type == backup.TypeUpgrade:
+		row.what = "Data folder upgrade: " + r.Item
+	case r.Type == backup.TypeSnapshot || r.Level == 1:
+		row.what = "Snapshot of " + r.Item
+	case r.Type == backup.TypeOS || r.Level == 3:
+		row.what = "OS snapshot: " + r.Item
+	default:
+		row.what = backupKind(r.Type)
+	}
+	switch {
+	case !r.OK && r.Error != "":
+		row.result = "Failed: " + r.Error
+	case !r.OK:
+		row.result = "Failed"
+	case !r.Removed.IsZero():
+		row.result = "Removed by retention " + r.Removed.Local().Format("2006-01-02")
+	}
+	return row
+}
+
+// verifyRow is the verification kept in the record of a backup.
+func verifyRow(r backup.Record) histRow {
+	what := "Verification of backup " + r.ID
+	switch {
+	case r.Type == backup.TypeSnapshot || r.Level == 1:
+		what = "Verification of the snapshot of " + r.Item + " of " + r.Started.Local().Format("2006-01-02 15:04")
+	case r.Type == backup.TypeFull || r.Type == backup.TypeIncremental:
+		what = "Verification of the " + strings.ToLower(backupKind(r.Type)) + " of " + r.Started.Local().Format("2006-01-02 15:04")
+	}
+	row := histRow{at: r.Verified, what: what, result: "Succeeded"}
+	if !r.VerifyOK {
+		row.result = "Failed: " + r.VerifyError
+	}
+	return row
+}
+
+// setFulls shows the full backups, and keeps the one selected selected
+// (and so Restore… and Verify enabled) when it is still there.
+func (p *backupsPage) setFulls(fulls []backup.Manifest, recs []backup.Record) {
+	sel := ""
+	if m, ok := p.selectedFull(); ok {
+		sel = m.ID
+	}
+	p.fulls = fulls
+	p.verifications = map[string]backup.Record{}
+	for _, r := range recs {
+		if !r.Verified.IsZero() {
+			p.verifications[r.ID] = r
+		}
+	}
+	p.fullSel = -1
+	for i, m := range fulls {
+		if sel != "" && m.ID == sel {
+			p.fullSel = i
+		}
+	}
+	p.fullList.Refresh()
+	if p.fullSel >= 0 {
+		p.fullList.Select(widget.TableCellID{Row: p.fullSel, Col: 0})
+	} else {
+		p.fullList.UnselectAll()
+	}
+	p.updateFullButtons()
 }
 
 // shown reloads everything off the UI goroutine.
@@ -356,41 +505,40 @@ func (p *backupsPage) shown() {
 		return err
 	}, func(err error) {
 		if err != nil {
-			p.jobs.SetText(sentence(err))
+			p.next.Wrapping = fyne.TextWrapWord
+			p.next.SetText(sentence(err))
+			p.next.Show()
 			return
 		}
-		p.target.SetText(c2.Target)
+		if !p.settingsOpen {
+			p.target.SetText(c2.Target)
+			w, at := whenOf(c2.Schedule)
+			p.when.SetSelected(w)
+			p.at.SetText(at)
+			p.keepDaily.SetText(strconv.Itoa(c2.KeepDaily))
+			p.keepWeekly.SetText(strconv.Itoa(c2.KeepWeekly))
+			p.keepNewest.SetText(strconv.Itoa(c2.KeepNewest))
+		}
 		p.snapTarget.SetText(c1.Target)
-		w, at := whenOf(c2.Schedule)
-		p.when.SetSelected(w)
-		p.at.SetText(at)
-		p.keepDaily.SetText(strconv.Itoa(c2.KeepDaily))
-		p.keepWeekly.SetText(strconv.Itoa(c2.KeepWeekly))
-		p.keepNewest.SetText(strconv.Itoa(c2.KeepNewest))
 		if same {
 			p.sameDisk.SetText(sameDiskText)
 			p.sameDisk.Show()
+			p.diskNote.Show()
 		} else {
 			p.sameDisk.Hide()
+			p.diskNote.Hide()
 		}
+		enc := "Full backups are not encrypted."
 		if c2.Recipient != "" {
+			enc = "Full backups are encrypted."
 			p.encryption.SetText("Full backups are encrypted; restoring one needs the passphrase, which Plinth does not store.")
 		} else {
 			p.encryption.SetText("Full backups are not encrypted. Set a passphrase to encrypt them, for example before they go to an external disk.")
 		}
-		p.fulls, p.records = fulls, hist
-		p.verified = map[string]bool{}
-		for _, r := range hist {
-			if r.VerifyOK {
-				p.verified[r.ID] = true
-			}
-		}
-		p.fullSel = -1
-		p.fullList.UnselectAll()
-		p.fullList.Refresh()
-		p.restore.Disable()
-		p.verify.Disable()
-		p.hist.Refresh()
+		p.summary.SetText(fmt.Sprintf("%s Kept: %d daily, %d weekly and the %d newest, in %s",
+			enc, c2.KeepDaily, c2.KeepWeekly, c2.KeepNewest, c2.Target))
+		p.setFulls(fulls, hist)
+		p.setHistory(hist)
 		p.command.SetText(c3.Command)
 		p.args.SetText(strings.Join(c3.Args, "\n"))
 		p.timeout.SetText(strconv.Itoa(c3.TimeoutSeconds))
@@ -422,6 +570,9 @@ func (p *backupsPage) shown() {
 const sameDiskText = "These backups are on the same disk as Plinth's data: they help after a mistake or a damaged file, " +
 	"not when that disk fails. Choose a target folder on another disk (an external or network drive) to be safe from that too."
 
+// diskNoteText is sameDiskText, short, above the list of full backups.
+const diskNoteText = "These backups are on the same disk as Plinth's data, so they do not survive that disk failing: choose a target on another disk in Settings…."
+
 func resultText(r backup.Record) string {
 	if r.OK {
 		out := strings.TrimSpace(r.Output)
@@ -439,6 +590,7 @@ func (p *backupsPage) showJobs() {
 		return
 	}
 	var lines []string
+	next := "" // the full data backup's, on the tab
 	for _, j := range p.ui.svc.Jobs() {
 		if !strings.HasPrefix(j.Name, "backup.") {
 			continue
@@ -456,8 +608,18 @@ func (p *backupsPage) showJobs() {
 			line += ", last run " + j.LastSuccess.Local().Format("Mon 15:04") + " ok"
 		}
 		lines = append(lines, line+".")
+		if j.Name == "backup.level2" {
+			next = line + "."
+		}
 	}
 	p.jobs.SetText(strings.Join(lines, "\n"))
+	p.next.Wrapping = fyne.TextWrapOff
+	p.next.SetText(next)
+	if next != "" {
+		p.next.Show()
+	} else {
+		p.next.Hide()
+	}
 }
 
 func (p *backupsPage) reschedule() {
@@ -469,36 +631,19 @@ func (p *backupsPage) reschedule() {
 	p.showJobs()
 }
 
-func (p *backupsPage) saveLevel2() {
+// level2Input reads the settings dialog's fields.
+func (p *backupsPage) level2Input() (backup.Level2Settings, error) {
 	spec, err := specOf(p.when.Selected, p.at.Text)
 	if err != nil {
-		p.ui.showError(err)
-		return
+		return backup.Level2Settings{}, err
 	}
 	daily, err1 := strconv.Atoi(strings.TrimSpace(p.keepDaily.Text))
 	weekly, err2 := strconv.Atoi(strings.TrimSpace(p.keepWeekly.Text))
 	newest, err3 := strconv.Atoi(strings.TrimSpace(p.keepNewest.Text))
 	if err1 != nil || err2 != nil || err3 != nil {
-		p.ui.showError(errors.New("type whole numbers of daily, weekly and newest backups to keep"))
-		return
+		return backup.Level2Settings{}, errors.New("type whole numbers of daily, weekly and newest backups to keep")
 	}
-	actor := p.ui.actor
-	p.ui.background(func(ctx context.Context) error {
-		c, err := p.ui.svc.Backups.Level2()
-		if err != nil {
-			return err
-		}
-		c.Target, c.Schedule, c.KeepDaily, c.KeepWeekly, c.KeepNewest = p.target.Text, spec, daily, weekly, newest
-		return p.ui.svc.Backups.SetLevel2(ctx, actor, c)
-	}, func(err error) {
-		if err != nil {
-			p.ui.showError(err)
-			return
-		}
-		p.reschedule()
-		p.ui.banner.Done("Full backup settings saved.")
-		p.shown()
-	})
+	return backup.Level2Settings{Target: strings.TrimSpace(p.target.Text), Schedule: spec, KeepDaily: daily, KeepWeekly: weekly, KeepNewest: newest}, nil
 }
 
 // saveLevel1 sets where snapshots go; those taken so far stay behind.

@@ -205,7 +205,10 @@ func TestBackupsRetentionSettingsAndHistory(t *testing.T) {
 	if p.keepDaily.Text != "7" || p.keepWeekly.Text != "4" || p.keepNewest.Text != "3" {
 		t.Fatalf("keep %s daily, %s weekly, %s newest", p.keepDaily.Text, p.keepWeekly.Text, p.keepNewest.Text)
 	}
-	h.mustSee("weekly and the", "newest backups", "on the same disk as Plinth's data")
+	h.mustSee("on the same disk as Plinth's data") // on the tab, short
+	test.Tap(findButton(t, h, "Settings…"))
+	h.ui.Wait()
+	h.mustSee("weekly and the", "newest backups", sameDiskText)
 	p.keepNewest.SetText("0")
 	test.Tap(findButton(t, h, "Save settings"))
 	h.ui.Wait()
@@ -220,6 +223,9 @@ func TestBackupsRetentionSettingsAndHistory(t *testing.T) {
 	if c, _ := h.backups.Level2(); c.KeepDaily != 1 || c.KeepWeekly != 0 || c.KeepNewest != 1 {
 		t.Fatalf("saved %+v", c)
 	}
+	if p.settingsOpen {
+		t.Fatal("the settings dialog is still open after saving")
+	}
 	first, err := h.backups.Full(ctx, master, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -233,22 +239,25 @@ func TestBackupsRetentionSettingsAndHistory(t *testing.T) {
 	h.ui.Wait()
 	p.tabs.SelectIndex(3)
 	var own, removal string
-	for i, r := range p.records {
-		for col := range 4 {
+	for i := range p.histRows {
+		row := func(col int) string {
 			l := &widget.Label{}
 			p.hist.UpdateCell(widget.TableCellID{Row: i, Col: col}, l)
-			switch {
-			case r.ID == first.ID && col == 3:
-				own = l.Text
-			case r.From == first.ID && col == 2:
-				removal = l.Text
+			return l.Text
+		}
+		switch row(1) {
+		case "Full backup":
+			if strings.HasPrefix(row(2), "Removed by retention ") {
+				own = row(2)
 			}
+		case "Full backup " + first.ID + " removed by retention: kept 1 daily, 0 weekly, 1 newest":
+			removal = row(1)
 		}
 	}
-	if !strings.HasPrefix(own, "removed by retention ") {
+	if !strings.HasPrefix(own, "Removed by retention ") {
 		t.Errorf("History shows the removed backup as %q", own)
 	}
-	if want := "Full backup " + first.ID + " removed by retention: kept 1 daily, 0 weekly, 1 newest"; removal != want {
-		t.Errorf("History shows the removal as %q, want %q", removal, want)
+	if removal == "" {
+		t.Errorf("History does not show the removal of %s:\n%v", first.ID, p.histRows)
 	}
 }
