@@ -86,6 +86,7 @@ type imodelsPage struct {
 	connInfo                               *widget.Label
 	newConn, syncNow, rename, sched, owner *widget.Button
 	mapBtn, unmap, del                     *widget.Button
+	connTabs                               *container.AppTabs // Design files | Runs
 	fileTable                              *widget.Table
 	statuses                               []imodel.FileStatus // failed files first
 	fileSel                                int                 // the file whose state fileNote tells in full, above the table
@@ -105,6 +106,7 @@ type imodelsPage struct {
 	found      []imodel.Element
 	foundTable *widget.Table
 	foundNote  *widget.Label
+	foundHint  *widget.Label // on the empty element list: how to fill it
 
 	// Changesets tab
 	changesets []imodel.Changeset
@@ -138,16 +140,19 @@ func newIModelsPage(u *UI) *imodelsPage {
 	})
 	p.pick.PlaceHolder = "(no iModel yet)"
 	p.newModel = &widget.Button{Text: "New iModel…", Icon: theme.ContentAddIcon(), OnTapped: p.showNewIModel}
-	// The connection's details scroll rather than heighten a small window;
-	// with room, its tables take what is left.
+	// The connections tab does not scroll: New connection… heads the list
+	// and the two tables share what is left, so that a small window shows
+	// them all.
 	p.tabs = container.NewAppTabs(
-		container.NewTabItem("Connections", container.NewVScroll(p.connectionsTab())),
+		container.NewTabItem("Connections", p.connectionsTab()),
 		container.NewTabItem("Elements", p.elementsTab()),
 		container.NewTabItem("Changesets", p.changesetsTab()),
 	)
+	// The title and the iModel's picker share a row, for the tabs' room.
 	top := container.NewVBox(
-		&widget.Label{Text: "iModels", TextStyle: fyne.TextStyle{Bold: true}, SizeName: theme.SizeNameHeadingText},
-		container.NewBorder(nil, nil, widget.NewLabel("iModel"), p.newModel, p.pick),
+		container.NewBorder(nil, nil, container.NewHBox(
+			&widget.Label{Text: "iModels", TextStyle: fyne.TextStyle{Bold: true}, SizeName: theme.SizeNameHeadingText},
+			widget.NewLabel("iModel")), p.newModel, p.pick),
 		p.summary, p.tokens,
 	)
 	p.obj = container.NewBorder(top, nil, nil, nil, p.tabs)
@@ -189,8 +194,11 @@ func (p *imodelsPage) connectionsTab() fyne.CanvasObject {
 	p.unmap = &widget.Button{Text: "Unmap…", OnTapped: p.showUnmap}
 	p.del = &widget.Button{Text: "Delete…", Icon: theme.DeleteIcon(), Importance: widget.DangerImportance, OnTapped: p.showDelete}
 
+	// The reason takes the room the other columns leave, cut with an
+	// ellipsis; the chosen file's reason reads in full above the table.
 	fileCols := []string{"Design file", "State", "Reason", "Updated"}
-	p.fileTable = textTable(fileCols, columnWidths(fileCols, []float32{220, textWidth(imodel.StateWarnings), 340, textWidth(longestTime)}),
+	fileWidths := columnWidths(fileCols, []float32{160, textWidth(imodel.StateWarnings), 0, textWidth(longestTime)})
+	p.fileTable = textTable(fileCols, fileWidths,
 		func() int { return len(p.statuses) },
 		func(r, c int) string {
 			s := p.statuses[r]
@@ -204,7 +212,7 @@ func (p *imodelsPage) connectionsTab() fyne.CanvasObject {
 	p.fileNote.Hide()
 	runCols := []string{"Started", "By", "Trigger", "Result", "Inserted", "Updated", "Deleted", "Unchanged files"}
 	p.runTable = textTable(runCols,
-		columnWidths(runCols, []float32{textWidth(longestTime), 90, textWidth(triggerWord(imodel.TriggerScheduled)), textWidth("Partly succeeded"), 0, 0, 0, 0}),
+		columnWidths(runCols, []float32{textWidth(longestTime), textWidth("masteradmin"), textWidth(triggerWord(imodel.TriggerScheduled)), textWidth("Partly succeeded"), 0, 0, 0, 0}),
 		func() int { return len(p.runs) },
 		func(r, c int) string {
 			run := p.runs[r]
@@ -221,17 +229,22 @@ func (p *imodelsPage) connectionsTab() fyne.CanvasObject {
 	p.exportCSV = &widget.Button{Text: "Export CSV…", Icon: theme.DocumentSaveIcon(), OnTapped: func() { p.chooseExport("csv") }}
 
 	// Failed files come first; the chosen file's reason, which the table
-	// cuts, reads in full above it, where a small window still shows it.
-	files := container.NewBorder(container.NewVBox(widget.NewLabel("Design files"), p.fileNote), nil, nil, nil, p.fileTable)
-	history := container.NewBorder(container.NewHBox(widget.NewLabel("Runs"), layout.NewSpacer(), p.showReport, p.exportJSON, p.exportCSV),
+	// cuts, reads in full above it, scrolled when a small window has no
+	// room for all its lines. The design files and the runs take turns in
+	// tabs, each with the room a small window has.
+	files := container.NewBorder(capHeight(container.NewVScroll(p.fileNote), 1.5), nil, nil, nil,
+		fillColumn(p.fileTable, p.fileTable, 2, fileWidths))
+	history := container.NewBorder(container.NewHBox(layout.NewSpacer(), p.showReport, p.exportJSON, p.exportCSV),
 		nil, nil, nil, p.runTable)
-	split := container.NewVSplit(files, history)
+	p.connTabs = container.NewAppTabs(container.NewTabItem("Design files", files), container.NewTabItem("Runs", history))
+	split := p.connTabs
 	// Two rows: the connection and its mapped files, so that both fit
 	// beside the list of connections in a small window.
-	detail := container.NewBorder(container.NewVBox(p.connInfo,
+	detail := container.NewBorder(container.NewVBox(capHeight(container.NewVScroll(p.connInfo), 2),
 		container.NewHBox(p.syncNow, p.rename, p.sched, p.owner),
 		container.NewHBox(p.mapBtn, p.unmap, p.del)), nil, nil, nil, split)
-	left := container.NewBorder(nil, p.newConn, nil, nil, p.connList)
+	// New connection… heads the list, where no window hides it.
+	left := container.NewBorder(p.newConn, nil, nil, nil, p.connList)
 	body := container.NewHSplit(left, detail)
 	body.Offset = 0.22
 	p.updateButtons()
@@ -242,14 +255,16 @@ func (p *imodelsPage) connectionsTab() fyne.CanvasObject {
 // lists its elements (All types goes back to every type), and a search
 // narrows the list further.
 func (p *imodelsPage) elementsTab() fyne.CanvasObject {
-	// The count first: a long type name is cut at the pane's edge rather
-	// than push the count out of sight.
-	typeCols := []string{"Elements", "Type"}
-	p.typeTable = textTable(typeCols, columnWidths(typeCols, []float32{0, 220}),
+	// The name takes the room the count, at the right, leaves, cut with
+	// an ellipsis: the table is never wider than its pane, so choosing a
+	// type cannot scroll it sideways.
+	typeCols := []string{"Type", "Elements"}
+	typeWidths := columnWidths(typeCols, []float32{80, textWidth("100000")})
+	p.typeTable = textTable(typeCols, typeWidths,
 		func() int { return len(p.types) },
 		func(r, c int) string {
 			t := p.types[r]
-			return []string{fmt.Sprint(t.N), t.Type}[c]
+			return []string{t.Type, fmt.Sprint(t.N)}[c]
 		},
 		func(row int) {
 			if row >= 0 && row < len(p.types) && p.types[row].Type != p.typeSel {
@@ -276,10 +291,15 @@ func (p *imodelsPage) elementsTab() fyne.CanvasObject {
 			return []string{e.GlobalID, e.Type, e.Name, p.connName(e.Connection), e.File}[c]
 		}, nil)
 	find := &widget.Button{Text: "Search", Icon: theme.SearchIcon(), OnTapped: p.doSearch}
-	right := container.NewBorder(container.NewVBox(container.NewBorder(nil, nil, nil, find, p.search), p.foundNote), nil, nil, nil, p.foundTable)
-	left := container.NewBorder(widget.NewLabel("Elements by type"), container.NewHBox(p.allTypes), nil, nil, p.typeTable)
+	// Until a type is chosen or a search made, the empty table says how
+	// to fill it.
+	p.foundHint = &widget.Label{Text: foundHint, Alignment: fyne.TextAlignCenter, Wrapping: fyne.TextWrapWord, Importance: widget.MediumImportance}
+	right := container.NewBorder(container.NewVBox(container.NewBorder(nil, nil, nil, find, p.search), p.foundNote), nil, nil, nil,
+		container.NewStack(p.foundTable, container.NewVBox(layout.NewSpacer(), p.foundHint, layout.NewSpacer())))
+	left := container.NewBorder(widget.NewLabel("Elements by type"), container.NewHBox(p.allTypes), nil, nil,
+		fillColumn(p.typeTable, p.typeTable, 0, typeWidths))
 	split := container.NewHSplit(left, right)
-	split.Offset = 0.3
+	split.Offset = 0.4
 	return split
 }
 
@@ -294,6 +314,88 @@ func (p *imodelsPage) changesetsTab() fyne.CanvasObject {
 				fmt.Sprint(cs.Inserted), fmt.Sprint(cs.Updated), fmt.Sprint(cs.Deleted), cs.Note}[c]
 		}, nil)
 	return p.csTable
+}
+
+// foundHint says, on the empty element list, how to fill it.
+const foundHint = "Choose a type on the left, or search."
+
+// fillColumn lays table out so that column col takes the width the other
+// columns leave (widths are all the columns' widths; col's is its least):
+// a table no wider than its place has nothing to scroll sideways to, even
+// when Select scrolls to the chosen cell.
+// obj is the table's widget: table itself, or a widget that embeds it.
+func fillColumn(obj fyne.CanvasObject, table *widget.Table, col int, widths []float32) fyne.CanvasObject {
+	return container.New(&fillColumnLayout{table: table, col: col, widths: widths}, obj)
+}
+
+// capHeight lays o out at most lines lines of text high (less if it needs
+// less): for a scroll of a long wrapped label that must not push what is
+// below it out of a small window. Half a line shows that there is more.
+func capHeight(o fyne.CanvasObject, lines float32) fyne.CanvasObject {
+	return container.New(&capLayout{lines: lines}, o)
+}
+
+type capLayout struct{ lines float32 }
+
+func (l *capLayout) Layout(objs []fyne.CanvasObject, size fyne.Size) {
+	for _, o := range objs {
+		o.Move(fyne.NewPos(0, 0))
+		o.Resize(size)
+	}
+}
+
+func (l *capLayout) MinSize(objs []fyne.CanvasObject) fyne.Size {
+	line := fyne.MeasureText("Ag", theme.TextSize(), fyne.TextStyle{}).Height
+	most := l.lines*line + 2*theme.InnerPadding()
+	var m fyne.Size
+	for _, o := range objs {
+		if !o.Visible() {
+			continue
+		}
+		in := o.MinSize()
+		if sc, ok := o.(*container.Scroll); ok && sc.Content.Visible() {
+			in = sc.Content.MinSize()
+		} else if ok {
+			in = fyne.Size{}
+		}
+		m = m.Max(fyne.NewSize(0, min(in.Height, most)))
+	}
+	return m
+}
+
+type fillColumnLayout struct {
+	table  *widget.Table
+	col    int
+	widths []float32
+	set    float32 // the width last given to col
+}
+
+func (l *fillColumnLayout) Layout(objs []fyne.CanvasObject, size fyne.Size) {
+	sep := l.table.Theme().Size(theme.SizeNamePadding)
+	w := size.Width
+	for i, cw := range l.widths {
+		w -= sep
+		if i != l.col {
+			w -= cw
+		}
+	}
+	w = float32(math.Floor(float64(max(w, l.widths[l.col]))))
+	if w != l.set {
+		l.set = w
+		l.table.SetColumnWidth(l.col, w)
+	}
+	for _, o := range objs {
+		o.Move(fyne.NewPos(0, 0))
+		o.Resize(size)
+	}
+}
+
+func (l *fillColumnLayout) MinSize(objs []fyne.CanvasObject) fyne.Size {
+	var m fyne.Size
+	for _, o := range objs {
+		m = m.Max(o.MinSize())
+	}
+	return m
 }
 
 // longestTime is as long as localTime gets, to size the columns of times.
@@ -613,6 +715,7 @@ func (p *imodelsPage) refreshAll() {
 	p.csTable.Refresh()
 	p.fileTable.Refresh()
 	p.runTable.Refresh()
+	p.showFoundHint()
 	p.updateButtons()
 }
 
@@ -776,6 +879,17 @@ func (p *imodelsPage) clearElements() {
 	p.allTypes.Disable()
 	p.foundNote.SetText("")
 	p.foundTable.Refresh()
+	p.showFoundHint()
+}
+
+// showFoundHint shows the hint on the element list while it is empty and
+// nothing was asked for.
+func (p *imodelsPage) showFoundHint() {
+	if len(p.found) == 0 && p.foundNote.Text == "" {
+		p.foundHint.Show()
+	} else {
+		p.foundHint.Hide()
+	}
 }
 
 // listElements lists the elements of the type chosen (all types when
@@ -796,12 +910,14 @@ func (p *imodelsPage) listElements() {
 		}
 		if err != nil {
 			p.foundNote.SetText(sentence(err))
+			p.showFoundHint()
 			return
 		}
 		p.found = found
 		p.foundNote.SetText(foundText(f, len(found)))
 		p.foundTable.ScrollToTop()
 		p.foundTable.Refresh()
+		p.showFoundHint()
 	})
 }
 

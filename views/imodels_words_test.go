@@ -103,9 +103,13 @@ func TestIModelsPagePartialSyncIsAmber(t *testing.T) {
 		t.Fatalf("house.ifc chosen: %q", note.Text)
 	}
 
+	p.connTabs.SelectIndex(1) // Runs
 	h.mustSee("Partly succeeded")
-	for _, internal := range []string{imodel.ResultPartialSuccess, imodel.CategoryFile, "PartialSuc", p.conns[0].ID} {
-		h.mustNotSee(internal)
+	for _, tab := range []int{1, 0} { // Runs, Design files
+		p.connTabs.SelectIndex(tab)
+		for _, internal := range []string{imodel.ResultPartialSuccess, imodel.CategoryFile, "PartialSuc", p.conns[0].ID} {
+			h.mustNotSee(internal)
+		}
 	}
 	// No header is cut.
 	for _, tb := range []*widget.Table{p.fileTable, p.runTable} {
@@ -360,6 +364,8 @@ func TestIModelsDeletedConnectionIsNamed(t *testing.T) {
 	if got := p.connName(p.found[0].Connection); got != "Structure (deleted)" {
 		t.Fatalf("the kept elements' connection reads %q", got)
 	}
+	h.win.Resize(fyne.NewSize(1600, 1000)) // the Connection column on show
+	settle(h.win.Canvas())
 	h.mustSee("Structure (deleted)")
 	h.mustNotSee(c.ID)
 

@@ -21,7 +21,7 @@ import (
 type usersPage struct {
 	ui    *UI
 	obj   fyne.CanvasObject
-	table *widget.Table
+	table *rowTable
 	note  *widget.Label
 	why   *widget.Label // why the selected user's buttons are off
 
@@ -39,16 +39,16 @@ var userColumns = []struct {
 	width float32
 	cell  func(account.Info) string
 }{
-	{"Name", 180, func(u account.Info) string { return u.Name }},
-	{"Role", 190, func(u account.Info) string { return u.RoleLabel }},
-	{"E-mail", 220, func(u account.Info) string { return u.Email }},
-	{"Last login", 150, func(u account.Info) string {
+	{"Name", 120, func(u account.Info) string { return u.Name }},
+	{"Role", 0, func(u account.Info) string { return u.RoleLabel }},
+	{"E-mail", 100, func(u account.Info) string { return u.Email }},
+	{"Last login", 0, func(u account.Info) string {
 		if u.LastLogin.IsZero() {
 			return "never"
 		}
 		return u.LastLogin.Local().Format("2006-01-02 15:04")
 	}},
-	{"State", 90, func(u account.Info) string {
+	{"State", 0, func(u account.Info) string {
 		if u.Locked {
 			return "locked"
 		}
@@ -56,35 +56,54 @@ var userColumns = []struct {
 	}},
 }
 
+// userEmailColumn is the column that takes the room the others leave.
+const userEmailColumn = 2
+
+// userWidths are the columns' widths: the least width given, or what the
+// longest role, a login time and "locked" need.
+func userWidths() []float32 {
+	titles := make([]string, len(userColumns))
+	widths := make([]float32, len(userColumns))
+	for i, c := range userColumns {
+		titles[i], widths[i] = c.title, c.width
+	}
+	for _, r := range account.Roles {
+		widths[1] = max(widths[1], textWidth(r.Label()))
+	}
+	widths[3] = textWidth("2006-01-02 15:04")
+	widths[4] = textWidth("locked")
+	return columnWidths(titles, widths)
+}
+
 func newUsersPage(u *UI) *usersPage {
 	p := &usersPage{ui: u, selected: -1, note: &widget.Label{Wrapping: fyne.TextWrapWord},
 		why: &widget.Label{Wrapping: fyne.TextWrapWord, Importance: widget.MediumImportance, TextStyle: fyne.TextStyle{Italic: true}}}
-	p.table = &widget.Table{
-		Length: func() (int, int) { return len(p.users), len(userColumns) },
-		CreateCell: func() fyne.CanvasObject {
-			return &widget.Label{Truncation: fyne.TextTruncateEllipsis}
-		},
-		UpdateCell: func(id widget.TableCellID, o fyne.CanvasObject) {
+	// A click selects the whole row, as on Projects.
+	p.table = newRowTable(len(userColumns), func() int { return len(p.users) },
+		func() fyne.CanvasObject { return &widget.Label{Truncation: fyne.TextTruncateEllipsis} },
+		func(id widget.TableCellID, o fyne.CanvasObject) {
+			text := ""
 			if id.Row < len(p.users) {
-				o.(*widget.Label).SetText(userColumns[id.Col].cell(p.users[id.Row]))
+				text = userColumns[id.Col].cell(p.users[id.Row])
 			}
-		},
-		ShowHeaderRow: true,
-		CreateHeader: func() fyne.CanvasObject {
-			return &widget.Label{TextStyle: fyne.TextStyle{Bold: true}}
-		},
-		UpdateHeader: func(id widget.TableCellID, o fyne.CanvasObject) {
-			if id.Col >= 0 {
-				o.(*widget.Label).SetText(userColumns[id.Col].title)
-			}
-		},
-		OnSelected: func(id widget.TableCellID) {
-			p.selected = id.Row
-			p.updateButtons()
-		},
+			o.(*widget.Label).SetText(text)
+		})
+	p.table.ShowHeaderRow = true
+	p.table.CreateHeader = func() fyne.CanvasObject {
+		return &widget.Label{TextStyle: fyne.TextStyle{Bold: true}}
 	}
-	for i, c := range userColumns {
-		p.table.SetColumnWidth(i, c.width)
+	p.table.UpdateHeader = func(id widget.TableCellID, o fyne.CanvasObject) {
+		if id.Col >= 0 {
+			o.(*widget.Label).SetText(userColumns[id.Col].title)
+		}
+	}
+	p.table.onSelect = func(row int) {
+		p.selected = row
+		p.updateButtons()
+	}
+	widths := userWidths()
+	for i, w := range widths {
+		p.table.SetColumnWidth(i, w)
 	}
 	p.add = &widget.Button{Text: "Add user…", Icon: theme.ContentAddIcon(), OnTapped: p.showAdd}
 	p.role = &widget.Button{Text: "Set role…", Icon: theme.AccountIcon(), OnTapped: p.showRole}
@@ -96,7 +115,9 @@ func newUsersPage(u *UI) *usersPage {
 	head := container.NewVBox(
 		&widget.Label{Text: "Users", TextStyle: fyne.TextStyle{Bold: true}, SizeName: theme.SizeNameHeadingText},
 		bar, p.why, p.note)
-	p.obj = container.NewBorder(head, nil, nil, nil, p.table)
+	// The e-mail address takes the room the others leave, so that at 800
+	// px every column, Last login and State too, is on show.
+	p.obj = container.NewBorder(head, nil, nil, nil, fillColumn(p.table, &p.table.Table, userEmailColumn, widths))
 	p.updateButtons()
 	return p
 }
@@ -133,7 +154,7 @@ func (p *usersPage) shown() {
 		p.table.Refresh()
 		for i, u := range p.users {
 			if u.Name == keep {
-				p.table.Select(widget.TableCellID{Row: i, Col: 0})
+				p.table.SelectRow(i)
 			}
 		}
 		p.updateButtons()
