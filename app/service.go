@@ -238,22 +238,31 @@ func cmdServiceInstall(_ context.Context, c *cli, args []string) error {
 	return nil
 }
 
-func cmdServiceUninstall(_ context.Context, c *cli, args []string) error {
-	if err := parseNone(newFlags("service uninstall"), args); err != nil {
-		return err
+// managedService is the first steps of uninstall, start and stop: the
+// command takes no arguments, needs administrator rights (for action, in
+// the refusal), and asks the service manager how the Plinth service of
+// the data folder is.
+func (c *cli) managedService(name, action string, args []string) (serviceControl, serviceState, error) {
+	if err := parseNone(newFlags(name), args); err != nil {
+		return nil, serviceState{}, err
 	}
 	dir, err := absDataDir(c.g.DataDir)
 	if err != nil {
-		return err
+		return nil, serviceState{}, err
 	}
 	if !isAdmin() {
-		return adminError("removing", "")
+		return nil, serviceState{}, adminError(action, "")
 	}
 	s, err := serviceAt(dir)
 	if err != nil {
-		return err
+		return nil, serviceState{}, err
 	}
 	st, err := state(s, dir)
+	return s, st, err
+}
+
+func cmdServiceUninstall(_ context.Context, c *cli, args []string) error {
+	s, st, err := c.managedService("service uninstall", "removing", args)
 	if err != nil {
 		return err
 	}
@@ -275,21 +284,7 @@ func cmdServiceUninstall(_ context.Context, c *cli, args []string) error {
 }
 
 func cmdServiceStart(_ context.Context, c *cli, args []string) error {
-	if err := parseNone(newFlags("service start"), args); err != nil {
-		return err
-	}
-	dir, err := absDataDir(c.g.DataDir)
-	if err != nil {
-		return err
-	}
-	if !isAdmin() {
-		return adminError("starting", "")
-	}
-	s, err := serviceAt(dir)
-	if err != nil {
-		return err
-	}
-	st, err := state(s, dir)
+	s, st, err := c.managedService("service start", "starting", args)
 	if err != nil {
 		return err
 	}
@@ -310,21 +305,7 @@ func cmdServiceStart(_ context.Context, c *cli, args []string) error {
 }
 
 func cmdServiceStop(_ context.Context, c *cli, args []string) error {
-	if err := parseNone(newFlags("service stop"), args); err != nil {
-		return err
-	}
-	dir, err := absDataDir(c.g.DataDir)
-	if err != nil {
-		return err
-	}
-	if !isAdmin() {
-		return adminError("stopping", "")
-	}
-	s, err := serviceAt(dir)
-	if err != nil {
-		return err
-	}
-	st, err := state(s, dir)
+	s, st, err := c.managedService("service stop", "stopping", args)
 	if err != nil {
 		return err
 	}
