@@ -15,30 +15,42 @@ import (
 	"time"
 )
 
-// xvfbSized starts an X server of the given screen size and returns its
-// DISPLAY.
-func xvfbSized(t *testing.T, w, h int) string {
+// xvfbSized starts an X server of the given screen size on a display it
+// picks itself (-displayfd) and returns the DISPLAY value.
+func xvfbSized(t *testing.T, width, height int) string {
 	t.Helper()
-	r, wr, err := os.Pipe()
+	r, w, err := os.Pipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command("Xvfb", "-displayfd", "3", "-screen", "0", fmt.Sprintf("%dx%dx24", w, h), "-nolisten", "tcp")
-	cmd.ExtraFiles = []*os.File{wr}
+	cmd := exec.Command("Xvfb", "-displayfd", "3", "-screen", "0", fmt.Sprintf("%dx%dx24", width, height), "-nolisten", "tcp")
+	cmd.ExtraFiles = []*os.File{w}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	wr.Close()
+	w.Close()
 	t.Cleanup(func() { _ = cmd.Process.Signal(syscall.SIGTERM); _ = cmd.Wait() })
-	b := make([]byte, 16)
-	n, _ := r.Read(b)
-	display := ":" + strings.TrimSpace(string(b[:n]))
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		if exec.Command("xdpyinfo", "-display", display).Run() == nil {
-			return display
+	line := make(chan string, 1)
+	go func() {
+		b := make([]byte, 16)
+		n, _ := r.Read(b)
+		line <- strings.TrimSpace(string(b[:n]))
+	}()
+	select {
+	case n := <-line:
+		if n == "" {
+			t.Fatal("Xvfb did not start")
 		}
+		display := ":" + n
+		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+			if exec.Command("xdpyinfo", "-display", display).Run() == nil {
+				return display
+			}
+		}
+		t.Fatalf("Xvfb on %s does not answer", display)
+	case <-time.After(15 * time.Second):
+		t.Fatal("Xvfb did not say which display it took")
 	}
-	t.Fatalf("Xvfb on %s does not answer", display)
 	return ""
 }
 
@@ -128,6 +140,17 @@ func windowID(display string) string {
 	c.Env = append(os.Environ(), "DISPLAY="+display)
 	out, _ := c.Output()
 	return strings.TrimSpace(string(out))
+}
+
+// wmClose closes the window the way a window manager's close button
+// does: WM_DELETE_WINDOW (scripts/wmclose.py).
+func wmClose(t *testing.T, display, wid string) {
+	t.Helper()
+	c := exec.Command("python3", "scripts/wmclose.py", wid)
+	c.Env = append(os.Environ(), "DISPLAY="+display)
+	if out, err := c.CombinedOutput(); err != nil {
+		t.Fatalf("wmclose: %v %s", err, out)
+	}
 }
 
 // windowSize is the Plinth window's size on the screen.

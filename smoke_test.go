@@ -38,44 +38,9 @@ func need(t *testing.T, cmds ...string) {
 	}
 }
 
-// xvfb starts an X server on a display it picks itself (-displayfd) and
-// returns the DISPLAY value.
-func xvfb(t *testing.T) string {
-	t.Helper()
-	r, w, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command("Xvfb", "-displayfd", "3", "-screen", "0", fmt.Sprintf("%dx%dx24", screenW, screenH), "-nolisten", "tcp")
-	cmd.ExtraFiles = []*os.File{w}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	w.Close()
-	t.Cleanup(func() { _ = cmd.Process.Signal(syscall.SIGTERM); _ = cmd.Wait() })
-	line := make(chan string, 1)
-	go func() {
-		b := make([]byte, 16)
-		n, _ := r.Read(b)
-		line <- strings.TrimSpace(string(b[:n]))
-	}()
-	select {
-	case n := <-line:
-		if n == "" {
-			t.Fatal("Xvfb did not start")
-		}
-		display := ":" + n
-		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-			if exec.Command("xdpyinfo", "-display", display).Run() == nil {
-				return display
-			}
-		}
-		t.Fatalf("Xvfb on %s does not answer", display)
-	case <-time.After(15 * time.Second):
-		t.Fatal("Xvfb did not say which display it took")
-	}
-	return ""
-}
+// xvfb starts an X server of the default screen size on a display it
+// picks itself (-displayfd) and returns the DISPLAY value.
+func xvfb(t *testing.T) string { return xvfbSized(t, screenW, screenH) }
 
 // gui is one running window.
 type gui struct {
@@ -86,29 +51,7 @@ type gui struct {
 
 func startGUI(t *testing.T, display, home string, stdin string, args ...string) *gui {
 	t.Helper()
-	g := &gui{cmd: exec.Command(binary, args...), done: make(chan error, 1)}
-	g.cmd.Env = append(os.Environ(), "DISPLAY="+display, "HOME="+home, "XDG_CONFIG_HOME="+filepath.Join(home, ".config"),
-		"LANG=C.UTF-8", "FYNE_THEME=light", "FYNE_SCALE=1")
-	g.cmd.Stdin = strings.NewReader(stdin)
-	g.cmd.Stderr = &g.stderr
-	if err := g.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { g.done <- g.cmd.Wait() }()
-	t.Cleanup(func() { _ = g.cmd.Process.Kill() })
-	// Wait for the window to be mapped.
-	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) {
-		search := exec.Command("xdotool", "search", "--onlyvisible", "--name", "^Plinth$")
-		search.Env = append(os.Environ(), "DISPLAY="+display)
-		out, _ := search.Output()
-		if len(bytes.TrimSpace(out)) > 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no Plinth window after 20 s; stderr: %s", g.stderr.String())
-		}
-	}
-	return g
+	return startThemedGUI(t, display, home, "light", stdin, args...)
 }
 
 // stop closes the window the way Ctrl+C does and checks a clean exit.
@@ -437,19 +380,10 @@ func TestSmokeStaysResident(t *testing.T) {
 	g := startGUI(t, display, home, smokePassword+"\n", "-data", dir, "-password-stdin")
 	time.Sleep(time.Second) // the pages settle after login
 	xenv := append(os.Environ(), "DISPLAY="+display)
-	search := func() string {
-		c := exec.Command("xdotool", "search", "--onlyvisible", "--name", "^Plinth$")
-		c.Env = xenv
-		out, _ := c.Output()
-		return strings.TrimSpace(string(out))
-	}
+	search := func() string { return windowID(display) }
 	wid := search()
 	// The window manager's close button (WM_DELETE_WINDOW).
-	wmclose := exec.Command("python3", "scripts/wmclose.py", wid)
-	wmclose.Env = xenv
-	if out, err := wmclose.CombinedOutput(); err != nil {
-		t.Fatalf("wmclose: %v %s", err, out)
-	}
+	wmClose(t, display, wid)
 	shoot(t, display, filepath.Join(shots, "keep-running.png"))
 	// "Keep running" is the dialog's right-hand, default button.
 	click := exec.Command("xdotool", "mousemove", "619", "425", "click", "1")

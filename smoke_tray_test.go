@@ -160,12 +160,7 @@ func TestSmokeTray(t *testing.T) {
 	t.Setenv("DBUS_SESSION_BUS_ADDRESS", host.addr)
 	g := startGUI(t, display, home, smokePassword+"\n", "-data", dir, "-password-stdin")
 	xenv := append(os.Environ(), "DISPLAY="+display)
-	search := func() string {
-		c := exec.Command("xdotool", "search", "--onlyvisible", "--name", "^Plinth$")
-		c.Env = xenv
-		out, _ := c.Output()
-		return strings.TrimSpace(string(out))
-	}
+	search := func() string { return windowID(display) }
 
 	// The state line is the health report's (the Overview's): a new
 	// folder has no backup yet. The first look may still be "Checking…".
@@ -185,11 +180,7 @@ func TestSmokeTray(t *testing.T) {
 
 	// The close button: the first time, a notice; then the window hides.
 	time.Sleep(time.Second)
-	wmclose := exec.Command("python3", "scripts/wmclose.py", search())
-	wmclose.Env = xenv
-	if out, err := wmclose.CombinedOutput(); err != nil {
-		t.Fatalf("wmclose: %v %s", err, out)
-	}
+	wmClose(t, display, search())
 	shoot(t, display, filepath.Join(shots, "tray-notice.png"))
 	ok := exec.Command("xdotool", "mousemove", "550", "416", "click", "1") // the notice's OK
 	ok.Env = xenv
@@ -228,11 +219,7 @@ func TestSmokeTray(t *testing.T) {
 	// without the notice.
 	host.click(t, "Open Plinth")
 	waitWindow(t, search, true)
-	wmclose = exec.Command("python3", "scripts/wmclose.py", search())
-	wmclose.Env = xenv
-	if out, err := wmclose.CombinedOutput(); err != nil {
-		t.Fatalf("wmclose: %v %s", err, out)
-	}
+	wmClose(t, display, search())
 	waitWindow(t, search, false)
 
 	// Quit Plinth, with nothing running, ends it cleanly.
