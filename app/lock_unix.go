@@ -3,32 +3,12 @@
 package app
 
 import (
-	"errors"
-	"fmt"
 	"os"
-	"syscall"
+
+	"codeberg.org/plinth/plinth/app/datadir"
 )
 
-// lockDir locks the data folder itself with flock. ok is false when
-// another process holds it.
-func lockDir(dataDir string) (*os.File, bool, error) {
-	f, err := os.Open(dataDir)
-	if err != nil {
-		return nil, false, fmt.Errorf("lock data folder %s: %w", dataDir, err)
-	}
-	for {
-		err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
-		if !errors.Is(err, syscall.EINTR) {
-			break
-		}
-	}
-	switch {
-	case err == nil:
-		return f, true, nil
-	case errors.Is(err, syscall.EWOULDBLOCK):
-		_ = f.Close()
-		return nil, false, nil
-	}
-	_ = f.Close()
-	return nil, false, fmt.Errorf("lock data folder %s: %w", dataDir, err)
-}
+// lockDir locks the data folder itself with flock (datadir.LockDir, the
+// lock a move of the folder takes too). ok is false when another process
+// holds it.
+func lockDir(dataDir string) (*os.File, bool, error) { return datadir.LockDir(dataDir) }

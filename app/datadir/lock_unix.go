@@ -11,9 +11,14 @@ import (
 
 const isWindows = false
 
-// lockDir locks a data folder itself with flock, as package app does. ok
-// is false when another process holds it.
-func lockDir(dir string) (*os.File, bool, error) {
+// lockDir is LockDir: the move takes the lock a running Plinth takes.
+func lockDir(dir string) (*os.File, bool, error) { return LockDir(dir) }
+
+// LockDir locks a data folder itself with flock: package app holds a
+// folder this way while it runs, and a move takes the same lock, so the
+// two can never both have the folder. ok is false when another process
+// holds it. (Windows cannot lock a folder; the lock file does there.)
+func LockDir(dir string) (*os.File, bool, error) {
 	f, err := os.Open(dir)
 	if err != nil {
 		return nil, false, fmt.Errorf("lock data folder %s: %w", dir, err)
