@@ -3,7 +3,8 @@
 #   scripts/deps.sh build   the compiler and the graphics headers Fyne needs
 #   scripts/deps.sh test    the same, plus Xvfb, ImageMagick, xdotool, a D-Bus
 #                           daemon and python3 for the real-window smoke test,
-#                           and mingw-w64 for the Windows cross-build (Linux)
+#                           mingw-w64 for the Windows cross-build (Linux),
+#                           and versitygw (built into bin/) for the S3 tests
 #   scripts/deps.sh cross   mingw-w64 and zip, to build for Windows on Linux
 #                           (make cross-windows, make package-windows)
 # On Debian and Ubuntu it installs packages with apt-get (as root, or with
@@ -91,6 +92,18 @@ windows() {
 	fi
 }
 
+# versitygw: the real S3 server the object-storage tests start on
+# 127.0.0.1 (core/backup/target/s3test), built from source into bin/ (about
+# 3 minutes on 2 cores, once).
+VERSITYGW=v1.8.0
+install_versitygw() {
+	[ -x bin/versitygw ] && [ "$(cat bin/.versitygw-version 2>/dev/null)" = "$VERSITYGW" ] && return
+	say "Building versitygw $VERSITYGW (the S3 server the tests use) into bin/"
+	mkdir -p bin
+	GOBIN="$(pwd)/bin" go install "github.com/versity/versitygw/cmd/versitygw@$VERSITYGW"
+	echo "$VERSITYGW" > bin/.versitygw-version
+}
+
 case "$(uname -s)" in
 	Linux) linux ;;
 	Darwin) darwin ;;
@@ -98,3 +111,4 @@ case "$(uname -s)" in
 	*) say "Unknown system $(uname -s); you need Go 1.26, a C compiler and the OpenGL headers." ;;
 esac
 check_go
+if [ "$mode" = test ]; then install_versitygw; fi
