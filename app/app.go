@@ -290,11 +290,13 @@ func (a *App) openStores() (err error) {
 	}
 	a.Accounts = account.NewService(a.Manager)
 	a.Notify = notify.NewService(a.Manager, a.Accounts, a.Log)
-	a.Notify.SetSecrets(a.secrets())
+	secrets := a.secrets()
+	a.Notify.SetSecrets(secrets)
 	a.Files = files.NewService(a.Manager, a.FileServer, a.Accounts, a.Log)
 	a.Sync = filesync.NewService(a.Files, a.Accounts, a.Notify, a.Log)
 	a.Backups = backup.NewService(a.Files, a.Accounts, a.Notify, a.DataDir, a.Log)
 	a.Backups.Version = Version
+	a.Backups.Secrets = secrets
 	a.Backups.Pinned = a.pinnedBackups
 	a.Backups.UpgradeRestored = func() error {
 		r := upgrade.Runner{FS: fsys.OS, Dir: a.DataDir, Stores: map[storage.Kind]*storage.Store{storage.Manager: a.Manager, storage.FileServer: a.FileServer}, Version: Version}
@@ -513,6 +515,16 @@ func (a *App) ScheduleBackups() error {
 		{Name: "backup.level2", Title: "Full data backup", Spec: l2.Schedule, CatchUp: true,
 			Run: asMaster(func(ctx context.Context, m account.Actor) error {
 				_, err := a.Backups.Full(ctx, m, nil)
+				// The copy follows, also of earlier backups whose copy
+				// was interrupted, when the backup itself failed too.
+				if _, cerr := a.Backups.CopyPending(ctx, m, nil); err == nil {
+					err = cerr
+				}
+				return err
+			})},
+		{Name: "backup.copy", Title: "Finish interrupted copies of full backups", Spec: schedule.EveryInterval(time.Hour),
+			Run: asMaster(func(ctx context.Context, m account.Actor) error {
+				_, err := a.Backups.CopyPending(ctx, m, nil)
 				return err
 			})},
 		{Name: "backup.verify", Title: "Verify the newest full backup", Spec: backup.VerifySchedule, CatchUp: true,

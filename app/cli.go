@@ -97,6 +97,7 @@ func init() {
 	commands = append(commands, fileCommands...)
 	commands = append(commands, notifyCommands...)
 	commands = append(commands, backupCommands...)
+	commands = append(commands, targetCommands...)
 	commands = append(commands, imodelCommands...)
 	commands = append(commands, hostCommands...)
 	commands = append(commands, autostartCommands...)

@@ -20,7 +20,7 @@ import (
 
 // backupCommands take, list, check and restore backups.
 var backupCommands = []command{
-	{"backup", "--level 1|2|3 [--item PATH] [--json]", "take a backup: 1 snapshot of a project or library, 2 full data, 3 OS snapshot", cmdBackup},
+	{"backup", "--level 1|2|3 [--item PATH] [--copy-to NAME] [--json]", "take a backup: 1 snapshot of a project or library, 2 full data (copied to the copy target, or --copy-to NAME), 3 OS snapshot", cmdBackup},
 	{"backups", "[--json]", "list the backups (level 1 and 2) with where they lie", cmdBackups},
 	{"verify", "ID [--json]", "check a backup: checksums, then a restore into a scratch folder", cmdVerify},
 	{"restore", "ID [--scope all|manager|fileserver|item] [--item PATH] [--as-new NAME] [--yes] [--json]", "restore from a backup", cmdRestore},
@@ -37,9 +37,13 @@ func cmdBackup(ctx context.Context, c *cli, args []string) error {
 	fs := newFlags("backup")
 	level := fs.Int("level", 2, "1, 2 or 3")
 	item := fs.String("item", "", "project or library (level 1)")
+	copyTo := fs.String("copy-to", "", "level 2: copy the backup to this target (plinth target ls)")
 	asJSON := fs.Bool("json", false, "print one JSON object")
 	if err := parseNone(fs, args); err != nil {
 		return err
+	}
+	if *copyTo != "" && *level != 2 {
+		return usagef("--copy-to is for full backups (--level 2)")
 	}
 	if *level < 1 || *level > 3 {
 		return usagef("the level is 1, 2 or 3")
@@ -53,13 +57,14 @@ func cmdBackup(ctx context.Context, c *cli, args []string) error {
 	}
 	start := time.Now()
 	var out struct {
-		ID      string  `json:"id"`
-		Level   int     `json:"level"`
-		Type    string  `json:"type"`
-		Bytes   int64   `json:"bytes"`
-		Seconds float64 `json:"seconds"`
-		Path    string  `json:"path,omitempty"`
-		Exit    int     `json:"exitCode,omitempty"`
+		ID      string             `json:"id"`
+		Level   int                `json:"level"`
+		Type    string             `json:"type"`
+		Bytes   int64              `json:"bytes"`
+		Seconds float64            `json:"seconds"`
+		Path    string             `json:"path,omitempty"`
+		Exit    int                `json:"exitCode,omitempty"`
+		Copies  []backup.CopyState `json:"copies,omitempty"`
 	}
 	out.Level = *level
 	switch *level {
@@ -79,6 +84,19 @@ func cmdBackup(ctx context.Context, c *cli, args []string) error {
 			return err
 		}
 		out.ID, out.Type, out.Bytes, out.Path = m.ID, m.Type, m.Bytes(), m.Path
+		// The copy: to the target asked for, or to the copy target with
+		// any earlier backup whose copy did not finish.
+		var cerr error
+		if *copyTo != "" {
+			var st backup.CopyState
+			st, cerr = a.Backups.Copy(ctx, actor, m.ID, *copyTo, c.bar())
+			out.Copies = append(out.Copies, st)
+		} else {
+			out.Copies, cerr = a.Backups.CopyPending(ctx, actor, c.bar())
+		}
+		if cerr != nil {
+			return fmt.Errorf("backup %s was taken, but its copy failed: %w", m.ID, cerr)
+		}
 	case 3:
 		r, err := a.Backups.OSSnapshot(ctx, actor)
 		if err != nil {
@@ -95,6 +113,11 @@ func cmdBackup(ctx context.Context, c *cli, args []string) error {
 		fmt.Fprintf(c.io.Out, ": %s, %s", out.Path, humanize.IBytes(uint64(out.Bytes)))
 	}
 	fmt.Fprintln(c.io.Out, ".")
+	for _, st := range out.Copies {
+		if st.State == backup.CopyCopied {
+			fmt.Fprintf(c.io.Out, "Copied to %s and checked there (%s).\n", st.Target, humanize.IBytes(uint64(st.Total)))
+		}
+	}
 	return nil
 }
 
@@ -110,6 +133,10 @@ type backupItem struct {
 	Encrypt  bool      `json:"encrypted"`
 	Trigger  string    `json:"trigger,omitempty"` // level 1: schedule, manual or safety
 	Path     string    `json:"path"`
+	// Target is the named target the backup lies in ("" for the backup
+	// folder); Copies are its copies to other targets.
+	Target string             `json:"target"`
+	Copies []backup.CopyState `json:"copies"`
 }
 
 func cmdBackups(ctx context.Context, c *cli, args []string) error {
@@ -131,15 +158,20 @@ func cmdBackups(ctx context.Context, c *cli, args []string) error {
 		return err
 	}
 	verified := map[string]bool{}
+	copies := map[string][]backup.CopyState{}
 	for _, r := range hist {
 		if r.VerifyOK {
 			verified[r.ID] = true
 		}
+		copies[r.ID] = r.Copies
 	}
 	items := make([]backupItem, len(all))
 	for i, m := range all {
 		items[i] = backupItem{ID: m.ID, Level: m.Level, Type: m.Type, Parent: m.Parent, Created: m.Created, Bytes: m.Bytes(), Item: m.ItemName,
-			Verified: verified[m.ID], Encrypt: m.Encrypted(), Path: m.Path}
+			Verified: verified[m.ID], Encrypt: m.Encrypted(), Path: m.Path, Copies: copies[m.ID]}
+		if items[i].Copies == nil {
+			items[i].Copies = []backup.CopyState{}
+		}
 		if m.Level == 1 {
 			items[i].Trigger = m.Trigger
 			if items[i].Trigger == "" {
@@ -167,7 +199,7 @@ func cmdBackups(ctx context.Context, c *cli, args []string) error {
 			Damaged []damagedItem `json:"damaged"`
 		}{items, damaged})
 	}
-	rows := [][]string{{"ID", "LEVEL", "TYPE", "CREATED", "SIZE", "ITEM", "VERIFIED"}}
+	rows := [][]string{{"ID", "LEVEL", "TYPE", "CREATED", "SIZE", "ITEM", "VERIFIED", "COPIES"}}
 	for _, it := range items {
 		v := ""
 		if it.Verified {
@@ -178,7 +210,7 @@ func cmdBackups(ctx context.Context, c *cli, args []string) error {
 			typ += ", " + it.Trigger
 		}
 		rows = append(rows, []string{it.ID, fmt.Sprint(it.Level), typ, it.Created.Local().Format("2006-01-02 15:04"),
-			humanize.IBytes(uint64(it.Bytes)), it.Item, v})
+			humanize.IBytes(uint64(it.Bytes)), it.Item, v, copyWords(it.Copies)})
 	}
 	c.table(rows)
 	for _, d := range damaged {

@@ -78,7 +78,7 @@ var errHeld = errors.New("another Plinth holds the data folder")
 // forwardedEnv are the variables a command reads; a forwarded command
 // reads the caller's, not the holder's.
 var forwardedEnv = []string{"PLINTH_PASSWORD", "PLINTH_NEW_PASSWORD", "PLINTH_BACKUP_PASSPHRASE",
-	"PLINTH_NEW_BACKUP_PASSPHRASE", "PLINTH_SMTP_PASSWORD"}
+	"PLINTH_NEW_BACKUP_PASSPHRASE", "PLINTH_SMTP_PASSWORD", "PLINTH_S3_SECRET"}
 
 // request is what a caller asks of the holder.
 type request struct {

@@ -31,6 +31,9 @@ type Level2Settings struct {
 	KeepNewest int    `json:"keepNewest,omitempty"`
 	FullEvery  int    `json:"fullEvery"` // days between full backups; incrementals in between
 	Recipient  string `json:"recipient,omitempty"`
+	// CopyTo names the target (TargetConfig) each full backup is copied
+	// to after it is taken, typically off site; "" for none.
+	CopyTo string `json:"copyTo,omitempty"`
 }
 
 // DefaultKeepNewest is how many of the newest full backups retention
@@ -82,6 +85,8 @@ type Record struct {
 	// Removed is when retention removed this backup: it is no longer
 	// there to restore.
 	Removed time.Time `json:"removed,omitzero"`
+	// Copies are the backup's copies to other targets (Copy).
+	Copies []CopyState `json:"copies,omitempty"`
 }
 
 // History record types besides a backup's own (TypeFull, TypeIncremental,
@@ -126,6 +131,9 @@ type Service struct {
 	UpgradeRestored func() error
 
 	running sync.Map // level → struct{}
+
+	// Secrets keeps the named targets' secret keys.
+	Secrets Secrets
 
 	// Version is this Plinth's version, written into every manifest.
 	Version string
@@ -198,6 +206,11 @@ func (s *Service) SetLevel2(ctx context.Context, actor account.Actor, c Level2Se
 	}
 	if err := storage.CheckFolder(c.Target); err != nil {
 		return fmt.Errorf("backup target: %w", err)
+	}
+	if c.CopyTo != "" {
+		if _, err := s.BackupTarget(c.CopyTo); err != nil {
+			return err
+		}
 	}
 	return s.mgr.Update(func(tx *storage.Tx) error { return settings2.Put(tx, "backup2", s.stored2(c)) })
 }
@@ -347,7 +360,12 @@ func (s *Service) SetLevel3(ctx context.Context, actor account.Actor, c Level3Se
 
 // record stores one history entry.
 func (s *Service) record(r Record) {
-	if err := s.mgr.Update(func(tx *storage.Tx) error { return history.Put(tx, r.ID, r) }); err != nil {
+	if err := s.mgr.Update(func(tx *storage.Tx) error {
+		if old, err := history.Get(tx, r.ID); err == nil && r.Copies == nil {
+			r.Copies = old.Copies // written meanwhile by a copy
+		}
+		return history.Put(tx, r.ID, r)
+	}); err != nil {
 		s.log.Error("record backup history", "err", err)
 	}
 }

@@ -18,9 +18,14 @@
 package target
 
 import (
+	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
+	"slices"
 	"time"
 )
 
@@ -99,3 +104,50 @@ var (
 	ErrClock       = errors.New("the clocks differ")
 	ErrFull        = errors.New("the target is full")
 )
+
+// Probe tries a target the way backups will use it: it writes a small
+// object, reads it back, finds it in a listing and removes it. With
+// wantLock it also checks that the target can lock objects. The error is
+// the first step that failed, in one sentence.
+func Probe(ctx context.Context, t Target, wantLock bool) error {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	key := "plinth-probe/" + hex.EncodeToString(b[:])
+	body := []byte("Plinth checks that it can keep backups here. " + key)
+	if _, err := t.Put(ctx, key, bytes.NewReader(body), int64(len(body)), PutOptions{}); err != nil {
+		return fmt.Errorf("could not write a test file: %w", err)
+	}
+	defer t.Delete(context.WithoutCancel(ctx), key) //nolint:errcheck // the step below says
+	r, err := t.Get(ctx, key, 0, -1)
+	if err != nil {
+		return fmt.Errorf("wrote a test file but could not read it back: %w", err)
+	}
+	got, err := io.ReadAll(io.LimitReader(r, int64(len(body))+1))
+	r.Close()
+	if err != nil {
+		return fmt.Errorf("wrote a test file but could not read it back: %w", err)
+	}
+	if !bytes.Equal(got, body) {
+		return fmt.Errorf("%s gave back other bytes than were written", t)
+	}
+	l, err := t.List(ctx, "plinth-probe/")
+	if err != nil {
+		return fmt.Errorf("could not list the files there: %w", err)
+	}
+	if !slices.ContainsFunc(l, func(o Object) bool { return o.Key == key }) {
+		return fmt.Errorf("%s does not list a file just written", t)
+	}
+	if err := t.Delete(ctx, key); err != nil {
+		return fmt.Errorf("could not remove the test file: %w", err)
+	}
+	if wantLock {
+		ok, err := t.Locking(ctx)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return fmt.Errorf("%s cannot lock backups: turn on Object Lock for the bucket (it can only be chosen when the bucket is made), or set no lock: %w", t, ErrNoLock)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,228 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/dustin/go-humanize"
+
+	"codeberg.org/plinth/plinth/core/backup"
+	"codeberg.org/plinth/plinth/core/backup/target"
+)
+
+// targetCommands name the places full backups are copied to: another
+// folder, or a bucket of S3-compatible object storage off site.
+var targetCommands = []command{
+	{"target add", "NAME (--folder DIR | --s3 URL --bucket B [--prefix P] [--region R] --access-key K) [--lock-days N] [--lock-mode governance|compliance] [--bandwidth RATE]",
+		"add a backup target after trying it: a folder, or an S3-compatible bucket (secret key from PLINTH_S3_SECRET; needs the backup passphrase set)", cmdTargetAdd},
+	{"target test", "NAME", "try a backup target: write, read, list and remove a test file (and check Object Lock when it locks)", cmdTargetTest},
+	{"target ls", "[--json]", "list the backup targets", cmdTargetLs},
+	{"target rm", "NAME", "forget a backup target (the backups in it stay there)", cmdTargetRm},
+	{"backup copy-to", "[NAME|none]", "show or change the target every full backup is copied to after it is taken", cmdBackupCopyTo},
+}
+
+func cmdTargetAdd(ctx context.Context, c *cli, args []string) error {
+	fs := newFlags("target add")
+	folder := fs.String("folder", "", "a folder: an external disk or a share")
+	endpoint := fs.String("s3", "", "the storage server's URL, e.g. https://s3.eu-central-1.amazonaws.com")
+	bucket := fs.String("bucket", "", "the bucket")
+	prefix := fs.String("prefix", "", "a folder in the bucket")
+	region := fs.String("region", "", "the bucket's region (most servers but AWS ignore it)")
+	access := fs.String("access-key", "", "the access key (its secret from PLINTH_S3_SECRET)")
+	lockDays := fs.Int("lock-days", 0, "keep each backup locked for N days (S3 Object Lock)")
+	lockMode := fs.String("lock-mode", "governance", "governance or compliance")
+	bandwidth := fs.String("bandwidth", "", "limit transfers, e.g. 10MB (per second)")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	name, err := oneArg(pos, "target name")
+	if err != nil {
+		return err
+	}
+	tc := backup.TargetConfig{Name: name, LockDays: *lockDays, LockMode: target.LockMode(*lockMode)}
+	switch {
+	case *folder != "" && *endpoint != "":
+		return usagef("a target is --folder or --s3, not both")
+	case *folder != "":
+		tc.Kind, tc.Folder = backup.KindFolder, c.path(*folder)
+	case *endpoint != "":
+		if *bucket == "" || *access == "" {
+			return usagef("a bucket needs --bucket and --access-key (and PLINTH_S3_SECRET)")
+		}
+		tc.Kind, tc.Endpoint, tc.Bucket, tc.Prefix, tc.Region, tc.AccessKey = backup.KindS3, *endpoint, *bucket, *prefix, *region, *access
+	default:
+		return usagef("give --folder DIR or --s3 URL")
+	}
+	if *bandwidth != "" {
+		n, err := humanize.ParseBytes(strings.TrimSuffix(strings.TrimSuffix(*bandwidth, "/s"), "ps"))
+		if err != nil || n == 0 {
+			return usagef("the bandwidth %q is not a rate like 10MB", *bandwidth)
+		}
+		tc.Bandwidth = int64(n)
+	}
+	secret := c.io.Getenv("PLINTH_S3_SECRET")
+	if tc.Kind == backup.KindS3 && secret == "" {
+		return usagef("give the bucket's secret key in PLINTH_S3_SECRET")
+	}
+	a, actor, err := c.login(ctx)
+	if err != nil {
+		return err
+	}
+	if err := a.Backups.AddTarget(ctx, actor, tc, secret); err != nil {
+		return err
+	}
+	tc, _ = a.Backups.BackupTarget(name)
+	fmt.Fprintf(c.io.Out, "Added backup target %s: %s. Writing, reading, listing and removing a test file there worked.\n", name, tc.Where())
+	if tc.LockDays > 0 {
+		fmt.Fprintf(c.io.Out, "Backups copied there are locked for %d days (%s).\n", tc.LockDays, tc.LockMode)
+	}
+	return nil
+}
+
+func cmdTargetTest(ctx context.Context, c *cli, args []string) error {
+	pos, err := parse(newFlags("target test"), args)
+	if err != nil {
+		return err
+	}
+	name, err := oneArg(pos, "target name")
+	if err != nil {
+		return err
+	}
+	a, actor, err := c.login(ctx)
+	if err != nil {
+		return err
+	}
+	if err := a.Backups.TestTarget(ctx, actor, name); err != nil {
+		return err
+	}
+	fmt.Fprintf(c.io.Out, "Backup target %s works: writing, reading, listing and removing a test file there worked.\n", name)
+	return nil
+}
+
+func cmdTargetLs(ctx context.Context, c *cli, args []string) error {
+	fs := newFlags("target ls")
+	asJSON := fs.Bool("json", false, "print one JSON object")
+	if err := parseNone(fs, args); err != nil {
+		return err
+	}
+	a, _, err := c.login(ctx)
+	if err != nil {
+		return err
+	}
+	l, err := a.Backups.BackupTargets()
+	if err != nil {
+		return err
+	}
+	l2, err := a.Backups.Level2()
+	if err != nil {
+		return err
+	}
+	type item struct {
+		backup.TargetConfig
+		Where  string `json:"where"`
+		CopyTo bool   `json:"copyTo"` // full backups are copied here
+	}
+	items := make([]item, len(l))
+	for i, t := range l {
+		items[i] = item{t, t.Where(), l2.CopyTo == t.Name}
+	}
+	if *asJSON {
+		return c.printJSON(struct {
+			Targets []item `json:"targets"`
+		}{items})
+	}
+	if len(items) == 0 {
+		fmt.Fprintln(c.io.Out, "No backup targets besides the backup folder. Add one with plinth target add.")
+		return nil
+	}
+	rows := [][]string{{"NAME", "KIND", "WHERE", "LOCK", "COPY"}}
+	for _, it := range items {
+		lock := ""
+		if it.LockDays > 0 {
+			lock = fmt.Sprintf("%d days, %s", it.LockDays, it.LockMode)
+		}
+		cp := ""
+		if it.CopyTo {
+			cp = "every full backup"
+		}
+		rows = append(rows, []string{it.Name, it.Kind, it.Where, lock, cp})
+	}
+	c.table(rows)
+	return nil
+}
+
+func cmdTargetRm(ctx context.Context, c *cli, args []string) error {
+	pos, err := parse(newFlags("target rm"), args)
+	if err != nil {
+		return err
+	}
+	name, err := oneArg(pos, "target name")
+	if err != nil {
+		return err
+	}
+	a, actor, err := c.login(ctx)
+	if err != nil {
+		return err
+	}
+	if err := a.Backups.RemoveTarget(ctx, actor, name); err != nil {
+		return err
+	}
+	fmt.Fprintf(c.io.Out, "Backup target %s is forgotten; the backups in it stay there.\n", name)
+	return nil
+}
+
+func cmdBackupCopyTo(ctx context.Context, c *cli, args []string) error {
+	pos, err := parse(newFlags("backup copy-to"), args)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 1 {
+		return usagef("give one target name, or none")
+	}
+	a, actor, err := c.login(ctx)
+	if err != nil {
+		return err
+	}
+	cfg, err := a.Backups.Level2()
+	if err != nil {
+		return err
+	}
+	if len(pos) == 1 {
+		cfg.CopyTo = pos[0]
+		if pos[0] == "none" {
+			cfg.CopyTo = ""
+		}
+		if err := a.Backups.SetLevel2(ctx, actor, cfg); err != nil {
+			return err
+		}
+	}
+	if cfg.CopyTo == "" {
+		fmt.Fprintln(c.io.Out, "Full backups are not copied anywhere.")
+		return nil
+	}
+	fmt.Fprintf(c.io.Out, "Every full backup is copied to %s after it is taken.\n", cfg.CopyTo)
+	return nil
+}
+
+// copyWords says where a backup's copies stand, for the table.
+func copyWords(cs []backup.CopyState) string {
+	var w []string
+	for _, s := range cs {
+		switch s.State {
+		case backup.CopyCopied:
+			t := s.Target + ": copied"
+			if !s.LockedUntil.IsZero() && s.LockedUntil.After(time.Now()) {
+				t += ", locked"
+			}
+			w = append(w, t)
+		case backup.CopyCopying:
+			w = append(w, fmt.Sprintf("%s: copying %d %%", s.Target, s.Percent()))
+		case backup.CopyFailed:
+			w = append(w, s.Target+": failed")
+		}
+	}
+	return strings.Join(w, "; ")
+}

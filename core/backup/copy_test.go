@@ -1,0 +1,219 @@
+package backup
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/minio/minio-go/v7"
+
+	"codeberg.org/plinth/plinth/core/backup/target"
+	"codeberg.org/plinth/plinth/core/backup/target/s3test"
+	"codeberg.org/plinth/plinth/core/notify"
+	"codeberg.org/plinth/plinth/core/progress"
+	"codeberg.org/plinth/plinth/storage/fsys"
+)
+
+
+
+// offsiteEnv is a Plinth with a passphrase and a bucket target "offsite".
+func offsiteEnv(t *testing.T, lock bool, lockDays int) (*env, *s3test.Server) {
+	t.Helper()
+	e := newEnv(t)
+	e.b.Secrets = notify.NewFileSecrets(e.mgr, filepath.Join(e.dir, "secret.key"))
+	srv := s3test.Start(t)
+	srv.Bucket("offsite", lock)
+	c := TargetConfig{Name: "offsite", Kind: KindS3, Endpoint: srv.Endpoint, Bucket: "offsite", Prefix: "plinth", AccessKey: s3test.Access, LockDays: lockDays}
+	ctx := context.Background()
+	err := e.b.AddTarget(ctx, e.master, c, s3test.Secret)
+	if err == nil || !strings.Contains(err.Error(), "set a backup passphrase first") {
+		t.Fatalf("a bucket target without a passphrase: %v", err)
+	}
+	if err := e.b.SetPassphrase(ctx, e.master, passphrase); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.b.AddTarget(ctx, e.master, c, s3test.Secret); err != nil {
+		t.Fatal(err)
+	}
+	return e, srv
+}
+
+// sameThere checks that every file of backup m is in the bucket under
+// plinth/, byte for byte, manifest and key included.
+func sameThere(t *testing.T, srv *s3test.Server, m Manifest) {
+	t.Helper()
+	cl := srv.Client()
+	rels := []string{manifestName}
+	for _, f := range backupFiles(m) {
+		rels = append(rels, f.rel)
+	}
+	for _, rel := range rels {
+		local, err := os.ReadFile(filepath.Join(m.Path, filepath.FromSlash(rel)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		o, err := cl.GetObject(context.Background(), "offsite", "plinth/"+m.ID+"/"+rel, minio.GetObjectOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		there, err := io.ReadAll(o)
+		o.Close()
+		if err != nil || !bytes.Equal(local, there) {
+			t.Fatalf("%s of %s differs in the bucket (%d bytes there, %d here): %v", rel, m.ID, len(there), len(local), err)
+		}
+	}
+	if _, err := cl.StatObject(context.Background(), "offsite", "plinth/keys/"+m.Recipient+".age", minio.StatObjectOptions{}); err != nil {
+		t.Fatalf("the backup's key is not in the bucket: %v", err)
+	}
+}
+
+func TestCopyFullAndIncrementalsToBucket(t *testing.T) {
+	e, srv := offsiteEnv(t, false, 0)
+	ctx := context.Background()
+	e.put("/Office/a.dwg", random(300_000))
+	full := e.full()
+	e.put("/Office/b.ifc", random(200_000))
+	inc := e.full()
+	if inc.Type != TypeIncremental {
+		t.Fatalf("second backup is %s", inc.Type)
+	}
+	// Copying the incremental copies the full backup it continues first.
+	st, err := e.b.Copy(ctx, e.master, inc.ID, "offsite", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.State != CopyCopied || !st.Checked || st.Done != st.Total || st.Total != full.Bytes()+inc.Bytes() {
+		t.Fatalf("copy state %+v; want copied and checked, %d bytes", st, full.Bytes()+inc.Bytes())
+	}
+	sameThere(t, srv, full)
+	sameThere(t, srv, inc)
+	r, _ := e.b.lookupRecord(inc.ID)
+	if got := copyOf(r, "offsite"); got.State != CopyCopied {
+		t.Fatalf("History says %+v", r.Copies)
+	}
+	// With the copy target set, the next backup is copied too; the two
+	// already there are not sent again.
+	cfg, _ := e.b.Level2()
+	cfg.CopyTo = "offsite"
+	if err := e.b.SetLevel2(ctx, e.master, cfg); err != nil {
+		t.Fatal(err)
+	}
+	e.put("/Office/c.pdf", random(50_000))
+	third := e.full()
+	var sent int64
+	states, err := e.b.CopyPending(ctx, e.master, func(r progress.Report) { sent = max(sent, r.Done) })
+	if err != nil || len(states) != 2 { // the full one had no record of its own copy
+		t.Fatalf("copy pending: %+v %v", states, err)
+	}
+	sameThere(t, srv, third)
+	if err := e.b.RemoveTarget(ctx, e.master, "offsite"); err == nil || !strings.Contains(err.Error(), "choose another copy target") {
+		t.Fatalf("removing the copy target: %v", err)
+	}
+}
+
+// A copy cut off by the server going away fails with one sentence, is
+// recorded as failed, and the next run finishes it.
+func TestCopyResumesAfterServerKilled(t *testing.T) {
+	e, srv := offsiteEnv(t, false, 0)
+	ctx := context.Background()
+	e.put("/Office/model.ifc", random(40<<20)) // not compressible: one 40 MiB segment, three parts
+	m := e.full()
+	var once sync.Once
+	_, err := e.b.Copy(ctx, e.master, m.ID, "offsite", func(r progress.Report) {
+		if r.Done > 20<<20 {
+			once.Do(func() { srv.Kill(); time.Sleep(100 * time.Millisecond) })
+		}
+	})
+	if !errors.Is(err, target.ErrUnreachable) {
+		t.Fatalf("copy to a server killed midway: %v", err)
+	}
+	r, _ := e.b.lookupRecord(m.ID)
+	if st := copyOf(r, "offsite"); st.State != CopyFailed || !strings.Contains(st.Error, "127.0.0.1") {
+		t.Fatalf("History after the cut: %+v", st)
+	}
+	if l, _ := srv.Client().StatObject(ctx, "offsite", "plinth/"+m.ID+"/"+manifestName, minio.StatObjectOptions{}); l.Key != "" {
+		t.Fatal("the manifest is there before the files: the half copy looks complete")
+	}
+	srv.Restart()
+	cfg, _ := e.b.Level2()
+	cfg.CopyTo = "offsite"
+	if err := e.b.SetLevel2(ctx, e.master, cfg); err != nil {
+		t.Fatal(err)
+	}
+	states, err := e.b.CopyPending(ctx, e.master, nil)
+	if err != nil || len(states) != 1 || states[0].State != CopyCopied {
+		t.Fatalf("the resumed copy: %+v %v", states, err)
+	}
+	sameThere(t, srv, m)
+}
+
+// Where the target locks, every object of a copied backup is locked until
+// the backup's date plus the days, and cannot be removed before.
+func TestCopyLocksObjects(t *testing.T) {
+	e, srv := offsiteEnv(t, true, 30)
+	ctx := context.Background()
+	e.put("/Office/a.dwg", random(100_000))
+	m := e.full()
+	st, err := e.b.Copy(ctx, e.master, m.ID, "offsite", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := m.Created.Add(30 * 24 * time.Hour).UTC().Truncate(time.Second)
+	if !st.LockedUntil.Equal(want) {
+		t.Fatalf("locked until %v, want %v", st.LockedUntil, want)
+	}
+	_, tg, err := e.b.OpenTarget("offsite")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, rel := range []string{manifestName, pkFile(m)} {
+		o, err := tg.Stat(ctx, m.ID+"/"+rel)
+		if err != nil || !o.RetainUntil.Equal(want) || o.Mode != target.Governance {
+			t.Fatalf("%s: lock %v %s, %v", rel, o.RetainUntil, o.Mode, err)
+		}
+		if err := tg.Delete(ctx, m.ID+"/"+rel); !errors.Is(err, target.ErrLocked) {
+			t.Fatalf("deleting %s of a locked backup: %v", rel, err)
+		}
+	}
+	sameThere(t, srv, m)
+	// A lock on a bucket without Object Lock is refused when the target
+	// is added, with the reason.
+	srv.Bucket("nolock", false)
+	err = e.b.AddTarget(ctx, e.master, TargetConfig{Name: "nolock", Kind: KindS3, Endpoint: srv.Endpoint, Bucket: "nolock", AccessKey: s3test.Access, LockDays: 7}, s3test.Secret)
+	if !errors.Is(err, target.ErrNoLock) || !strings.Contains(err.Error(), "turn on Object Lock") {
+		t.Fatalf("a lock on a bucket without Object Lock: %v", err)
+	}
+}
+
+func TestCopyToFolder(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	dir := filepath.Join(t.TempDir(), "usb")
+	if err := e.b.AddTarget(ctx, e.master, TargetConfig{Name: "usb", Kind: KindFolder, Folder: dir}, ""); err != nil {
+		t.Fatal(err)
+	}
+	e.put("/Office/a.dwg", random(100_000))
+	m := e.full()
+	if _, err := e.b.Copy(ctx, e.master, m.ID, "usb", nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, rel := range []string{manifestName, pkFile(m)} {
+		a, _ := os.ReadFile(filepath.Join(m.Path, rel))
+		b, err := os.ReadFile(filepath.Join(dir, m.ID, rel))
+		if err != nil || !bytes.Equal(a, b) {
+			t.Fatalf("%s differs in the folder target: %v", rel, err)
+		}
+	}
+	// The folder is a backup folder like any: Plinth lists the copy there.
+	got, err := list(fsys.OS, dir)
+	if err != nil || len(got) != 1 || got[0].ID != m.ID {
+		t.Fatalf("the copy in the folder lists as %+v, %v", got, err)
+	}
+}
