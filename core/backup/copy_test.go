@@ -21,8 +21,6 @@ import (
 	"codeberg.org/plinth/plinth/storage/fsys"
 )
 
-
-
 // offsiteEnv is a Plinth with a passphrase and a bucket target "offsite".
 func offsiteEnv(t *testing.T, lock bool, lockDays int) (*env, *s3test.Server) {
 	t.Helper()
