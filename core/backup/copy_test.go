@@ -215,3 +215,92 @@ func TestCopyToFolder(t *testing.T) {
 		t.Fatalf("the copy in the folder lists as %+v, %v", got, err)
 	}
 }
+
+// A new machine: a fresh Plinth, the same bucket and passphrase, and the
+// backups there list, verify and restore from the bucket alone.
+func TestRestoreNewMachineFromBucket(t *testing.T) {
+	old, srv := offsiteEnv(t, false, 0)
+	ctx := context.Background()
+	old.put("/Office/a.dwg", random(3<<20))
+	old.put("/Office/notes.txt", []byte("keep the bucket"))
+	full := old.full()
+	old.put("/Office/b.ifc", random(1<<20))
+	old.rm("/Office/notes.txt")
+	inc := old.full()
+	if _, err := old.b.Copy(ctx, old.master, inc.ID, "offsite", nil); err != nil {
+		t.Fatal(err)
+	}
+	want := old.state()
+
+	e := newEnv(t)
+	e.b.Secrets = notify.NewFileSecrets(e.mgr, filepath.Join(e.dir, "secret.key"))
+	if err := e.b.SetPassphrase(ctx, e.master, "another passphrase here"); err != nil {
+		t.Fatal(err)
+	}
+	c := TargetConfig{Name: "offsite", Kind: KindS3, Endpoint: srv.Endpoint, Bucket: "offsite", Prefix: "plinth", AccessKey: s3test.Access}
+	if err := e.b.AddTarget(ctx, e.master, c, s3test.Secret); err != nil {
+		t.Fatal(err)
+	}
+	got, bad, err := e.b.TargetBackups(ctx, "offsite")
+	if err != nil || len(bad) != 0 || len(got) != 2 || got[0].ID != inc.ID || got[1].ID != full.ID {
+		t.Fatalf("the bucket lists %v (damaged %v), %v", got, bad, err)
+	}
+	if _, err := e.b.Restore(ctx, e.master, inc.ID, ScopeAll, "wrong passphrase 123", nil); !errors.Is(err, ErrPassphrase) {
+		t.Fatalf("restore with a wrong passphrase: %v", err)
+	}
+	v, err := e.b.Verify(ctx, e.master, inc.ID, passphrase, nil)
+	if err != nil || !v.Restored {
+		t.Fatalf("verify from the bucket: %+v %v", v, err)
+	}
+	if _, err := e.b.Restore(ctx, e.master, inc.ID, ScopeAll, passphrase, nil); err != nil {
+		t.Fatal(err)
+	}
+	if e.state() != want {
+		t.Fatalf("restored from the bucket:\n%s\nwant:\n%s", e.state(), want)
+	}
+	if string(e.read("/Office/a.dwg")[:10]) != string(old.read("/Office/a.dwg")[:10]) {
+		t.Fatal("content differs")
+	}
+}
+
+// A damaged object in the bucket fails verify with a sentence naming it;
+// a server that is down fails the listing, with nothing half listed.
+func TestBucketDamageAndOutage(t *testing.T) {
+	e, srv := offsiteEnv(t, false, 0)
+	ctx := context.Background()
+	e.put("/Office/a.dwg", random(200_000))
+	m := e.full()
+	if _, err := e.b.Copy(ctx, e.master, m.ID, "offsite", nil); err != nil {
+		t.Fatal(err)
+	}
+	// The only local copy goes (the machine was lost).
+	if err := os.RemoveAll(m.Path); err != nil {
+		t.Fatal(err)
+	}
+	// Someone with the bucket's key changes one byte of the pack copy.
+	key := "plinth/" + m.ID + "/" + pkFile(m)
+	cl := srv.Client()
+	o, err := cl.GetObject(ctx, "offsite", key, minio.GetObjectOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := io.ReadAll(o)
+	o.Close()
+	raw[len(raw)/2] ^= 1
+	if _, err := cl.PutObject(ctx, "offsite", key, bytes.NewReader(raw), int64(len(raw)), minio.PutObjectOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = e.b.Verify(ctx, e.master, m.ID, passphrase, nil)
+	if !errors.Is(err, ErrDamaged) || !strings.Contains(err.Error(), "does not match its checksum") {
+		t.Fatalf("verify of a changed object: %v", err)
+	}
+	srv.Kill()
+	l, bad, err := e.b.TargetBackups(ctx, "offsite")
+	if !errors.Is(err, target.ErrUnreachable) || l != nil || bad != nil {
+		t.Fatalf("listing a bucket whose server is down: %v %v %v", l, bad, err)
+	}
+	_, err = e.b.Verify(ctx, e.master, m.ID, passphrase, nil)
+	if err == nil || !strings.Contains(err.Error(), "target offsite could not be read") || !strings.Contains(err.Error(), "the connection was refused") {
+		t.Fatalf("verify while the bucket is down: %v", err)
+	}
+}

@@ -108,7 +108,7 @@ func (s *Service) RestoreItem(ctx context.Context, actor account.Actor, id, item
 	}
 	defer end()
 	start := s.now()
-	all, err := list(s.fs, filepath.Dir(m.Path))
+	all, err := s.siblings(ctx, m)
 	if err != nil {
 		return res, err
 	}

@@ -81,9 +81,50 @@ func (s *Service) get(id string) (Manifest, *Damaged, error) {
 		if len(match) == 1 {
 			return Manifest{}, &match[0], match[0].Err
 		}
-		return Manifest{}, nil, fmt.Errorf("there is no backup %s: %w", quote(id), ErrNotFound)
+		return s.findInTargets(id)
 	}
 	return Manifest{}, nil, fmt.Errorf("%s matches %d backups; give more of the id", quote(id), len(found))
+}
+
+// findInTargets looks for a backup in the named targets (a copy off
+// site; the only copy after the machine was lost). A target that cannot
+// be read is said when the backup is not found elsewhere.
+func (s *Service) findInTargets(id string) (Manifest, *Damaged, error) {
+	l, err := s.BackupTargets()
+	if err != nil {
+		return Manifest{}, nil, err
+	}
+	var unread error
+	var found []Manifest
+	for _, t := range l {
+		good, bad, err := s.TargetBackups(context.Background(), t.Name)
+		if err != nil {
+			unread = fmt.Errorf("target %s could not be read: %w", t.Name, err)
+			continue
+		}
+		for _, m := range good {
+			if m.ID == id {
+				return m, nil, nil
+			}
+			if len(id) >= 6 && strings.HasPrefix(m.ID, id) {
+				found = append(found, m)
+			}
+		}
+		for _, d := range bad {
+			if d.ID == id {
+				return Manifest{}, &d, d.Err
+			}
+		}
+	}
+	switch {
+	case len(found) == 1:
+		return found[0], nil, nil
+	case len(found) > 1:
+		return Manifest{}, nil, fmt.Errorf("%s matches %d backups; give more of the id", quote(id), len(found))
+	case unread != nil:
+		return Manifest{}, nil, fmt.Errorf("there is no backup %s here, and %w", quote(id), unread)
+	}
+	return Manifest{}, nil, fmt.Errorf("there is no backup %s: %w", quote(id), ErrNotFound)
 }
 
 // Damaged lists the folders in the backup targets (full backups and
@@ -476,12 +517,12 @@ func copySegment(ctx context.Context, seal *sealer, path, name string, from, to 
 // Check verifies every stored file of a backup (and of the backups it
 // continues) against its checksum, without needing the passphrase.
 func (s *Service) Check(ctx context.Context, m Manifest) error {
-	all, err := s.All()
-	if err != nil {
-		return err
-	}
 	ch := []Manifest{m}
 	if m.Level == 2 {
+		all, err := s.siblings(ctx, m)
+		if err != nil {
+			return err
+		}
 		if ch, err = chain(all, m); err != nil {
 			return err
 		}
@@ -496,20 +537,12 @@ func (s *Service) checkChain(ctx context.Context, ch []Manifest) error {
 	for _, b := range ch {
 		for _, p := range b.Payloads {
 			what := fmt.Sprintf("the %s part of backup %s", storeName(p.Kind), b.ID)
-			path, err := join(b, p.File)
-			if err != nil {
-				return err
-			}
-			if err := checkFile(ctx, s.fs, path, p.Bytes, p.SHA256, what); err != nil {
+			if err := checkStored(ctx, s.fs, b, p.File, p.Bytes, p.SHA256, what); err != nil {
 				return err
 			}
 			for _, seg := range p.Segments {
 				what := fmt.Sprintf("content pack %s of backup %s", seg.Name, b.ID)
-				path, err := join(b, seg.File)
-				if err != nil {
-					return err
-				}
-				if err := checkFile(ctx, s.fs, path, seg.Bytes, seg.SHA256, what); err != nil {
+				if err := checkStored(ctx, s.fs, b, seg.File, seg.Bytes, seg.SHA256, what); err != nil {
 					return err
 				}
 			}
@@ -532,7 +565,14 @@ func (s *Service) opener(m Manifest, target, passphrase string) (*opener, error)
 	if passphrase == "" {
 		return nil, refusal(ErrNeedPassphase, "backup %s is encrypted; give its passphrase", m.ID)
 	}
-	id, err := openKey(s.fs, target, m.Recipient, passphrase)
+	raw, err := readKey(context.Background(), s.fs, m, target, m.Recipient)
+	if err != nil {
+		if isOffline(err) {
+			return nil, err
+		}
+		return nil, fmt.Errorf("the key of this encrypted backup is missing from %s: %w", m.whereDir(), ErrDamaged)
+	}
+	id, err := unlockKey(raw, passphrase)
 	if err != nil {
 		if errors.Is(err, ErrPassphrase) {
 			return nil, refusal(ErrPassphrase, "the passphrase does not open backup %s; nothing was changed", m.ID)
@@ -558,11 +598,7 @@ func stage(ctx context.Context, ch []Manifest, op *opener, dirs map[storage.Kind
 			if !ok {
 				return fmt.Errorf("backup %s has no %s part: %w", b.ID, storeName(kind), ErrDamaged)
 			}
-			path, err := join(b, p.File)
-			if err != nil {
-				return err
-			}
-			x := &part{ctx: ctx, op: op, path: path, size: p.Bytes, sum: p.SHA256, what: fmt.Sprintf("the %s part of backup %s", storeName(kind), b.ID)}
+			x := &part{ctx: ctx, op: op, b: b, rel: p.File, size: p.Bytes, sum: p.SHA256, what: fmt.Sprintf("the %s part of backup %s", storeName(kind), b.ID)}
 			parts = append(parts, x)
 			streams = append(streams, x)
 		}
@@ -607,7 +643,8 @@ func loadFailed(err error, kind storage.Kind, ch []Manifest, parts []*part) erro
 type part struct {
 	ctx       context.Context
 	op        *opener
-	path      string
+	b         Manifest
+	rel       string
 	size      int64
 	sum, what string
 	rc        io.ReadCloser
@@ -622,7 +659,7 @@ func (p *part) Read(b []byte) (int, error) {
 		return 0, err
 	}
 	if p.rc == nil {
-		rc, err := p.op.open(p.path, p.size, p.sum, p.what)
+		rc, err := p.op.open(p.ctx, p.b, p.rel, p.size, p.sum, p.what)
 		if err != nil {
 			p.end = err
 			return 0, err
@@ -646,9 +683,8 @@ func (p *part) close() {
 
 // segOf is a segment, the backup it is in and where its file lies.
 type segOf struct {
-	seg  Segment
-	b    Manifest
-	path string
+	seg Segment
+	b   Manifest
 }
 
 // rebuildPacks writes every pack committed at the last backup of the chain
@@ -666,11 +702,10 @@ func rebuildPacks(ctx context.Context, ch []Manifest, op *opener, dir string) er
 			if err := checkPackName(seg.Name); err != nil {
 				return refusal(ErrDamaged, "backup %s is damaged: its manifest names the content pack %s", b.ID, quote(seg.Name))
 			}
-			path, err := join(b, seg.File)
-			if err != nil {
+			if _, err := join(b, seg.File); err != nil {
 				return err
 			}
-			segs[seg.Name] = append(segs[seg.Name], segOf{seg, b, path})
+			segs[seg.Name] = append(segs[seg.Name], segOf{seg, b})
 		}
 	}
 	type pack struct {
@@ -737,7 +772,7 @@ func rebuildPack(ctx context.Context, op *opener, name, path string, size int64,
 			}
 			return fmt.Errorf("content pack %s has a gap at byte %d in backup %s: %w", name, at, x.b.ID, ErrDamaged)
 		}
-		rc, err := op.open(x.path, x.seg.Bytes, x.seg.SHA256, fmt.Sprintf("content pack %s of backup %s", name, x.b.ID))
+		rc, err := op.open(ctx, x.b, x.seg.File, x.seg.Bytes, x.seg.SHA256, fmt.Sprintf("content pack %s of backup %s", name, x.b.ID))
 		if err != nil {
 			return err
 		}

@@ -66,6 +66,11 @@ func openKey(fs fsys.FS, target, recipient, passphrase string) (age.Identity, er
 	if err != nil {
 		return nil, fmt.Errorf("the key of this encrypted backup is missing from %s: %w", target, ErrDamaged)
 	}
+	return unlockKey(raw, passphrase)
+}
+
+// unlockKey decrypts an encrypted key with the passphrase.
+func unlockKey(raw []byte, passphrase string) (age.Identity, error) {
 	sid, err := age.NewScryptIdentity(passphrase)
 	if err != nil {
 		return nil, err
@@ -189,11 +194,15 @@ type opener struct {
 // size, uses its size as the window: WithDecoderMaxMemory bounds that.)
 const maxWindow = 8 << 20
 
-// open returns the plain content of a stored file; the reader fails at
-// the end if the stored bytes do not match what the manifest says.
-func (o *opener) open(path string, size int64, sum, what string) (io.ReadCloser, error) {
-	f, err := fsys.Or(o.fs).Open(path)
+// open returns the plain content of a stored file of backup b; the
+// reader fails at the end if the stored bytes do not match what the
+// manifest says.
+func (o *opener) open(ctx context.Context, b Manifest, rel string, size int64, sum, what string) (io.ReadCloser, error) {
+	f, err := openStored(ctx, fsys.Or(o.fs), b, rel)
 	if err != nil {
+		if errors.Is(err, ErrDamaged) || isOffline(err) || ctx.Err() != nil {
+			return nil, err
+		}
 		return nil, fmt.Errorf("%s is missing: %w", what, ErrDamaged)
 	}
 	check := &checkReader{r: f, h: sha256.New(), size: size, sum: sum, what: what}
@@ -233,7 +242,7 @@ func (c *checkReader) Read(p []byte) (int, error) {
 
 type plainReader struct {
 	zr   *zstd.Decoder
-	f    fsys.File
+	f    io.Closer
 	what string
 }
 
@@ -242,7 +251,7 @@ func (p *plainReader) Read(b []byte) (int, error) {
 	if errors.Is(err, zstd.ErrWindowSizeExceeded) || errors.Is(err, zstd.ErrDecoderSizeExceeded) {
 		return n, refusal(ErrDamaged, "%s is damaged: it asks for a decompression window larger than the %d MiB Plinth allows", p.what, maxWindow>>20)
 	}
-	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, ErrDamaged) {
+	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, ErrDamaged) && !isOffline(err) && !errors.Is(err, context.Canceled) {
 		// zstd's own CRC caught it before the file's SHA-256 could.
 		err = fmt.Errorf("%s does not match its checksum: %w", p.what, ErrDamaged)
 	}

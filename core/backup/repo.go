@@ -134,6 +134,10 @@ type Manifest struct {
 	Trigger  string    `json:"trigger,omitempty"` // why it was taken: TriggerSchedule (or ""), TriggerManual, TriggerSafety
 	// Path is where the backup lies on disk (filled in on read).
 	Path string `json:"path,omitempty"`
+	// Source is the named target the backup was read from, when it is not
+	// in the backup folder (then Path is empty): a restore or verify reads
+	// its files from there (stored.go).
+	Source *Source `json:"-"`
 }
 
 // Encrypted reports whether the backup needs a passphrase to read.
@@ -355,6 +359,17 @@ func readManifest(fs fsys.FS, dir string) (Manifest, error) {
 	case err != nil:
 		return Manifest{}, refusal(ErrDamaged, "the manifest of backup %s cannot be read: %v", id, err)
 	}
+	m, err := decodeManifest(b, id, dir)
+	if err != nil {
+		return Manifest{}, err
+	}
+	m.Path = dir
+	return m, nil
+}
+
+// decodeManifest checks and decodes the manifest b of the backup whose
+// folder (or name in a target) is dir; id is how sentences name it.
+func decodeManifest(b []byte, id, dir string) (Manifest, error) {
 	if err := checkFormat(b, "backup "+id); err != nil {
 		return Manifest{}, err
 	}
@@ -368,7 +383,6 @@ func readManifest(fs fsys.FS, dir string) (Manifest, error) {
 	if err := validate(&m, dir); err != nil {
 		return Manifest{}, refusal(ErrDamaged, "backup %s is damaged: its manifest cannot be trusted (%v)", id, err)
 	}
-	m.Path = dir
 	return m, nil
 }
 

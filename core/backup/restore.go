@@ -133,7 +133,7 @@ func (s *Service) Restore(ctx context.Context, actor account.Actor, id string, s
 	}
 	defer end()
 	start := s.now()
-	all, err := list(s.fs, filepath.Dir(m.Path))
+	all, err := s.siblings(ctx, m)
 	if err != nil {
 		return res, err
 	}

@@ -73,7 +73,7 @@ func (s *Service) verify(ctx context.Context, m Manifest, passphrase string, v *
 		v.Chunks, v.Restored = n, err == nil
 		return err
 	}
-	all, err := list(s.fs, filepath.Dir(m.Path))
+	all, err := s.siblings(ctx, m)
 	if err != nil {
 		return err
 	}

@@ -151,3 +151,50 @@ func Probe(ctx context.Context, t Target, wantLock bool) error {
 	}
 	return nil
 }
+
+// Reader reads a whole object as a stream. A connection that drops
+// midway is picked up where it stopped, with a range request, up to three
+// times: a restore of gigabytes from off site does not start over.
+func Reader(ctx context.Context, t Target, key string) (io.ReadCloser, error) {
+	r, err := t.Get(ctx, key, 0, -1)
+	if err != nil {
+		return nil, err
+	}
+	return &resuming{ctx: ctx, t: t, key: key, r: r}, nil
+}
+
+type resuming struct {
+	ctx   context.Context
+	t     Target
+	key   string
+	r     io.ReadCloser
+	n     int64
+	tries int
+}
+
+func (x *resuming) Read(p []byte) (int, error) {
+	for {
+		n, err := x.r.Read(p)
+		x.n += int64(n)
+		if err == nil || errors.Is(err, io.EOF) || !errors.Is(err, ErrUnreachable) || x.tries >= 3 || x.ctx.Err() != nil {
+			return n, err
+		}
+		x.tries++
+		x.r.Close()
+		r, gerr := x.t.Get(x.ctx, x.key, x.n, -1)
+		if gerr != nil {
+			x.r = io.NopCloser(errReader{gerr})
+			return n, gerr
+		}
+		x.r = r
+		if n > 0 {
+			return n, nil
+		}
+	}
+}
+
+func (x *resuming) Close() error { return x.r.Close() }
+
+type errReader struct{ err error }
+
+func (e errReader) Read([]byte) (int, error) { return 0, e.err }
