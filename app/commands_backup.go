@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"path/filepath"
+	"sort"
 	"strings"
 	"time"
 
@@ -179,11 +180,44 @@ func cmdBackups(ctx context.Context, c *cli, args []string) error {
 			}
 		}
 	}
+	// Backups that lie only in a named target (a copy off site whose
+	// local backup retention removed, or every backup on a new machine).
+	local := map[string]bool{}
+	for _, m := range all {
+		local[m.ID] = true
+	}
+	type unreadItem struct {
+		Target string `json:"target"`
+		Error  string `json:"error"`
+	}
+	unread := []unreadItem{}
+	tl, err := a.Backups.BackupTargets()
+	if err != nil {
+		return err
+	}
+	var elsewhere []backup.Damaged
+	for _, t := range tl {
+		good, bad, err := a.Backups.TargetBackups(ctx, t.Name)
+		if err != nil {
+			unread = append(unread, unreadItem{t.Name, err.Error()})
+			continue
+		}
+		elsewhere = append(elsewhere, bad...)
+		for _, m := range good {
+			if local[m.ID] {
+				continue
+			}
+			items = append(items, backupItem{ID: m.ID, Level: m.Level, Type: m.Type, Parent: m.Parent, Created: m.Created, Bytes: m.Bytes(),
+				Verified: verified[m.ID], Encrypt: m.Encrypted(), Target: t.Name, Copies: []backup.CopyState{}})
+		}
+	}
+	sort.SliceStable(items, func(i, j int) bool { return items[i].Created.After(items[j].Created) })
 	// Folders whose manifest is damaged are no backups, but say so.
 	bad, err := a.Backups.Damaged()
 	if err != nil {
 		return err
 	}
+	bad = append(bad, elsewhere...)
 	type damagedItem struct {
 		ID    string `json:"id"`
 		Path  string `json:"path"`
@@ -197,9 +231,11 @@ func cmdBackups(ctx context.Context, c *cli, args []string) error {
 		return c.printJSON(struct {
 			Backups []backupItem  `json:"backups"`
 			Damaged []damagedItem `json:"damaged"`
-		}{items, damaged})
+			// Unreadable are the targets that could not be listed.
+			Unreadable []unreadItem `json:"unreadable"`
+		}{items, damaged, unread})
 	}
-	rows := [][]string{{"ID", "LEVEL", "TYPE", "CREATED", "SIZE", "ITEM", "VERIFIED", "COPIES"}}
+	rows := [][]string{{"ID", "LEVEL", "TYPE", "CREATED", "SIZE", "ITEM", "VERIFIED", "WHERE"}}
 	for _, it := range items {
 		v := ""
 		if it.Verified {
@@ -210,9 +246,12 @@ func cmdBackups(ctx context.Context, c *cli, args []string) error {
 			typ += ", " + it.Trigger
 		}
 		rows = append(rows, []string{it.ID, fmt.Sprint(it.Level), typ, it.Created.Local().Format("2006-01-02 15:04"),
-			humanize.IBytes(uint64(it.Bytes)), it.Item, v, copyWords(it.Copies)})
+			humanize.IBytes(uint64(it.Bytes)), it.Item, v, whereWords(it)})
 	}
 	c.table(rows)
+	for _, u := range unread {
+		fmt.Fprintf(c.io.Out, "Target %s could not be read: %s; the backups there are not listed.\n", u.Target, u.Error)
+	}
 	for _, d := range damaged {
 		fmt.Fprintf(c.io.Out, "%s%s.\n", strings.ToUpper(d.Error[:1]), d.Error[1:])
 	}

@@ -207,7 +207,20 @@ func cmdBackupCopyTo(ctx context.Context, c *cli, args []string) error {
 	return nil
 }
 
-// copyWords says where a backup's copies stand, for the table.
+// whereWords says where a backup lies and how its copies stand, for the
+// table: "here; offsite: copied, locked".
+func whereWords(it backupItem) string {
+	w := []string{"here"}
+	if it.Target != "" {
+		w = []string{"only in " + it.Target}
+	}
+	if c := copyWords(it.Copies); c != "" {
+		w = append(w, c)
+	}
+	return strings.Join(w, "; ")
+}
+
+// copyWords says where a backup's copies stand.
 func copyWords(cs []backup.CopyState) string {
 	var w []string
 	for _, s := range cs {

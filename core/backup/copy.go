@@ -43,6 +43,10 @@ type CopyState struct {
 	Checked bool `json:"checked,omitempty"`
 	// LockedUntil is when the copy's lock ends (S3 Object Lock).
 	LockedUntil time.Time `json:"lockedUntil,omitzero"`
+	// Refused is when the target last refused to remove the copy.
+	Refused time.Time `json:"refused,omitzero"`
+	// Removed is when retention removed the copy.
+	Removed time.Time `json:"removed,omitzero"`
 }
 
 // Percent is how far the copy is, 0–100.
@@ -113,6 +117,10 @@ func (s *Service) CopyPending(ctx context.Context, actor account.Actor, prog pro
 		if err != nil {
 			return out, err
 		}
+	}
+	// The rule applies there too, once the copies are in.
+	if _, err := s.PruneCopies(ctx, cfg, false); err != nil {
+		s.log.Warn("prune the copy target", "err", err)
 	}
 	return out, nil
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -302,5 +303,115 @@ func TestBucketDamageAndOutage(t *testing.T) {
 	_, err = e.b.Verify(ctx, e.master, m.ID, passphrase, nil)
 	if err == nil || !strings.Contains(err.Error(), "target offsite could not be read") || !strings.Contains(err.Error(), "the connection was refused") {
 		t.Fatalf("verify while the bucket is down: %v", err)
+	}
+}
+
+// Retention applies in the copy target too: copies the rule lets go are
+// removed there (manifest first), locked ones stay until their date, and
+// a removal the bucket refuses is said once and left alone.
+func TestRetentionInCopyTarget(t *testing.T) {
+	for _, locked := range []bool{false, true} {
+		t.Run(map[bool]string{false: "unlocked", true: "locked"}[locked], func(t *testing.T) {
+			days := 0
+			if locked {
+				days = 30
+			}
+			e, srv := offsiteEnv(t, locked, days)
+			ctx := context.Background()
+			cfg, _ := e.b.Level2()
+			cfg.CopyTo, cfg.KeepNewest, cfg.KeepDaily, cfg.KeepWeekly, cfg.FullEvery = "offsite", 1, 1, 0, 7
+			if err := e.b.SetLevel2(ctx, e.master, cfg); err != nil {
+				t.Fatal(err)
+			}
+			var ids []string
+			for i := range 3 {
+				e.put(fmt.Sprintf("/Office/%d.dwg", i), random(50_000))
+				m := e.full()
+				ids = append(ids, m.ID)
+				if _, err := e.b.CopyPending(ctx, e.master, nil); err != nil {
+					t.Fatal(err)
+				}
+				e.now = e.now.Add(8 * 24 * time.Hour) // each a full backup of its own week
+			}
+			rep, err := e.b.Retention(ctx, e.master, true)
+			if err != nil || rep.Copies == nil || rep.Copies.Error != "" {
+				t.Fatalf("dry run: %+v %v", rep.Copies, err)
+			}
+			want := map[string]bool{ids[2]: true}
+			for _, d := range rep.Copies.Backups {
+				if d.Kept != (want[d.ID] || locked) {
+					t.Fatalf("copy %s: kept %v %v", d.ID, d.Kept, d.Why)
+				}
+				if locked && !want[d.ID] && (len(d.Why) != 1 || !strings.HasPrefix(d.Why[0], WhyLocked)) {
+					t.Fatalf("a locked copy is kept for %v", d.Why)
+				}
+			}
+			if _, err := e.b.Retention(ctx, e.master, false); err != nil {
+				t.Fatal(err)
+			}
+			there, _, err := e.b.TargetBackups(ctx, "offsite")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if locked && len(there) != 3 || !locked && (len(there) != 1 || there[0].ID != ids[2]) {
+				t.Fatalf("after retention the bucket holds %d backups", len(there))
+			}
+			if !locked {
+				left, _ := srv.Target("offsite").List(ctx, "plinth/"+ids[0]+"/")
+				if len(left) != 0 {
+					t.Fatalf("objects of a removed copy are left: %v", left)
+				}
+				if r, ok := e.b.lookupRecord("removed-offsite-" + ids[0]); !ok || !strings.Contains(r.Item, "in offsite removed by retention") {
+					t.Fatalf("History of the removal: %+v", r)
+				}
+			}
+		})
+	}
+}
+
+// A lock Plinth did not set (the bucket's default retention, or someone
+// else's) makes the bucket refuse a removal: retention says so once and
+// leaves that backup alone for RefusedDays instead of trying every run.
+func TestRefusedRemovalSaidOnce(t *testing.T) {
+	e, srv := offsiteEnv(t, true, 0)
+	ctx := context.Background()
+	cfg, _ := e.b.Level2()
+	cfg.CopyTo, cfg.KeepNewest, cfg.KeepDaily, cfg.KeepWeekly = "offsite", 1, 1, 0
+	if err := e.b.SetLevel2(ctx, e.master, cfg); err != nil {
+		t.Fatal(err)
+	}
+	e.put("/Office/a.dwg", random(50_000))
+	old := e.full()
+	if _, err := e.b.CopyPending(ctx, e.master, nil); err != nil {
+		t.Fatal(err)
+	}
+	until := time.Now().Add(24 * time.Hour)
+	mode := minio.Governance
+	if err := srv.Client().PutObjectRetention(ctx, "offsite", "plinth/"+old.ID+"/"+pkFile(old), minio.PutObjectRetentionOptions{Mode: &mode, RetainUntilDate: &until}); err != nil {
+		t.Fatal(err)
+	}
+	e.now = e.now.Add(8 * 24 * time.Hour)
+	e.put("/Office/b.dwg", random(50_000))
+	e.full()
+	if _, err := e.b.CopyPending(ctx, e.master, nil); err != nil {
+		t.Fatal(err)
+	}
+	p, err := e.b.PruneCopies(ctx, cfg, false)
+	if err != nil || p.Error != "" {
+		t.Fatalf("prune: %+v %v", p, err)
+	}
+	r, _ := e.b.lookupRecord(old.ID)
+	if copyOf(r, "offsite").Refused.IsZero() {
+		t.Fatalf("the refusal is not in History: %+v", r.Copies)
+	}
+	said := 0
+	evs, _ := e.notify.List(ctx, e.master, false)
+	for _, ev := range evs {
+		if strings.Contains(ev.Text, "refused to remove "+old.ID) {
+			said++
+		}
+	}
+	if said != 1 {
+		t.Fatalf("the refusal was said %d times", said)
 	}
 }

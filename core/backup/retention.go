@@ -52,6 +52,8 @@ type PruneReport struct {
 	// Removed are the full backups removed (or, in a dry run, that would
 	// be), newest first, then the snapshots removed.
 	Removed []Manifest `json:"-"`
+	// Copies is what the rule did in the copy target, if one is set.
+	Copies *TargetPrune `json:"copies,omitempty"`
 }
 
 // facts is what the retention rule looks at besides the backups and the
@@ -275,6 +277,9 @@ func (s *Service) Retention(ctx context.Context, actor account.Actor, dryRun boo
 	if err != nil {
 		return rep, err
 	}
+	if rep.Copies, err = s.PruneCopies(ctx, cfg, dryRun); err != nil {
+		return rep, err
+	}
 	if !dryRun {
 		n, err := s.pruneSnapshots(ctx)
 		rep.Removed = append(rep.Removed, n...)
@@ -321,14 +326,8 @@ func (s *Service) prune(ctx context.Context, r *repo, cfg Level2Settings, dryRun
 		}
 	}
 	r.sweep() // what interrupted backups and removals left
-	f := facts{plinth: me, bad: s.failedVerifications(), now: s.now()}
-	if s.Pinned != nil {
-		f.pinned = s.Pinned()
-	}
-	if f.restored, err = s.restoreSources(); err != nil {
-		return rep, err
-	}
-	if f.held, err = s.heldSnapshots(); err != nil {
+	f, err := s.facts()
+	if err != nil {
 		return rep, err
 	}
 	why := keep(all, cfg, f)
@@ -375,6 +374,35 @@ func (s *Service) prune(ctx context.Context, r *repo, cfg Level2Settings, dryRun
 		}
 	}
 	return rep, nil
+}
+
+// facts gathers what the retention rule looks at besides the backups.
+func (s *Service) facts() (facts, error) {
+	mgr, _ := s.files.Stores()
+	f := facts{plinth: mgr.Identity().ID, bad: s.failedVerifications(), now: s.now()}
+	if s.Pinned != nil {
+		f.pinned = s.Pinned()
+	}
+	var err error
+	if f.restored, err = s.restoreSources(); err != nil {
+		return f, err
+	}
+	f.held, err = s.heldSnapshots()
+	return f, err
+}
+
+// PruneCopies applies the retention rule to the copy target (see
+// pruneCopies) and tells of what it removed.
+func (s *Service) PruneCopies(ctx context.Context, cfg Level2Settings, dryRun bool) (*TargetPrune, error) {
+	f, err := s.facts()
+	if err != nil {
+		return nil, err
+	}
+	p := s.pruneCopies(ctx, cfg, f, dryRun)
+	if !dryRun && p != nil && (len(p.Removed) > 0 || len(p.Refused) > 0) {
+		s.tellPruned(ctx, PruneReport{Rule: cfg.Rule(), Copies: p})
+	}
+	return p, nil
 }
 
 // recordRemoval writes a removal by retention to History: a record of its
@@ -428,6 +456,9 @@ func (s *Service) markRemoved(m Manifest) {
 func (s *Service) tellPruned(ctx context.Context, rep PruneReport) {
 	n := len(rep.Removed)
 	if n == 0 {
+		if w := rep.Copies.words(); w != "" {
+			s.tell(ctx, notify.BackupPruned, notify.Info, fmt.Sprintf("Retention (%s): %s. History lists each.", rep.Rule, w))
+		}
 		return
 	}
 	ids := make([]string, 0, n)
