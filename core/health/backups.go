@@ -54,6 +54,69 @@ func (c *check) backups(context.Context) {
 	c.lastBackup(cfg)
 	c.backupRecords()
 	c.verification()
+	c.copies(cfg)
+}
+
+// copies: where full backups are copied (off site, typically), the copy
+// of the newest one failed, or it is a day behind. Read from History: the
+// report never waits for a bucket.
+func (c *check) copies(cfg backup.Level2Settings) {
+	if cfg.CopyTo == "" || len(c.mine) == 0 {
+		return
+	}
+	var tc *backup.TargetConfig
+	if l, err := c.s.backups.BackupTargets(); err != nil {
+		c.unreadable("backup.unreadable", "the backup targets", PageBackups, err)
+		return
+	} else {
+		for i := range l {
+			if l[i].Name == cfg.CopyTo {
+				tc = &l[i]
+			}
+		}
+	}
+	if tc == nil {
+		c.add(Reason{Code: "copy.target-missing", State: Attention, Page: PageBackups, Action: "Targets…",
+			Sentence: "Full backups are to be copied to " + cfg.CopyTo + ", which is no longer a backup target; choose another copy target."})
+		return
+	}
+	newest := c.mine[0]
+	var st backup.CopyState
+	for _, r := range c.records {
+		if r.ID == newest.ID {
+			for _, cp := range r.Copies {
+				if cp.Target == cfg.CopyTo {
+					st = cp
+				}
+			}
+		}
+	}
+	place := "off site"
+	if !tc.Offsite() {
+		place = "to " + tc.Folder
+	}
+	switch st.State {
+	case backup.CopyCopied:
+		c.offsite = "copied " + place + " (" + cfg.CopyTo + ")"
+		switch {
+		case st.LockedUntil.After(c.now):
+			c.offsite += ", locked until " + st.LockedUntil.Local().Format("2 Jan 2006")
+		case tc.Offsite():
+			c.offsite += ", not locked"
+		}
+	case backup.CopyFailed:
+		c.add(Reason{Code: "copy.failed", State: Attention, Page: PageBackups, Action: "Open Backups",
+			Sentence: "The copy of the last full backup to " + cfg.CopyTo + " failed: " + clip(st.Error) + ". The backup itself is fine; Plinth tries again every hour."})
+	case backup.CopyCopying:
+		c.offsite = fmt.Sprintf("copying %s to %s (%d %%)", place, cfg.CopyTo, st.Percent())
+	default:
+		if old := c.now.Sub(newest.Created); old > day {
+			c.add(Reason{Code: "copy.behind", State: Attention, Page: PageBackups, Action: "Open Backups",
+				Sentence: "The last full backup (" + when(newest.Created, c.now) + ") has not been copied to " + cfg.CopyTo + " yet."})
+		} else {
+			c.offsite = "not yet copied " + place
+		}
+	}
 }
 
 // lastBackup: none yet is at risk; one older than its schedule's period

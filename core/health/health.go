@@ -115,6 +115,7 @@ type (
 		Level3() (backup.Level3Settings, error)
 		List() ([]backup.Manifest, error)
 		Records() ([]backup.Record, error)
+		BackupTargets() ([]backup.TargetConfig, error)
 	}
 	stores interface {
 		Stores() (manager, fileserver *storage.Store)
@@ -218,6 +219,7 @@ type check struct {
 	target   string            // the full backups' folder; "" when unknown
 	listed   bool              // the full backups could be listed
 	mine     []backup.Manifest // this Plinth's full backups, newest first
+	offsite  string            // how the newest backup's copy stands, for the summary
 	records  []backup.Record   // the backup history, newest first
 	verified *backup.Record    // the newest verification, if any
 	due      []dueJob          // scheduled jobs whose missed runs to look for
@@ -278,6 +280,9 @@ func (c *check) summary() string {
 		default:
 			line += ", the last verification failed"
 		}
+	}
+	if c.offsite != "" {
+		line += "; " + c.offsite
 	}
 	switch {
 	case c.agree == nil:

@@ -754,3 +754,60 @@ func TestStateLabels(t *testing.T) {
 		}
 	}
 }
+
+// The copy of the newest full backup: its state in the summary, a failed
+// copy and one a day behind as reasons.
+func TestCopies(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	usb := filepath.Join(t.TempDir(), "usb")
+	if err := e.b.AddTarget(ctx, e.master, backup.TargetConfig{Name: "usb", Kind: backup.KindFolder, Folder: usb}, ""); err != nil {
+		t.Fatal(err)
+	}
+	c, _ := e.b.Level2()
+	c.CopyTo = "usb"
+	if err := e.b.SetLevel2(ctx, e.master, c); err != nil {
+		t.Fatal(err)
+	}
+	e.good()
+	in := Inputs{Autostart: func() (bool, error) { return true, nil }}
+	if r := e.report(in); r.State != Safe || !strings.Contains(r.Summary, "; not yet copied to "+usb+";") {
+		t.Fatalf("before the copy: %s %v %q", r.State, codes(r), r.Summary)
+	}
+	if _, err := e.b.CopyPending(ctx, e.master, nil); err != nil {
+		t.Fatal(err)
+	}
+	if r := e.report(in); r.State != Safe || !strings.Contains(r.Summary, "; copied to "+usb+" (usb);") {
+		t.Fatalf("after the copy: %s %v %q", r.State, codes(r), r.Summary)
+	}
+	// The next backup's copy fails: the disk is gone, a file in its place.
+	if err := os.RemoveAll(usb); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(usb, []byte("not a folder"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e.put("/Tower/more.pdf", []byte("more"))
+	e.backupAt(start.Add(time.Hour))
+	if _, err := e.b.CopyPending(ctx, e.master, nil); err == nil {
+		t.Fatal("a copy into a file succeeded")
+	}
+	r := e.report(in)
+	if got, ok := find(r, "copy.failed"); !ok || got.State != Attention || !strings.Contains(got.Sentence, "The copy of the last full backup to usb failed: ") {
+		t.Fatalf("a failed copy: %v %+v", codes(r), got)
+	}
+	// A backup not copied for more than a day.
+	c.CopyTo = ""
+	if err := e.b.SetLevel2(ctx, e.master, c); err != nil {
+		t.Fatal(err)
+	}
+	e.backupAt(start.Add(2 * time.Hour))
+	c.CopyTo = "usb"
+	if err := e.b.SetLevel2(ctx, e.master, c); err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Advance(26 * time.Hour)
+	if _, ok := find(e.report(in), "copy.behind"); !ok {
+		t.Fatalf("a copy a day behind: %v", codes(e.report(in)))
+	}
+}
