@@ -19,6 +19,7 @@ var targetCommands = []command{
 		"add a backup target after trying it: a folder, or an S3-compatible bucket (secret key from PLINTH_S3_SECRET; needs the backup passphrase set)", cmdTargetAdd},
 	{"target test", "NAME", "try a backup target: write, read, list and remove a test file (and check Object Lock when it locks)", cmdTargetTest},
 	{"target ls", "[--json]", "list the backup targets", cmdTargetLs},
+	{"target secret", "NAME", "give a bucket target's secret key again, from PLINTH_S3_SECRET (changed at the provider, or a data folder restored on another machine)", cmdTargetSecret},
 	{"target rm", "NAME", "forget a backup target (the backups in it stay there)", cmdTargetRm},
 	{"backup copy-to", "[NAME|none]", "show or change the target every full backup is copied to after it is taken", cmdBackupCopyTo},
 }
@@ -99,6 +100,30 @@ func cmdTargetTest(ctx context.Context, c *cli, args []string) error {
 		return err
 	}
 	fmt.Fprintf(c.io.Out, "Backup target %s works: writing, reading, listing and removing a test file there worked.\n", name)
+	return nil
+}
+
+func cmdTargetSecret(ctx context.Context, c *cli, args []string) error {
+	pos, err := parse(newFlags("target secret"), args)
+	if err != nil {
+		return err
+	}
+	name, err := oneArg(pos, "target name")
+	if err != nil {
+		return err
+	}
+	secret := c.io.Getenv("PLINTH_S3_SECRET")
+	if secret == "" {
+		return usagef("give the secret key in PLINTH_S3_SECRET")
+	}
+	a, actor, err := c.login(ctx)
+	if err != nil {
+		return err
+	}
+	if err := a.Backups.SetTargetSecret(ctx, actor, name, secret); err != nil {
+		return err
+	}
+	fmt.Fprintf(c.io.Out, "The secret key of %s works and is kept.\n", name)
 	return nil
 }
 

@@ -66,7 +66,12 @@ func TestEveryCommandWorksThroughTheRunningPlinth(t *testing.T) {
 		{[]string{"smtp", "set", "--host", "127.0.0.1", "--port", "1", "--security", "none", "--from", "plinth@office.example"}, 0, ""},
 		{[]string{"smtp", "test", "--to", "anna@office.example"}, 1, ""},
 		{[]string{"backup", "--level", "1", "--item", "/Tower", "--json"}, 0, `"level": 1`},
-		{[]string{"backup", "--level", "2", "--json"}, 0, `"level": 2`},
+		{[]string{"target", "add", "usb", "--folder", filepath.Join(out, "usb")}, 0, "Added backup target usb"},
+		{[]string{"target", "ls", "--json"}, 0, `"usb"`},
+		{[]string{"target", "test", "usb"}, 0, "works"},
+		{[]string{"target", "secret", "usb"}, 2, ""}, // no PLINTH_S3_SECRET (and a folder has none)
+		{[]string{"backup", "copy-to", "usb"}, 0, "copied to usb"},
+		{[]string{"backup", "--level", "2", "--json"}, 0, `"state": "copied"`},
 		{[]string{"backup", "--level", "3"}, 1, ""}, // no OS snapshot command set up
 		{[]string{"backups", "--json"}, 0, `"backups"`},
 		{[]string{"verify", "LEVEL2", "--json"}, 0, ""},
@@ -75,6 +80,8 @@ func TestEveryCommandWorksThroughTheRunningPlinth(t *testing.T) {
 		{[]string{"snapshot", "schedule", "/Tower", "daily", "--at", "03:00", "--keep", "5"}, 0, ""},
 		{[]string{"restore", "LEVEL1", "--as-new", "Tower restored", "--yes", "--json"}, 0, ""},
 		{[]string{"prune", "--dry-run"}, 0, ""},
+		{[]string{"backup", "copy-to", "none"}, 0, "not copied"},
+		{[]string{"target", "rm", "usb"}, 0, "forgotten"},
 		{[]string{"backup", "retention", "--newest", "5"}, 0, "the newest 5"},
 		{[]string{"backup", "schedule", "daily", "02:30"}, 0, "the next one starts"},
 		{[]string{"backup", "passphrase"}, 0, "not encrypted"},

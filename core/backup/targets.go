@@ -213,6 +213,33 @@ func (s *Service) RemoveTarget(ctx context.Context, actor account.Actor, name st
 	return nil
 }
 
+// SetTargetSecret keeps a new secret key for a bucket target, after
+// trying it: the key was changed at the provider, or the data folder was
+// restored on another machine, whose keychain does not have it.
+func (s *Service) SetTargetSecret(ctx context.Context, actor account.Actor, name, secret string) error {
+	if err := s.acc.Check(ctx, actor, account.ServersPage, account.ModifyDetails); err != nil {
+		return err
+	}
+	c, err := s.BackupTarget(name)
+	if err != nil {
+		return err
+	}
+	if c.Kind != KindS3 {
+		return fmt.Errorf("target %s is a folder; it has no secret key", name)
+	}
+	t, err := s.open(c, secret)
+	if err != nil {
+		return err
+	}
+	if err := target.Probe(ctx, t, c.LockDays > 0); err != nil {
+		return fmt.Errorf("the secret key was not changed: %w", err)
+	}
+	if s.Secrets == nil {
+		return errors.New("this Plinth has no place to keep the secret key")
+	}
+	return s.Secrets.Set(secretName(name), secret)
+}
+
 // TestTarget tries a named target as AddTarget did.
 func (s *Service) TestTarget(ctx context.Context, actor account.Actor, name string) error {
 	if err := s.acc.Check(ctx, actor, account.ServersPage, account.View); err != nil {
@@ -237,10 +264,10 @@ func (s *Service) OpenTarget(name string) (TargetConfig, target.Target, error) {
 			return c, nil, errors.New("this Plinth has no place to keep the secret key")
 		}
 		if secret, err = s.Secrets.Get(secretName(name)); err != nil {
-			return c, nil, fmt.Errorf("the secret key of target %s: %w", name, err)
+			return c, nil, fmt.Errorf("the secret key of target %s cannot be read here (%v); give it again with plinth target secret %s", name, err, name)
 		}
 		if secret == "" {
-			return c, nil, fmt.Errorf("the secret key of target %s is not kept on this machine; add the target again", name)
+			return c, nil, fmt.Errorf("the secret key of target %s is not kept on this machine; give it again with plinth target secret %s", name, name)
 		}
 	}
 	t, err := s.open(c, secret)
