@@ -52,6 +52,12 @@ type backupsPage struct {
 	backupNow, restore, verify    *widget.Button
 	settings                      *widget.Button
 	settingsD                     *formDialog // Settings… (tests drive it)
+	targets                       *widget.Button
+	targetsD                      *targetsDialog // Targets… (tests drive it)
+	copyTo                        *widget.Select // Settings…: the copy target
+	copyTarget                    string         // as saved
+	recs                          map[string]backup.Record
+	copyNote                      *widget.Label // the selected backup's failed copy
 	settingsOpen                  bool        // a reload leaves what is typed there alone
 	summary                       *widget.Label
 	next                          *widget.Label // when the full data backup runs next, and how it last went
@@ -89,7 +95,7 @@ type backupsPage struct {
 var whenLabels = []string{"Manually", "Daily", "Weekly on Sunday"}
 
 func newBackupsPage(u *UI) *backupsPage {
-	p := &backupsPage{ui: u, fullSel: -1, snapSel: -1, verifications: map[string]backup.Record{}}
+	p := &backupsPage{ui: u, fullSel: -1, snapSel: -1, verifications: map[string]backup.Record{}, recs: map[string]backup.Record{}}
 	// A tab scrolls rather than heighten a small window; with room, its
 	// list takes what is left.
 	p.tabs = container.NewAppTabs(
@@ -146,19 +152,24 @@ func (p *backupsPage) level2() fyne.CanvasObject {
 	p.next = &widget.Label{Truncation: fyne.TextTruncateEllipsis}
 	p.next.Hide() // until there is something to say
 	p.settings = &widget.Button{Text: "Settings…", Icon: theme.SettingsIcon(), OnTapped: p.showSettings}
+	p.targets = &widget.Button{Text: "Targets…", Icon: theme.StorageIcon(), OnTapped: p.showTargets}
+	p.copyTo = widget.NewSelect([]string{noCopy}, nil)
+	p.copyTo.SetSelected(noCopy)
+	p.copyNote = &widget.Label{Wrapping: fyne.TextWrapWord, Importance: widget.DangerImportance}
+	p.copyNote.Hide()
 	p.backupNow = &widget.Button{Text: "Back up now", Icon: theme.DocumentSaveIcon(), Importance: widget.HighImportance, OnTapped: p.doFull}
 	p.restore = &widget.Button{Text: "Restore…", Icon: theme.HistoryIcon(), OnTapped: p.showRestore}
 	p.verify = &widget.Button{Text: "Verify", Icon: theme.ConfirmIcon(), OnTapped: p.doVerify}
 	p.restore.Disable()
 	p.verify.Disable()
 	p.fullList = &widget.Table{
-		Length:        func() (int, int) { return len(p.fulls), 5 },
+		Length:        func() (int, int) { return len(p.fulls), 6 },
 		CreateCell:    func() fyne.CanvasObject { return &widget.Label{Truncation: fyne.TextTruncateEllipsis} },
 		ShowHeaderRow: true,
 		CreateHeader:  func() fyne.CanvasObject { return &widget.Label{TextStyle: fyne.TextStyle{Bold: true}} },
 		UpdateHeader: func(id widget.TableCellID, o fyne.CanvasObject) {
 			if id.Col >= 0 {
-				o.(*widget.Label).SetText([]string{"Created", "Type", "Size", "Verified", "Encrypted"}[id.Col])
+				o.(*widget.Label).SetText([]string{"Created", "Type", "Size", "Verified", "Encrypted", "Copy"}[id.Col])
 			}
 		},
 		UpdateCell: func(id widget.TableCellID, o fyne.CanvasObject) {
@@ -171,14 +182,14 @@ func (p *backupsPage) level2() fyne.CanvasObject {
 			p.updateFullButtons()
 		},
 	}
-	for i, w := range []float32{150, 150, 90, 160, 90} {
+	for i, w := range []float32{145, 145, 80, 150, 80, 120} {
 		p.fullList.SetColumnWidth(i, w)
 	}
 	// The settings are behind Settings…: the list of backups, what this
 	// tab is opened for, keeps the room, with the banner above it too.
 	top := container.NewVBox(
-		container.NewHBox(p.backupNow, p.restore, p.verify, layout.NewSpacer(), p.settings),
-		p.summary, p.next, p.diskNote)
+		container.NewHBox(p.backupNow, p.restore, p.verify, layout.NewSpacer(), p.targets, p.settings),
+		p.summary, p.next, p.diskNote, p.copyNote)
 	return container.NewBorder(top, nil, nil, nil, p.fullList)
 }
 
@@ -192,6 +203,8 @@ func (p *backupsPage) fullCell(row, col int) string {
 		return backupKind(m.Type)
 	case 2:
 		return humanize.IBytes(uint64(m.Bytes()))
+	case 5:
+		return copyCell(p.recs[m.ID], p.copyTarget, time.Now())
 	case 3:
 		r, ok := p.verifications[m.ID]
 		switch {
@@ -225,7 +238,16 @@ func backupKind(typ string) string {
 
 func (p *backupsPage) updateFullButtons() {
 	setEnabled(p.fullSel >= 0 && p.fullSel < len(p.fulls), p.restore, p.verify)
+	note := ""
+	if m, ok := p.selectedFull(); ok {
+		note = copyFailure(p.recs[m.ID])
+	}
+	p.copyNote.SetText(note)
+	showIf(p.copyNote, note != "")
 }
+
+// noCopy is the copy target choice for none.
+const noCopy = "None"
 
 // showSettings opens the full backups' settings: target, schedule,
 // retention and the passphrase.
@@ -250,6 +272,7 @@ func (p *backupsPage) showSettings() {
 				widget.NewLabel("daily,"), container.NewGridWrap(fyne.NewSize(60, p.keepWeekly.MinSize().Height), p.keepWeekly), widget.NewLabel("weekly and the"),
 				container.NewGridWrap(fyne.NewSize(60, p.keepNewest.MinSize().Height), p.keepNewest), widget.NewLabel("newest backups"))),
 			widget.NewFormItem("Encryption", container.NewVBox(p.encryption, container.NewHBox(pass))),
+			widget.NewFormItem("Copy each backup to", container.NewHBox(p.copyTo, &widget.Button{Text: "Targets…", Icon: theme.StorageIcon(), OnTapped: p.showTargets})),
 		},
 		check: func() (err error) { c, err = p.level2Input(); return err },
 		work: func(ctx context.Context) error {
@@ -258,6 +281,7 @@ func (p *backupsPage) showSettings() {
 				return err
 			}
 			old.Target, old.Schedule, old.KeepDaily, old.KeepWeekly, old.KeepNewest = c.Target, c.Schedule, c.KeepDaily, c.KeepWeekly, c.KeepNewest
+			old.CopyTo = c.CopyTo
 			return p.ui.svc.Backups.SetLevel2(ctx, p.ui.actor, old)
 		},
 		done: func() {
@@ -448,7 +472,9 @@ func (p *backupsPage) setFulls(fulls []backup.Manifest, recs []backup.Record) {
 	}
 	p.fulls = fulls
 	p.verifications = map[string]backup.Record{}
+	p.recs = map[string]backup.Record{}
 	for _, r := range recs {
+		p.recs[r.ID] = r
 		if !r.Verified.IsZero() {
 			p.verifications[r.ID] = r
 		}
@@ -483,6 +509,7 @@ func (p *backupsPage) shown() {
 		hist  []backup.Record
 		items []files.Node
 		same  bool
+		tl    []backup.TargetConfig
 	)
 	p.ui.background(func(ctx context.Context) (err error) {
 		if c1, err = svc.Level1(); err != nil {
@@ -496,6 +523,9 @@ func (p *backupsPage) shown() {
 			return err
 		}
 		if fulls, err = svc.List(); err != nil {
+			return err
+		}
+		if tl, err = svc.BackupTargets(); err != nil {
 			return err
 		}
 		if hist, err = svc.History(ctx, actor); err != nil && !errors.Is(err, account.ErrPermission) {
@@ -518,7 +548,17 @@ func (p *backupsPage) shown() {
 			p.keepDaily.SetText(strconv.Itoa(c2.KeepDaily))
 			p.keepWeekly.SetText(strconv.Itoa(c2.KeepWeekly))
 			p.keepNewest.SetText(strconv.Itoa(c2.KeepNewest))
+			opts := []string{noCopy}
+			for _, t := range tl {
+				opts = append(opts, t.Name)
+			}
+			p.copyTo.Options = opts
+			p.copyTo.SetSelected(noCopy)
+			if c2.CopyTo != "" {
+				p.copyTo.SetSelected(c2.CopyTo)
+			}
 		}
+		p.copyTarget = c2.CopyTo
 		p.snapTarget.SetText(c1.Target)
 		if same {
 			p.sameDisk.SetText(sameDiskText)
@@ -643,7 +683,11 @@ func (p *backupsPage) level2Input() (backup.Level2Settings, error) {
 	if err1 != nil || err2 != nil || err3 != nil {
 		return backup.Level2Settings{}, errors.New("type whole numbers of daily, weekly and newest backups to keep")
 	}
-	return backup.Level2Settings{Target: strings.TrimSpace(p.target.Text), Schedule: spec, KeepDaily: daily, KeepWeekly: weekly, KeepNewest: newest}, nil
+	c := backup.Level2Settings{Target: strings.TrimSpace(p.target.Text), Schedule: spec, KeepDaily: daily, KeepWeekly: weekly, KeepNewest: newest}
+	if p.copyTo.Selected != noCopy {
+		c.CopyTo = p.copyTo.Selected
+	}
+	return c, nil
 }
 
 // saveLevel1 sets where snapshots go; those taken so far stay behind.
@@ -699,7 +743,18 @@ func (p *backupsPage) doFull() {
 		if err != nil {
 			return "", err
 		}
-		return fmt.Sprintf("Full data backup finished: %s backup of %s in %.1f s, in %s.", m.Type, humanize.IBytes(uint64(m.Bytes())), m.Seconds, m.Path), nil
+		msg := fmt.Sprintf("Full data backup finished: %s backup of %s in %.1f s, in %s.", m.Type, humanize.IBytes(uint64(m.Bytes())), m.Seconds, m.Path)
+		copies, err := p.ui.svc.Backups.CopyPending(ctx, actor, prog)
+		if err != nil {
+			return "", fmt.Errorf("the backup was taken (%s), but its copy failed: %w", m.ID, err)
+		}
+		for _, c := range copies {
+			if c.State == backup.CopyCopied {
+				msg += fmt.Sprintf(" Copied to %s and checked there.", c.Target)
+				break
+			}
+		}
+		return msg, nil
 	}, func(error) { p.shown() })
 }
 

@@ -260,6 +260,12 @@ func fitSteps() []fitStep {
 		{"Backups › OS snapshot", fitPage, func(t *testing.T, h *harness, _ *fitSeed) { backups(t, h, 2) }},
 		{"Backups › History", fitPage, func(t *testing.T, h *harness, _ *fitSeed) { backups(t, h, 3) }},
 		{"Backups › Set passphrase", fitDialog, func(t *testing.T, h *harness, _ *fitSeed) { backups(t, h, 0).showPassphrase() }},
+		{"Backups › Targets", fitDialog, func(t *testing.T, h *harness, _ *fitSeed) { test.Tap(findButton(t, h, "Targets…")) }},
+		{"Backups › Targets › Add target (bucket)", fitDialog, func(t *testing.T, h *harness, _ *fitSeed) {
+			test.Tap(findButton(t, h, "Targets…"))
+			h.ui.Wait()
+			test.Tap(findButton(t, h, "Add target…"))
+		}},
 		{"Backups › Restore one project", fitDialog, func(t *testing.T, h *harness, _ *fitSeed) {
 			p := backups(t, h, 0)
 			if len(p.fulls) == 0 {

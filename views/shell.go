@@ -114,6 +114,11 @@ type Backups interface {
 	SetSnapshotSchedule(ctx context.Context, actor account.Actor, node string, c *backup.SnapSchedule) error
 	Prune(ctx context.Context, actor account.Actor, dryRun bool) ([]backup.Manifest, error)
 	OnDataDisk(target string) bool
+	BackupTargets() ([]backup.TargetConfig, error)
+	AddTarget(ctx context.Context, actor account.Actor, c backup.TargetConfig, secret string) error
+	RemoveTarget(ctx context.Context, actor account.Actor, name string) error
+	TestTarget(ctx context.Context, actor account.Actor, name string) error
+	CopyPending(ctx context.Context, actor account.Actor, prog progress.Func) ([]backup.CopyState, error)
 }
 
 // StoreInfo describes one store on the Servers page.
