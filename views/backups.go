@@ -58,7 +58,7 @@ type backupsPage struct {
 	copyTarget                    string         // as saved
 	recs                          map[string]backup.Record
 	copyNote                      *widget.Label // the selected backup's failed copy
-	settingsOpen                  bool        // a reload leaves what is typed there alone
+	settingsOpen                  bool          // a reload leaves what is typed there alone
 	summary                       *widget.Label
 	next                          *widget.Label // when the full data backup runs next, and how it last went
 	jobs                          *widget.Label // every backup job, above History

@@ -151,7 +151,7 @@ func (p *backupsPage) showAddTarget(t *targetsDialog) {
 	f := &targetFields{
 		name: &widget.Entry{PlaceHolder: "offsite"}, folder: &widget.Entry{},
 		endpoint: &widget.Entry{PlaceHolder: "https://s3.eu-central-1.amazonaws.com"},
-		bucket: &widget.Entry{PlaceHolder: "bucket name"}, prefix: &widget.Entry{PlaceHolder: "optional"}, region: &widget.Entry{PlaceHolder: "region (optional)"},
+		bucket:   &widget.Entry{PlaceHolder: "bucket name"}, prefix: &widget.Entry{PlaceHolder: "optional"}, region: &widget.Entry{PlaceHolder: "region (optional)"},
 		access: &widget.Entry{}, secret: &widget.Entry{Password: true},
 		lockDays: &widget.Entry{Text: "0"}, bandwidth: &widget.Entry{PlaceHolder: "no limit"},
 		lockMode: widget.NewRadioGroup(modeLabels, nil),
