@@ -514,7 +514,11 @@ func (a *App) ScheduleBackups() error {
 			}},
 		{Name: "backup.level2", Title: "Full data backup", Spec: l2.Schedule, CatchUp: true,
 			Run: asMaster(func(ctx context.Context, m account.Actor) error {
-				_, err := a.Backups.Full(ctx, m, nil)
+				c, err := a.Backups.Level2()
+				if err != nil {
+					return err
+				}
+				_, err = a.Backups.FullTo(ctx, m, c.Into, nil)
 				// The copy follows, also of earlier backups whose copy
 				// was interrupted, when the backup itself failed too.
 				if _, cerr := a.Backups.CopyPending(ctx, m, nil); err == nil {
@@ -523,10 +527,15 @@ func (a *App) ScheduleBackups() error {
 				return err
 			})},
 		{Name: "backup.copy", Title: "Finish interrupted copies of full backups", Spec: schedule.EveryInterval(time.Hour),
-			Run: asMaster(func(ctx context.Context, m account.Actor) error {
-				_, err := a.Backups.CopyPending(ctx, m, nil)
-				return err
-			})},
+			Run: func(ctx context.Context) error {
+				if c, err := a.Backups.Level2(); err != nil || c.CopyTo == "" {
+					return err // nothing is copied anywhere
+				}
+				return asMaster(func(ctx context.Context, m account.Actor) error {
+					_, err := a.Backups.CopyPending(ctx, m, nil)
+					return err
+				})(ctx)
+			}},
 		{Name: "backup.verify", Title: "Verify the newest full backup", Spec: backup.VerifySchedule, CatchUp: true,
 			Run: asMaster(func(ctx context.Context, m account.Actor) error {
 				_, err := a.Backups.VerifyNewest(ctx, m)

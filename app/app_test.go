@@ -33,7 +33,7 @@ func TestBackgroundJobsAndCloseOrder(t *testing.T) {
 	want := map[string]string{
 		"disk.space": "Every hour", "filesync.detect": "Every hour", "files.maintenance": "Daily at 03:30",
 		"maintenance.gc.manager": "Every hour", "maintenance.gc.fileserver": "Every hour",
-		"backup.level1": "Every 15 minutes", "backup.level2": "Daily at 02:00", "backup.verify": "Weekly on Sunday at 04:00",
+		"backup.level1": "Every 15 minutes", "backup.level2": "Daily at 02:00", "backup.copy": "Every hour", "backup.verify": "Weekly on Sunday at 04:00",
 		"backup.level3": "Manually", "imodel.tokens": "Daily at 08:00",
 	}
 	if fmt.Sprint(specs) != fmt.Sprint(want) {

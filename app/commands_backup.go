@@ -21,7 +21,7 @@ import (
 
 // backupCommands take, list, check and restore backups.
 var backupCommands = []command{
-	{"backup", "--level 1|2|3 [--item PATH] [--copy-to NAME] [--json]", "take a backup: 1 snapshot of a project or library, 2 full data (copied to the copy target, or --copy-to NAME), 3 OS snapshot", cmdBackup},
+	{"backup", "--level 1|2|3 [--item PATH] [--target NAME] [--copy-to NAME] [--json]", "take a backup: 1 snapshot of a project or library, 2 full data (into the backup folder, or straight into --target NAME; then copied to the copy target, or --copy-to NAME), 3 OS snapshot", cmdBackup},
 	{"backups", "[--json]", "list the backups (level 1 and 2) with where they lie", cmdBackups},
 	{"verify", "ID [--json]", "check a backup: checksums, then a restore into a scratch folder", cmdVerify},
 	{"restore", "ID [--scope all|manager|fileserver|item] [--item PATH] [--as-new NAME] [--yes] [--json]", "restore from a backup", cmdRestore},
@@ -39,12 +39,13 @@ func cmdBackup(ctx context.Context, c *cli, args []string) error {
 	level := fs.Int("level", 2, "1, 2 or 3")
 	item := fs.String("item", "", "project or library (level 1)")
 	copyTo := fs.String("copy-to", "", "level 2: copy the backup to this target (plinth target ls)")
+	into := fs.String("target", "", "level 2: write the backup straight into this target (default: the one scheduled backups go to)")
 	asJSON := fs.Bool("json", false, "print one JSON object")
 	if err := parseNone(fs, args); err != nil {
 		return err
 	}
-	if *copyTo != "" && *level != 2 {
-		return usagef("--copy-to is for full backups (--level 2)")
+	if (*copyTo != "" || *into != "") && *level != 2 {
+		return usagef("--target and --copy-to are for full backups (--level 2)")
 	}
 	if *level < 1 || *level > 3 {
 		return usagef("the level is 1, 2 or 3")
@@ -66,6 +67,7 @@ func cmdBackup(ctx context.Context, c *cli, args []string) error {
 		Path    string             `json:"path,omitempty"`
 		Exit    int                `json:"exitCode,omitempty"`
 		Copies  []backup.CopyState `json:"copies,omitempty"`
+		Target  string             `json:"target,omitempty"` // level 2 written into a named target
 	}
 	out.Level = *level
 	switch *level {
@@ -80,11 +82,21 @@ func cmdBackup(ctx context.Context, c *cli, args []string) error {
 		}
 		out.ID, out.Type, out.Bytes, out.Path = m.ID, m.Type, m.Bytes(), m.Path
 	case 2:
-		m, err := a.Backups.Full(ctx, actor, c.bar())
+		if *into == "" {
+			cfg, err := a.Backups.Level2()
+			if err != nil {
+				return err
+			}
+			*into = cfg.Into
+		}
+		if *into == "folder" {
+			*into = ""
+		}
+		m, err := a.Backups.FullTo(ctx, actor, *into, c.bar())
 		if err != nil {
 			return err
 		}
-		out.ID, out.Type, out.Bytes, out.Path = m.ID, m.Type, m.Bytes(), m.Path
+		out.ID, out.Type, out.Bytes, out.Path, out.Target = m.ID, m.Type, m.Bytes(), m.Path, *into
 		// The copy: to the target asked for, or to the copy target with
 		// any earlier backup whose copy did not finish.
 		var cerr error
@@ -112,6 +124,9 @@ func cmdBackup(ctx context.Context, c *cli, args []string) error {
 	fmt.Fprintf(c.io.Out, "Backup %s (level %d, %s) done in %.1f s", out.ID, out.Level, out.Type, out.Seconds)
 	if out.Path != "" {
 		fmt.Fprintf(c.io.Out, ": %s, %s", out.Path, humanize.IBytes(uint64(out.Bytes)))
+	}
+	if out.Target != "" {
+		fmt.Fprintf(c.io.Out, ": into %s, %s", out.Target, humanize.IBytes(uint64(out.Bytes)))
 	}
 	fmt.Fprintln(c.io.Out, ".")
 	for _, st := range out.Copies {

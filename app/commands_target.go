@@ -22,6 +22,7 @@ var targetCommands = []command{
 	{"target secret", "NAME", "give a bucket target's secret key again, from PLINTH_S3_SECRET (changed at the provider, or a data folder restored on another machine)", cmdTargetSecret},
 	{"target rm", "NAME", "forget a backup target (the backups in it stay there)", cmdTargetRm},
 	{"backup copy-to", "[NAME|none]", "show or change the target every full backup is copied to after it is taken", cmdBackupCopyTo},
+	{"backup into", "[NAME|folder]", "show or change where scheduled full backups are written: the backup folder, or straight into a named target", cmdBackupInto},
 }
 
 func cmdTargetAdd(ctx context.Context, c *cli, args []string) error {
@@ -229,6 +230,39 @@ func cmdBackupCopyTo(ctx context.Context, c *cli, args []string) error {
 		return nil
 	}
 	fmt.Fprintf(c.io.Out, "Every full backup is copied to %s after it is taken.\n", cfg.CopyTo)
+	return nil
+}
+
+func cmdBackupInto(ctx context.Context, c *cli, args []string) error {
+	pos, err := parse(newFlags("backup into"), args)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 1 {
+		return usagef("give one target name, or folder")
+	}
+	a, actor, err := c.login(ctx)
+	if err != nil {
+		return err
+	}
+	cfg, err := a.Backups.Level2()
+	if err != nil {
+		return err
+	}
+	if len(pos) == 1 {
+		cfg.Into = pos[0]
+		if pos[0] == "folder" {
+			cfg.Into = ""
+		}
+		if err := a.Backups.SetLevel2(ctx, actor, cfg); err != nil {
+			return err
+		}
+	}
+	if cfg.Into == "" {
+		fmt.Fprintf(c.io.Out, "Full backups are written into the backup folder %s.\n", cfg.Target)
+		return nil
+	}
+	fmt.Fprintf(c.io.Out, "Full backups are written straight into %s.\n", cfg.Into)
 	return nil
 }
 

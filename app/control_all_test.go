@@ -70,6 +70,9 @@ func TestEveryCommandWorksThroughTheRunningPlinth(t *testing.T) {
 		{[]string{"target", "ls", "--json"}, 0, `"usb"`},
 		{[]string{"target", "test", "usb"}, 0, "works"},
 		{[]string{"target", "secret", "usb"}, 2, ""}, // no PLINTH_S3_SECRET (and a folder has none)
+		{[]string{"backup", "into", "usb"}, 0, "straight into usb"},
+		{[]string{"backup", "--level", "2", "--copy-to", "usb"}, 1, ""}, // into usb, and a copy to itself makes no sense
+		{[]string{"backup", "into", "folder"}, 0, "into the backup folder"},
 		{[]string{"backup", "copy-to", "usb"}, 0, "copied to usb"},
 		{[]string{"backup", "--level", "2", "--json"}, 0, `"state": "copied"`},
 		{[]string{"backup", "--level", "3"}, 1, ""}, // no OS snapshot command set up

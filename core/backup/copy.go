@@ -102,7 +102,12 @@ func (s *Service) CopyPending(ctx context.Context, actor account.Actor, prog pro
 		return nil, nil // the running copy takes them
 	}
 	defer end()
+	// The backups where scheduled backups are written: the backup folder,
+	// or the target they go straight into.
 	all, err := s.List()
+	if cfg.Into != "" {
+		all, _, err = s.TargetBackups(ctx, cfg.Into)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -204,6 +209,9 @@ func (s *Service) copyBackup(ctx context.Context, m Manifest, to string, prog pr
 	if m.Level != 2 {
 		return st, fmt.Errorf("backup %s is a snapshot; only full data backups are copied", m.ID)
 	}
+	if m.Source != nil && m.Source.Name == to {
+		return st, fmt.Errorf("backup %s is in %s already; copy it to another target", m.ID, to)
+	}
 	c, t, err := s.OpenTarget(to)
 	if err != nil {
 		return st, err
@@ -211,7 +219,7 @@ func (s *Service) copyBackup(ctx context.Context, m Manifest, to string, prog pr
 	if c.Offsite() && !m.Encrypted() {
 		return st, fmt.Errorf("backup %s is not encrypted and %s is off site; set a backup passphrase, and the next full backup is copied", m.ID, to)
 	}
-	all, err := s.List()
+	all, err := s.siblings(ctx, m)
 	if err != nil {
 		return st, err
 	}
@@ -272,7 +280,7 @@ func (s *Service) copyOne(ctx context.Context, head string, b Manifest, c Target
 		}
 		s.setCopy(head, *st)
 	}
-	raw, err := fsys.ReadFileLimit(s.fs, filepath.Join(b.Path, manifestName), maxManifest)
+	raw, err := readStoredManifest(ctx, s.fs, b)
 	if err != nil {
 		return fmt.Errorf("read the manifest of backup %s: %w", b.ID, err)
 	}
@@ -291,12 +299,11 @@ func (s *Service) copyFile(ctx context.Context, b Manifest, f file, t target.Tar
 		st.Done += f.size
 		return nil
 	}
-	src, err := join(b, f.rel)
+	in, err := openStored(ctx, s.fs, b, f.rel) // a file (resumable upload), or another target's object
 	if err != nil {
-		return err
-	}
-	in, err := s.fs.Open(src)
-	if err != nil {
+		if isOffline(err) || errors.Is(err, ErrDamaged) {
+			return err
+		}
 		return fmt.Errorf("%s is missing here: %w", what, ErrDamaged)
 	}
 	defer in.Close()
@@ -335,13 +342,44 @@ func checkThere(ctx context.Context, t target.Target, key string, f file) error 
 
 // copyKey puts the backup's encrypted key into the target, unless there.
 func (s *Service) copyKey(ctx context.Context, b Manifest, t target.Target) error {
-	key := path.Join(keysDir, b.Recipient+".age")
+	if b.Source != nil {
+		key := path.Join(keysDir, b.Recipient+".age")
+		if _, err := t.Stat(ctx, key); err == nil {
+			return nil
+		}
+		raw, err := readKey(ctx, s.fs, b, "", b.Recipient)
+		if err != nil {
+			return fmt.Errorf("the key of backup %s is missing from %s: %w", b.ID, b.Source.Name, ErrDamaged)
+		}
+		_, err = t.Put(ctx, key, bytes.NewReader(raw), int64(len(raw)), target.PutOptions{})
+		return err
+	}
+	return copyKeyFrom(ctx, s.fs, b.Recipient, filepath.Dir(b.Path), t)
+}
+
+// readStoredManifest reads a backup's manifest as stored, byte for byte.
+func readStoredManifest(ctx context.Context, fs fsys.FS, b Manifest) ([]byte, error) {
+	if b.Source == nil {
+		return fsys.ReadFileLimit(fs, filepath.Join(b.Path, manifestName), maxManifest)
+	}
+	r, err := b.Source.T.Get(ctx, b.ID+"/"+manifestName, 0, maxManifest)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	return io.ReadAll(r)
+}
+
+// copyKeyFrom puts the encrypted key of recipient, kept in the folder
+// dir's keys folder, into a target, unless it is there.
+func copyKeyFrom(ctx context.Context, fs fsys.FS, recipient, dir string, t target.Target) error {
+	key := path.Join(keysDir, recipient+".age")
 	if _, err := t.Stat(ctx, key); err == nil {
 		return nil
 	}
-	raw, err := fsys.ReadFileLimit(s.fs, filepath.Join(filepath.Dir(b.Path), keysDir, b.Recipient+".age"), 64<<10)
+	raw, err := fsys.ReadFileLimit(fs, filepath.Join(dir, keysDir, recipient+".age"), 64<<10)
 	if err != nil {
-		return fmt.Errorf("the key of backup %s is missing from its folder: %w", b.ID, ErrDamaged)
+		return fmt.Errorf("the backup key is missing from %s: %w", dir, ErrDamaged)
 	}
 	_, err = t.Put(ctx, key, bytes.NewReader(raw), int64(len(raw)), target.PutOptions{})
 	return err

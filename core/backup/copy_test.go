@@ -415,3 +415,75 @@ func TestRefusedRemovalSaidOnce(t *testing.T) {
 		t.Fatalf("the refusal was said %d times", said)
 	}
 }
+
+// Full and incremental backups written straight into a bucket, nothing on
+// the local disk, restore byte for byte; a backup cut off by the server
+// going away leaves no backup behind, and its leftovers go later.
+func TestFullStraightIntoBucket(t *testing.T) {
+	e, srv := offsiteEnv(t, false, 0)
+	ctx := context.Background()
+	e.put("/Office/a.dwg", random(2<<20))
+	full, err := e.b.FullTo(ctx, e.master, "offsite", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.put("/Office/b.ifc", random(1<<20))
+	e.rm("/Office/a.dwg")
+	inc, err := e.b.FullTo(ctx, e.master, "offsite", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if inc.Type != TypeIncremental || inc.Parent != full.ID || inc.Source == nil || inc.Path != "" {
+		t.Fatalf("the second backup: %s of %s, source %v, path %q", inc.Type, inc.Parent, inc.Source, inc.Path)
+	}
+	if local, _ := e.b.List(); len(local) != 0 {
+		t.Fatalf("backups written into the bucket are in the backup folder too: %d", len(local))
+	}
+	want := e.state()
+	there, _, err := e.b.TargetBackups(ctx, "offsite")
+	if err != nil || len(there) != 2 {
+		t.Fatalf("the bucket lists %d backups, %v", len(there), err)
+	}
+	if v, err := e.b.Verify(ctx, e.master, inc.ID, passphrase, nil); err != nil || !v.Restored {
+		t.Fatalf("verify: %+v %v", v, err)
+	}
+	e.put("/Office/c.pdf", random(1000))
+	if _, err := e.b.Restore(ctx, e.master, inc.ID, ScopeAll, passphrase, nil); err != nil {
+		t.Fatal(err)
+	}
+	if e.state() != want {
+		t.Fatalf("restored:\n%s\nwant:\n%s", e.state(), want)
+	}
+
+	// The server dies in the middle of the next backup.
+	e.put("/Office/big.bin", random(24<<20))
+	var once sync.Once
+	_, err = e.b.FullTo(ctx, e.master, "offsite", func(r progress.Report) {
+		if r.Bytes && r.Done > 0 {
+			once.Do(srv.Kill)
+		}
+	})
+	if err == nil {
+		t.Fatal("a backup into a server that died succeeded")
+	}
+	if !errors.Is(err, target.ErrUnreachable) || strings.Count(err.Error(), "could not reach") != 1 {
+		t.Fatalf("the failure: %v", err)
+	}
+	srv.Restart()
+	if there, _, _ := e.b.TargetBackups(ctx, "offsite"); len(there) != 2 {
+		t.Fatalf("after the cut the bucket lists %d backups, want the 2 whole ones", len(there))
+	}
+	e.now = e.now.Add(48 * time.Hour)
+	if _, err := e.b.FullTo(ctx, e.master, "offsite", nil); err != nil {
+		t.Fatal(err)
+	}
+	objs, _ := srv.Target("offsite").List(ctx, "plinth/")
+	ids := map[string]bool{}
+	for _, o := range objs {
+		id, _, _ := strings.Cut(strings.TrimPrefix(o.Key, "plinth/"), "/")
+		ids[id] = true
+	}
+	if len(ids) != 4 { // keys and three whole backups: the cut one's objects were swept
+		t.Fatalf("objects in the bucket belong to %v", ids)
+	}
+}

@@ -44,13 +44,19 @@ func (s *Service) pruneCopies(ctx context.Context, cfg Level2Settings, f facts, 
 	if cfg.CopyTo == "" {
 		return nil
 	}
-	rep := &TargetPrune{Target: cfg.CopyTo, Backups: []Decision{}, Removed: []string{}}
-	_, t, err := s.OpenTarget(cfg.CopyTo)
+	return s.pruneIn(ctx, cfg, cfg.CopyTo, f, dryRun)
+}
+
+// pruneIn applies the retention rule in the named target (see
+// pruneCopies).
+func (s *Service) pruneIn(ctx context.Context, cfg Level2Settings, name string, f facts, dryRun bool) *TargetPrune {
+	rep := &TargetPrune{Target: name, Backups: []Decision{}, Removed: []string{}}
+	_, t, err := s.OpenTarget(name)
 	if err != nil {
 		rep.Error = err.Error()
 		return rep
 	}
-	src := &Source{Name: cfg.CopyTo, T: t}
+	src := &Source{Name: name, T: t}
 	all, bad, err := scanSource(ctx, src)
 	if err != nil {
 		rep.Error = err.Error()
@@ -80,7 +86,7 @@ func (s *Service) pruneCopies(ctx context.Context, cfg Level2Settings, f facts, 
 			if o, err := t.Stat(ctx, m.ID+"/"+manifestName); err == nil && o.RetainUntil.After(f.now) {
 				d.Why = []string{WhyLocked + o.RetainUntil.Local().Format("2006-01-02")}
 			} else if r, ok := s.lookupRecord(m.ID); ok {
-				if at := copyOf(r, cfg.CopyTo).Refused; !at.IsZero() && f.now.Sub(at) < RefusedDays*24*time.Hour {
+				if at := copyOf(r, name).Refused; !at.IsZero() && f.now.Sub(at) < RefusedDays*24*time.Hour {
 					d.Why = []string{WhyRefused + at.Local().Format("2006-01-02")}
 				}
 			}
@@ -111,16 +117,16 @@ func (s *Service) pruneCopies(ctx context.Context, cfg Level2Settings, f facts, 
 		switch {
 		case errors.Is(err, target.ErrLocked):
 			rep.Refused = append(rep.Refused, m.ID)
-			s.refused(m, cfg.CopyTo)
-			s.log.Warn("the copy target refused to remove a backup", "target", cfg.CopyTo, "id", m.ID, "err", err)
+			s.refused(m, name)
+			s.log.Warn("the copy target refused to remove a backup", "target", name, "id", m.ID, "err", err)
 			continue
 		case err != nil:
 			rep.Error = err.Error()
 			return rep
 		}
 		rep.Removed = append(rep.Removed, m.ID)
-		s.recordCopyRemoval(m, cfg)
-		s.log.Info("pruned backup copy", "target", cfg.CopyTo, "id", m.ID)
+		s.recordCopyRemoval(m, cfg, name)
+		s.log.Info("pruned backup copy", "target", name, "id", m.ID)
 	}
 	return rep
 }
@@ -141,6 +147,20 @@ func removeFromTarget(ctx context.Context, t target.Target, id string) error {
 		}
 	}
 	return nil
+}
+
+// pruneTarget applies the retention rule to the full backups written
+// straight into a named target, and tells of what it removed.
+func (s *Service) pruneTarget(ctx context.Context, cfg Level2Settings, name string, dryRun bool) (*TargetPrune, error) {
+	f, err := s.facts()
+	if err != nil {
+		return nil, err
+	}
+	p := s.pruneIn(ctx, cfg, name, f, dryRun)
+	if !dryRun && (len(p.Removed) > 0 || len(p.Refused) > 0) {
+		s.tellPruned(ctx, PruneReport{Rule: cfg.Rule(), Copies: p})
+	}
+	return p, nil
 }
 
 // refused notes in History that the target would not remove a copy.
@@ -174,22 +194,22 @@ func copyIndex(r *Record, to string) int {
 }
 
 // recordCopyRemoval writes the removal of a copy by retention to History.
-func (s *Service) recordCopyRemoval(m Manifest, cfg Level2Settings) {
+func (s *Service) recordCopyRemoval(m Manifest, cfg Level2Settings, name string) {
 	now := s.now().UTC()
-	what := fmt.Sprintf("The copy of %s backup %s in %s removed by retention: %s", m.Type, m.ID, cfg.CopyTo, cfg.Rule())
+	what := fmt.Sprintf("The copy of %s backup %s in %s removed by retention: %s", m.Type, m.ID, name, cfg.Rule())
 	err := s.mgr.Update(func(tx *storage.Tx) error {
 		if own, err := history.Get(tx, m.ID); err == nil {
-			i := copyIndex(&own, cfg.CopyTo)
+			i := copyIndex(&own, name)
 			own.Copies[i].Removed = now
 			if err := history.Put(tx, own.ID, own); err != nil {
 				return err
 			}
 		}
-		r := Record{ID: "removed-" + cfg.CopyTo + "-" + m.ID, Level: m.Level, Type: TypeRemoval, Item: what, From: m.ID, Started: now, Finished: now, OK: true, Bytes: m.Bytes()}
+		r := Record{ID: "removed-" + name + "-" + m.ID, Level: m.Level, Type: TypeRemoval, Item: what, From: m.ID, Started: now, Finished: now, OK: true, Bytes: m.Bytes()}
 		return history.Put(tx, r.ID, r)
 	})
 	if err != nil {
-		s.log.Error("record a removal by retention in History", "backup", m.ID, "target", cfg.CopyTo, "err", err)
+		s.log.Error("record a removal by retention in History", "backup", m.ID, "target", name, "err", err)
 	}
 }
 

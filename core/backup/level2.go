@@ -19,7 +19,6 @@ import (
 
 	"codeberg.org/plinth/plinth/core/account"
 	"codeberg.org/plinth/plinth/core/files"
-	"codeberg.org/plinth/plinth/core/names"
 	"codeberg.org/plinth/plinth/core/notify"
 	"codeberg.org/plinth/plinth/core/progress"
 	"codeberg.org/plinth/plinth/core/upgrade"
@@ -210,6 +209,12 @@ func chain(all []Manifest, m Manifest) ([]Manifest, error) {
 // that, not for the content packs, which are copied afterwards. It needs
 // Modify content on the Servers page.
 func (s *Service) Full(ctx context.Context, actor account.Actor, prog progress.Func) (m Manifest, err error) {
+	return s.FullTo(ctx, actor, "", prog)
+}
+
+// FullTo is Full into a named target (a bucket, typically), written
+// there directly; "" is the backup folder. Retention then applies there.
+func (s *Service) FullTo(ctx context.Context, actor account.Actor, into string, prog progress.Func) (m Manifest, err error) {
 	if err := s.acc.Check(ctx, actor, account.ServersPage, account.ModifyContent); err != nil {
 		return Manifest{}, err
 	}
@@ -219,7 +224,7 @@ func (s *Service) Full(ctx context.Context, actor account.Actor, prog progress.F
 	}
 	defer end()
 	start := s.now()
-	rec := Record{ID: newID(start), Level: 2, Started: start.UTC()}
+	rec := Record{ID: newID(start), Level: 2, Started: start.UTC(), Target: into}
 	defer func() {
 		rec.Finished = s.now().UTC()
 		if err != nil {
@@ -236,13 +241,21 @@ func (s *Service) Full(ctx context.Context, actor account.Actor, prog progress.F
 	if err != nil {
 		return Manifest{}, err
 	}
-	r, err := openRepo(ctx, s.fs, cfg.Target)
+	var d dest
+	if into == "" {
+		d, err = s.folderDest(ctx, cfg.Target)
+	} else {
+		var td *targetDest
+		if td, err = s.targetDest(ctx, into); err == nil && td.cfg.Offsite() && cfg.Recipient == "" {
+			err = fmt.Errorf("backups going to %s leave the building and must be encrypted: set a backup passphrase first", into)
+		}
+		d = td
+	}
 	if err != nil {
 		return Manifest{}, err
 	}
-	defer r.close()
-	r.sweep()
-	all, err := list(s.fs, cfg.Target)
+	defer d.close()
+	all, err := d.list(ctx)
 	if err != nil {
 		return Manifest{}, err
 	}
@@ -259,7 +272,7 @@ func (s *Service) Full(ctx context.Context, actor account.Actor, prog progress.F
 		pp, _ := prev.Payload(storage.FileServer)
 		before = pp.Committed
 	}
-	seal, err := newSealer(s.fs, cfg.Recipient)
+	seal, err := newSealer(s.fs, cfg.Recipient, d)
 	if err != nil {
 		return Manifest{}, err
 	}
@@ -273,17 +286,21 @@ func (s *Service) Full(ctx context.Context, actor account.Actor, prog progress.F
 	for id, size := range now {
 		need += max(0, size-before[storage.PackName(id)])
 	}
-	if err := storage.NeedSpace(cfg.Target, need, "the full backup"); err != nil {
+	if err := d.needSpace(need); err != nil {
 		return Manifest{}, err
 	}
 	defer func() {
-		err = diskFull(err, "the backup target "+cfg.Target, "free some space there and try again")
+		err = diskFull(err, "the backup target "+d.where(), "free some space there and try again")
 	}()
-	tmp, err := r.begin()
-	if err != nil {
-		return Manifest{}, fmt.Errorf("backup target %s: %w", cfg.Target, err)
+	committedOK := false
+	defer func() {
+		if !committedOK {
+			d.abort() // also what a begin that failed half-way made
+		}
+	}()
+	if err := d.begin(ctx, m.ID); err != nil {
+		return Manifest{}, err
 	}
-	defer s.fs.RemoveAll(tmp)
 
 	unpin := s.files.PinPacks()
 	defer unpin()
@@ -296,7 +313,7 @@ func (s *Service) Full(ctx context.Context, actor account.Actor, prog progress.F
 				pp, _ := prev.Payload(st.Kind())
 				from = pp.Since
 			}
-			p, err := writeStore(ctx, seal, tmp, st, from)
+			p, err := writeStore(ctx, seal, st, from)
 			if err != nil {
 				return err
 			}
@@ -325,9 +342,6 @@ func (s *Service) Full(ctx context.Context, actor account.Actor, prog progress.F
 		total += size - before[name]
 	}
 	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
-	if err := s.fs.MkdirAll(filepath.Join(tmp, "packs"), 0o700); err != nil {
-		return Manifest{}, err
-	}
 	// Two packs at a time: reading, compressing and writing overlap.
 	type job struct {
 		id       uint32
@@ -356,7 +370,7 @@ func (s *Service) Full(ctx context.Context, actor account.Actor, prog progress.F
 					return
 				}
 				j := jobs[i]
-				segs[i], errs[i] = copySegment(ctx, seal, fsr.Blobs().Path(j.id), storage.PackName(j.id), j.from, j.to, tmp)
+				segs[i], errs[i] = copySegment(ctx, seal, fsr.Blobs().Path(j.id), storage.PackName(j.id), j.from, j.to)
 				if errs[i] != nil {
 					next.Store(int64(len(jobs))) // stop the others early
 					return
@@ -375,18 +389,18 @@ func (s *Service) Full(ctx context.Context, actor account.Actor, prog progress.F
 		}
 	}
 	fp.Segments = append(fp.Segments, segs...)
-	// The segment files' names are durable once their folder is synced;
-	// the manifest's write syncs only the backup's own folder.
-	if err := s.fs.SyncDir(filepath.Join(tmp, "packs")); err != nil {
-		return Manifest{}, fmt.Errorf("backup target %s: %w", cfg.Target, err)
-	}
 	m.Seconds = s.now().Sub(start).Seconds()
-	if err := r.commit(tmp, &m); err != nil {
+	if err := d.commit(ctx, &m); err != nil {
 		return Manifest{}, err
 	}
-	s.log.Info("full data backup", "id", m.ID, "type", m.Type, "bytes", m.Bytes(), "seconds", m.Seconds)
-	if _, err := s.prune(ctx, r, cfg, false); err != nil {
-		s.log.Warn("prune after backup", "err", err)
+	committedOK = true
+	s.log.Info("full data backup", "id", m.ID, "type", m.Type, "bytes", m.Bytes(), "seconds", m.Seconds, "where", d.where())
+	if fd, ok := d.(*folderDest); ok {
+		if _, err := s.prune(ctx, fd.r, cfg, false); err != nil {
+			s.log.Warn("prune after backup", "err", err)
+		}
+	} else if _, err := s.pruneTarget(ctx, cfg, into, false); err != nil {
+		s.log.Warn("prune after backup", "target", into, "err", err)
 	}
 	return m, nil
 }
@@ -432,7 +446,7 @@ func storeName(k storage.Kind) string {
 }
 
 // writeStore writes one store's Badger stream from version from.
-func writeStore(ctx context.Context, seal *sealer, dir string, st *storage.Store, from uint64) (Payload, error) {
+func writeStore(ctx context.Context, seal *sealer, st *storage.Store, from uint64) (Payload, error) {
 	id := st.Identity()
 	p := Payload{Kind: st.Kind(), Identity: id.ID, Generation: id.Generation, From: from, File: string(st.Kind()) + ".badger.zst"}
 	// A backup whose counts could not be read would pass for an empty
@@ -447,7 +461,7 @@ func writeStore(ctx context.Context, seal *sealer, dir string, st *storage.Store
 	}); err != nil {
 		return p, fmt.Errorf("read the file count of the %s: %w", storeName(st.Kind()), err)
 	}
-	w, err := seal.create(filepath.Join(dir, p.File))
+	w, err := seal.create(p.File)
 	if err != nil {
 		return p, err
 	}
@@ -479,18 +493,14 @@ func storeBytes(st *storage.Store) int64 {
 
 // copySegment stores bytes [from, to) of a pack, checking every chunk in
 // them against its SHA-256 on the way: a damaged chunk fails the backup.
-func copySegment(ctx context.Context, seal *sealer, path, name string, from, to int64, dir string) (Segment, error) {
+func copySegment(ctx context.Context, seal *sealer, path, name string, from, to int64) (Segment, error) {
 	seg := Segment{Name: name, From: from, To: to, File: "packs/" + name + "." + strconv.FormatInt(from, 10) + ".zst"}
-	dst, err := names.Join(dir, seg.File)
-	if err != nil {
-		return seg, err
-	}
 	src, err := seal.fs.Open(path)
 	if err != nil {
 		return seg, fmt.Errorf("read content pack %s: %w", name, err)
 	}
 	defer src.Close()
-	w, err := seal.create(dst)
+	w, err := seal.create(seg.File)
 	if err != nil {
 		return seg, err
 	}

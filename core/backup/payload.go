@@ -8,7 +8,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
-	"os"
+	"path"
 	"path/filepath"
 	"strings"
 
@@ -87,43 +87,45 @@ func unlockKey(raw []byte, passphrase string) (age.Identity, error) {
 }
 
 // sealer writes payload files: compressed, maybe encrypted, with their
-// size and SHA-256 counted as stored.
+// size and SHA-256 counted as stored, into where the backup goes.
 type sealer struct {
 	fs        fsys.FS
 	recipient age.Recipient // nil: not encrypted
+	dest      dest
 }
 
-func newSealer(fs fsys.FS, recipient string) (*sealer, error) {
+func newSealer(fs fsys.FS, recipient string, d dest) (*sealer, error) {
 	if recipient == "" {
-		return &sealer{fs: fsys.Or(fs)}, nil
+		return &sealer{fs: fsys.Or(fs), dest: d}, nil
 	}
 	r, err := age.ParseX25519Recipient(recipient)
 	if err != nil {
 		return nil, fmt.Errorf("the backup encryption key is damaged: %w", err)
 	}
-	return &sealer{fs: fsys.Or(fs), recipient: r}, nil
+	return &sealer{fs: fsys.Or(fs), recipient: r, dest: d}, nil
 }
 
 // sealed is one payload file being written.
 type sealed struct {
-	f    fsys.File
-	cnt  *countHash
-	enc  io.WriteCloser // age, or nil
-	zw   *zstd.Encoder
-	path string
+	f   sink
+	cnt *countHash
+	enc io.WriteCloser // age, or nil
+	zw  *zstd.Encoder
+	rel string
 }
 
-func (s *sealer) create(path string) (*sealed, error) {
-	f, err := s.fs.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+// create starts the stored file rel of the backup.
+func (s *sealer) create(rel string) (*sealed, error) {
+	f, err := s.dest.create(rel)
 	if err != nil {
-		return nil, fmt.Errorf("write backup: %w", err)
+		return nil, err
 	}
-	out := &sealed{f: f, cnt: &countHash{w: f, h: sha256.New()}, path: path}
+	out := &sealed{f: f, cnt: &countHash{w: f, h: sha256.New()}, rel: rel}
 	var inner io.Writer = out.cnt
 	if s.recipient != nil {
 		out.enc, err = age.Encrypt(out.cnt, s.recipient)
 		if err != nil {
-			f.Close()
+			f.abort()
 			return nil, err
 		}
 		inner = out.enc
@@ -133,7 +135,7 @@ func (s *sealer) create(path string) (*sealed, error) {
 	out.zw, err = zstd.NewWriter(inner, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(2),
 		zstd.WithWindowSize(1<<20), zstd.WithLowerEncoderMem(true))
 	if err != nil {
-		f.Close()
+		f.abort()
 		return nil, err
 	}
 	return out, nil
@@ -144,28 +146,27 @@ func (s *sealed) Write(p []byte) (int, error) { return s.zw.Write(p) }
 // ReadFrom lets io.Copy hand whole blocks to the encoder.
 func (s *sealed) ReadFrom(r io.Reader) (int64, error) { return s.zw.ReadFrom(r) }
 
-// finish flushes, syncs and closes, returning the stored size and hash.
+// finish flushes and makes the file durable, returning the stored size
+// and hash.
 func (s *sealed) finish() (int64, string, error) {
 	err := s.zw.Close()
 	if err == nil && s.enc != nil {
 		err = s.enc.Close()
 	}
-	if err == nil {
-		err = s.f.Sync()
-	}
-	if cerr := s.f.Close(); err == nil {
-		err = cerr
-	}
 	if err != nil {
-		return 0, "", fmt.Errorf("write %s: %w", filepath.Base(s.path), err)
+		s.f.abort()
+		return 0, "", fmt.Errorf("write %s: %w", path.Base(s.rel), err)
+	}
+	if err := s.f.finish(); err != nil {
+		return 0, "", err
 	}
 	return s.cnt.n, hex.EncodeToString(s.cnt.h.Sum(nil)), nil
 }
 
-// abort closes without caring; the temporary folder goes anyway.
+// abort stops without caring; the backup's leftovers go with it.
 func (s *sealed) abort() {
 	_ = s.zw.Close()
-	_ = s.f.Close()
+	s.f.abort()
 }
 
 type countHash struct {

@@ -34,6 +34,9 @@ type Level2Settings struct {
 	// CopyTo names the target (TargetConfig) each full backup is copied
 	// to after it is taken, typically off site; "" for none.
 	CopyTo string `json:"copyTo,omitempty"`
+	// Into names the target scheduled full backups are written into
+	// directly, instead of the Target folder; "" for the folder.
+	Into string `json:"into,omitempty"`
 }
 
 // DefaultKeepNewest is how many of the newest full backups retention
@@ -87,6 +90,9 @@ type Record struct {
 	Removed time.Time `json:"removed,omitzero"`
 	// Copies are the backup's copies to other targets (Copy).
 	Copies []CopyState `json:"copies,omitempty"`
+	// Target is the named target a full backup was written into ("":
+	// the backup folder).
+	Target string `json:"target,omitempty"`
 }
 
 // History record types besides a backup's own (TypeFull, TypeIncremental,
@@ -207,10 +213,16 @@ func (s *Service) SetLevel2(ctx context.Context, actor account.Actor, c Level2Se
 	if err := storage.CheckFolder(c.Target); err != nil {
 		return fmt.Errorf("backup target: %w", err)
 	}
-	if c.CopyTo != "" {
-		if _, err := s.BackupTarget(c.CopyTo); err != nil {
+	for _, name := range []string{c.CopyTo, c.Into} {
+		if name == "" {
+			continue
+		}
+		if _, err := s.BackupTarget(name); err != nil {
 			return err
 		}
+	}
+	if c.Into != "" && c.Into == c.CopyTo {
+		return fmt.Errorf("full backups are written into %s already; copy them to another target, or to none", c.Into)
 	}
 	return s.mgr.Update(func(tx *storage.Tx) error { return settings2.Put(tx, "backup2", s.stored2(c)) })
 }

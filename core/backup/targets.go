@@ -202,6 +202,8 @@ func (s *Service) RemoveTarget(ctx context.Context, actor account.Actor, name st
 		return err
 	} else if l2.CopyTo == name {
 		return fmt.Errorf("full backups are copied to %s; choose another copy target (or none) first", name)
+	} else if l2.Into == name {
+		return fmt.Errorf("scheduled full backups are written into %s; write them into the backup folder or another target first", name)
 	}
 	if err := s.mgr.Update(func(tx *storage.Tx) error { return targets.Delete(tx, name) }); err != nil {
 		return fmt.Errorf("remove the backup target: %w", err)
