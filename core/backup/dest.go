@@ -149,8 +149,8 @@ func (d *targetDest) list(ctx context.Context) ([]Manifest, error) {
 	return good, err
 }
 
-func (d *targetDest) where() string          { return "target " + d.src.Name }
-func (d *targetDest) close()                 {}
+func (d *targetDest) where() string         { return "target " + d.src.Name }
+func (d *targetDest) close()                {}
 func (d *targetDest) needSpace(int64) error { return nil } // a bucket says when it is full
 
 func (d *targetDest) begin(ctx context.Context, id string) error {
