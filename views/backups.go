@@ -55,6 +55,7 @@ type backupsPage struct {
 	targets                       *widget.Button
 	targetsD                      *targetsDialog // Targets… (tests drive it)
 	copyTo                        *widget.Select // Settings…: the copy target
+	into                          *widget.Select // Settings…: where scheduled backups are written
 	copyTarget                    string         // as saved
 	recs                          map[string]backup.Record
 	copyNote                      *widget.Label // the selected backup's failed copy
@@ -155,6 +156,8 @@ func (p *backupsPage) level2() fyne.CanvasObject {
 	p.targets = &widget.Button{Text: "Targets…", Icon: theme.StorageIcon(), OnTapped: p.showTargets}
 	p.copyTo = widget.NewSelect([]string{noCopy}, nil)
 	p.copyTo.SetSelected(noCopy)
+	p.into = widget.NewSelect([]string{intoFolder}, nil)
+	p.into.SetSelected(intoFolder)
 	p.copyNote = &widget.Label{Wrapping: fyne.TextWrapWord, Importance: widget.DangerImportance}
 	p.copyNote.Hide()
 	p.backupNow = &widget.Button{Text: "Back up now", Icon: theme.DocumentSaveIcon(), Importance: widget.HighImportance, OnTapped: p.doFull}
@@ -246,8 +249,12 @@ func (p *backupsPage) updateFullButtons() {
 	showIf(p.copyNote, note != "")
 }
 
-// noCopy is the copy target choice for none.
-const noCopy = "None"
+// noCopy is the copy target choice for none; intoFolder the choice of
+// writing backups into the target folder.
+const (
+	noCopy     = "None"
+	intoFolder = "The target folder"
+)
 
 // showSettings opens the full backups' settings: target, schedule,
 // retention and the passphrase.
@@ -272,6 +279,7 @@ func (p *backupsPage) showSettings() {
 				widget.NewLabel("daily,"), container.NewGridWrap(fyne.NewSize(60, p.keepWeekly.MinSize().Height), p.keepWeekly), widget.NewLabel("weekly and the"),
 				container.NewGridWrap(fyne.NewSize(60, p.keepNewest.MinSize().Height), p.keepNewest), widget.NewLabel("newest backups"))),
 			widget.NewFormItem("Encryption", container.NewVBox(p.encryption, container.NewHBox(pass))),
+			widget.NewFormItem("Write backups into", p.into),
 			widget.NewFormItem("Copy each backup to", container.NewHBox(p.copyTo, &widget.Button{Text: "Targets…", Icon: theme.StorageIcon(), OnTapped: p.showTargets})),
 		},
 		check: func() (err error) { c, err = p.level2Input(); return err },
@@ -281,7 +289,7 @@ func (p *backupsPage) showSettings() {
 				return err
 			}
 			old.Target, old.Schedule, old.KeepDaily, old.KeepWeekly, old.KeepNewest = c.Target, c.Schedule, c.KeepDaily, c.KeepWeekly, c.KeepNewest
-			old.CopyTo = c.CopyTo
+			old.CopyTo, old.Into = c.CopyTo, c.Into
 			return p.ui.svc.Backups.SetLevel2(ctx, p.ui.actor, old)
 		},
 		done: func() {
@@ -525,6 +533,11 @@ func (p *backupsPage) shown() {
 		if fulls, err = svc.List(); err != nil {
 			return err
 		}
+		if c2.Into != "" { // written straight into a target: listed from there
+			if fulls, _, err = svc.TargetBackups(ctx, c2.Into); err != nil {
+				return fmt.Errorf("the backups in %s cannot be listed: %w", c2.Into, err)
+			}
+		}
 		if tl, err = svc.BackupTargets(); err != nil {
 			return err
 		}
@@ -556,6 +569,11 @@ func (p *backupsPage) shown() {
 			p.copyTo.SetSelected(noCopy)
 			if c2.CopyTo != "" {
 				p.copyTo.SetSelected(c2.CopyTo)
+			}
+			p.into.Options = append([]string{intoFolder}, opts[1:]...)
+			p.into.SetSelected(intoFolder)
+			if c2.Into != "" {
+				p.into.SetSelected(c2.Into)
 			}
 		}
 		p.copyTarget = c2.CopyTo
@@ -687,6 +705,9 @@ func (p *backupsPage) level2Input() (backup.Level2Settings, error) {
 	if p.copyTo.Selected != noCopy {
 		c.CopyTo = p.copyTo.Selected
 	}
+	if p.into.Selected != intoFolder {
+		c.Into = p.into.Selected
+	}
 	return c, nil
 }
 
@@ -739,11 +760,19 @@ func (p *backupsPage) showPassphrase() {
 func (p *backupsPage) doFull() {
 	actor := p.ui.actor
 	p.ui.longWork("Full data backup", func(ctx context.Context, prog progress.Func) (string, error) {
-		m, err := p.ui.svc.Backups.Full(ctx, actor, prog)
+		c, err := p.ui.svc.Backups.Level2()
 		if err != nil {
 			return "", err
 		}
-		msg := fmt.Sprintf("Full data backup finished: %s backup of %s in %.1f s, in %s.", m.Type, humanize.IBytes(uint64(m.Bytes())), m.Seconds, m.Path)
+		m, err := p.ui.svc.Backups.FullTo(ctx, actor, c.Into, prog)
+		if err != nil {
+			return "", err
+		}
+		where := m.Path
+		if c.Into != "" {
+			where = c.Into
+		}
+		msg := fmt.Sprintf("Full data backup finished: %s backup of %s in %.1f s, in %s.", m.Type, humanize.IBytes(uint64(m.Bytes())), m.Seconds, where)
 		copies, err := p.ui.svc.Backups.CopyPending(ctx, actor, prog)
 		if err != nil {
 			return "", fmt.Errorf("the backup was taken (%s), but its copy failed: %w", m.ID, err)

@@ -119,6 +119,8 @@ type Backups interface {
 	RemoveTarget(ctx context.Context, actor account.Actor, name string) error
 	TestTarget(ctx context.Context, actor account.Actor, name string) error
 	CopyPending(ctx context.Context, actor account.Actor, prog progress.Func) ([]backup.CopyState, error)
+	FullTo(ctx context.Context, actor account.Actor, into string, prog progress.Func) (backup.Manifest, error)
+	TargetBackups(ctx context.Context, name string) ([]backup.Manifest, []backup.Damaged, error)
 }
 
 // StoreInfo describes one store on the Servers page.
