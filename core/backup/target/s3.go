@@ -146,7 +146,12 @@ func (s *S3) object(key string) (string, error) {
 }
 
 func (s *S3) putOptions(opt PutOptions) minio.PutObjectOptions {
-	o := minio.PutObjectOptions{ContentType: "application/octet-stream", PartSize: uint64(s.c.PartSize), SendContentMd5: true}
+	// The server checks each part against its MD5; the payload's SHA-256
+	// for the signature would hash everything a second time (on plain
+	// HTTP; over TLS minio-go does not send it anyway). A stream of
+	// unknown length fills two parts while the one before is sent.
+	o := minio.PutObjectOptions{ContentType: "application/octet-stream", PartSize: uint64(s.c.PartSize), SendContentMd5: true,
+		DisableContentSha256: true, ConcurrentStreamParts: true, NumThreads: 2}
 	if !opt.Retain.Until.IsZero() {
 		o.Mode = retentionMode(opt.Retain.Mode)
 		o.RetainUntilDate = opt.Retain.Until.UTC()
@@ -222,7 +227,7 @@ func (s *S3) putParts(ctx context.Context, obj string, ra io.ReaderAt, size int6
 			continue
 		}
 		p, err := s.core.PutObjectPart(ctx, s.c.Bucket, obj, id, i, s.reader(ctx, sec, opt.Progress, off), sec.Size(),
-			minio.PutObjectPartOptions{Md5Base64: sum})
+			minio.PutObjectPartOptions{Md5Base64: sum, DisableContentSha256: true})
 		if err != nil {
 			return err
 		}
