@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/json"
@@ -18,6 +19,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/minio/minio-go/v7"
+
+	"codeberg.org/plinth/plinth/core/backup/target/s3test"
 	"codeberg.org/plinth/plinth/core/ifc/ifcgen"
 )
 
@@ -653,5 +657,72 @@ func TestKillLoopConnectionSync(t *testing.T) {
 		cur = next
 	}
 	t.Logf("%d rounds, %d runs cut off mid-way and shown as interrupted", rounds, interrupted)
+	k.report()
+}
+
+// SIGKILL while a full backup streams straight into a bucket, while a
+// copy of a local backup goes up, and while a restore reads from the
+// bucket (versitygw on 127.0.0.1): after each kill the stores agree,
+// every backup whose manifest is in the bucket verifies there, none is
+// half listed, and the next copy finishes what a killed one began.
+func TestKillLoopS3BackupAndCopy(t *testing.T) {
+	srv := s3test.Start(t)
+	srv.Bucket("offsite", false)
+	k := newKillEnv(t, 800*time.Millisecond)
+	k.env = append(k.env, "PLINTH_NEW_BACKUP_PASSPHRASE=kill loop passphrase", "PLINTH_BACKUP_PASSPHRASE=kill loop passphrase",
+		"PLINTH_S3_SECRET="+s3test.Secret)
+	k.run("backup", "passphrase")
+	k.run("target", "add", "offsite", "--s3", srv.Endpoint, "--bucket", "offsite", "--prefix", "plinth", "--access-key", s3test.Access)
+	src := t.TempDir()
+	k.put(src, "a", 10, 2<<20, 5<<20)
+	k.run("import", "--to", "/a", filepath.Join(src, "a"))
+	k.run("backup", "--level", "2", "--target", "offsite")
+	inBucket := func() []string {
+		var ids []string
+		for o := range srv.Client().ListObjects(context.Background(), "offsite", minio.ListObjectsOptions{Prefix: "plinth/", Recursive: true}) {
+			if id, ok := strings.CutSuffix(strings.TrimPrefix(o.Key, "plinth/"), "/manifest.json"); ok && !strings.Contains(id, "/") {
+				ids = append(ids, id)
+			}
+		}
+		return ids
+	}
+	rounds := killRounds(2)
+	for round := range 3 * rounds {
+		var args []string
+		switch round % 3 {
+		case 0:
+			k.put(src, fmt.Sprintf("r%d", round), 3, 1<<20, 3<<20)
+			k.run("import", "--to", fmt.Sprintf("/r%d", round), filepath.Join(src, fmt.Sprintf("r%d", round)))
+			args = []string{"backup", "--level", "2", "--target", "offsite"}
+		case 1:
+			k.put(src, fmt.Sprintf("r%d", round), 3, 1<<20, 3<<20)
+			k.run("import", "--to", fmt.Sprintf("/r%d", round), filepath.Join(src, fmt.Sprintf("r%d", round)))
+			var b struct{ ID string }
+			_ = json.Unmarshal([]byte(k.run("backup", "--level", "2", "--target", "folder", "--json").out), &b)
+			args = []string{"backup", "copy", b.ID, "--to", "offsite"}
+		case 2:
+			ids := inBucket()
+			args = []string{"restore", ids[mrand.IntN(len(ids))], "--scope", "all", "--yes"}
+		}
+		k.kill(args...)
+		what := fmt.Sprintf("round %d (%s killed)", round, strings.Join(args[:2], " "))
+		for _, id := range inBucket() {
+			if p := k.try("verify", id, "--target", "offsite"); p.code != 0 {
+				t.Fatalf("%s: backup %s in the bucket no longer verifies: %s", what, id, p.stderr)
+			}
+		}
+		k.verifyAll(what)
+		k.consistent(what)
+		if err := os.RemoveAll(filepath.Join(k.dir, "safety")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A copy cut off is finished by the next one, and then verifies.
+	var b struct{ ID string }
+	_ = json.Unmarshal([]byte(k.run("backup", "--level", "2", "--target", "folder", "--json").out), &b)
+	k.kill("backup", "copy", b.ID, "--to", "offsite")
+	k.run("backup", "copy", b.ID, "--to", "offsite")
+	k.run("verify", b.ID, "--target", "offsite")
+	k.exported("after the loop", "/")
 	k.report()
 }

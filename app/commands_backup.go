@@ -23,7 +23,7 @@ import (
 var backupCommands = []command{
 	{"backup", "--level 1|2|3 [--item PATH] [--target NAME] [--copy-to NAME] [--json]", "take a backup: 1 snapshot of a project or library, 2 full data (into the backup folder, or straight into --target NAME; then copied to the copy target, or --copy-to NAME), 3 OS snapshot", cmdBackup},
 	{"backups", "[--json]", "list the backups (level 1 and 2) with where they lie", cmdBackups},
-	{"verify", "ID [--json]", "check a backup: checksums, then a restore into a scratch folder", cmdVerify},
+	{"verify", "ID [--target NAME] [--json]", "check a backup: checksums, then a restore into a scratch folder (--target: its copy in that target)", cmdVerify},
 	{"restore", "ID [--scope all|manager|fileserver|item] [--item PATH] [--as-new NAME] [--yes] [--json]", "restore from a backup", cmdRestore},
 	{"snapshot-export", "ID FILE [--force]", "write a project or library snapshot into one portable file (--force replaces FILE)", cmdSnapshotExport},
 	{"snapshot-import", "FILE [--as NAME]", "create a project or library from a snapshot file (an encrypted one needs PLINTH_BACKUP_PASSPHRASE)", cmdSnapshotImport},
@@ -276,6 +276,7 @@ func cmdBackups(ctx context.Context, c *cli, args []string) error {
 func cmdVerify(ctx context.Context, c *cli, args []string) error {
 	fs := newFlags("verify")
 	asJSON := fs.Bool("json", false, "print one JSON object")
+	in := fs.String("target", "", "verify the backup's copy in this target")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -288,7 +289,12 @@ func cmdVerify(ctx context.Context, c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
-	v, err := a.Backups.Verify(ctx, actor, id, c.io.Getenv("PLINTH_BACKUP_PASSPHRASE"), c.bar())
+	var v backup.Verification
+	if *in != "" {
+		v, err = a.Backups.VerifyIn(ctx, actor, id, *in, c.io.Getenv("PLINTH_BACKUP_PASSPHRASE"), c.bar())
+	} else {
+		v, err = a.Backups.Verify(ctx, actor, id, c.io.Getenv("PLINTH_BACKUP_PASSPHRASE"), c.bar())
+	}
 	if err != nil {
 		return err
 	}

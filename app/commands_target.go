@@ -22,6 +22,7 @@ var targetCommands = []command{
 	{"target secret", "NAME", "give a bucket target's secret key again, from PLINTH_S3_SECRET (changed at the provider, or a data folder restored on another machine)", cmdTargetSecret},
 	{"target rm", "NAME", "forget a backup target (the backups in it stay there)", cmdTargetRm},
 	{"backup copy-to", "[NAME|none]", "show or change the target every full backup is copied to after it is taken", cmdBackupCopyTo},
+	{"backup copy", "[ID] [--to NAME] [--json]", "copy a full backup (with the ones it continues) to a target now; without ID, every backup not yet in the copy target", cmdBackupCopy},
 	{"backup into", "[NAME|folder]", "show or change where scheduled full backups are written: the backup folder, or straight into a named target", cmdBackupInto},
 }
 
@@ -230,6 +231,67 @@ func cmdBackupCopyTo(ctx context.Context, c *cli, args []string) error {
 		return nil
 	}
 	fmt.Fprintf(c.io.Out, "Every full backup is copied to %s after it is taken.\n", cfg.CopyTo)
+	return nil
+}
+
+func cmdBackupCopy(ctx context.Context, c *cli, args []string) error {
+	fs := newFlags("backup copy")
+	to := fs.String("to", "", "the target (default: the copy target)")
+	asJSON := fs.Bool("json", false, "print one JSON object")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 1 {
+		return usagef("give one backup id, or none")
+	}
+	a, actor, err := c.login(ctx)
+	if err != nil {
+		return err
+	}
+	var states []backup.CopyState
+	switch {
+	case len(pos) == 1:
+		name := *to
+		if name == "" {
+			cfg, err := a.Backups.Level2()
+			if err != nil {
+				return err
+			}
+			if name = cfg.CopyTo; name == "" {
+				return usagef("say where to copy it: --to NAME (plinth target ls)")
+			}
+		}
+		st, err := a.Backups.Copy(ctx, actor, pos[0], name, c.bar())
+		if err != nil {
+			return err
+		}
+		states = append(states, st)
+	case *to != "":
+		return usagef("--to needs the backup id to copy")
+	default:
+		cfg, err := a.Backups.Level2()
+		if err != nil {
+			return err
+		}
+		if cfg.CopyTo == "" {
+			return usagef("no copy target is set (plinth backup copy-to NAME); or give a backup id and --to NAME")
+		}
+		if states, err = a.Backups.CopyPending(ctx, actor, c.bar()); err != nil {
+			return err
+		}
+	}
+	if *asJSON {
+		return c.printJSON(struct {
+			Copies []backup.CopyState `json:"copies"`
+		}{append([]backup.CopyState{}, states...)})
+	}
+	if len(states) == 0 {
+		fmt.Fprintln(c.io.Out, "Every full backup is in the copy target already.")
+	}
+	for _, st := range states {
+		fmt.Fprintf(c.io.Out, "Copied to %s and checked there (%s).\n", st.Target, humanize.IBytes(uint64(st.Total)))
+	}
 	return nil
 }
 

@@ -75,9 +75,11 @@ func TestEveryCommandWorksThroughTheRunningPlinth(t *testing.T) {
 		{[]string{"backup", "into", "folder"}, 0, "into the backup folder"},
 		{[]string{"backup", "copy-to", "usb"}, 0, "copied to usb"},
 		{[]string{"backup", "--level", "2", "--json"}, 0, `"state": "copied"`},
+		{[]string{"backup", "copy"}, 0, "in the copy target already"},
 		{[]string{"backup", "--level", "3"}, 1, ""}, // no OS snapshot command set up
 		{[]string{"backups", "--json"}, 0, `"backups"`},
 		{[]string{"verify", "LEVEL2", "--json"}, 0, ""},
+		{[]string{"verify", "LEVEL2", "--target", "usb"}, 0, "is sound"},
 		{[]string{"snapshot-export", "LEVEL1", "tower.plinthsnap"}, 0, "Snapshot written"},
 		{[]string{"snapshot-import", "tower.plinthsnap", "--as", "Tower copy"}, 0, ""},
 		{[]string{"snapshot", "schedule", "/Tower", "daily", "--at", "03:00", "--keep", "5"}, 0, ""},

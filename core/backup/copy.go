@@ -47,6 +47,10 @@ type CopyState struct {
 	Refused time.Time `json:"refused,omitzero"`
 	// Removed is when retention removed the copy.
 	Removed time.Time `json:"removed,omitzero"`
+	// Verified is when the copy was last verified there (VerifyIn), and
+	// VerifyError why that failed.
+	Verified    time.Time `json:"verified,omitzero"`
+	VerifyError string    `json:"verifyError,omitempty"`
 }
 
 // Percent is how far the copy is, 0–100.

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 
 	"codeberg.org/plinth/plinth/core/account"
 	"codeberg.org/plinth/plinth/core/files"
@@ -55,6 +56,64 @@ func (s *Service) Verify(ctx context.Context, actor account.Actor, id, passphras
 		rec.VerifyError = err.Error()
 	}
 	s.record(rec)
+	return v, err
+}
+
+// VerifyIn verifies the copy of a backup that lies in a named target, as
+// Verify does (it would find the backup folder's own first). The result
+// goes into the backup's History record, with its copy to that target.
+func (s *Service) VerifyIn(ctx context.Context, actor account.Actor, id, in, passphrase string, prog progress.Func) (Verification, error) {
+	v := Verification{Backup: id}
+	if err := s.acc.Check(ctx, actor, account.ServersPage, account.View); err != nil {
+		return v, err
+	}
+	good, bad, err := s.TargetBackups(ctx, in)
+	if err != nil {
+		return v, err
+	}
+	var m *Manifest
+	for i := range good {
+		if good[i].ID == id || len(id) >= 6 && strings.HasPrefix(good[i].ID, id) {
+			if m != nil {
+				return v, fmt.Errorf("%s matches more than one backup in %s; give more of the id", quote(id), in)
+			}
+			m = &good[i]
+		}
+	}
+	if m == nil {
+		for _, d := range bad {
+			if d.ID == id {
+				return v, d.Err
+			}
+		}
+		return v, fmt.Errorf("there is no backup %s in %s: %w", quote(id), in, ErrNotFound)
+	}
+	v.Backup = m.ID
+	err = s.verify(ctx, *m, passphrase, &v, prog)
+	if uerr := s.mgr.Update(func(tx *storage.Tx) error {
+		r, gerr := history.Get(tx, m.ID)
+		if errors.Is(gerr, storage.ErrNotFound) {
+			r, gerr = Record{ID: m.ID, Level: m.Level, Type: m.Type, Started: m.Created, Finished: m.Created, OK: true, Bytes: m.Bytes(), Target: in}, nil
+		}
+		if gerr != nil {
+			return gerr
+		}
+		if r.Target == in { // the backup itself lies there
+			r.Verified, r.VerifyOK, r.VerifyError = s.now().UTC(), err == nil, ""
+			if err != nil {
+				r.VerifyError = err.Error()
+			}
+		} else {
+			i := copyIndex(&r, in)
+			r.Copies[i].Verified, r.Copies[i].VerifyError = s.now().UTC(), ""
+			if err != nil {
+				r.Copies[i].VerifyError = err.Error()
+			}
+		}
+		return history.Put(tx, r.ID, r)
+	}); uerr != nil {
+		s.log.Error("record a verification", "id", m.ID, "err", uerr)
+	}
 	return v, err
 }
 
