@@ -91,15 +91,6 @@ func readSourceManifest(ctx context.Context, src *Source, id string, size int64)
 	return m, nil
 }
 
-// where says where a backup lies, for sentences and listings: its folder,
-// or "TARGET:ID".
-func (m Manifest) where() string {
-	if m.Source != nil {
-		return m.Source.Name + ":" + m.ID
-	}
-	return m.Path
-}
-
 // whereDir says where the backups beside m lie: a folder, or a target.
 func (m Manifest) whereDir() string {
 	if m.Source != nil {
