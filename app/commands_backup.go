@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -554,6 +555,31 @@ func cmdPrune(ctx context.Context, c *cli, args []string) error {
 		rows = append(rows, []string{d.ID, d.Created.Local().Format("2006-01-02 15:04"), d.Type, kept, why})
 	}
 	c.table(rows)
+	for _, tp := range []*backup.TargetPrune{rep.Into, rep.Copies} {
+		if tp == nil {
+			continue
+		}
+		if tp.Error != "" {
+			fmt.Fprintf(c.io.Out, "In %s nothing was pruned: %s.\n", tp.Target, strings.TrimSuffix(tp.Error, "."))
+			continue
+		}
+		fmt.Fprintf(c.io.Out, "In %s:\n", tp.Target)
+		rows := [][]string{{"ID", "CREATED", "TYPE", "KEPT", "WHY"}}
+		for _, d := range tp.Backups {
+			kept, why := "yes", strings.Join(d.Why, ", ")
+			switch {
+			case d.Kept:
+			case slices.Contains(tp.Refused, d.ID):
+				kept, why = "yes", "the target refused to remove it"
+			case *dry:
+				kept, why = "would go", "no rule keeps it"
+			default:
+				kept, why = "removed", "no rule keeps it"
+			}
+			rows = append(rows, []string{d.ID, d.Created.Local().Format("2006-01-02 15:04"), d.Type, kept, why})
+		}
+		c.table(rows)
+	}
 	return nil
 }
 

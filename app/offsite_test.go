@@ -71,6 +71,9 @@ func TestOffsiteWithCommands(t *testing.T) {
 		len(listed.Backups[0].Copies) != 1 || listed.Backups[0].Copies[0].LockedUntil == "" {
 		t.Fatalf("backups: %+v %v", r, err)
 	}
+	if r := run(t, dir, env, "", "prune", "--dry-run"); r.code != 0 || !strings.Contains(r.out, "In offsite:") || !strings.Contains(r.out, taken.ID) {
+		t.Fatalf("prune --dry-run says nothing of the bucket: %+v", r)
+	}
 	if r := run(t, dir, env, "", "status", "--json"); !strings.Contains(r.out, "copied off site (offsite), locked until") {
 		t.Fatalf("the overview does not say the copy is locked: %s", r.out)
 	}

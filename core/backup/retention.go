@@ -54,6 +54,9 @@ type PruneReport struct {
 	Removed []Manifest `json:"-"`
 	// Copies is what the rule did in the copy target, if one is set.
 	Copies *TargetPrune `json:"copies,omitempty"`
+	// Into is what the rule did in the target scheduled backups are
+	// written into, if one is set.
+	Into *TargetPrune `json:"into,omitempty"`
 }
 
 // facts is what the retention rule looks at besides the backups and the
@@ -279,6 +282,11 @@ func (s *Service) Retention(ctx context.Context, actor account.Actor, dryRun boo
 	}
 	if rep.Copies, err = s.PruneCopies(ctx, cfg, dryRun); err != nil {
 		return rep, err
+	}
+	if cfg.Into != "" {
+		if rep.Into, err = s.pruneTarget(ctx, cfg, cfg.Into, dryRun); err != nil {
+			return rep, err
+		}
 	}
 	if !dryRun {
 		n, err := s.pruneSnapshots(ctx)
