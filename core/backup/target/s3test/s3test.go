@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -37,6 +38,7 @@ type Server struct {
 	root     string
 	Port     int
 	Endpoint string
+	mu       sync.Mutex // Kill may come from another goroutine (an upload's progress)
 	cmd      *exec.Cmd
 	waited   chan struct{}
 }
@@ -89,11 +91,14 @@ func Start(t testing.TB) *Server {
 	s.Port = l.Addr().(*net.TCPAddr).Port
 	l.Close()
 	s.Endpoint = "http://127.0.0.1:" + strconv.Itoa(s.Port)
+	s.mu.Lock()
 	s.start()
+	s.mu.Unlock()
 	t.Cleanup(s.Kill)
 	return s
 }
 
+// start starts the server; s.mu is held.
 func (s *Server) start() {
 	s.t.Helper()
 	s.cmd = exec.Command(s.bin, "--port", "127.0.0.1:"+strconv.Itoa(s.Port), "--access", Access, "--secret", Secret, "--quiet",
@@ -126,6 +131,12 @@ func (s *Server) start() {
 // Kill stops the server at once (SIGKILL), as a crash or a pulled cable
 // would.
 func (s *Server) Kill() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.kill()
+}
+
+func (s *Server) kill() {
 	if s.cmd == nil || s.cmd.Process == nil {
 		return
 	}
@@ -137,7 +148,9 @@ func (s *Server) Kill() {
 // Restart starts the server again on the same port and folder.
 func (s *Server) Restart() {
 	s.t.Helper()
-	s.Kill()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.kill()
 	s.start()
 }
 
