@@ -629,7 +629,7 @@ const sameDiskText = "These backups are on the same disk as Plinth's data: they 
 	"not when that disk fails. Choose a target folder on another disk (an external or network drive) to be safe from that too."
 
 // diskNoteText is sameDiskText, short, above the list of full backups.
-const diskNoteText = "These backups are on the same disk as Plinth's data, so they do not survive that disk failing: choose a target on another disk (Settings…)."
+const diskNoteText = "These backups are on the same disk as Plinth's data, so they do not survive that disk failing: choose a target on another disk (Settings…), or copy each one off site (Targets…)."
 
 func resultText(r backup.Record) string {
 	if r.OK {
