@@ -542,19 +542,7 @@ func cmdPrune(ctx context.Context, c *cli, args []string) error {
 		return nil
 	}
 	fmt.Fprintf(c.io.Out, "Full backups, by the retention rule (%s):\n", rep.Rule)
-	rows := [][]string{{"ID", "CREATED", "TYPE", "KEPT", "WHY"}}
-	for _, d := range rep.Backups {
-		kept, why := "yes", strings.Join(d.Why, ", ")
-		switch {
-		case d.Kept:
-		case *dry:
-			kept, why = "would go", "no rule keeps it"
-		default:
-			kept, why = "removed", "no rule keeps it"
-		}
-		rows = append(rows, []string{d.ID, d.Created.Local().Format("2006-01-02 15:04"), d.Type, kept, why})
-	}
-	c.table(rows)
+	c.retentionTable(rep.Backups, nil, *dry)
 	for _, tp := range []*backup.TargetPrune{rep.Into, rep.Copies} {
 		if tp == nil {
 			continue
@@ -564,23 +552,29 @@ func cmdPrune(ctx context.Context, c *cli, args []string) error {
 			continue
 		}
 		fmt.Fprintf(c.io.Out, "In %s:\n", tp.Target)
-		rows := [][]string{{"ID", "CREATED", "TYPE", "KEPT", "WHY"}}
-		for _, d := range tp.Backups {
-			kept, why := "yes", strings.Join(d.Why, ", ")
-			switch {
-			case d.Kept:
-			case slices.Contains(tp.Refused, d.ID):
-				kept, why = "yes", "the target refused to remove it"
-			case *dry:
-				kept, why = "would go", "no rule keeps it"
-			default:
-				kept, why = "removed", "no rule keeps it"
-			}
-			rows = append(rows, []string{d.ID, d.Created.Local().Format("2006-01-02 15:04"), d.Type, kept, why})
-		}
-		c.table(rows)
+		c.retentionTable(tp.Backups, tp.Refused, *dry)
 	}
 	return nil
+}
+
+// retentionTable prints, for each full backup, whether retention keeps it
+// and why; refused are those a target would not remove.
+func (c *cli) retentionTable(ds []backup.Decision, refused []string, dry bool) {
+	rows := [][]string{{"ID", "CREATED", "TYPE", "KEPT", "WHY"}}
+	for _, d := range ds {
+		kept, why := "yes", strings.Join(d.Why, ", ")
+		switch {
+		case d.Kept:
+		case slices.Contains(refused, d.ID):
+			kept, why = "yes", "the target refused to remove it"
+		case dry:
+			kept, why = "would go", "no rule keeps it"
+		default:
+			kept, why = "removed", "no rule keeps it"
+		}
+		rows = append(rows, []string{d.ID, d.Created.Local().Format("2006-01-02 15:04"), d.Type, kept, why})
+	}
+	c.table(rows)
 }
 
 func cmdBackupRetention(ctx context.Context, c *cli, args []string) error {

@@ -202,12 +202,25 @@ func cmdTargetRm(ctx context.Context, c *cli, args []string) error {
 }
 
 func cmdBackupCopyTo(ctx context.Context, c *cli, args []string) error {
-	pos, err := parse(newFlags("backup copy-to"), args)
+	return level2Target(ctx, c, args, "backup copy-to", "none", func(cfg *backup.Level2Settings) *string { return &cfg.CopyTo },
+		func(cfg backup.Level2Settings) string {
+			if cfg.CopyTo == "" {
+				return "Full backups are not copied anywhere."
+			}
+			return fmt.Sprintf("Every full backup is copied to %s after it is taken.", cfg.CopyTo)
+		})
+}
+
+// level2Target shows, or sets to its one argument, a target name in the
+// full backup settings (field picks it); unset is what clears it.
+func level2Target(ctx context.Context, c *cli, args []string, name, unset string, field func(*backup.Level2Settings) *string,
+	say func(backup.Level2Settings) string) error {
+	pos, err := parse(newFlags(name), args)
 	if err != nil {
 		return err
 	}
 	if len(pos) > 1 {
-		return usagef("give one target name, or none")
+		return usagef("give one target name, or %s", unset)
 	}
 	a, actor, err := c.login(ctx)
 	if err != nil {
@@ -218,19 +231,15 @@ func cmdBackupCopyTo(ctx context.Context, c *cli, args []string) error {
 		return err
 	}
 	if len(pos) == 1 {
-		cfg.CopyTo = pos[0]
-		if pos[0] == "none" {
-			cfg.CopyTo = ""
+		*field(&cfg) = pos[0]
+		if pos[0] == unset {
+			*field(&cfg) = ""
 		}
 		if err := a.Backups.SetLevel2(ctx, actor, cfg); err != nil {
 			return err
 		}
 	}
-	if cfg.CopyTo == "" {
-		fmt.Fprintln(c.io.Out, "Full backups are not copied anywhere.")
-		return nil
-	}
-	fmt.Fprintf(c.io.Out, "Every full backup is copied to %s after it is taken.\n", cfg.CopyTo)
+	fmt.Fprintln(c.io.Out, say(cfg))
 	return nil
 }
 
@@ -296,36 +305,13 @@ func cmdBackupCopy(ctx context.Context, c *cli, args []string) error {
 }
 
 func cmdBackupInto(ctx context.Context, c *cli, args []string) error {
-	pos, err := parse(newFlags("backup into"), args)
-	if err != nil {
-		return err
-	}
-	if len(pos) > 1 {
-		return usagef("give one target name, or folder")
-	}
-	a, actor, err := c.login(ctx)
-	if err != nil {
-		return err
-	}
-	cfg, err := a.Backups.Level2()
-	if err != nil {
-		return err
-	}
-	if len(pos) == 1 {
-		cfg.Into = pos[0]
-		if pos[0] == "folder" {
-			cfg.Into = ""
-		}
-		if err := a.Backups.SetLevel2(ctx, actor, cfg); err != nil {
-			return err
-		}
-	}
-	if cfg.Into == "" {
-		fmt.Fprintf(c.io.Out, "Full backups are written into the backup folder %s.\n", cfg.Target)
-		return nil
-	}
-	fmt.Fprintf(c.io.Out, "Full backups are written straight into %s.\n", cfg.Into)
-	return nil
+	return level2Target(ctx, c, args, "backup into", "folder", func(cfg *backup.Level2Settings) *string { return &cfg.Into },
+		func(cfg backup.Level2Settings) string {
+			if cfg.Into == "" {
+				return fmt.Sprintf("Full backups are written into the backup folder %s.", cfg.Target)
+			}
+			return fmt.Sprintf("Full backups are written straight into %s.", cfg.Into)
+		})
 }
 
 // whereWords says where a backup lies and how its copies stand, for the

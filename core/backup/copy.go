@@ -346,19 +346,7 @@ func checkThere(ctx context.Context, t target.Target, key string, f file) error 
 
 // copyKey puts the backup's encrypted key into the target, unless there.
 func (s *Service) copyKey(ctx context.Context, b Manifest, t target.Target) error {
-	if b.Source != nil {
-		key := path.Join(keysDir, b.Recipient+".age")
-		if _, err := t.Stat(ctx, key); err == nil {
-			return nil
-		}
-		raw, err := readKey(ctx, s.fs, b, "", b.Recipient)
-		if err != nil {
-			return fmt.Errorf("the key of backup %s is missing from %s: %w", b.ID, b.Source.Name, ErrDamaged)
-		}
-		_, err = t.Put(ctx, key, bytes.NewReader(raw), int64(len(raw)), target.PutOptions{})
-		return err
-	}
-	return copyKeyFrom(ctx, s.fs, b.Recipient, filepath.Dir(b.Path), t)
+	return copyKeyFrom(ctx, s.fs, b, filepath.Dir(b.Path), t)
 }
 
 // readStoredManifest reads a backup's manifest as stored, byte for byte.
@@ -374,16 +362,24 @@ func readStoredManifest(ctx context.Context, fs fsys.FS, b Manifest) ([]byte, er
 	return io.ReadAll(r)
 }
 
-// copyKeyFrom puts the encrypted key of recipient, kept in the folder
-// dir's keys folder, into a target, unless it is there.
-func copyKeyFrom(ctx context.Context, fs fsys.FS, recipient, dir string, t target.Target) error {
-	key := path.Join(keysDir, recipient+".age")
+// copyKeyFrom puts the encrypted key of backup m into a target, unless
+// it is there: read from where m lies (readKey), for a backup in a folder
+// from the keys folder in dir.
+func copyKeyFrom(ctx context.Context, fs fsys.FS, m Manifest, dir string, t target.Target) error {
+	key := path.Join(keysDir, m.Recipient+".age")
 	if _, err := t.Stat(ctx, key); err == nil {
 		return nil
 	}
-	raw, err := fsys.ReadFileLimit(fs, filepath.Join(dir, keysDir, recipient+".age"), 64<<10)
+	raw, err := readKey(ctx, fs, m, dir, m.Recipient)
 	if err != nil {
-		return fmt.Errorf("the backup key is missing from %s: %w", dir, ErrDamaged)
+		if isOffline(err) {
+			return err
+		}
+		where := dir
+		if m.Source != nil {
+			where = m.Source.Name
+		}
+		return fmt.Errorf("the key of backup %s is missing from %s: %w", m.ID, where, ErrDamaged)
 	}
 	_, err = t.Put(ctx, key, bytes.NewReader(raw), int64(len(raw)), target.PutOptions{})
 	return err

@@ -210,7 +210,7 @@ func (d *targetDest) commit(ctx context.Context, m *Manifest) error {
 		if err != nil {
 			return err
 		}
-		if err := copyKeyFrom(ctx, d.s.fs, m.Recipient, c.Target, d.src.T); err != nil {
+		if err := copyKeyFrom(ctx, d.s.fs, *m, c.Target, d.src.T); err != nil {
 			return err
 		}
 	}

@@ -278,8 +278,13 @@ func checkFile(ctx context.Context, fs fsys.FS, path string, size int64, sum, wh
 		return fmt.Errorf("%s is missing: %w", what, ErrDamaged)
 	}
 	defer f.Close()
+	return checkSum(ctx, f, size, sum, what)
+}
+
+// checkSum reads r to its end and compares its size and SHA-256.
+func checkSum(ctx context.Context, r io.Reader, size int64, sum, what string) error {
 	h := sha256.New()
-	n, err := io.Copy(h, &ctxReader{ctx: ctx, r: f})
+	n, err := io.Copy(h, &ctxReader{ctx: ctx, r: r})
 	if err != nil {
 		return err
 	}

@@ -2,8 +2,6 @@ package backup
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -135,15 +133,7 @@ func checkStored(ctx context.Context, fs fsys.FS, b Manifest, rel string, size i
 		return fmt.Errorf("%s is missing: %w", what, ErrDamaged)
 	}
 	defer f.Close()
-	h := sha256.New()
-	n, err := io.Copy(h, &ctxReader{ctx: ctx, r: f})
-	if err != nil {
-		return err
-	}
-	if n != size || hex.EncodeToString(h.Sum(nil)) != sum {
-		return fmt.Errorf("%s does not match its checksum: %w", what, ErrDamaged)
-	}
-	return nil
+	return checkSum(ctx, f, size, sum, what)
 }
 
 // isOffline reports whether a target failed as a whole (not reachable,
