@@ -19,6 +19,7 @@ import (
 	"codeberg.org/plinth/plinth/core/backup/target/s3test"
 	"codeberg.org/plinth/plinth/core/notify"
 	"codeberg.org/plinth/plinth/core/progress"
+	"codeberg.org/plinth/plinth/storage"
 	"codeberg.org/plinth/plinth/storage/fsys"
 )
 
@@ -485,5 +486,70 @@ func TestFullStraightIntoBucket(t *testing.T) {
 	}
 	if len(ids) != 4 { // keys and three whole backups: the cut one's objects were swept
 		t.Fatalf("objects in the bucket belong to %v", ids)
+	}
+}
+
+// A content pack larger than one object goes into the bucket as objects
+// of at most one part each (sent in one request, read back in parallel);
+// a restore joins them up byte for byte, and refuses, in one sentence and
+// with the live data kept, when one of them in the middle was changed.
+func TestBucketBackupInObjects(t *testing.T) {
+	e, srv := offsiteEnv(t, false, 0)
+	ctx := context.Background()
+	big := random(3*objectCut + 12345) // does not compress: four objects
+	e.put("/Office/model.ifc", big)
+	e.put("/Office/notes.txt", []byte("the first floor changed"))
+	m, err := e.b.FullTo(ctx, e.master, "offsite", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, _ := m.Payload(storage.FileServer)
+	var pieces []Segment
+	for _, s := range p.Segments {
+		if s.Name == p.Segments[0].Name {
+			pieces = append(pieces, s)
+		}
+	}
+	if len(pieces) < 4 {
+		t.Fatalf("a pack of %d MiB is in %d objects", (3*objectCut)>>20, len(pieces))
+	}
+	for _, s := range pieces {
+		o, err := srv.Target("offsite").Stat(ctx, "plinth/"+m.ID+"/"+s.File)
+		if err != nil || o.Size > target.DefaultPartSize || o.Size != s.Bytes {
+			t.Fatalf("object %s: %+v %v", s.File, o, err)
+		}
+	}
+	want := e.state()
+
+	// Restore onto a changed live folder, from the bucket.
+	e.rm("/Office/model.ifc")
+	if _, err := e.b.Restore(ctx, e.master, m.ID, ScopeAll, passphrase, nil); err != nil {
+		t.Fatal(err)
+	}
+	if e.state() != want || !bytes.Equal(e.read("/Office/model.ifc"), big) {
+		t.Fatal("the restore from the bucket differs from what was backed up")
+	}
+
+	// One byte of the second object changes; the restore refuses it.
+	key := "plinth/" + m.ID + "/" + pieces[1].File
+	cl := srv.Client()
+	o, err := cl.GetObject(ctx, "offsite", key, minio.GetObjectOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := io.ReadAll(o)
+	o.Close()
+	raw[len(raw)/3] ^= 1
+	if _, err := cl.PutObject(ctx, "offsite", key, bytes.NewReader(raw), int64(len(raw)), minio.PutObjectOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	e.put("/Office/after.txt", []byte("written after the backup"))
+	before := e.state()
+	_, err = e.b.Restore(ctx, e.master, m.ID, ScopeAll, passphrase, nil)
+	if !errors.Is(err, ErrDamaged) || strings.Count(err.Error(), ":") > 2 || !strings.Contains(err.Error(), p.Segments[0].Name) {
+		t.Fatalf("restore of a changed object: %v", err)
+	}
+	if e.state() != before {
+		t.Fatal("a refused restore changed the live data")
 	}
 }

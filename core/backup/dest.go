@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"codeberg.org/plinth/plinth/core/backup/target"
@@ -38,6 +39,9 @@ type dest interface {
 	abort()
 	// where names the place in sentences.
 	where() string
+	// cut is how many bytes of a content pack one stored file holds at
+	// most (0: a whole pack, or what an incremental adds to it).
+	cut() int64
 	close()
 }
 
@@ -67,6 +71,7 @@ func (s *Service) folderDest(ctx context.Context, dir string) (*folderDest, erro
 
 func (d *folderDest) list(context.Context) ([]Manifest, error) { return list(d.s.fs, d.r.dir) }
 func (d *folderDest) where() string                            { return d.r.dir }
+func (d *folderDest) cut() int64                               { return 0 }
 func (d *folderDest) close()                                   { d.r.close() }
 
 func (d *folderDest) needSpace(need int64) error {
@@ -134,14 +139,38 @@ type targetDest struct {
 	ctx    context.Context
 	id     string
 	retain target.Retention
+
+	// Stored files that fit one object are sent while the next is made:
+	// at most sending at once, the first failure kept for the next
+	// finish and for commit, which waits for them all.
+	sending chan struct{}
+	sent    sync.WaitGroup
+	mu      sync.Mutex
+	failed  error
 }
+
+// Objects of a backup in a target: a stored file holds at most
+// objectCut bytes of a content pack, so that it is one object of at most
+// one part, sent in one request (a multipart upload costs the server a
+// second write of everything when it joins the parts) and read back in
+// parallel; objectsSending of them go up at once.
+const (
+	objectCut      = 12 << 20
+	objectsSending = 3
+)
+
+// objectLimit is the most a stored file is held in memory to go up in
+// one request; a larger one (a store's stream) is streamed in parts.
+const objectLimit = target.DefaultPartSize
+
+var objectBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
 func (s *Service) targetDest(ctx context.Context, name string) (*targetDest, error) {
 	c, t, err := s.OpenTarget(name)
 	if err != nil {
 		return nil, err
 	}
-	return &targetDest{s: s, src: &Source{Name: name, T: t}, cfg: c, ctx: ctx}, nil
+	return &targetDest{s: s, src: &Source{Name: name, T: t}, cfg: c, ctx: ctx, sending: make(chan struct{}, objectsSending)}, nil
 }
 
 func (d *targetDest) list(ctx context.Context) ([]Manifest, error) {
@@ -150,6 +179,7 @@ func (d *targetDest) list(ctx context.Context) ([]Manifest, error) {
 }
 
 func (d *targetDest) where() string         { return "target " + d.src.Name }
+func (d *targetDest) cut() int64            { return objectCut }
 func (d *targetDest) close()                {}
 func (d *targetDest) needSpace(int64) error { return nil } // a bucket says when it is full
 
@@ -193,18 +223,62 @@ func (d *targetDest) sweep(ctx context.Context) {
 }
 
 func (d *targetDest) create(rel string) (sink, error) {
+	if err := d.failure(); err != nil {
+		return nil, err
+	}
+	buf := objectBuffers.Get().(*bytes.Buffer)
+	buf.Reset()
+	buf.Grow(objectCut + objectCut/64) // a cut that does not compress, and age's overhead
+	return &object{d: d, key: d.id + "/" + rel, buf: buf}, nil
+}
+
+// stream uploads what is written to u from now on as key, in parts.
+func (d *targetDest) stream(key string) *upload {
 	pr, pw := io.Pipe()
 	u := &upload{pw: pw, done: make(chan error, 1)}
-	key := d.id + "/" + rel
 	go func() {
 		_, err := d.src.T.Put(d.ctx, key, pr, -1, target.PutOptions{Retain: d.retain})
 		_ = pr.CloseWithError(errors.Join(err, io.ErrClosedPipe)) // the writer stops at once
 		u.done <- err
 	}()
-	return u, nil
+	return u
+}
+
+// send puts buf as key in the background (waiting while objectsSending
+// are under way); the first failure is kept.
+func (d *targetDest) send(key string, buf *bytes.Buffer) {
+	d.sending <- struct{}{}
+	d.sent.Go(func() {
+		defer func() { <-d.sending }()
+		_, err := d.src.T.Put(d.ctx, key, bytes.NewReader(buf.Bytes()), int64(buf.Len()), target.PutOptions{Retain: d.retain})
+		objectBuffers.Put(buf)
+		if err != nil {
+			d.mu.Lock()
+			if d.failed == nil {
+				d.failed = err
+			}
+			d.mu.Unlock()
+		}
+	})
+}
+
+// failure is the first upload that failed so far.
+func (d *targetDest) failure() error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.failed
+}
+
+// wait waits for every object sent and returns the first failure.
+func (d *targetDest) wait() error {
+	d.sent.Wait()
+	return d.failure()
 }
 
 func (d *targetDest) commit(ctx context.Context, m *Manifest) error {
+	if err := d.wait(); err != nil {
+		return err
+	}
 	if m.Encrypted() {
 		c, err := d.s.Level2()
 		if err != nil {
@@ -226,6 +300,7 @@ func (d *targetDest) abort() {
 	if d.id == "" {
 		return
 	}
+	_ = d.wait()
 	ctx := context.WithoutCancel(d.ctx)
 	objs, err := d.src.T.List(ctx, d.id+"/")
 	if err != nil {
@@ -233,6 +308,54 @@ func (d *targetDest) abort() {
 	}
 	for _, o := range objs {
 		_ = d.src.T.Delete(ctx, o.Key)
+	}
+}
+
+// object is a stored file going into a target: held in memory while it
+// fits one object, then sent in the background; streamed in parts once
+// it does not.
+type object struct {
+	d   *targetDest
+	key string
+	buf *bytes.Buffer
+	up  *upload // once streamed
+}
+
+func (o *object) Write(p []byte) (int, error) {
+	if o.up == nil && o.buf.Len()+len(p) > objectLimit {
+		o.up = o.d.stream(o.key)
+		_, err := o.up.Write(o.buf.Bytes())
+		objectBuffers.Put(o.buf)
+		o.buf = nil
+		if err != nil {
+			return 0, err
+		}
+	}
+	if o.up != nil {
+		return o.up.Write(p)
+	}
+	return o.buf.Write(p)
+}
+
+func (o *object) finish() error {
+	if o.up != nil {
+		return o.up.finish()
+	}
+	if o.buf == nil {
+		return o.d.failure()
+	}
+	o.d.send(o.key, o.buf)
+	o.buf = nil
+	return o.d.failure()
+}
+
+func (o *object) abort() {
+	if o.up != nil {
+		o.up.abort()
+	}
+	if o.buf != nil {
+		objectBuffers.Put(o.buf)
+		o.buf = nil
 	}
 }
 

@@ -1,6 +1,7 @@
 package backup
 
 import (
+	"bytes"
 	"context"
 	"encoding/hex"
 	"errors"
@@ -354,7 +355,7 @@ func (s *Service) FullTo(ctx context.Context, actor account.Actor, into string, 
 			jobs = append(jobs, job{id, from, to})
 		}
 	}
-	segs := make([]Segment, len(jobs))
+	segs := make([][]Segment, len(jobs))
 	var (
 		done   int64
 		sendMu sync.Mutex // prog need not be safe for concurrent use
@@ -370,7 +371,7 @@ func (s *Service) FullTo(ctx context.Context, actor account.Actor, into string, 
 					return
 				}
 				j := jobs[i]
-				segs[i], errs[i] = copySegment(ctx, seal, fsr.Blobs().Path(j.id), storage.PackName(j.id), j.from, j.to)
+				segs[i], errs[i] = copyPack(ctx, seal, fsr.Blobs().Path(j.id), storage.PackName(j.id), j.from, j.to, d.cut())
 				if errs[i] != nil {
 					next.Store(int64(len(jobs))) // stop the others early
 					return
@@ -388,7 +389,9 @@ func (s *Service) FullTo(ctx context.Context, actor account.Actor, into string, 
 			return Manifest{}, err // one sentence: the first failure
 		}
 	}
-	fp.Segments = append(fp.Segments, segs...)
+	for _, ss := range segs {
+		fp.Segments = append(fp.Segments, ss...)
+	}
 	m.Seconds = s.now().Sub(start).Seconds()
 	if err := d.commit(ctx, &m); err != nil {
 		return Manifest{}, err
@@ -491,37 +494,53 @@ func storeBytes(st *storage.Store) int64 {
 	return max(n, 0)
 }
 
-// copySegment stores bytes [from, to) of a pack, checking every chunk in
+// copyPack stores bytes [from, to) of a pack, checking every chunk in
 // them against its SHA-256 on the way: a damaged chunk fails the backup.
-func copySegment(ctx context.Context, seal *sealer, path, name string, from, to int64) (Segment, error) {
-	seg := Segment{Name: name, From: from, To: to, File: "packs/" + name + "." + strconv.FormatInt(from, 10) + ".zst"}
+// The bytes go into one stored file, or, where the destination cuts
+// (a target: one object each, sent while the next is compressed, and
+// read back in parallel by a restore), into files of cut bytes of the
+// pack each; cuts need not fall between chunks, restores join them up.
+func copyPack(ctx context.Context, seal *sealer, path, name string, from, to, cut int64) ([]Segment, error) {
 	src, err := seal.fs.Open(path)
 	if err != nil {
-		return seg, fmt.Errorf("read content pack %s: %w", name, err)
+		return nil, fmt.Errorf("read content pack %s: %w", name, err)
 	}
 	defer src.Close()
-	w, err := seal.create(seg.File)
-	if err != nil {
-		return seg, err
-	}
 	check := newPackCheck(from, to)
-	n, err := io.Copy(w, io.TeeReader(&ctxReader{ctx: ctx, r: io.NewSectionReader(src, from, to-from)}, check))
-	if err == nil && n != to-from {
-		err = fmt.Errorf("content pack %s is shorter than recorded (%d of %d bytes)", name, from+n, to)
-	}
-	if err == nil {
-		err = check.done()
-	}
-	if err != nil {
-		w.abort()
-		var d *damagedPack
-		if errors.As(err, &d) {
-			return seg, refusal(files.ErrDamaged, "content pack %s is damaged: %v; run plinth check --deep to list the affected files", name, d)
+	r := io.TeeReader(&ctxReader{ctx: ctx, r: io.NewSectionReader(src, from, to-from)}, check)
+	var segs []Segment
+	for at := from; at < to; {
+		end := to
+		if cut > 0 && end-at > cut {
+			end = at + cut
 		}
-		return seg, err
+		seg := Segment{Name: name, From: at, To: end, File: "packs/" + name + "." + strconv.FormatInt(at, 10) + ".zst"}
+		w, err := seal.create(seg.File)
+		if err != nil {
+			return nil, err
+		}
+		n, err := io.Copy(w, io.LimitReader(r, end-at))
+		if err == nil && n != end-at {
+			err = fmt.Errorf("content pack %s is shorter than recorded (%d of %d bytes)", name, at+n, to)
+		}
+		if err == nil && end == to {
+			err = check.done()
+		}
+		if err != nil {
+			w.abort()
+			var d *damagedPack
+			if errors.As(err, &d) {
+				return nil, refusal(files.ErrDamaged, "content pack %s is damaged: %v; run plinth check --deep to list the affected files", name, d)
+			}
+			return nil, err
+		}
+		if seg.Bytes, seg.SHA256, err = w.finish(); err != nil {
+			return nil, err
+		}
+		segs = append(segs, seg)
+		at = end
 	}
-	seg.Bytes, seg.SHA256, err = w.finish()
-	return seg, err
+	return segs, nil
 }
 
 // Check verifies every stored file of a backup (and of the backups it
@@ -761,8 +780,32 @@ func rebuildPacks(ctx context.Context, ch []Manifest, op *opener, dir string) er
 }
 
 // rebuildPack writes one pack from its segments, which must join up, and
-// checks every chunk in it against its SHA-256.
+// checks every chunk in it against its SHA-256. Segments of a target's
+// size (objectCut) are fetched and decoded ahead, a few at once, while
+// the one before is written: with a bucket, waiting for the next object
+// and writing the last overlap.
 func rebuildPack(ctx context.Context, op *opener, name, path string, size int64, parts []segOf) (err error) {
+	// The segments that make the pack: each starts where the one before
+	// ended; one that starts before is of an older generation of a
+	// removed pack id.
+	var use []segOf
+	var at int64
+	for _, x := range parts {
+		if at >= size {
+			break
+		}
+		if x.seg.From != at {
+			if x.seg.From < at {
+				continue
+			}
+			return fmt.Errorf("content pack %s has a gap at byte %d in backup %s: %w", name, at, x.b.ID, ErrDamaged)
+		}
+		use = append(use, x)
+		at = x.seg.To
+	}
+	if at < size {
+		return fmt.Errorf("content pack %s is incomplete in the backup (%d of %d bytes): %w", name, at, size, ErrDamaged)
+	}
 	out, err := op.fs.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
 	if err != nil {
 		return err
@@ -772,22 +815,32 @@ func rebuildPack(ctx context.Context, op *opener, name, path string, size int64,
 			err = cerr
 		}
 	}()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	ahead, taken := prefetch(ctx, op, name, use)
 	check := newPackCheck(0, size)
 	w := io.MultiWriter(check, out)
-	var at int64
-	for _, x := range parts {
-		if x.seg.From != at {
-			if x.seg.From < at { // an older generation of a removed pack id
-				continue
+	at = 0
+	for i, x := range use {
+		var n int64
+		if ahead[i] != nil {
+			got := <-ahead[i]
+			taken()
+			if got.err != nil {
+				return got.err
 			}
-			return fmt.Errorf("content pack %s has a gap at byte %d in backup %s: %w", name, at, x.b.ID, ErrDamaged)
+			if err = ctx.Err(); err == nil {
+				n, err = got.WriteTo(w) // in one write
+			}
+			got.Close()
+		} else {
+			var rc io.ReadCloser
+			if rc, err = op.open(ctx, x.b, x.seg.File, x.seg.Bytes, x.seg.SHA256, segWhat(name, x)); err != nil {
+				return err
+			}
+			n, err = io.Copy(w, &ctxReader{ctx: ctx, r: rc})
+			rc.Close()
 		}
-		rc, err := op.open(ctx, x.b, x.seg.File, x.seg.Bytes, x.seg.SHA256, fmt.Sprintf("content pack %s of backup %s", name, x.b.ID))
-		if err != nil {
-			return err
-		}
-		n, err := io.Copy(w, &ctxReader{ctx: ctx, r: rc})
-		rc.Close()
 		var d *damagedPack
 		if errors.As(err, &d) {
 			return refusal(ErrDamaged, "backup %s is damaged: in content pack %s %v", x.b.ID, name, d)
@@ -799,9 +852,6 @@ func rebuildPack(ctx context.Context, op *opener, name, path string, size int64,
 			return refusal(ErrDamaged, "backup %s is damaged: it holds %d bytes of content pack %s where its manifest says %d", x.b.ID, n, name, x.seg.To-x.seg.From)
 		}
 		at += n
-		if at >= size {
-			break
-		}
 	}
 	if at != size {
 		return fmt.Errorf("content pack %s is incomplete in the backup (%d of %d bytes): %w", name, at, size, ErrDamaged)
@@ -810,4 +860,92 @@ func rebuildPack(ctx context.Context, op *opener, name, path string, size int64,
 		return refusal(ErrDamaged, "content pack %s is damaged in the backup: %v", name, err)
 	}
 	return out.Sync()
+}
+
+func segWhat(name string, x segOf) string {
+	return fmt.Sprintf("content pack %s of backup %s", name, x.b.ID)
+}
+
+// segmentsAhead segments of a pack are fetched and decoded at once, each
+// into memory, when they are no larger than a target's objects: with two
+// packs rebuilt at once, 4 × 12 MiB at most.
+const segmentsAhead = 2
+
+// fetched is a segment decoded ahead, or why it could not be.
+type fetched struct {
+	*bytes.Reader
+	buf *[]byte
+	err error
+}
+
+// Close gives the segment's memory to the next one.
+func (f fetched) Close() error {
+	if f.buf != nil {
+		segmentBuffers.Put(f.buf)
+	}
+	return nil
+}
+
+var segmentBuffers = sync.Pool{New: func() any { b := make([]byte, objectCut); return &b }}
+
+// prefetch starts decoding the small segments of use ahead, in order, at
+// most segmentsAhead not yet taken (the writer calls taken for each it
+// receives); the channel of a segment it does not take is nil.
+func prefetch(ctx context.Context, op *opener, name string, use []segOf) ([]chan fetched, func()) {
+	out := make([]chan fetched, len(use))
+	var small []int
+	for i, x := range use {
+		if x.seg.To-x.seg.From <= objectCut {
+			out[i] = make(chan fetched, 1)
+			small = append(small, i)
+		}
+	}
+	slots := make(chan struct{}, segmentsAhead)
+	taken := func() { <-slots }
+	if len(small) == 0 {
+		return out, taken
+	}
+	go func() {
+		for _, i := range small {
+			select {
+			case slots <- struct{}{}:
+			case <-ctx.Done():
+				return
+			}
+			go func() {
+				x := use[i]
+				rc, err := op.open(ctx, x.b, x.seg.File, x.seg.Bytes, x.seg.SHA256, segWhat(name, x))
+				if err != nil {
+					out[i] <- fetched{err: err}
+					return
+				}
+				defer rc.Close()
+				pooled := segmentBuffers.Get().(*[]byte)
+				buf := (*pooled)[:x.seg.To-x.seg.From]
+				n, err := io.ReadFull(&ctxReader{ctx: ctx, r: rc}, buf)
+				if err == nil {
+					// To its end: the stored file's checksum is checked
+					// there, and more than the manifest says is damage.
+					var extra [1]byte
+					var k int
+					k, err = io.ReadFull(rc, extra[:])
+					switch {
+					case k > 0:
+						err = refusal(ErrDamaged, "backup %s is damaged: it holds more than the %d bytes of content pack %s its manifest says", x.b.ID, len(buf), name)
+					case errors.Is(err, io.EOF):
+						err = nil
+					}
+				} else if errors.Is(err, io.ErrUnexpectedEOF) {
+					buf, err = buf[:n], nil // short: the writer says so
+				}
+				if err != nil {
+					segmentBuffers.Put(pooled)
+					out[i] <- fetched{err: err}
+					return
+				}
+				out[i] <- fetched{Reader: bytes.NewReader(buf), buf: pooled}
+			}()
+		}
+	}()
+	return out, taken
 }

@@ -11,6 +11,7 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"filippo.io/age"
 	"github.com/klauspost/compress/zstd"
@@ -99,6 +100,7 @@ type sealer struct {
 	fs        fsys.FS
 	recipient age.Recipient // nil: not encrypted
 	dest      dest
+	encoders  sync.Pool // of *zstd.Encoder, reset for each file
 }
 
 func newSealer(fs fsys.FS, recipient string, d dest) (*sealer, error) {
@@ -114,6 +116,7 @@ func newSealer(fs fsys.FS, recipient string, d dest) (*sealer, error) {
 
 // sealed is one payload file being written.
 type sealed struct {
+	s   *sealer
 	f   sink
 	cnt *countHash
 	enc io.WriteCloser // age, or nil
@@ -137,14 +140,20 @@ func (s *sealer) create(rel string) (*sealed, error) {
 		}
 		inner = out.enc
 	}
-	// A small window keeps memory low; on Plinth's data (packs of already
-	// chunked files) a larger one gains little.
-	out.zw, err = zstd.NewWriter(inner, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(2),
-		zstd.WithWindowSize(1<<20), zstd.WithLowerEncoderMem(true))
-	if err != nil {
-		f.abort()
-		return nil, err
+	if zw, ok := s.encoders.Get().(*zstd.Encoder); ok {
+		zw.Reset(inner)
+		out.zw = zw
+	} else {
+		// A small window keeps memory low; on Plinth's data (packs of
+		// already chunked files) a larger one gains little.
+		out.zw, err = zstd.NewWriter(inner, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(2),
+			zstd.WithWindowSize(1<<20), zstd.WithLowerEncoderMem(true))
+		if err != nil {
+			f.abort()
+			return nil, err
+		}
 	}
+	out.s = s
 	return out, nil
 }
 
@@ -157,6 +166,10 @@ func (s *sealed) ReadFrom(r io.Reader) (int64, error) { return s.zw.ReadFrom(r) 
 // and hash.
 func (s *sealed) finish() (int64, string, error) {
 	err := s.zw.Close()
+	if err == nil {
+		s.s.encoders.Put(s.zw) // closed cleanly: ready for Reset
+		s.zw = nil
+	}
 	if err == nil && s.enc != nil {
 		err = s.enc.Close()
 	}
@@ -172,7 +185,9 @@ func (s *sealed) finish() (int64, string, error) {
 
 // abort stops without caring; the backup's leftovers go with it.
 func (s *sealed) abort() {
-	_ = s.zw.Close()
+	if s.zw != nil {
+		_ = s.zw.Close()
+	}
 	s.f.abort()
 }
 
