@@ -522,7 +522,7 @@ func readSnapshotCopy(ctx context.Context, src *Source, item, id string, size in
 	if size > maxArchiveManifest {
 		return Manifest{}, refusal(ErrDamaged, "snapshot %s in %s is damaged: its manifest is larger than %d KiB", shown, src.Name, maxArchiveManifest>>10)
 	}
-	b, err := getLimited(ctx, src.T, snapItemKey(item, id)+manifestName, maxArchiveManifest)
+	b, err := getLimited(ctx, src.T, snapItemKey(item, id)+manifestName, maxArchiveManifest, "the manifest of snapshot "+shown)
 	if err != nil {
 		return Manifest{}, err
 	}
@@ -541,8 +541,8 @@ func readSnapshotCopy(ctx context.Context, src *Source, item, id string, size in
 }
 
 // getLimited reads a whole object of at most limit bytes; a larger one
-// is damaged.
-func getLimited(ctx context.Context, t target.Target, key string, limit int64) ([]byte, error) {
+// is damaged (what names it in the sentence).
+func getLimited(ctx context.Context, t target.Target, key string, limit int64, what string) ([]byte, error) {
 	r, err := target.Reader(ctx, t, key)
 	if err != nil {
 		return nil, err
@@ -553,7 +553,7 @@ func getLimited(ctx context.Context, t target.Target, key string, limit int64) (
 		return nil, err
 	}
 	if int64(len(b)) > limit {
-		return nil, refusal(ErrDamaged, "%s in %s is larger than it can be", key, t)
+		return nil, refusal(ErrDamaged, "%s in %s is damaged: it is larger than it can be", what, t)
 	}
 	return b, nil
 }
@@ -634,7 +634,7 @@ func (s *Service) fetchSnapshot(ctx context.Context, m Manifest, passphrase stri
 	cd := plain
 	var key []byte
 	if m.Encrypted() {
-		if key, err = getLimited(ctx, t, snapKeyKey(m.Recipient), maxArchiveKey); err != nil {
+		if key, err = getLimited(ctx, t, snapKeyKey(m.Recipient), maxArchiveKey, "the key of snapshot "+m.ID); err != nil {
 			return m, damaged(err)
 		}
 		id, err := unlockKey(key, passphrase)
@@ -646,7 +646,7 @@ func (s *Service) fetchSnapshot(ctx context.Context, m Manifest, passphrase stri
 		}
 		cd = &codec{recipient: m.Recipient, identity: id}
 	}
-	tree, err := getLimited(ctx, t, base+m.Tree.File, m.Tree.Bytes)
+	tree, err := getLimited(ctx, t, base+m.Tree.File, m.Tree.Bytes, "the tree of snapshot "+m.ID)
 	if err != nil {
 		return m, damaged(err)
 	}
@@ -660,7 +660,7 @@ func (s *Service) fetchSnapshot(ctx context.Context, m Manifest, passphrase stri
 		if m.Tree.IndexBytes <= 0 || m.Tree.IndexBytes > maxTree {
 			return m, refusal(ErrDamaged, "the chunk list of snapshot %s is damaged", m.ID)
 		}
-		if index, err = getLimited(ctx, t, base+m.Tree.Index, m.Tree.IndexBytes); err != nil {
+		if index, err = getLimited(ctx, t, base+m.Tree.Index, m.Tree.IndexBytes, "the chunk list of snapshot "+m.ID); err != nil {
 			return m, damaged(err)
 		}
 		idx, err := decodeIndex(m, index)
@@ -694,7 +694,7 @@ func (s *Service) fetchSnapshot(ctx context.Context, m Manifest, passphrase stri
 		if n, ok := sizes[id]; ok {
 			limit = n
 		}
-		stored, err := getLimited(ctx, t, snapChunkKey(id, m.Recipient), limit)
+		stored, err := getLimited(ctx, t, snapChunkKey(id, m.Recipient), limit, fmt.Sprintf("chunk %.12s of snapshot %s", id, m.ID))
 		if err != nil {
 			return m, damaged(err)
 		}

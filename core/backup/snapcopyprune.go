@@ -136,7 +136,7 @@ func (s *Service) copyChunks(ctx context.Context, t target.Target, m Manifest) (
 		if m.Tree.IndexBytes <= 0 || m.Tree.IndexBytes > maxTree {
 			return nil, refusal(ErrDamaged, "the chunk list of snapshot %s is damaged", m.ID)
 		}
-		b, err := getLimited(ctx, t, base+m.Tree.Index, m.Tree.IndexBytes)
+		b, err := getLimited(ctx, t, base+m.Tree.Index, m.Tree.IndexBytes, "the chunk list of snapshot "+m.ID)
 		if err != nil {
 			return nil, err
 		}
@@ -146,7 +146,7 @@ func (s *Service) copyChunks(ctx context.Context, t target.Target, m Manifest) (
 	if m.Encrypted() {
 		return nil, refusal(ErrDamaged, "snapshot %s has no chunk list", m.ID)
 	}
-	b, err := getLimited(ctx, t, base+m.Tree.File, m.Tree.Bytes)
+	b, err := getLimited(ctx, t, base+m.Tree.File, m.Tree.Bytes, "the tree of snapshot "+m.ID)
 	if err != nil {
 		return nil, err
 	}
