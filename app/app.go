@@ -526,13 +526,28 @@ func (a *App) ScheduleBackups() error {
 				}
 				return err
 			})},
-		{Name: "backup.copy", Title: "Finish interrupted copies of full backups", Spec: schedule.EveryInterval(time.Hour),
+		{Name: "backup.copy", Title: "Finish interrupted copies of full backups and snapshots", Spec: schedule.EveryInterval(time.Hour),
 			Run: func(ctx context.Context) error {
-				if c, err := a.Backups.Level2(); err != nil || c.CopyTo == "" {
-					return err // nothing is copied anywhere
+				c2, err := a.Backups.Level2()
+				if err != nil {
+					return err
+				}
+				c1, err := a.Backups.Level1()
+				if err != nil {
+					return err
+				}
+				if c2.CopyTo == "" && c1.CopyTo == "" {
+					return nil // nothing is copied anywhere
 				}
 				return asMaster(func(ctx context.Context, m account.Actor) error {
-					_, err := a.Backups.CopyPending(ctx, m, nil)
+					var err error
+					if c2.CopyTo != "" {
+						_, err = a.Backups.CopyPending(ctx, m, nil)
+					}
+					if c1.CopyTo != "" {
+						_, serr := a.Backups.CopySnapshots(ctx, m, nil)
+						err = errors.Join(err, serr)
+					}
 					return err
 				})(ctx)
 			}},

@@ -1,6 +1,7 @@
 package app
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -227,6 +228,21 @@ func cmdBackups(ctx context.Context, c *cli, args []string) error {
 				Verified: verified[m.ID], Encrypt: m.Encrypted(), Target: t.Name, Copies: []backup.CopyState{}})
 		}
 	}
+	// Snapshots that lie only in the snapshot copy target.
+	if l1, err := a.Backups.Level1(); err == nil && l1.CopyTo != "" {
+		there, err := a.Backups.SnapshotCopies(ctx, "")
+		if err != nil {
+			unread = append(unread, unreadItem{l1.CopyTo, err.Error()})
+		}
+		for _, m := range there {
+			it := backupItem{ID: m.ID, Level: 1, Type: m.Type, Created: m.Created, Bytes: m.Bytes(), Item: m.ItemName,
+				Encrypt: m.Encrypted(), Trigger: cmp.Or(m.Trigger, backup.TriggerSchedule), Target: l1.CopyTo, Copies: copies[m.ID]}
+			if it.Copies == nil {
+				it.Copies = []backup.CopyState{}
+			}
+			items = append(items, it)
+		}
+	}
 	sort.SliceStable(items, func(i, j int) bool { return items[i].Created.After(items[j].Created) })
 	// Folders whose manifest is damaged are no backups, but say so.
 	bad, err := a.Backups.Damaged()
@@ -341,7 +357,7 @@ func cmdRestore(ctx context.Context, c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
-	m, err := a.Backups.Get(id)
+	m, err := a.Backups.FindBackup(ctx, id)
 	if err != nil {
 		return err
 	}

@@ -12,7 +12,8 @@ import (
 	"codeberg.org/plinth/plinth/core/backup/target"
 )
 
-// targetCommands name the places full backups are copied to: another
+// targetCommands name the places full backups and snapshots are copied
+// to: another
 // folder, or a bucket of S3-compatible object storage off site.
 var targetCommands = []command{
 	{"target add", "NAME (--folder DIR | --s3 URL --bucket B [--prefix P] [--region R] --access-key K) [--lock-days N] [--lock-mode governance|compliance] [--bandwidth RATE]",
@@ -23,6 +24,8 @@ var targetCommands = []command{
 	{"target rm", "NAME", "forget a backup target (the backups in it stay there)", cmdTargetRm},
 	{"backup copy-to", "[NAME|none]", "show or change the target every full backup is copied to after it is taken", cmdBackupCopyTo},
 	{"backup copy", "[ID] [--to NAME] [--json]", "copy a full backup (with the ones it continues) to a target now; without ID, every backup not yet in the copy target", cmdBackupCopy},
+	{"snapshot copy-to", "[NAME|none]", "show or change the target every project and library snapshot is copied to after it is taken (a bucket takes only snapshots taken with the backup passphrase set)", cmdSnapshotCopyTo},
+	{"snapshot copy", "[--json]", "copy every snapshot not yet in the snapshot copy target there now", cmdSnapshotCopy},
 	{"backup into", "[NAME|folder]", "show or change where scheduled full backups are written: the backup folder, or straight into a named target", cmdBackupInto},
 }
 
@@ -345,4 +348,71 @@ func copyWords(cs []backup.CopyState) string {
 		}
 	}
 	return strings.Join(w, "; ")
+}
+
+func cmdSnapshotCopyTo(ctx context.Context, c *cli, args []string) error {
+	pos, err := parse(newFlags("snapshot copy-to"), args)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 1 {
+		return usagef("give one target name, or none")
+	}
+	a, actor, err := c.login(ctx)
+	if err != nil {
+		return err
+	}
+	cfg, err := a.Backups.Level1()
+	if err != nil {
+		return err
+	}
+	if len(pos) == 1 {
+		if cfg.CopyTo = pos[0]; pos[0] == "none" {
+			cfg.CopyTo = ""
+		}
+		if err := a.Backups.SetLevel1(ctx, actor, cfg); err != nil {
+			return err
+		}
+	}
+	if cfg.CopyTo == "" {
+		fmt.Fprintln(c.io.Out, "Snapshots are not copied anywhere.")
+		return nil
+	}
+	fmt.Fprintf(c.io.Out, "Every snapshot is copied to %s after it is taken.\n", cfg.CopyTo)
+	return nil
+}
+
+func cmdSnapshotCopy(ctx context.Context, c *cli, args []string) error {
+	fs := newFlags("snapshot copy")
+	asJSON := fs.Bool("json", false, "print one JSON object")
+	if err := parseNone(fs, args); err != nil {
+		return err
+	}
+	a, actor, err := c.login(ctx)
+	if err != nil {
+		return err
+	}
+	cfg, err := a.Backups.Level1()
+	if err != nil {
+		return err
+	}
+	if cfg.CopyTo == "" {
+		return usagef("no copy target is set for snapshots (plinth snapshot copy-to NAME)")
+	}
+	states, err := a.Backups.CopySnapshots(ctx, actor, c.bar())
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return c.printJSON(struct {
+			Copies []backup.CopyState `json:"copies"`
+		}{append([]backup.CopyState{}, states...)})
+	}
+	if len(states) == 0 {
+		fmt.Fprintf(c.io.Out, "Every snapshot is in %s already.\n", cfg.CopyTo)
+	}
+	for _, st := range states {
+		fmt.Fprintf(c.io.Out, "Copied a snapshot to %s and checked there (%s).\n", st.Target, humanize.IBytes(uint64(st.Total)))
+	}
+	return nil
 }

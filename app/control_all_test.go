@@ -76,6 +76,8 @@ func TestEveryCommandWorksThroughTheRunningPlinth(t *testing.T) {
 		{[]string{"backup", "copy-to", "usb"}, 0, "copied to usb"},
 		{[]string{"backup", "--level", "2", "--json"}, 0, `"state": "copied"`},
 		{[]string{"backup", "copy"}, 0, "in the copy target already"},
+		{[]string{"snapshot", "copy-to", "usb"}, 0, "Every snapshot is copied to usb"},
+		{[]string{"snapshot", "copy", "--json"}, 0, `"state": "copied"`},
 		{[]string{"backup", "--level", "3"}, 1, ""}, // no OS snapshot command set up
 		{[]string{"backups", "--json"}, 0, `"backups"`},
 		{[]string{"verify", "LEVEL2", "--json"}, 0, ""},
@@ -86,6 +88,8 @@ func TestEveryCommandWorksThroughTheRunningPlinth(t *testing.T) {
 		{[]string{"restore", "LEVEL1", "--as-new", "Tower restored", "--yes", "--json"}, 0, ""},
 		{[]string{"prune", "--dry-run"}, 0, ""},
 		{[]string{"backup", "copy-to", "none"}, 0, "not copied"},
+		{[]string{"target", "rm", "usb"}, 1, ""}, // snapshots are still copied there
+		{[]string{"snapshot", "copy-to", "none"}, 0, "not copied"},
 		{[]string{"target", "rm", "usb"}, 0, "forgotten"},
 		{[]string{"backup", "retention", "--newest", "5"}, 0, "the newest 5"},
 		{[]string{"backup", "schedule", "daily", "02:30"}, 0, "the next one starts"},

@@ -116,3 +116,68 @@ func TestOffsiteWithCommands(t *testing.T) {
 		t.Fatalf("backups with the server down: %+v", r)
 	}
 }
+
+// Snapshots off site with the commands alone: each one copied after it
+// is taken and listed with its copy; a new machine that names the bucket
+// lists it and restores the project from there, byte for byte.
+func TestSnapshotsOffsiteWithCommands(t *testing.T) {
+	srv := s3test.Start(t)
+	srv.Bucket("office-offsite", false)
+	dir := initialised(t)
+	env := map[string]string{"PLINTH_PASSWORD": "master password", "PLINTH_S3_SECRET": s3test.Secret,
+		"PLINTH_NEW_BACKUP_PASSPHRASE": "office passphrase 2026", "PLINTH_BACKUP_PASSPHRASE": "office passphrase 2026"}
+	src := t.TempDir()
+	plan := []byte(strings.Repeat("plan ", 50_000))
+	if err := os.WriteFile(filepath.Join(src, "plan.dwg"), plan, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	add := []string{"target", "add", "offsite", "--s3", srv.Endpoint, "--bucket", "office-offsite", "--prefix", "plinth", "--access-key", s3test.Access}
+	for _, args := range [][]string{{"backup", "passphrase"}, add, {"mkdir", "/Tower", "--kind", "project"},
+		{"import", "--to", "/Tower", filepath.Join(src, "plan.dwg")}, {"snapshot", "copy-to", "offsite"}} {
+		if r := run(t, dir, env, "", args...); r.code != 0 {
+			t.Fatalf("%v: %+v", args, r)
+		}
+	}
+	r := run(t, dir, env, "", "backup", "--level", "1", "--item", "/Tower", "--json")
+	var taken struct{ ID string }
+	if err := json.Unmarshal([]byte(r.out), &taken); err != nil || r.code != 0 {
+		t.Fatalf("snapshot: %+v %v", r, err)
+	}
+	var listed struct {
+		Backups []struct {
+			ID, Target string
+			Level      int
+			Copies     []struct{ Target, State string }
+		}
+	}
+	r = run(t, dir, env, "", "backups", "--json")
+	if err := json.Unmarshal([]byte(r.out), &listed); err != nil || len(listed.Backups) != 1 || len(listed.Backups[0].Copies) != 1 ||
+		listed.Backups[0].Copies[0].State != "copied" || listed.Backups[0].Copies[0].Target != "offsite" {
+		t.Fatalf("the snapshot and its copy: %+v %v", r, err)
+	}
+	if r := run(t, dir, env, "", "snapshot", "copy"); r.code != 0 || !strings.Contains(r.out, "Every snapshot is in offsite already") {
+		t.Fatalf("snapshot copy with nothing to copy: %+v", r)
+	}
+	// A new machine: Plinth, the same bucket, the passphrase; nothing else.
+	fresh := initialised(t)
+	for _, args := range [][]string{{"backup", "passphrase"}, add, {"snapshot", "copy-to", "offsite"}} {
+		if r := run(t, fresh, env, "", args...); r.code != 0 {
+			t.Fatalf("%v: %+v", args, r)
+		}
+	}
+	r = run(t, fresh, env, "", "backups", "--json")
+	if err := json.Unmarshal([]byte(r.out), &listed); err != nil || len(listed.Backups) != 1 || listed.Backups[0].ID != taken.ID ||
+		listed.Backups[0].Target != "offsite" || listed.Backups[0].Level != 1 {
+		t.Fatalf("the new machine lists: %+v %v", r, err)
+	}
+	if r := run(t, fresh, env, "", "restore", taken.ID, "--as-new", "Tower", "--yes"); r.code != 0 {
+		t.Fatalf("restore from the bucket: %+v", r)
+	}
+	out := filepath.Join(t.TempDir(), "plan.dwg")
+	if r := run(t, fresh, env, "", "export", "/Tower/plan.dwg", out); r.code != 0 {
+		t.Fatalf("export: %+v", r)
+	}
+	if got, err := os.ReadFile(out); err != nil || string(got) != string(plan) {
+		t.Fatalf("the restored file differs (%d bytes, %v)", len(got), err)
+	}
+}

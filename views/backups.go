@@ -66,6 +66,8 @@ type backupsPage struct {
 
 	// level 1
 	snapTarget *widget.Entry
+	snapCopy   *widget.Select // Copy each snapshot to
+	snapCopyTo string         // as saved
 	items      []files.Node
 	item       *widget.Select
 	snapSched  *widget.Label
@@ -324,18 +326,22 @@ func (p *backupsPage) level1() fyne.CanvasObject {
 		}, p.ui.win)
 	}}
 	saveTarget := &widget.Button{Text: "Save folder", OnTapped: p.saveLevel1}
+	p.snapCopy = widget.NewSelect([]string{noCopy}, nil)
+	p.snapCopy.SetSelected(noCopy)
+	saveCopy := &widget.Button{Text: "Save", OnTapped: p.saveLevel1}
 	p.snapList = widget.NewList(func() int { return len(p.snaps) },
 		func() fyne.CanvasObject { return widget.NewLabel("2006-01-02 15:04:05  999 files, 1000 MiB") },
 		func(i widget.ListItemID, o fyne.CanvasObject) {
 			m := p.snaps[i]
-			o.(*widget.Label).SetText(fmt.Sprintf("%s   %d files, %s%s", m.Created.Local().Format("2006-01-02 15:04:05"),
-				m.Tree.Files, humanize.IBytes(uint64(m.Tree.Content)), snapNote(m)))
+			o.(*widget.Label).SetText(fmt.Sprintf("%s   %d files, %s%s%s", m.Created.Local().Format("2006-01-02 15:04:05"),
+				m.Tree.Files, humanize.IBytes(uint64(m.Tree.Content)), snapNote(m), p.snapCopyNote(m)))
 		})
 	p.snapList.OnSelected = func(i widget.ListItemID) { p.snapSel = i; p.updateSnapButtons() }
 	p.updateSnapButtons()
 	top := container.NewVBox(
 		&widget.Label{Wrapping: fyne.TextWrapWord, Text: "Each project's and library's files, one snapshot at a time; unchanged contents are stored once."},
 		container.NewBorder(nil, nil, widget.NewLabel("Snapshot folder"), container.NewHBox(browse, saveTarget), p.snapTarget),
+		container.NewBorder(nil, nil, widget.NewLabel("Copy each snapshot to"), saveCopy, p.snapCopy),
 		container.NewBorder(nil, nil, widget.NewLabel("Project or library"), nil, p.item),
 		p.snapSched,
 		container.NewHBox(p.snapMode, widget.NewLabel("at"), container.NewGridWrap(fyne.NewSize(70, p.snapAt.MinSize().Height), p.snapAt),
@@ -578,6 +584,17 @@ func (p *backupsPage) shown() {
 		}
 		p.copyTarget = c2.CopyTo
 		p.snapTarget.SetText(c1.Target)
+		snapOpts := []string{noCopy}
+		for _, t := range tl {
+			snapOpts = append(snapOpts, t.Name)
+		}
+		p.snapCopy.Options = snapOpts
+		p.snapCopy.SetSelected(noCopy)
+		if c1.CopyTo != "" {
+			p.snapCopy.SetSelected(c1.CopyTo)
+		}
+		p.snapCopyTo = c1.CopyTo
+		p.snapList.Refresh()
 		if same {
 			p.sameDisk.SetText(sameDiskText)
 			p.sameDisk.Show()
@@ -711,9 +728,14 @@ func (p *backupsPage) level2Input() (backup.Level2Settings, error) {
 	return c, nil
 }
 
-// saveLevel1 sets where snapshots go; those taken so far stay behind.
+// saveLevel1 sets where snapshots go (those taken so far stay behind)
+// and where each is copied.
 func (p *backupsPage) saveLevel1() {
 	actor, target := p.ui.actor, strings.TrimSpace(p.snapTarget.Text)
+	copyTo := p.snapCopy.Selected
+	if copyTo == noCopy {
+		copyTo = ""
+	}
 	var old string
 	p.ui.background(func(ctx context.Context) error {
 		c, err := p.ui.svc.Backups.Level1()
@@ -721,7 +743,7 @@ func (p *backupsPage) saveLevel1() {
 			return err
 		}
 		old = c.Target
-		c.Target = target
+		c.Target, c.CopyTo = target, copyTo
 		return p.ui.svc.Backups.SetLevel1(ctx, actor, c)
 	}, func(err error) {
 		if err != nil {
@@ -731,6 +753,9 @@ func (p *backupsPage) saveLevel1() {
 		msg := "Snapshots go to " + target + "."
 		if old != target {
 			msg += " Those taken so far stay in " + old + "."
+		}
+		if copyTo != "" {
+			msg += " Each one is copied to " + copyTo + " after it is taken."
 		}
 		p.ui.banner.Done(msg)
 		p.shown()
@@ -969,6 +994,14 @@ func (p *backupsPage) loadSnapshots() {
 		if snaps, err = p.ui.svc.Backups.Snapshots(it.ID); err != nil {
 			return err
 		}
+		// Those only in the snapshot copy target (removed here, or a new
+		// machine): a restore fetches them from there.
+		there, err := p.ui.svc.Backups.SnapshotCopies(ctx, it.ID)
+		if err != nil {
+			return err
+		}
+		snaps = append(snaps, there...)
+		sort.SliceStable(snaps, func(i, j int) bool { return snaps[i].Created.After(snaps[j].Created) })
 		if sched, from, err = p.ui.svc.Backups.SnapshotSchedule(ctx, it.ID); err != nil {
 			return err
 		}
@@ -1054,6 +1087,22 @@ func (p *backupsPage) doSnapshot() {
 }
 
 // snapNote marks, in the list, snapshots not taken by the schedule.
+// snapCopyNote says where a snapshot's copy stands, as the Copy column
+// of full backups does: "   offsite: Copied", or that it lies only there.
+func (p *backupsPage) snapCopyNote(m backup.Manifest) string {
+	if m.Source != nil {
+		return "   only in " + m.Source.Name
+	}
+	if p.snapCopyTo == "" {
+		return ""
+	}
+	note := "   " + p.snapCopyTo + ": " + copyCell(p.recs[m.ID], p.snapCopyTo, time.Now())
+	if f := copyFailure(p.recs[m.ID]); f != "" {
+		note += " — " + strings.TrimPrefix(f[strings.Index(f, "failed: ")+len("failed: "):], " ")
+	}
+	return note
+}
+
 func snapNote(m backup.Manifest) string {
 	note := ""
 	switch m.Trigger {

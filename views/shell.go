@@ -91,6 +91,7 @@ type Notifications interface {
 type Backups interface {
 	List() ([]backup.Manifest, error)
 	Snapshots(item string) ([]backup.Manifest, error)
+	SnapshotCopies(ctx context.Context, item string) ([]backup.Manifest, error)
 	History(ctx context.Context, actor account.Actor) ([]backup.Record, error)
 	Level1() (backup.Level1Settings, error)
 	SetLevel1(ctx context.Context, actor account.Actor, c backup.Level1Settings) error

@@ -43,6 +43,9 @@ type CopyState struct {
 	Checked bool `json:"checked,omitempty"`
 	// LockedUntil is when the copy's lock ends (S3 Object Lock).
 	LockedUntil time.Time `json:"lockedUntil,omitzero"`
+	// ChunksLockedUntil (snapshot copies): every chunk the snapshot needs
+	// is locked in the target at least until then (see lockChunks).
+	ChunksLockedUntil time.Time `json:"chunksLockedUntil,omitzero"`
 	// Refused is when the target last refused to remove the copy.
 	Refused time.Time `json:"refused,omitzero"`
 	// Removed is when retention removed the copy.
@@ -146,10 +149,17 @@ func copyOf(r Record, to string) CopyState {
 
 // setCopy writes a copy's state into the backup's History record.
 func (s *Service) setCopy(id string, st CopyState) {
+	s.setCopyIn(Record{ID: id, Level: 2}, st)
+}
+
+// setCopyIn writes a copy's state into the History record of backup
+// def.ID, made from def when History has none.
+func (s *Service) setCopyIn(def Record, st CopyState) {
+	id := def.ID
 	err := s.mgr.Update(func(tx *storage.Tx) error {
 		r, err := history.Get(tx, id)
 		if errors.Is(err, storage.ErrNotFound) {
-			r = Record{ID: id, Level: 2}
+			r = def
 		} else if err != nil {
 			return err
 		}

@@ -53,6 +53,9 @@ func (c Level2Settings) Rule() string {
 // schedules are per item: SnapshotSchedule).
 type Level1Settings struct {
 	Target string `json:"target"`
+	// CopyTo names the target (TargetConfig) each snapshot is copied to
+	// after it is taken (snapcopy.go); "" for none.
+	CopyTo string `json:"copyTo,omitempty"`
 }
 
 // Level3Settings are the OS snapshot's settings.
@@ -292,7 +295,8 @@ func (s *Service) RebaseTargets(from string) error {
 	})
 }
 
-// SetLevel1 changes where snapshots go. Snapshots taken so far stay where
+// SetLevel1 changes where snapshots go, and the target they are copied
+// to (which must exist). Snapshots taken so far stay where
 // they are (and are listed again when that folder is chosen again). It
 // needs Modify details on the Servers page.
 func (s *Service) SetLevel1(ctx context.Context, actor account.Actor, c Level1Settings) error {
@@ -304,6 +308,11 @@ func (s *Service) SetLevel1(ctx context.Context, actor account.Actor, c Level1Se
 	}
 	if err := storage.CheckFolder(c.Target); err != nil {
 		return fmt.Errorf("snapshot target: %w", err)
+	}
+	if c.CopyTo != "" {
+		if _, err := s.BackupTarget(c.CopyTo); err != nil {
+			return err
+		}
 	}
 	if c.Target == s.defaults1().Target {
 		c.Target = "" // the default: it follows the data folder when that moves

@@ -33,8 +33,20 @@ func scheduled(m Manifest) bool { return m.Trigger == "" || m.Trigger == Trigger
 // Then it removes every chunk no remaining snapshot needs (also those
 // that failed or interrupted snapshots and imports left behind) and
 // leftovers of interrupted writes. If a snapshot cannot be read, no chunk
-// is removed: it might need them.
+// is removed: it might need them. Then retention follows in the snapshot
+// copy target (pruneSnapshotCopies); a target that cannot be pruned now
+// is tried again the next time, and does not fail the prune here.
 func (s *Service) pruneSnapshots(ctx context.Context) ([]Manifest, error) {
+	gone, err := s.pruneSnapshotsHere(ctx)
+	if perr := s.pruneSnapshotCopies(ctx); perr != nil {
+		s.log.Warn("prune the snapshot copy target", "err", perr)
+	}
+	return gone, err
+}
+
+// pruneSnapshotsHere applies the rule in the snapshot folder (see
+// pruneSnapshots).
+func (s *Service) pruneSnapshotsHere(ctx context.Context) ([]Manifest, error) {
 	r, err := openRepo(ctx, s.fs, s.snapshotTarget())
 	if err != nil {
 		return nil, err

@@ -17,6 +17,10 @@ import (
 
 func (s *Service) previewSnapshot(ctx context.Context, m Manifest) ([]string, error) {
 	what := fmt.Sprintf("%s %q goes back to %s.", upperFirst(m.ItemKind), m.ItemName, m.Created.Local().Format("2006-01-02 15:04"))
+	if m.Source != nil {
+		return []string{what, fmt.Sprintf("The snapshot is in %s only: it is fetched from there and checked first.", m.Source.Name),
+			"The current state is saved as a snapshot first."}, nil
+	}
 	if m.Encrypted() {
 		return []string{what, "The snapshot is encrypted: what changes can be told only with the backup passphrase.",
 			"The current state is saved as a snapshot first."}, nil
@@ -85,11 +89,13 @@ func changeSummary(changed, added, removed int) string {
 // after saving its current state as a snapshot, or creates a new project
 // or library named asNew from it. In place needs Modify content and
 // Delete content on the item; as new, Modify content on the Projects root.
-// An encrypted snapshot needs the backup passphrase. Every chunk is read
+// An encrypted snapshot needs the backup passphrase. A snapshot that lies
+// only in the snapshot copy target is fetched here first (fetchSnapshot).
+// Every chunk is read
 // and checked before anything changes; a restore that fails part-way puts
 // the item back as it was (in place) or removes what it created (as new).
 func (s *Service) RestoreSnapshot(ctx context.Context, actor account.Actor, id, asNew, passphrase string, prog progress.Func) (Result, error) {
-	m, err := s.Get(id)
+	m, err := s.FindBackup(ctx, id)
 	if err != nil {
 		return Result{}, err
 	}
@@ -112,6 +118,11 @@ func (s *Service) restoreSnapshot(ctx context.Context, actor account.Actor, m Ma
 			return res, err
 		}
 	} else if err := s.mayCreate(ctx, actor, asNew); err != nil {
+		return res, err
+	}
+	// A snapshot that lies only in the copy target comes here first.
+	m, err := s.fetchSnapshot(ctx, m, passphrase)
+	if err != nil {
 		return res, err
 	}
 	cd, err := s.readingCodec(m, passphrase)

@@ -181,7 +181,21 @@ const (
 // by hand. It needs Modify content on the item. Snapshots taken by hand
 // do not count against the schedule's Keep last N (see pruneSnapshots).
 func (s *Service) Snapshot(ctx context.Context, actor account.Actor, itemID string, prog progress.Func) (Manifest, error) {
-	return s.snapshot(ctx, actor, itemID, TriggerManual, prog)
+	m, err := s.snapshot(ctx, actor, itemID, TriggerManual, prog)
+	if err == nil {
+		s.copySnapshotsAfter(ctx, prog)
+	}
+	return m, err
+}
+
+// copySnapshotsAfter copies the snapshots just taken to the snapshot copy
+// target, if there is one. The snapshots are fine whatever happens to
+// their copy: a failure is in History and told once (copySnapshot), and
+// the hourly run tries again.
+func (s *Service) copySnapshotsAfter(ctx context.Context, prog progress.Func) {
+	if _, err := s.copySnapshots(ctx, prog); err != nil {
+		s.log.Warn("copy snapshots", "err", err)
+	}
 }
 
 func (s *Service) snapshot(ctx context.Context, actor account.Actor, itemID, trigger string, prog progress.Func) (m Manifest, err error) {
@@ -556,6 +570,7 @@ func (s *Service) DueSnapshots(ctx context.Context) (int, error) {
 		taken++
 	}
 	if taken > 0 {
+		s.copySnapshotsAfter(ctx, nil)
 		if _, err := s.pruneSnapshots(ctx); err != nil {
 			errs = append(errs, err)
 		}

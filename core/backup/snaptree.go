@@ -269,25 +269,33 @@ func (s *Service) readIndex(m Manifest) (idx chunkIndex, ok bool, err error) {
 	if m.Tree.Index == "" {
 		return idx, false, nil
 	}
-	bad := refusal(ErrDamaged, "the chunk list of snapshot %s is damaged", m.ID)
 	stored, err := fsys.ReadFileLimit(s.fs, filepath.Join(m.Path, m.Tree.Index), maxTree)
 	if err != nil {
 		return idx, false, refusal(ErrDamaged, "the chunk list of snapshot %s is missing", m.ID)
 	}
+	idx, err = decodeIndex(m, stored)
+	return idx, err == nil, err
+}
+
+// decodeIndex checks a stored chunk index against its manifest (checksum,
+// recipient, every id a SHA-256, every size within a stored chunk's) and
+// decodes it.
+func decodeIndex(m Manifest, stored []byte) (idx chunkIndex, err error) {
+	bad := refusal(ErrDamaged, "the chunk list of snapshot %s is damaged", m.ID)
 	sum := sha256.Sum256(stored)
 	if int64(len(stored)) != m.Tree.IndexBytes || hex.EncodeToString(sum[:]) != m.Tree.IndexSHA256 {
-		return idx, false, bad
+		return idx, bad
 	}
 	raw, err := plain.open(stored, treeDecoder(), treeLimit(len(stored)))
 	if err != nil || json.Unmarshal(raw, &idx) != nil || idx.Recipient != m.Recipient {
-		return idx, false, bad
+		return idx, bad
 	}
 	for id, n := range idx.Chunks {
 		if !isChunkID(id) || n <= 0 || n > maxStoredChunk {
-			return idx, false, bad
+			return idx, bad
 		}
 	}
-	return idx, true, nil
+	return idx, nil
 }
 
 // chunksOf returns the chunk ids a snapshot needs with their stored sizes

@@ -188,8 +188,8 @@ func (s *Service) AddTarget(ctx context.Context, actor account.Actor, c TargetCo
 }
 
 // RemoveTarget forgets a target (the backups in it stay where they are).
-// A target full backups are copied to is refused until the copy is set
-// elsewhere.
+// A target full backups or snapshots are copied to is refused until the
+// copy is set elsewhere.
 func (s *Service) RemoveTarget(ctx context.Context, actor account.Actor, name string) error {
 	if err := s.acc.Check(ctx, actor, account.ServersPage, account.ModifyDetails); err != nil {
 		return err
@@ -204,6 +204,11 @@ func (s *Service) RemoveTarget(ctx context.Context, actor account.Actor, name st
 		return fmt.Errorf("full backups are copied to %s; choose another copy target (or none) first", name)
 	} else if l2.Into == name {
 		return fmt.Errorf("scheduled full backups are written into %s; write them into the backup folder or another target first", name)
+	}
+	if l1, err := s.Level1(); err != nil {
+		return err
+	} else if l1.CopyTo == name {
+		return fmt.Errorf("snapshots are copied to %s; choose another copy target for snapshots (or none) first", name)
 	}
 	if err := s.mgr.Update(func(tx *storage.Tx) error { return targets.Delete(tx, name) }); err != nil {
 		return fmt.Errorf("remove the backup target: %w", err)

@@ -55,6 +55,24 @@ func (c *check) backups(context.Context) {
 	c.backupRecords()
 	c.verification()
 	c.copies(cfg)
+	c.snapshotCopies()
+}
+
+// snapshotCopies: the copy of the newest snapshot that has one failed,
+// and the hourly retry has not mended it. Read from History.
+func (c *check) snapshotCopies() {
+	for _, r := range c.records { // newest first
+		if r.Level != 1 || r.Type != backup.TypeSnapshot || len(r.Copies) == 0 || !r.Removed.IsZero() {
+			continue
+		}
+		for _, cp := range r.Copies {
+			if cp.State == backup.CopyFailed && c.now.Sub(r.Started) > time.Hour+15*time.Minute {
+				c.add(Reason{Code: "snapshot-copy.failed", State: Attention, Page: PageBackups, Action: "Open Backups",
+					Sentence: "The copy of the last snapshot of " + r.Item + " to " + cp.Target + " failed: " + clip(cp.Error) + ". The snapshot itself is fine; Plinth tries again every hour."})
+			}
+		}
+		return
+	}
 }
 
 // copies: where full backups are copied (off site, typically), the copy

@@ -811,3 +811,43 @@ func TestCopies(t *testing.T) {
 		t.Fatalf("a copy a day behind: %v", codes(e.report(in)))
 	}
 }
+
+// A snapshot whose copy failed, and still fails after the hourly retry,
+// is a reason of its own.
+func TestSnapshotCopyFailed(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	e.good()
+	usb := filepath.Join(t.TempDir(), "usb")
+	if err := e.b.AddTarget(ctx, e.master, backup.TargetConfig{Name: "usb", Kind: backup.KindFolder, Folder: usb}, ""); err != nil {
+		t.Fatal(err)
+	}
+	c, _ := e.b.Level1()
+	c.CopyTo = "usb"
+	if err := e.b.SetLevel1(ctx, e.master, c); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.RemoveAll(usb); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(usb, []byte("not a folder"), 0o600); err != nil { // the disk is gone, a file in its place
+		t.Fatal(err)
+	}
+	e.put("/Tower/more.pdf", []byte("more"))
+	tower, err := e.files.Lookup(ctx, e.master, "/Tower")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.b.Snapshot(ctx, e.master, tower.ID, nil); err != nil {
+		t.Fatalf("the snapshot fails with its copy: %v", err)
+	}
+	in := Inputs{Autostart: func() (bool, error) { return true, nil }}
+	if _, ok := find(e.report(in), "snapshot-copy.failed"); ok {
+		t.Fatal("a copy failed a moment ago is reported before its retry")
+	}
+	e.clock.Advance(2 * time.Hour)
+	r := e.report(in)
+	if got, ok := find(r, "snapshot-copy.failed"); !ok || got.State != Attention || !strings.Contains(got.Sentence, "The copy of the last snapshot of Tower to usb failed: ") {
+		t.Fatalf("a failed snapshot copy: %v %+v", codes(r), got)
+	}
+}
