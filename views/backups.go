@@ -990,16 +990,16 @@ func (p *backupsPage) loadSnapshots() {
 	var sched backup.SnapSchedule
 	var from string
 	var fromPath string
+	var unlisted error // the copy target could not be listed
 	p.ui.background(func(ctx context.Context) (err error) {
 		if snaps, err = p.ui.svc.Backups.Snapshots(it.ID); err != nil {
 			return err
 		}
 		// Those only in the snapshot copy target (removed here, or a new
-		// machine): a restore fetches them from there.
-		there, err := p.ui.svc.Backups.SnapshotCopies(ctx, it.ID)
-		if err != nil {
-			return err
-		}
+		// machine): a restore fetches them from there. A target that
+		// cannot be read does not hide the snapshots here.
+		there, lerr := p.ui.svc.Backups.SnapshotCopies(ctx, it.ID)
+		unlisted = lerr
 		snaps = append(snaps, there...)
 		sort.SliceStable(snaps, func(i, j int) bool { return snaps[i].Created.After(snaps[j].Created) })
 		if sched, from, err = p.ui.svc.Backups.SnapshotSchedule(ctx, it.ID); err != nil {
@@ -1022,8 +1022,12 @@ func (p *backupsPage) loadSnapshots() {
 		case from != it.ID:
 			where = "inherited from /" + fromPath
 		}
-		p.snapSched.SetText(fmt.Sprintf("Schedule: %s (%s). %s. Snapshots taken by hand, and those a rollback saves first, are kept for %d days and do not count against Keep last N.",
-			sched, where, text.Count(len(snaps), "snapshot"), backup.ManualKeepDays))
+		msg := fmt.Sprintf("Schedule: %s (%s). %s. Snapshots taken by hand, and those a rollback saves first, are kept for %d days and do not count against Keep last N.",
+			sched, where, text.Count(len(snaps), "snapshot"), backup.ManualKeepDays)
+		if unlisted != nil {
+			msg += " The snapshots in the copy target are not listed: " + sentence(unlisted)
+		}
+		p.snapSched.SetText(msg)
 		if from == it.ID {
 			p.snapMode.SetSelected(map[string]string{"none": "Don't create", "hourly": "Hourly", "daily": "Daily"}[sched.Mode])
 		} else {
@@ -1086,7 +1090,6 @@ func (p *backupsPage) doSnapshot() {
 	}, func(error) { p.loadSnapshots(); p.shown() })
 }
 
-// snapNote marks, in the list, snapshots not taken by the schedule.
 // snapCopyNote says where a snapshot's copy stands, as the Copy column
 // of full backups does: "   offsite: Copied", or that it lies only there.
 func (p *backupsPage) snapCopyNote(m backup.Manifest) string {
@@ -1097,12 +1100,15 @@ func (p *backupsPage) snapCopyNote(m backup.Manifest) string {
 		return ""
 	}
 	note := "   " + p.snapCopyTo + ": " + copyCell(p.recs[m.ID], p.snapCopyTo, time.Now())
-	if f := copyFailure(p.recs[m.ID]); f != "" {
-		note += " — " + strings.TrimPrefix(f[strings.Index(f, "failed: ")+len("failed: "):], " ")
+	for _, c := range p.recs[m.ID].Copies {
+		if c.Target == p.snapCopyTo && c.State == backup.CopyFailed {
+			note += " — " + strings.TrimSuffix(c.Error, ".")
+		}
 	}
 	return note
 }
 
+// snapNote marks, in the list, snapshots not taken by the schedule.
 func snapNote(m backup.Manifest) string {
 	note := ""
 	switch m.Trigger {
