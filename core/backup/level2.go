@@ -24,6 +24,7 @@ import (
 	"codeberg.org/plinth/plinth/core/progress"
 	"codeberg.org/plinth/plinth/core/upgrade"
 	"codeberg.org/plinth/plinth/storage"
+	"codeberg.org/plinth/plinth/storage/fsys"
 )
 
 // List returns the level-2 backups in the target, newest first.
@@ -753,8 +754,9 @@ func rebuildPacks(ctx context.Context, ch []Manifest, op *opener, dir string) er
 		return err
 	}
 	errs := make([]error, len(packs))
+	synced := make([]error, len(packs))
 	var next atomic.Int64
-	var wg sync.WaitGroup
+	var wg, syncs sync.WaitGroup
 	for range 2 {
 		wg.Go(func() {
 			for {
@@ -763,15 +765,25 @@ func rebuildPacks(ctx context.Context, ch []Manifest, op *opener, dir string) er
 					return
 				}
 				p := packs[i]
-				if errs[i] = rebuildPack(ctx, op, p.name, p.path, p.size, segs[p.name]); errs[i] != nil {
+				var f fsys.File
+				if f, errs[i] = rebuildPack(ctx, op, p.name, p.path, p.size, segs[p.name]); errs[i] != nil {
 					next.Store(int64(len(packs)))
 					return
 				}
+				// The pack reaches the disk while the next one is
+				// decoded; everything is synced before the swap.
+				syncs.Go(func() {
+					synced[i] = f.Sync()
+					if err := f.Close(); synced[i] == nil {
+						synced[i] = err
+					}
+				})
 			}
 		})
 	}
 	wg.Wait()
-	for _, err := range errs {
+	syncs.Wait()
+	for _, err := range append(errs, synced...) {
 		if err != nil {
 			return err // one sentence: the first failure
 		}
@@ -784,7 +796,7 @@ func rebuildPacks(ctx context.Context, ch []Manifest, op *opener, dir string) er
 // size (objectCut) are fetched and decoded ahead, a few at once, while
 // the one before is written: with a bucket, waiting for the next object
 // and writing the last overlap.
-func rebuildPack(ctx context.Context, op *opener, name, path string, size int64, parts []segOf) (err error) {
+func rebuildPack(ctx context.Context, op *opener, name, path string, size int64, parts []segOf) (_ fsys.File, err error) {
 	// The segments that make the pack: each starts where the one before
 	// ended; one that starts before is of an older generation of a
 	// removed pack id.
@@ -798,21 +810,21 @@ func rebuildPack(ctx context.Context, op *opener, name, path string, size int64,
 			if x.seg.From < at {
 				continue
 			}
-			return fmt.Errorf("content pack %s has a gap at byte %d in backup %s: %w", name, at, x.b.ID, ErrDamaged)
+			return nil, fmt.Errorf("content pack %s has a gap at byte %d in backup %s: %w", name, at, x.b.ID, ErrDamaged)
 		}
 		use = append(use, x)
 		at = x.seg.To
 	}
 	if at < size {
-		return fmt.Errorf("content pack %s is incomplete in the backup (%d of %d bytes): %w", name, at, size, ErrDamaged)
+		return nil, fmt.Errorf("content pack %s is incomplete in the backup (%d of %d bytes): %w", name, at, size, ErrDamaged)
 	}
 	out, err := op.fs.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer func() {
-		if cerr := out.Close(); err == nil {
-			err = cerr
+		if err != nil {
+			_ = out.Close()
 		}
 	}()
 	ctx, cancel := context.WithCancel(ctx)
@@ -827,7 +839,7 @@ func rebuildPack(ctx context.Context, op *opener, name, path string, size int64,
 			got := <-ahead[i]
 			taken()
 			if got.err != nil {
-				return got.err
+				return nil, got.err
 			}
 			if err = ctx.Err(); err == nil {
 				n, err = got.WriteTo(w) // in one write
@@ -836,30 +848,30 @@ func rebuildPack(ctx context.Context, op *opener, name, path string, size int64,
 		} else {
 			var rc io.ReadCloser
 			if rc, err = op.open(ctx, x.b, x.seg.File, x.seg.Bytes, x.seg.SHA256, segWhat(name, x)); err != nil {
-				return err
+				return nil, err
 			}
 			n, err = io.Copy(w, &ctxReader{ctx: ctx, r: rc})
 			rc.Close()
 		}
 		var d *damagedPack
 		if errors.As(err, &d) {
-			return refusal(ErrDamaged, "backup %s is damaged: in content pack %s %v", x.b.ID, name, d)
+			return nil, refusal(ErrDamaged, "backup %s is damaged: in content pack %s %v", x.b.ID, name, d)
 		}
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if n != x.seg.To-x.seg.From {
-			return refusal(ErrDamaged, "backup %s is damaged: it holds %d bytes of content pack %s where its manifest says %d", x.b.ID, n, name, x.seg.To-x.seg.From)
+			return nil, refusal(ErrDamaged, "backup %s is damaged: it holds %d bytes of content pack %s where its manifest says %d", x.b.ID, n, name, x.seg.To-x.seg.From)
 		}
 		at += n
 	}
 	if at != size {
-		return fmt.Errorf("content pack %s is incomplete in the backup (%d of %d bytes): %w", name, at, size, ErrDamaged)
+		return nil, fmt.Errorf("content pack %s is incomplete in the backup (%d of %d bytes): %w", name, at, size, ErrDamaged)
 	}
-	if err := check.done(); err != nil {
-		return refusal(ErrDamaged, "content pack %s is damaged in the backup: %v", name, err)
+	if err = check.done(); err != nil {
+		return nil, refusal(ErrDamaged, "content pack %s is damaged in the backup: %v", name, err)
 	}
-	return out.Sync()
+	return out, nil // the caller syncs and closes it
 }
 
 func segWhat(name string, x segOf) string {
