@@ -13,8 +13,8 @@ import (
 )
 
 // targetCommands name the places full backups and snapshots are copied
-// to: another
-// folder, or a bucket of S3-compatible object storage off site.
+// to: another folder, or a bucket of S3-compatible object storage off
+// site.
 var targetCommands = []command{
 	{"target add", "NAME (--folder DIR | --s3 URL --bucket B [--prefix P] [--region R] --access-key K) [--lock-days N] [--lock-mode governance|compliance] [--bandwidth RATE]",
 		"add a backup target after trying it: a folder, or an S3-compatible bucket (secret key from PLINTH_S3_SECRET; needs the backup passphrase set)", cmdTargetAdd},
