@@ -13,6 +13,8 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"codeberg.org/plinth/plinth/core/account"
@@ -241,32 +243,64 @@ func (s *Service) copySnapshot(ctx context.Context, m Manifest, x *snapTarget, p
 	if !chunkUntil.IsZero() {
 		chunkOpt.Retain.Until = chunkUntil
 	}
-	var reused []string
-	last := time.Now()
+	var reused, send []string
 	for _, id := range sortedIDs(chunks) {
-		if err := ctx.Err(); err != nil {
-			return st, err
-		}
 		key := snapChunkKey(id, m.Recipient)
 		if n, ok := x.chunks[key]; ok && n == chunks[id] {
 			reused = append(reused, key)
 			st.Done += n
 			continue
 		}
-		stored, err := fsys.ReadFileLimit(s.fs, chunkPath(local, id, m.Recipient), maxStoredChunk)
-		if err != nil || int64(len(stored)) != chunks[id] {
-			return st, refusal(ErrDamaged, "chunk %.12s of snapshot %s is missing here or not the size it was written with", id, m.ID)
-		}
-		if err := putChecked(ctx, x.t, key, stored, chunkOpt); err != nil {
-			return st, err
-		}
-		x.chunks[key] = int64(len(stored))
-		st.Done += int64(len(stored))
-		prog.Send(progress.Report{Phase: phase, Done: st.Done, Total: st.Total, Bytes: true})
-		if time.Since(last) > time.Second {
-			s.setCopyIn(def, st)
-			last = time.Now()
-		}
+		send = append(send, id)
+	}
+	// Several chunks go up at once: each is a request and its read-back,
+	// and a first copy of a project is thousands of them.
+	var (
+		mu    sync.Mutex // st, x.chunks, last, first
+		first error
+		next  atomic.Int64
+		wg    sync.WaitGroup
+	)
+	last := time.Now()
+	for range snapCopyWorkers {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= len(send) || ctx.Err() != nil {
+					return
+				}
+				id := send[i]
+				key := snapChunkKey(id, m.Recipient)
+				stored, err := fsys.ReadFileLimit(s.fs, chunkPath(local, id, m.Recipient), maxStoredChunk)
+				if err != nil || int64(len(stored)) != chunks[id] {
+					err = refusal(ErrDamaged, "chunk %.12s of snapshot %s is missing here or not the size it was written with", id, m.ID)
+				} else {
+					err = putChecked(ctx, x.t, key, stored, chunkOpt)
+				}
+				mu.Lock()
+				if err != nil {
+					first = cmp.Or(first, err)
+					next.Store(int64(len(send))) // the others stop
+					mu.Unlock()
+					return
+				}
+				x.chunks[key] = int64(len(stored))
+				st.Done += int64(len(stored))
+				prog.Send(progress.Report{Phase: phase, Done: st.Done, Total: st.Total, Bytes: true})
+				if time.Since(last) > time.Second {
+					s.setCopyIn(def, st)
+					last = time.Now()
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	if first != nil {
+		return st, first
+	}
+	if err := ctx.Err(); err != nil {
+		return st, err
 	}
 	if !chunkUntil.IsZero() {
 		if err := s.lockChunks(ctx, m, x, reused, chunkUntil); err != nil {
@@ -298,6 +332,9 @@ func (s *Service) copySnapshot(ctx context.Context, m Manifest, x *snapTarget, p
 	s.log.Info("snapshot copied", "id", m.ID, "item", m.ItemName, "to", x.name)
 	return st, nil
 }
+
+// snapCopyWorkers send chunks of a snapshot copy at once.
+const snapCopyWorkers = 4
 
 // putChecked uploads b under key, reads it back and compares it with b's
 // SHA-256.
