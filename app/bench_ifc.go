@@ -162,6 +162,7 @@ type webIFCLine struct {
 // ifcSyncResult is what syncing one file into a new iModel measured.
 type ifcSyncResult struct {
 	name                    string
+	size                    int64 // bytes asked of ifcgen
 	inserted                int
 	fullRun                 float64 // seconds, the run's own (connection report)
 	fullWall, againWall     time.Duration
@@ -288,6 +289,7 @@ func benchIFC(ctx context.Context, c *cli, scratch string, ifcMiB int, corpusSiz
 		if err != nil {
 			return err
 		}
+		s.size = f.size
 		synced = append(synced, s)
 	}
 
@@ -461,14 +463,23 @@ func printIFCReadTable(c *cli, results []ifcFileResult) {
 	c.table(rows)
 }
 
+// judged tells whether the sync targets apply: files of 200 MiB or more.
+func (s ifcSyncResult) judged() bool { return s.size >= ifcRSSTargetMiB<<20 }
+
 func printIFCSyncTable(c *cli, s ifcSyncResult) {
 	const mb = 1e6
+	timeTarget, timeMark := "", ""
+	rssTarget, rssMark := "", ""
+	if s.judged() {
+		timeTarget, timeMark = fmt.Sprintf("≤ %.1f s", ifcSyncTarget.Seconds()), okMark(s.fullRun <= ifcSyncTarget.Seconds())
+		rssTarget, rssMark = fmt.Sprintf("≤ %.0f MB", ifcSyncRSSTarget/mb), okMark(float64(s.fullRSS) <= ifcSyncRSSTarget)
+	}
 	c.table([][]string{
 		{"MEASURE", "RESULT", "TARGET", ""},
 		{fmt.Sprintf("first full sync of %s, the run", s.name), fmt.Sprintf("%.2f s, %d elements inserted, %.0f elements/s", s.fullRun, s.inserted, float64(s.inserted)/s.fullRun),
-			fmt.Sprintf("≤ %.1f s", ifcSyncTarget.Seconds()), okMark(s.fullRun <= ifcSyncTarget.Seconds())},
+			timeTarget, timeMark},
 		{"first full sync, wall time of the child command", fmt.Sprintf("%.2f s", s.fullWall.Seconds()), "", ""},
-		{"peak RSS, first full sync", fmt.Sprintf("%.0f MB", float64(s.fullRSS)/mb), fmt.Sprintf("≤ %.0f MB", ifcSyncRSSTarget/mb), okMark(float64(s.fullRSS) <= ifcSyncRSSTarget)},
+		{"peak RSS, first full sync", fmt.Sprintf("%.0f MB", float64(s.fullRSS)/mb), rssTarget, rssMark},
 		{fmt.Sprintf("re-sync unchanged, the Sync call in-process (best of %d)", ifcRounds), fmtMs(s.resyncBest), "< 50 ms", okMark(s.resyncBest < ifcResyncTarget)},
 		{"re-sync unchanged, the first Sync call in-process", fmtMs(s.resyncFirst), "< 50 ms", okMark(s.resyncFirst < ifcResyncTarget)},
 		{"re-sync unchanged, the run in a child (report)", fmtMs(time.Duration(s.againRun * float64(time.Second))), "", ""},
@@ -525,8 +536,10 @@ func printIFCVerdicts(c *cli, results []ifcFileResult, synced []ifcSyncResult, c
 		fmt.Fprintf(w, "Plinth peak RSS ≤ %.0f MB on %d MiB files: %s (largest %.0f MB, %s).\n", ifcRSSTarget/1e6, ifcRSSTargetMiB, okMark(float64(fat.plinthRSS) <= ifcRSSTarget), float64(fat.plinthRSS)/1e6, fat.file.name)
 	}
 	for _, s := range synced {
-		fmt.Fprintf(w, "First full sync of %s ≤ %.1f s, ≤ %.0f MB: %s (%.2f s, %.0f MB).\n", s.name, ifcSyncTarget.Seconds(), ifcSyncRSSTarget/1e6,
-			okMark(s.fullRun <= ifcSyncTarget.Seconds() && float64(s.fullRSS) <= ifcSyncRSSTarget), s.fullRun, float64(s.fullRSS)/1e6)
+		if s.judged() {
+			fmt.Fprintf(w, "First full sync of %s ≤ %.1f s, ≤ %.0f MB: %s (%.2f s, %.0f MB).\n", s.name, ifcSyncTarget.Seconds(), ifcSyncRSSTarget/1e6,
+				okMark(s.fullRun <= ifcSyncTarget.Seconds() && float64(s.fullRSS) <= ifcSyncRSSTarget), s.fullRun, float64(s.fullRSS)/1e6)
+		}
 		fmt.Fprintf(w, "Re-sync of the unchanged %s < 50 ms: %s warm (best of %d: %s), %s on the first call after opening the stores (%s).\n",
 			s.name, okMark(s.resyncBest < ifcResyncTarget), ifcRounds, fmtMs(s.resyncBest), okMark(s.resyncFirst < ifcResyncTarget), fmtMs(s.resyncFirst))
 	}
