@@ -42,15 +42,24 @@ const (
 // ifcCorpusFile is one file of the benchmark corpus: a sample's DATA
 // section repeated to about size bytes by ifcgen.
 type ifcCorpusFile struct {
-	sample    string // the sample's path
-	size      int64  // bytes asked of ifcgen
-	name      string // the file's name in the scratch folder
-	synthetic bool   // the --ifc-mb file (gen<N>.ifc), not a corpus row of its own
+	sample     string // the sample's path
+	size       int64  // bytes asked of ifcgen
+	name       string // the file's name in the scratch folder
+	synthetic  bool   // the --ifc-mb file (gen<N>.ifc)
+	corpusToo  bool   // synthetic, and the same bytes as a corpus file
+	corpusName string // that corpus file's name
 }
+
+// real tells whether the file is a corpus file, made from a real sample
+// at one of the corpus sizes: what the ratio target judges.
+func (f ifcCorpusFile) real() bool { return !f.synthetic || f.corpusToo }
 
 // label is the file's name in the tables.
 func (f ifcCorpusFile) label() string {
-	if f.synthetic {
+	switch {
+	case f.corpusToo:
+		return fmt.Sprintf("%s (synthetic, = %s)", f.name, f.corpusName)
+	case f.synthetic:
 		return fmt.Sprintf("%s (synthetic, from %s)", f.name, filepath.Base(f.sample))
 	}
 	return f.name
@@ -214,6 +223,7 @@ func benchIFC(ctx context.Context, c *cli, scratch string, ifcMiB int, corpusSiz
 	corpus = slices.DeleteFunc(corpus, func(f ifcCorpusFile) bool {
 		if f.sample == gen.sample && f.size == gen.size {
 			fmt.Fprintf(w, "%s would be the same bytes as %s: its row is %s's.\n", f.name, gen.name, gen.name)
+			gen.corpusToo, gen.corpusName = true, f.name
 			return true
 		}
 		return false
@@ -269,7 +279,7 @@ func benchIFC(ctx context.Context, c *cli, scratch string, ifcMiB int, corpusSiz
 		return err
 	}
 	syncs := []ifcCorpusFile{gen}
-	if worst, ok := worstRealIFC(results); ok {
+	if worst, ok := worstRealIFC(results); ok && !worst.synthetic {
 		syncs = append(syncs, worst)
 	}
 	var synced []ifcSyncResult
@@ -359,16 +369,16 @@ func measureIFC(ctx context.Context, c *cli, plinth func(...string) (time.Durati
 
 // worstRealIFC picks the file to sync besides the synthetic one: the
 // largest file of the sample whose largest file came first in results
-// (sorted worst first).
+// (sorted worst first). It may be the synthetic file itself.
 func worstRealIFC(results []ifcFileResult) (ifcCorpusFile, bool) {
 	var largest int64
 	for _, r := range results {
-		if !r.file.synthetic {
+		if r.file.real() {
 			largest = max(largest, r.file.size)
 		}
 	}
 	for _, r := range results {
-		if !r.file.synthetic && r.file.size == largest {
+		if r.file.real() && r.file.size == largest {
 			return r.file, true
 		}
 	}
@@ -503,7 +513,7 @@ func printIFCVerdicts(c *cli, results []ifcFileResult, synced []ifcSyncResult, c
 	var big []ifcFileResult
 	largest := slices.Max(corpusSizes)
 	for _, r := range results {
-		if !r.file.synthetic && r.file.size == largest {
+		if r.file.real() && r.file.size == largest {
 			big = append(big, r)
 		}
 	}
