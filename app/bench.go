@@ -29,13 +29,18 @@ func cmdBench(ctx context.Context, c *cli, args []string) error {
 	filesN := fs.Int("files", 10_000, "files in the backup data set")
 	keepScratch := fs.Bool("keep", false, "keep the scratch folder (to look at what was measured)")
 	dir := fs.String("dir", "", "scratch folder on the disk to measure (default: the system temp folder)")
-	ifcMiB := fs.Int("ifc-mb", 200, "size of the IFC file generated for bench ifc (MiB, like ifcgen -mb)")
+	ifcMiB := fs.Int("ifc-mb", 200, "size of the synthetic IFC file generated for bench ifc from "+ifcWarmupSample+" (MiB, like ifcgen -mb)")
+	corpusMiB := fs.String("corpus-mb", "50,200", "sizes of the IFC corpus files bench ifc makes from each sample (MiB, comma-separated)")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
 	}
 	if len(pos) != 1 || pos[0] != "files" && pos[0] != "backup" && pos[0] != "ifc" {
 		return usagef("bench needs what to measure: files, backup or ifc")
+	}
+	corpusSizes, err := parseSizesMiB(*corpusMiB)
+	if err != nil {
+		return err
 	}
 	scratch, err := os.MkdirTemp(*dir, "plinth-bench-")
 	if err != nil {
@@ -50,7 +55,7 @@ func cmdBench(ctx context.Context, c *cli, args []string) error {
 	case "backup":
 		return benchBackup(ctx, c, scratch, *sizeMiB, *filesN)
 	case "ifc":
-		return benchIFC(ctx, c, scratch, *ifcMiB)
+		return benchIFC(ctx, c, scratch, *ifcMiB, corpusSizes)
 	}
 	w := c.io.Out
 	fmt.Fprintf(w, "Plinth %s file-server benchmark on %d CPUs, scratch folder %s\n\n", Version, runtime.NumCPU(), scratch)
