@@ -64,7 +64,20 @@ func (g *gui) stop(t *testing.T) {
 			t.Fatalf("window exited with %v; stderr: %s", err, g.stderr.String())
 		}
 	case <-time.After(20 * time.Second):
-		t.Fatal("window did not close within 20 s of SIGTERM")
+		// Where it hangs, for whoever reads the log: Go prints every
+		// goroutine's stack on SIGQUIT.
+		_ = g.cmd.Process.Signal(syscall.SIGQUIT)
+		select {
+		case <-g.done:
+		case <-time.After(5 * time.Second):
+			_ = g.cmd.Process.Kill()
+			<-g.done
+		}
+		out := g.stderr.String()
+		if len(out) > 60000 {
+			out = out[len(out)-60000:]
+		}
+		t.Fatalf("window did not close within 20 s of SIGTERM; its goroutines (SIGQUIT):\n%s", out)
 	}
 }
 
