@@ -8,6 +8,7 @@ import (
 
 	"github.com/dustin/go-humanize"
 
+	"codeberg.org/plinth/plinth/core/account"
 	"codeberg.org/plinth/plinth/core/backup"
 	"codeberg.org/plinth/plinth/core/backup/target"
 )
@@ -205,7 +206,7 @@ func cmdTargetRm(ctx context.Context, c *cli, args []string) error {
 }
 
 func cmdBackupCopyTo(ctx context.Context, c *cli, args []string) error {
-	return level2Target(ctx, c, args, "backup copy-to", "none", func(cfg *backup.Level2Settings) *string { return &cfg.CopyTo },
+	return settingTarget(ctx, c, args, "backup copy-to", "none", level2Settings, func(cfg *backup.Level2Settings) *string { return &cfg.CopyTo },
 		func(cfg backup.Level2Settings) string {
 			if cfg.CopyTo == "" {
 				return "Full backups are not copied anywhere."
@@ -214,10 +215,31 @@ func cmdBackupCopyTo(ctx context.Context, c *cli, args []string) error {
 		})
 }
 
-// level2Target shows, or sets to its one argument, a target name in the
-// full backup settings (field picks it); unset is what clears it.
-func level2Target(ctx context.Context, c *cli, args []string, name, unset string, field func(*backup.Level2Settings) *string,
-	say func(backup.Level2Settings) string) error {
+// levelSettings reads and writes one level's backup settings whole.
+type levelSettings[S any] struct {
+	get func(*App) (S, error)
+	set func(context.Context, *App, account.Actor, S) error
+}
+
+var (
+	level1Settings = levelSettings[backup.Level1Settings]{
+		get: func(a *App) (backup.Level1Settings, error) { return a.Backups.Level1() },
+		set: func(ctx context.Context, a *App, actor account.Actor, c backup.Level1Settings) error {
+			return a.Backups.SetLevel1(ctx, actor, c)
+		},
+	}
+	level2Settings = levelSettings[backup.Level2Settings]{
+		get: func(a *App) (backup.Level2Settings, error) { return a.Backups.Level2() },
+		set: func(ctx context.Context, a *App, actor account.Actor, c backup.Level2Settings) error {
+			return a.Backups.SetLevel2(ctx, actor, c)
+		},
+	}
+)
+
+// settingTarget shows, or sets to its one argument, a target name in one
+// level's backup settings (field picks it); unset is what clears it.
+func settingTarget[S any](ctx context.Context, c *cli, args []string, name, unset string, level levelSettings[S],
+	field func(*S) *string, say func(S) string) error {
 	pos, err := parse(newFlags(name), args)
 	if err != nil {
 		return err
@@ -229,7 +251,7 @@ func level2Target(ctx context.Context, c *cli, args []string, name, unset string
 	if err != nil {
 		return err
 	}
-	cfg, err := a.Backups.Level2()
+	cfg, err := level.get(a)
 	if err != nil {
 		return err
 	}
@@ -238,7 +260,7 @@ func level2Target(ctx context.Context, c *cli, args []string, name, unset string
 		if pos[0] == unset {
 			*field(&cfg) = ""
 		}
-		if err := a.Backups.SetLevel2(ctx, actor, cfg); err != nil {
+		if err := level.set(ctx, a, actor, cfg); err != nil {
 			return err
 		}
 	}
@@ -308,7 +330,7 @@ func cmdBackupCopy(ctx context.Context, c *cli, args []string) error {
 }
 
 func cmdBackupInto(ctx context.Context, c *cli, args []string) error {
-	return level2Target(ctx, c, args, "backup into", "folder", func(cfg *backup.Level2Settings) *string { return &cfg.Into },
+	return settingTarget(ctx, c, args, "backup into", "folder", level2Settings, func(cfg *backup.Level2Settings) *string { return &cfg.Into },
 		func(cfg backup.Level2Settings) string {
 			if cfg.Into == "" {
 				return fmt.Sprintf("Full backups are written into the backup folder %s.", cfg.Target)
@@ -351,35 +373,13 @@ func copyWords(cs []backup.CopyState) string {
 }
 
 func cmdSnapshotCopyTo(ctx context.Context, c *cli, args []string) error {
-	pos, err := parse(newFlags("snapshot copy-to"), args)
-	if err != nil {
-		return err
-	}
-	if len(pos) > 1 {
-		return usagef("give one target name, or none")
-	}
-	a, actor, err := c.login(ctx)
-	if err != nil {
-		return err
-	}
-	cfg, err := a.Backups.Level1()
-	if err != nil {
-		return err
-	}
-	if len(pos) == 1 {
-		if cfg.CopyTo = pos[0]; pos[0] == "none" {
-			cfg.CopyTo = ""
-		}
-		if err := a.Backups.SetLevel1(ctx, actor, cfg); err != nil {
-			return err
-		}
-	}
-	if cfg.CopyTo == "" {
-		fmt.Fprintln(c.io.Out, "Snapshots are not copied anywhere.")
-		return nil
-	}
-	fmt.Fprintf(c.io.Out, "Every snapshot is copied to %s after it is taken.\n", cfg.CopyTo)
-	return nil
+	return settingTarget(ctx, c, args, "snapshot copy-to", "none", level1Settings, func(cfg *backup.Level1Settings) *string { return &cfg.CopyTo },
+		func(cfg backup.Level1Settings) string {
+			if cfg.CopyTo == "" {
+				return "Snapshots are not copied anywhere."
+			}
+			return fmt.Sprintf("Every snapshot is copied to %s after it is taken.", cfg.CopyTo)
+		})
 }
 
 func cmdSnapshotCopy(ctx context.Context, c *cli, args []string) error {

@@ -220,6 +220,24 @@ func TestCopyToFolder(t *testing.T) {
 
 // A new machine: a fresh Plinth, the same bucket and passphrase, and the
 // backups there list, verify and restore from the bucket alone.
+// flipByte changes one byte of an object in the bucket "offsite", the one
+// at 1/div of its length, as someone with the bucket's keys could.
+func flipByte(t *testing.T, srv *s3test.Server, key string, div int) {
+	t.Helper()
+	ctx := context.Background()
+	cl := srv.Client()
+	o, err := cl.GetObject(ctx, "offsite", key, minio.GetObjectOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := io.ReadAll(o)
+	o.Close()
+	raw[len(raw)/div] ^= 1
+	if _, err := cl.PutObject(ctx, "offsite", key, bytes.NewReader(raw), int64(len(raw)), minio.PutObjectOptions{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestRestoreNewMachineFromBucket(t *testing.T) {
 	old, srv := offsiteEnv(t, false, 0)
 	ctx := context.Background()
@@ -280,19 +298,8 @@ func TestBucketDamageAndOutage(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Someone with the bucket's key changes one byte of the pack copy.
-	key := "plinth/" + m.ID + "/" + pkFile(m)
-	cl := srv.Client()
-	o, err := cl.GetObject(ctx, "offsite", key, minio.GetObjectOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw, _ := io.ReadAll(o)
-	o.Close()
-	raw[len(raw)/2] ^= 1
-	if _, err := cl.PutObject(ctx, "offsite", key, bytes.NewReader(raw), int64(len(raw)), minio.PutObjectOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	_, err = e.b.Verify(ctx, e.master, m.ID, passphrase, nil)
+	flipByte(t, srv, "plinth/"+m.ID+"/"+pkFile(m), 2)
+	_, err := e.b.Verify(ctx, e.master, m.ID, passphrase, nil)
 	if !errors.Is(err, ErrDamaged) || !strings.Contains(err.Error(), "does not match its checksum") {
 		t.Fatalf("verify of a changed object: %v", err)
 	}
@@ -531,18 +538,7 @@ func TestBucketBackupInObjects(t *testing.T) {
 	}
 
 	// One byte of the second object changes; the restore refuses it.
-	key := "plinth/" + m.ID + "/" + pieces[1].File
-	cl := srv.Client()
-	o, err := cl.GetObject(ctx, "offsite", key, minio.GetObjectOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw, _ := io.ReadAll(o)
-	o.Close()
-	raw[len(raw)/3] ^= 1
-	if _, err := cl.PutObject(ctx, "offsite", key, bytes.NewReader(raw), int64(len(raw)), minio.PutObjectOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	flipByte(t, srv, "plinth/"+m.ID+"/"+pieces[1].File, 3)
 	e.put("/Office/after.txt", []byte("written after the backup"))
 	before := e.state()
 	_, err = e.b.Restore(ctx, e.master, m.ID, ScopeAll, passphrase, nil)

@@ -113,7 +113,7 @@ func (s *Service) pruneIn(ctx context.Context, cfg Level2Settings, name string, 
 			rep.Error = ctx.Err().Error()
 			return rep
 		}
-		err := removeFromTarget(ctx, t, m.ID)
+		err := removeFromTarget(ctx, t, m.ID+"/")
 		switch {
 		case errors.Is(err, target.ErrLocked):
 			rep.Refused = append(rep.Refused, m.ID)
@@ -131,13 +131,14 @@ func (s *Service) pruneIn(ctx context.Context, cfg Level2Settings, name string, 
 	return rep
 }
 
-// removeFromTarget removes a backup's objects from a target, its manifest
+// removeFromTarget removes the objects of a backup or snapshot copy from a
+// target, those under dir (a key prefix ending in "/"), its manifest
 // first.
-func removeFromTarget(ctx context.Context, t target.Target, id string) error {
-	if err := t.Delete(ctx, id+"/"+manifestName); err != nil {
+func removeFromTarget(ctx context.Context, t target.Target, dir string) error {
+	if err := t.Delete(ctx, dir+manifestName); err != nil {
 		return err
 	}
-	objs, err := t.List(ctx, id+"/")
+	objs, err := t.List(ctx, dir)
 	if err != nil {
 		return err
 	}

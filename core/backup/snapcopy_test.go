@@ -77,6 +77,21 @@ func copyState(t *testing.T, e *env, id string) CopyState {
 	return copyOf(r, "offsite")
 }
 
+// retire removes snapshots here as local retention does, then prunes the
+// copy target.
+func retire(t *testing.T, e *env, ms ...Manifest) {
+	t.Helper()
+	for _, m := range ms {
+		if err := (&repo{fs: e.b.fs, dir: filepath.Dir(m.Path)}).remove(m); err != nil {
+			t.Fatal(err)
+		}
+		e.b.markRemoved(m)
+	}
+	if err := e.b.pruneSnapshotCopies(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // filesUnder lists every file below dir with its size and content hash.
 func filesUnder(t *testing.T, dir string) string {
 	t.Helper()
@@ -185,15 +200,7 @@ func TestSnapshotCopyReusesChunksAndPrunes(t *testing.T) {
 	// chunk of old.txt with it; plan.pdf's chunk stays for s2.
 	e.rm("/Tower/old.txt")
 	s3 := e.snapshotOf(tower.ID)
-	for _, m := range []Manifest{s1, s2} {
-		if err := (&repo{fs: e.b.fs, dir: filepath.Dir(m.Path)}).remove(m); err != nil {
-			t.Fatal(err)
-		}
-		e.b.markRemoved(m)
-	}
-	if err := e.b.pruneSnapshotCopies(ctx); err != nil {
-		t.Fatal(err)
-	}
+	retire(t, e, s1, s2)
 	items := bucketObjects(t, srv, "items/")
 	for k := range items {
 		if strings.Contains(k, s1.ID) || strings.Contains(k, s2.ID) {
@@ -303,15 +310,7 @@ func TestSnapshotCopyLocked(t *testing.T) {
 	}
 	e.rm("/Tower/old.txt")
 	e.snapshotOf(tower.ID)
-	for _, m := range []Manifest{s1, s2} {
-		if err := (&repo{fs: e.b.fs, dir: filepath.Dir(m.Path)}).remove(m); err != nil {
-			t.Fatal(err)
-		}
-		e.b.markRemoved(m)
-	}
-	if err := e.b.pruneSnapshotCopies(ctx); err != nil {
-		t.Fatal(err)
-	}
+	retire(t, e, s1, s2)
 	items := bucketObjects(t, srv, "items/")
 	if _, ok := items["snapshots/items/"+tower.ID+"/"+s1.ID+"/"+manifestName]; !ok {
 		t.Fatal("prune removed a locked snapshot copy")

@@ -58,7 +58,7 @@ func (s *Service) pruneSnapshotCopies(ctx context.Context) error {
 			kept = append(kept, m)
 			continue
 		}
-		err := removeSnapshotCopy(ctx, x.t, m)
+		err := removeFromTarget(ctx, x.t, snapItemKey(m.Item, m.ID)) // its chunks go with the sweep
 		switch {
 		case errors.Is(err, target.ErrLocked):
 			kept = append(kept, m)
@@ -107,25 +107,6 @@ func (s *Service) pruneSnapshotCopies(ctx context.Context) error {
 func isSnapChunkKey(key string) bool {
 	parts := strings.Split(strings.TrimPrefix(key, snapPrefix+"chunks/"), "/")
 	return strings.HasPrefix(key, snapPrefix+"chunks/") && len(parts) == 2 && isChunkFile(parts[0], parts[1])
-}
-
-// removeSnapshotCopy removes a snapshot's objects from a target, its
-// manifest first (its chunks go with the sweep).
-func removeSnapshotCopy(ctx context.Context, t target.Target, m Manifest) error {
-	base := snapItemKey(m.Item, m.ID)
-	if err := t.Delete(ctx, base+manifestName); err != nil {
-		return err
-	}
-	objs, err := t.List(ctx, base)
-	if err != nil {
-		return err
-	}
-	for _, o := range objs {
-		if err := t.Delete(ctx, o.Key); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // copyChunks returns the chunks a snapshot in a target needs, from its
