@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"os"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -660,16 +661,17 @@ func cmdIFCStats(ctx context.Context, c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
-	defer reserveMemory(4*size + 64<<20)()
 	start := time.Now()
-	f, err := ifc.Open(ctx, file)
+	r, err := os.Open(file)
+	if err != nil {
+		return fmt.Errorf("%s cannot be read: %w", file, err)
+	}
+	defer r.Close()
+	m, err := ifc.Read(ctx, file, r, size)
 	if err != nil {
 		return err
 	}
-	els, warns, err := f.Elements(ctx)
-	if err != nil {
-		return err
-	}
+	els, warns := m.Elements, m.Warnings
 	secs := time.Since(start).Seconds()
 	if *asJSON {
 		return c.printJSON(struct {
@@ -678,10 +680,10 @@ func cmdIFCStats(ctx context.Context, c *cli, args []string) error {
 			Elements  int     `json:"elements"`
 			Warnings  int     `json:"warnings"`
 			Seconds   float64 `json:"seconds"`
-		}{f.SchemaID, f.Len(), len(els), len(warns), secs})
+		}{m.SchemaID, m.Instances, len(els), len(warns), secs})
 	}
-	fmt.Fprintf(c.io.Out, "%s: %s, %s, %s, %s in %.3f s (%s/s).\n", filepath.Base(file), f.SchemaID, text.Count(f.Len(), "instance"),
-		text.Count(len(els), "element"), humanize.IBytes(uint64(f.Bytes())), secs, humanize.IBytes(uint64(float64(f.Bytes())/secs)))
+	fmt.Fprintf(c.io.Out, "%s: %s, %s, %s, %s in %.3f s (%s/s).\n", filepath.Base(file), m.SchemaID, text.Count(m.Instances, "instance"),
+		text.Count(len(els), "element"), humanize.IBytes(uint64(m.Bytes)), secs, humanize.IBytes(uint64(float64(m.Bytes)/secs)))
 	for i, w := range warns {
 		if i == 10 {
 			fmt.Fprintf(c.io.Out, "… and %d more warnings.\n", len(warns)-10)

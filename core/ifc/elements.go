@@ -60,12 +60,8 @@ func (f *File) Elements(ctx context.Context) ([]Element, []Warning, error) {
 		return nil, nil, err
 	}
 	lines := &lineCursor{data: f.data, line: 1}
-	var (
-		out   []Element
-		warns []Warning
-		seen  = map[string]int{} // GlobalId → index in out
-		idx   = map[*schema.Entity]*attrIndex{}
-	)
+	c := &collector{seen: map[string]int{}}
+	idx := map[*schema.Entity]*attrIndex{}
 	for i := range f.insts {
 		in := &f.insts[i]
 		if in.Entity == nil || !in.Entity.IsProduct {
@@ -93,6 +89,25 @@ func (f *File) Elements(ctx context.Context) ([]Element, []Warning, error) {
 		if h.tooDeep {
 			return nil, nil, f.deepError(i)
 		}
+		c.add(e, elWarn, h)
+	}
+	return c.out, c.warns, nil
+}
+
+// collector gathers elements in file order with their warnings.
+type collector struct {
+	out   []Element
+	warns []Warning
+	seen  map[string]int // GlobalId → index in out
+}
+
+// add adds element e, whose checksum h has just computed (nil: from what
+// was hashed before, with nothing odd met), with warnings elWarn about
+// its parameters; an element without a valid GlobalId, or with one
+// another has, is left out with a warning.
+func (c *collector) add(e Element, elWarn []string, h *hasher) {
+	line := e.Line
+	if h != nil {
 		for _, id := range h.missing {
 			elWarn = append(elWarn, fmt.Sprintf("refers to #%d, which does not exist", id))
 		}
@@ -102,22 +117,21 @@ func (f *File) Elements(ctx context.Context) ([]Element, []Warning, error) {
 		if h.cycle {
 			elWarn = append(elWarn, "its references form a cycle")
 		}
-		if !ValidGlobalID(e.GlobalID) {
-			warns = append(warns, Warning{Line: line, GlobalID: e.GlobalID, Msg: fmt.Sprintf("#%d %s has a malformed GlobalId %q; it is skipped", in.ID, e.Type, e.GlobalID)})
-			continue
-		}
-		for _, m := range elWarn {
-			warns = append(warns, Warning{Line: line, GlobalID: e.GlobalID, Msg: fmt.Sprintf("#%d %s %s", in.ID, e.Type, m)})
-		}
-		if j, dup := seen[e.GlobalID]; dup {
-			warns = append(warns, Warning{Line: line, GlobalID: e.GlobalID,
-				Msg: fmt.Sprintf("#%d %s has the same GlobalId as #%d on line %d; only the first is kept", in.ID, e.Type, out[j].ID, out[j].Line)})
-			continue
-		}
-		seen[e.GlobalID] = len(out)
-		out = append(out, e)
 	}
-	return out, warns, nil
+	if !ValidGlobalID(e.GlobalID) {
+		c.warns = append(c.warns, Warning{Line: line, GlobalID: e.GlobalID, Msg: fmt.Sprintf("#%d %s has a malformed GlobalId %q; it is skipped", e.ID, e.Type, e.GlobalID)})
+		return
+	}
+	for _, m := range elWarn {
+		c.warns = append(c.warns, Warning{Line: line, GlobalID: e.GlobalID, Msg: fmt.Sprintf("#%d %s %s", e.ID, e.Type, m)})
+	}
+	if j, dup := c.seen[e.GlobalID]; dup {
+		c.warns = append(c.warns, Warning{Line: line, GlobalID: e.GlobalID,
+			Msg: fmt.Sprintf("#%d %s has the same GlobalId as #%d on line %d; only the first is kept", e.ID, e.Type, c.out[j].ID, c.out[j].Line)})
+		return
+	}
+	c.seen[e.GlobalID] = len(c.out)
+	c.out = append(c.out, e)
 }
 
 // attrIndex says where an entity's named attributes are.
@@ -168,6 +182,11 @@ type hasher struct {
 	badIn   []bool // per instance: its closure reaches a missing one
 	owner   map[*schema.Entity]int
 	tooDeep bool // a chain of references went deeper than MaxReferenceDepth
+	// pre gives the hashes of instances that are not in f because Read
+	// hashed them as it went (nil: f is the whole file).
+	pre func(id uint64) (uint64, bool)
+	// tmpl gives instance i's template (waits.go) when f holds no bytes.
+	tmpl func(i int) ([]byte, []uint32)
 }
 
 // MaxReferenceDepth is how long a chain of references (#1 refers to #2,
@@ -180,7 +199,11 @@ const MaxReferenceDepth = 10000
 // i that is longer than MaxReferenceDepth.
 func (f *File) deepError(i int) error {
 	in := f.insts[i]
-	return f.errorAt(int(in.typeAt), fmt.Sprintf("#%d starts a chain of references more than %d instances long (IFC files go a few dozen deep)", in.ID, MaxReferenceDepth))
+	return f.errorAt(int(in.typeAt), deepMsg(in.ID))
+}
+
+func deepMsg(id uint64) string {
+	return fmt.Sprintf("#%d starts a chain of references more than %d instances long (IFC files go a few dozen deep)", id, MaxReferenceDepth)
 }
 
 // ownerHistory is the index of the entity's OwnerHistory attribute (IfcRoot
@@ -250,7 +273,12 @@ func (h *hasher) hash(i int) uint64 {
 // the skipped attribute, then the sorted hashes of what relationships
 // attach to it.
 func (h *hasher) element(i, skip int, extra []uint64) string {
-	b := h.canon(i, skip)
+	return checksum(h.canon(i, skip), extra)
+}
+
+// checksum is an element's checksum from its canonical form b and the
+// hashes extra of what relationships attach to it (sorted here).
+func checksum(b []byte, extra []uint64) string {
 	sum := sha256.New()
 	sum.Write(b)
 	sort.Slice(extra, func(a, b int) bool { return extra[a] < extra[b] })
@@ -264,82 +292,135 @@ func (h *hasher) element(i, skip int, extra []uint64) string {
 
 // canon writes instance i's canonical form into this depth's buffer.
 func (h *hasher) canon(i, skip int) []byte {
-	f := h.f
-	in := f.insts[i]
-	data := f.data
 	b := h.buf()
-	b = append(b, data[in.typeAt:in.typeEnd]...)
 	h.depth++
-	defer func() { h.depth-- }()
+	if h.tmpl != nil {
+		t, offs := h.tmpl(i)
+		b = fromTemplate(b, t, offs, h.ref)
+	} else {
+		b = h.f.canonical(b, h.f.insts[i], skip, h.ref, nil)
+	}
+	h.depth--
+	h.bufs[h.depth] = b
+	return b
+}
+
+// ref is the hash of the instance with this id for canonical, hashing
+// it first when it is not yet; an id that is not in the file, nor in
+// what Read resolved before (pre), is marked missing.
+func (h *hasher) ref(id uint64) (uint64, bool) {
+	j := h.f.lookup(id)
+	if j < 0 {
+		if h.pre != nil {
+			if v, ok := h.pre(id); ok {
+				return v, true
+			}
+		}
+		h.missing = append(h.missing, id)
+		h.bad = true
+		return 0, false
+	}
+	return h.hash(j), true
+}
+
+// canonical appends instance in's canonical form to b: its type as
+// written and its parameters from data without white space and comments,
+// with the attribute at index skip left out and each reference replaced
+// by markRef and the hash ref gives (markMissing when ref says there is
+// no such instance). With offs, it notes where each hash is written.
+// The instance's bytes are known to be sound (Parse read them).
+func (f *File) canonical(b []byte, in Instance, skip int, ref func(id uint64) (uint64, bool), offs *[]uint32) []byte {
+	b = append(b, f.data[in.typeAt:in.typeEnd]...)
+	b, _, _ = f.canonParams(b, int(in.at), skip, ref, offs)
+	return b
+}
+
+// canonParams appends the canonical form of the parameter list that
+// starts with '(' at pos (see canonical) and returns the index just after
+// it; it checks the list the way scanParams does, with the same errors,
+// in the same pass.
+func (f *File) canonParams(b []byte, pos, skip int, ref func(id uint64) (uint64, bool), offs *[]uint32) ([]byte, int, error) {
+	data := f.data
+	if pos >= len(data) || data[pos] != '(' {
+		return b, 0, f.errorAt(pos, "expected '(' but found "+f.near(pos))
+	}
 	depth, attr := 0, 0
-	for p := int(in.at); p < int(in.end); {
+	for p := pos; p < len(data); {
 		c := data[p]
 		switch c {
 		case ' ', '\n', '\r', '\t', '\f', '\v':
 			p++
 			continue
 		case '(':
-			depth++
+			if depth++; depth > MaxNesting {
+				return b, 0, f.errorAt(p, nestingMsg)
+			}
 		case ')':
 			depth--
 		case ',':
 			if depth == 1 {
 				attr++
 			}
+		case ';':
+			return b, 0, f.errorAt(pos, "the parameter list that starts here is not closed before ';' (a ')' is missing)")
+		case '\'':
+			end, ok := stringEnd(data, p)
+			if !ok {
+				return b, 0, f.errorAt(p, "a string is not closed")
+			}
+			if depth == 1 && attr == skip {
+				if len(b) == 0 || b[len(b)-1] != markSkipped {
+					b = append(b, markSkipped)
+				}
+			} else {
+				b = append(b, data[p:end]...)
+			}
+			p = end
+			continue
+		case '/':
+			if p+1 < len(data) && data[p+1] == '*' {
+				end := indexFrom(data, p+2, "*/")
+				if end < 0 {
+					return b, 0, f.errorAt(p, "a comment is not closed")
+				}
+				p = end + 2
+				continue
+			}
 		}
 		if depth == 1 && attr == skip && c != ',' && c != '(' {
 			// Leave the attribute out, whatever it holds.
-			if c == '\'' {
-				end, _ := stringEnd(data, p)
-				p = end
-			} else {
-				p++
-			}
+			p++
 			if len(b) == 0 || b[len(b)-1] != markSkipped {
 				b = append(b, markSkipped)
 			}
 			continue
 		}
-		switch c {
-		case '\'':
-			end, _ := stringEnd(data, p)
-			b = append(b, data[p:end]...)
-			p = end
-		case '/':
-			if p+1 < len(data) && data[p+1] == '*' {
-				if end := indexFrom(data, p+2, "*/"); end >= 0 {
-					p = end + 2
-					continue
-				}
-			}
-			b = append(b, c)
-			p++
-		case '#':
+		if c == '#' {
 			p++
 			var id uint64
-			for p < int(in.end) && isDigit(data[p]) {
+			for p < len(data) && isDigit(data[p]) {
 				id = id*10 + uint64(data[p]-'0')
 				p++
 			}
-			j := f.lookup(id)
-			if j < 0 {
-				h.missing = append(h.missing, id)
-				h.bad = true
+			v, ok := ref(id)
+			if !ok {
 				b = append(b, markMissing)
 				continue
 			}
-			h.bufs[h.depth-1] = b // the recursion below may grow bufs
-			v := h.hash(j)
-			b = h.bufs[h.depth-1]
+			if offs != nil {
+				*offs = append(*offs, uint32(len(b)+1))
+			}
 			b = append(b, markRef)
 			b = binary.LittleEndian.AppendUint64(b, v)
-		default:
-			b = append(b, c)
-			p++
+			continue
+		}
+		b = append(b, c)
+		p++
+		if depth == 0 {
+			return b, p, nil
 		}
 	}
-	h.bufs[h.depth-1] = b
-	return b
+	return b, 0, f.errorAt(pos, "the parameter list that starts here is not closed before the end of the file")
 }
 
 // relationships finds, for each element, the hashes of what relationships
@@ -455,6 +536,55 @@ func (f *File) refsByAttr(in Instance) [][]uint64 {
 		}
 	}
 	return out
+}
+
+// appendRefs appends to ids the references in the top-level attributes
+// of instance in whose indexes are in attrs (sorted), in the order of
+// attrs.
+func (f *File) appendRefs(ids []uint64, in Instance, attrs []int) []uint64 {
+	for _, k := range attrs {
+		ids = f.attrRefs(ids, in, k)
+	}
+	return ids
+}
+
+// attrRefs appends the references in top-level attribute k of in.
+func (f *File) attrRefs(ids []uint64, in Instance, k int) []uint64 {
+	data := f.data
+	depth, attr := 0, 0
+	for p := int(in.at); p < int(in.end); {
+		switch c := data[p]; c {
+		case '(':
+			depth++
+			p++
+		case ')':
+			depth--
+			p++
+		case ',':
+			if depth == 1 {
+				if attr++; attr > k {
+					return ids
+				}
+			}
+			p++
+		case '\'':
+			end, _ := stringEnd(data, p)
+			p = end
+		case '#':
+			p++
+			var id uint64
+			for p < int(in.end) && isDigit(data[p]) {
+				id = id*10 + uint64(data[p]-'0')
+				p++
+			}
+			if attr == k {
+				ids = append(ids, id)
+			}
+		default:
+			p++
+		}
+	}
+	return ids
 }
 
 // lineCursor finds line numbers for positions visited in increasing

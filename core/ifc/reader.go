@@ -53,7 +53,12 @@ type File struct {
 	ids   map[uint64]int32 // id → index, otherwise
 	// Unknown entity type names, with how many instances use each.
 	Unknown map[string]int
+	lb      lineBase // where data sits in the file, when Read holds a window of it
+	quiet   bool     // errorAt gives errQuiet: the error is not shown
 }
+
+// errQuiet is errorAt's error when its place and sentence are not needed.
+var errQuiet = errors.New("a syntax error")
 
 // MaxFileSize is the largest IFC file Plinth reads: 1 GiB. A file is held
 // in memory while it is read, with its index (about three times its size;
@@ -417,7 +422,7 @@ func (f *File) header(pos int) (int, error) {
 		if err != nil {
 			return 0, err
 		}
-		p := &parser{name: f.Name, data: data[pos:end], file: data, base: pos}
+		p := &parser{name: f.Name, data: data[pos:end], file: data, base: pos, lb: f.lb}
 		params, err := p.list()
 		if err != nil {
 			return 0, err
@@ -599,17 +604,21 @@ func (f *File) dataSection(ctx context.Context, pos int) (int, error) {
 }
 
 // entity looks a type name up in the schema (upper case as written; other
-// case is folded).
+// case is folded), counting the names it does not know in f.Unknown.
 func (f *File) entity(name []byte) *schema.Entity {
+	e := f.lookupEntity(name)
+	if e == nil {
+		f.Unknown[strings.ToUpper(string(name))]++
+	}
+	return e
+}
+
+// lookupEntity is entity without the counting.
+func (f *File) lookupEntity(name []byte) *schema.Entity {
 	if e := f.Schema.EntityBytes(name); e != nil {
 		return e
 	}
-	up := strings.ToUpper(string(name))
-	if e := f.Schema.Entity(up); e != nil {
-		return e
-	}
-	f.Unknown[up]++
-	return nil
+	return f.Schema.Entity(strings.ToUpper(string(name)))
 }
 
 // index builds the id → instance table and refuses duplicate ids.
@@ -658,7 +667,10 @@ func (f *File) lookup(id uint64) int {
 }
 
 func (f *File) errorAt(pos int, msg string) error {
-	line, col := position(f.data, pos)
+	if f.quiet {
+		return errQuiet
+	}
+	line, col := f.lb.position(f.data, pos)
 	return &SyntaxError{File: f.Name, Line: line, Col: col, Msg: msg}
 }
 
@@ -713,7 +725,7 @@ func (f *File) Params(in Instance, warn func(string)) ([]Value, error) {
 	if in.complex {
 		return f.complexParams(in, warn)
 	}
-	p := &parser{name: f.Name, data: f.data[in.at:in.end], file: f.data, base: int(in.at), warn: warn}
+	p := &parser{name: f.Name, data: f.data[in.at:in.end], file: f.data, base: int(in.at), warn: warn, lb: f.lb}
 	v, err := p.list()
 	if err != nil {
 		return nil, err
@@ -723,7 +735,7 @@ func (f *File) Params(in Instance, warn func(string)) ([]Value, error) {
 
 func (f *File) complexParams(in Instance, warn func(string)) ([]Value, error) {
 	// depth 1: the parts sit inside the instance's outer parentheses.
-	p := &parser{name: f.Name, data: f.data[in.at+1 : in.end-1], file: f.data, base: int(in.at) + 1, warn: warn, depth: 1}
+	p := &parser{name: f.Name, data: f.data[in.at+1 : in.end-1], file: f.data, base: int(in.at) + 1, warn: warn, depth: 1, lb: f.lb}
 	var out []Value
 	for {
 		p.skip()

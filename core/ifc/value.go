@@ -143,6 +143,22 @@ type parser struct {
 	base  int
 	warn  func(msg string)
 	depth int // lists and typed values open around pos
+	lb    lineBase
+}
+
+// lineBase places a window of a file that Read holds: its first byte is
+// after line0 whole lines and col0 bytes of the next. The zero value is
+// a window that is the whole file.
+type lineBase struct{ line0, col0 int }
+
+// position is the 1-based line and column in the file of byte at of the
+// window data.
+func (b lineBase) position(data []byte, at int) (line, col int) {
+	line, col = position(data, at)
+	if line == 1 {
+		col += b.col0
+	}
+	return line + b.line0, col
 }
 
 // SyntaxError is malformed input at a place in a file.
@@ -161,7 +177,7 @@ func (p *parser) errorf(format string, args ...any) error {
 	if p.file != nil {
 		file, at = p.file, p.base+p.pos
 	}
-	line, col := position(file, at)
+	line, col := p.lb.position(file, at)
 	return &SyntaxError{File: p.name, Line: line, Col: col, Msg: fmt.Sprintf(format, args...)}
 }
 

@@ -43,6 +43,7 @@ type Entity struct {
 	Abstract  bool     // ABSTRACT in the schema: no instance of it alone
 	Attrs     []string // every explicit attribute, inherited first, in STEP order
 	IsProduct bool     // IfcProduct or a subtype
+	Index     int      // position in the schema's table, for per-entity arrays
 }
 
 // rawSchema and rawEntity are the generated form of a table (tables_gen.go).
@@ -168,7 +169,7 @@ func (s *Schema) build() {
 			done[i] = true
 			r := &raw[i]
 			e := &s.entities[i]
-			e.Name, e.Upper, e.Abstract = r.name, r.upper, r.abstract
+			e.Name, e.Upper, e.Abstract, e.Index = r.name, r.upper, r.abstract, i
 			if r.super >= 0 {
 				link(r.super) // before start: it appends to backing
 				e.Super = &s.entities[r.super]
@@ -202,6 +203,9 @@ func (s *Schema) Entity(upper string) *Entity {
 func (s *Schema) EntityBytes(upper []byte) *Entity {
 	return s.byUpper[string(upper)]
 }
+
+// Len is the number of entities in the schema (Entity.Index is below it).
+func (s *Schema) Len() int { return len(s.entities) }
 
 // Entities returns every entity of the schema, sorted by Name.
 func (s *Schema) Entities() []*Entity {

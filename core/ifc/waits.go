@@ -1,0 +1,246 @@
+package ifc
+
+import (
+	"cmp"
+	"encoding/binary"
+	"slices"
+
+	"codeberg.org/plinth/plinth/core/ifc/schema"
+)
+
+// A template is an instance's canonical form (see canonical) with the id
+// of each instance it refers to where the hash will be: markRef and 8
+// bytes at each offset in its list. Read makes one per instance; when
+// every id in it is hashed, the ids are replaced and the template hashed.
+
+// fill replaces the ids in template t (at offs) with the hashes ref
+// gives, in place; it reports false, leaving t as it was, when one is not
+// there yet.
+func fill(t []byte, offs []uint32, ref func(id uint64) (uint64, bool)) bool {
+	return fillAt(t, offs, 0, ref)
+}
+
+// fillAt is fill for offsets counted from base.
+func fillAt(t []byte, offs []uint32, base uint32, ref func(id uint64) (uint64, bool)) bool {
+	for _, off := range offs {
+		if _, ok := ref(binary.LittleEndian.Uint64(t[off-base:])); !ok {
+			return false
+		}
+	}
+	for _, off := range offs {
+		v, _ := ref(binary.LittleEndian.Uint64(t[off-base:]))
+		binary.LittleEndian.PutUint64(t[off-base:], v)
+	}
+	return true
+}
+
+// fromTemplate appends to b the canonical form of template t, asking ref
+// for each reference the way canonical does, in the same order: it is
+// what canonical gives from the instance's bytes.
+func fromTemplate(b, t []byte, offs []uint32, ref func(id uint64) (uint64, bool)) []byte {
+	last := 0
+	for _, off := range offs {
+		b = append(b, t[last:off-1]...)
+		if v, ok := ref(binary.LittleEndian.Uint64(t[off:])); ok {
+			b = append(b, markRef)
+			b = binary.LittleEndian.AppendUint64(b, v)
+		} else {
+			b = append(b, markMissing)
+		}
+		last = int(off) + 8
+	}
+	return append(b, t[last:]...)
+}
+
+// waitSet holds the instances that wait for others: their templates, end
+// to end in one buffer, and who waits for which id.
+type waitSet struct {
+	recs  []waitRec
+	free  []int32 // places in recs to reuse
+	live  int
+	tmpl  []byte
+	offs  []uint32
+	dead  int // bytes of tmpl whose instance was hashed
+	edges []edge
+	spare int32 // first free edge + 1
+	// The first edge of each id waited for (+1): a table for ids up to a
+	// few times the instances read, a map above.
+	heads  []int32
+	sparse map[uint64]int32
+}
+
+type waitRec struct {
+	t0, t1  uint32 // template in tmpl
+	o0, o1  uint32 // its offsets in offs
+	pending int32  // ids not hashed yet
+	ord     int32  // place in file order
+	id      uint64
+	ent     *schema.Entity
+}
+
+type edge struct{ rec, next int32 }
+
+// add makes instance ord (id, of type ent) wait, with template t and its
+// offsets (counted from base), for the distinct ids in unres; it returns
+// its place.
+func (w *waitSet) add(ord int32, id uint64, ent *schema.Entity, t []byte, offs []uint32, base uint32, unres []uint64, n int) int32 {
+	if len(w.tmpl)+len(t) > 32<<20 && w.dead > len(w.tmpl)/2 {
+		w.compact()
+	}
+	r := waitRec{t0: uint32(len(w.tmpl)), o0: uint32(len(w.offs)), ord: ord, id: id, ent: ent}
+	w.tmpl = append(w.tmpl, t...)
+	for _, off := range offs {
+		w.offs = append(w.offs, off-base)
+	}
+	r.t1, r.o1 = uint32(len(w.tmpl)), uint32(len(w.offs))
+	var i int32
+	if k := len(w.free); k > 0 {
+		i = w.free[k-1]
+		w.free = w.free[:k-1]
+		w.recs[i] = r
+	} else {
+		i = int32(len(w.recs))
+		w.recs = append(w.recs, r)
+	}
+	w.live++
+	for k, u := range unres {
+		if k > 0 && contains(unres[:k], u) {
+			continue
+		}
+		w.recs[i].pending++
+		w.link(u, i, n)
+	}
+	return i
+}
+
+func contains(ids []uint64, id uint64) bool {
+	for _, x := range ids {
+		if x == id {
+			return true
+		}
+	}
+	return false
+}
+
+// link records that rec waits for id; n is the number of instances read.
+func (w *waitSet) link(id uint64, rec int32, n int) {
+	var e int32
+	if w.spare > 0 {
+		e = w.spare - 1
+		w.spare = w.edges[e].next
+	} else {
+		e = int32(len(w.edges))
+		w.edges = append(w.edges, edge{})
+	}
+	if slot := w.slot(id, n); slot != nil {
+		w.edges[e] = edge{rec: rec, next: *slot}
+		*slot = e + 1
+		return
+	}
+	if w.sparse == nil {
+		w.sparse = map[uint64]int32{}
+	}
+	w.edges[e] = edge{rec: rec, next: w.sparse[id]}
+	w.sparse[id] = e + 1
+}
+
+// slot is where the first edge of id is kept in the table, growing it,
+// or nil for an id too large for it.
+func (w *waitSet) slot(id uint64, n int) *int32 {
+	if id < uint64(len(w.heads)) {
+		return &w.heads[id]
+	}
+	if id >= uint64(4*n+1<<20) {
+		return nil
+	}
+	grown := make([]int32, max(2*len(w.heads), int(id)+1, 1024))
+	copy(grown, w.heads)
+	w.heads = grown
+	return &w.heads[id]
+}
+
+// waitedFor reports whether anything waits for id (a quick test first).
+func (w *waitSet) waitedFor(id uint64) bool {
+	if id < uint64(len(w.heads)) {
+		return w.heads[id] != 0
+	}
+	return w.sparse != nil && w.sparse[id] != 0
+}
+
+// take calls fn with each instance that waited for id and now waits for
+// nothing, and forgets that they waited for id.
+func (w *waitSet) take(id uint64, fn func(rec int32)) {
+	var e int32
+	if id < uint64(len(w.heads)) {
+		e, w.heads[id] = w.heads[id], 0
+	} else if w.sparse != nil {
+		e = w.sparse[id]
+		delete(w.sparse, id)
+	}
+	for e != 0 {
+		ed := w.edges[e-1]
+		w.edges[e-1].next = w.spare
+		w.spare = e
+		e = ed.next
+		r := &w.recs[ed.rec]
+		if r.pending--; r.pending == 0 {
+			fn(ed.rec)
+		}
+	}
+}
+
+// template is rec's template and offsets.
+func (w *waitSet) template(rec int32) ([]byte, []uint32) {
+	r := &w.recs[rec]
+	return w.tmpl[r.t0:r.t1], w.offs[r.o0:r.o1]
+}
+
+// done forgets rec, hashed now.
+func (w *waitSet) done(rec int32) {
+	r := &w.recs[rec]
+	w.dead += int(r.t1 - r.t0)
+	w.free = append(w.free, rec)
+	w.live--
+	if w.live == 0 {
+		w.tmpl, w.offs, w.dead = w.tmpl[:0], w.offs[:0], 0
+		w.recs, w.free = w.recs[:0], w.free[:0]
+	}
+}
+
+// compact drops the templates of instances hashed already.
+func (w *waitSet) compact() {
+	live := make(map[int32]bool, w.live)
+	for _, f := range w.free {
+		live[f] = false
+	}
+	tmpl := make([]byte, 0, len(w.tmpl)-w.dead+len(w.tmpl)/4)
+	offs := make([]uint32, 0, len(w.offs))
+	for i := range w.recs {
+		if _, freed := live[int32(i)]; freed {
+			continue
+		}
+		r := &w.recs[i]
+		t0, o0 := uint32(len(tmpl)), uint32(len(offs))
+		tmpl = append(tmpl, w.tmpl[r.t0:r.t1]...)
+		offs = append(offs, w.offs[r.o0:r.o1]...)
+		r.t0, r.t1, r.o0, r.o1 = t0, uint32(len(tmpl)), o0, uint32(len(offs))
+	}
+	w.tmpl, w.offs, w.dead = tmpl, offs, 0
+}
+
+// waiting lists the instances still waiting, in file order.
+func (w *waitSet) waiting() []int32 {
+	freed := make(map[int32]bool, len(w.free))
+	for _, f := range w.free {
+		freed[f] = true
+	}
+	var out []int32
+	for i := range w.recs {
+		if !freed[int32(i)] {
+			out = append(out, int32(i))
+		}
+	}
+	// Places are reused, so file order is the order of ord.
+	slices.SortFunc(out, func(a, b int32) int { return cmp.Compare(w.recs[a].ord, w.recs[b].ord) })
+	return out
+}
