@@ -100,12 +100,29 @@ type streamer struct {
 
 const flagResolved = 1
 
+// binst is an Instance in a batch: without pointers, so that the
+// garbage collector has nothing to look at in a batch.
+type binst struct {
+	id                       uint64
+	typeAt, typeEnd, at, end uint32
+	ent                      uint16 // Entity.Index + 1; 0: none
+	complex                  bool
+}
+
+func (b binst) instance(sc *schema.Schema) Instance {
+	in := Instance{ID: b.id, typeAt: b.typeAt, typeEnd: b.typeEnd, at: b.at, end: b.end, complex: b.complex}
+	if b.ent != 0 {
+		in.Entity = sc.At(int(b.ent) - 1)
+	}
+	return in
+}
+
 // A batch is what the reading goroutine hands the hashing one: a window
 // of the file, the instances read in it and their templates (waits.go).
 type batch struct {
 	data  []byte
 	lb    lineBase
-	insts []Instance // offsets into data
+	insts []binst // offsets into data
 	lines []int32
 	tmpl  []byte   // templates end to end
 	tend  []uint32 // where each instance's template ends in tmpl
@@ -271,7 +288,8 @@ func (s *streamer) hashAll(pos int) error {
 		}
 		bf.data, bf.lb = b.data, b.lb
 		var t0, o0 uint32
-		for i, in := range b.insts {
+		for i, bi := range b.insts {
+			in := bi.instance(s.f.Schema)
 			s.instance(bf, in, int(b.lines[i]), b.tmpl[t0:b.tend[i]], b.offs[o0:b.oend[i]], t0)
 			t0, o0 = b.tend[i], b.oend[i]
 		}
@@ -406,7 +424,7 @@ func (s *streamer) send() bool {
 		return false
 	}
 	s.cur = &batch{
-		insts: make([]Instance, 0, cap(b.insts)), lines: make([]int32, 0, cap(b.lines)),
+		insts: make([]binst, 0, cap(b.insts)), lines: make([]int32, 0, cap(b.lines)),
 		tmpl: make([]byte, 0, cap(b.tmpl)), tend: make([]uint32, 0, cap(b.tend)),
 		offs: make([]uint32, 0, cap(b.offs)), oend: make([]uint32, 0, cap(b.oend)),
 	}
@@ -418,7 +436,11 @@ func (s *streamer) send() bool {
 func (s *streamer) take(in Instance) {
 	s.advance(int(in.typeAt))
 	b := s.cur
-	b.insts = append(b.insts, in)
+	bi := binst{id: in.ID, typeAt: in.typeAt, typeEnd: in.typeEnd, at: in.at, end: in.end, complex: in.complex}
+	if in.Entity != nil {
+		bi.ent = uint16(in.Entity.Index + 1)
+	}
+	b.insts = append(b.insts, bi)
 	b.lines = append(b.lines, int32(s.curLine))
 	b.tend = append(b.tend, uint32(len(b.tmpl)))
 	b.oend = append(b.oend, uint32(len(b.offs)))

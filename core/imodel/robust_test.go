@@ -3,6 +3,7 @@ package imodel
 import (
 	"context"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -46,11 +47,11 @@ func (e *env) runs(c Connection) []Run {
 // so the store is left as a crash leaves it.
 func (e *env) dieDuringParse(c Connection, trigger string) {
 	e.t.Helper()
-	e.s.parse = func(context.Context, string, []byte) (*ifc.File, error) {
+	e.s.parse = func(context.Context, string, io.Reader, int64) (*ifc.Model, error) {
 		runtime.Goexit()
 		return nil, nil
 	}
-	defer func() { e.s.parse = ifc.Parse }()
+	defer func() { e.s.parse = ifc.Read }()
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -138,11 +139,11 @@ func TestPanicWhileParsingFailsOnlyThatFile(t *testing.T) {
 	e.sample("IfcOpenHouse_IFC4.ifc", "a.ifc")
 	e.sample("Sample_entities.ifc", "b.ifc")
 	c := e.connect("Two", Composite{Main: "a.ifc"}, Composite{Main: "b.ifc"})
-	e.s.parse = func(ctx context.Context, name string, data []byte) (*ifc.File, error) {
+	e.s.parse = func(ctx context.Context, name string, r io.Reader, size int64) (*ifc.Model, error) {
 		if name == "a.ifc" {
 			panic("a bug in the reader")
 		}
-		return ifc.Parse(ctx, name, data)
+		return ifc.Read(ctx, name, r, size)
 	}
 	r := e.sync(c)
 	if r.Result != ResultPartialSuccess || r.Files[0].State != StateFailed || r.Files[1].State != StateSucceeded {
@@ -158,7 +159,7 @@ func TestPanicWhileParsingFailsOnlyThatFile(t *testing.T) {
 	if st, _ := e.s.FileStatuses(context.Background(), e.master, c.ID); st[0].State != StateFailed || st[1].State != StateSucceeded {
 		t.Fatalf("statuses %+v", st)
 	}
-	e.s.parse = ifc.Parse
+	e.s.parse = ifc.Read
 	if r := e.sync(c); r.Files[0].State != StateSucceeded {
 		t.Fatalf("the next sync: %+v", r.Files[0])
 	}

@@ -95,11 +95,11 @@ func sourcePath(src Source, file string) (string, error) {
 	return real, nil
 }
 
-// load reads a mapped file for the parser, with its SHA-256. ifc.Load
-// bounds its memory and refuses what is not an IFC file from its first
-// bytes. The category says whose the error is: the source's (it cannot
-// be read) or the file's (it is not one Plinth reads).
-func (s *Service) load(ctx context.Context, actor account.Actor, src Source, file string, sf sourceFile) (data []byte, hash, category string, err error) {
+// read reads a mapped file with ifc.Read, which holds only a window of
+// it, and its SHA-256 in the same pass. It refuses what is not an IFC
+// file from its first bytes. The category says whose an error is: the
+// source's (it cannot be read) or the file's (it is not one Plinth reads).
+func (s *Service) read(ctx context.Context, actor account.Actor, src Source, file string, sf sourceFile) (m *ifc.Model, hash, category string, err error) {
 	var r io.ReadCloser
 	switch src.Kind {
 	case SourceFileServer:
@@ -121,14 +121,14 @@ func (s *Service) load(ctx context.Context, actor account.Actor, src Source, fil
 	}
 	defer r.Close()
 	h := sha256.New()
-	data, err = ifc.Load(ctx, file, io.TeeReader(r, h), sf.size)
+	m, err = s.parse(ctx, file, io.TeeReader(r, h), sf.size)
 	switch {
 	case errors.Is(err, ifc.ErrUnreadable):
 		return nil, "", CategorySource, err
 	case err != nil:
 		return nil, "", CategoryFile, err
 	}
-	return data, hex.EncodeToString(h.Sum(nil)), "", nil
+	return m, hex.EncodeToString(h.Sum(nil)), "", nil
 }
 
 // Sync runs a connection now: each mapped file is compared with what the
@@ -416,10 +416,12 @@ func (s *Service) syncFile(ctx context.Context, actor account.Actor, c Connectio
 		return fail(CategoryFile, err.Error()+"; the iModel keeps what this file gave before", 0, true)
 	}
 	if s.Reserve != nil {
-		release := s.Reserve(4*sf.size + 64<<20)
+		// ifc.Read holds a window of the file and an index of about 16
+		// bytes an instance (files average 60 bytes or more an instance).
+		release := s.Reserve(sf.size/2 + 64<<20)
 		defer release()
 	}
-	data, hash, category, err := s.load(ctx, actor, c.Source, file, sf)
+	m, hash, category, err := s.read(ctx, actor, c.Source, file, sf)
 	if err != nil {
 		var se *ifc.SyntaxError
 		switch {
@@ -441,32 +443,14 @@ func (s *Service) syncFile(ctx context.Context, actor account.Actor, c Connectio
 		_ = s.fsr.Update(func(tx *storage.Tx) error { return scopes.Put(tx, sid, sc) })
 		return unchanged()
 	}
-	f, err := s.parse(ctx, file, data)
-	if err != nil {
-		if ctx.Err() != nil {
-			return fail(CategoryCancelled, "the sync was cancelled", 0, false)
-		}
-		var se *ifc.SyntaxError
-		line := 0
-		if errors.As(err, &se) {
-			line = se.Line
-		}
-		return fail(CategoryFile, err.Error()+"; the iModel keeps what this file gave before", line, true)
-	}
-	els, warns, err := f.Elements(ctx)
-	if err != nil {
-		if ctx.Err() != nil {
-			return fail(CategoryCancelled, "the sync was cancelled", 0, false)
-		}
-		return fail(CategoryFile, err.Error(), 0, true)
-	}
-	if len(f.Unknown) > 0 {
+	els, warns := m.Elements, m.Warnings
+	if len(m.Unknown) > 0 {
 		var names []string
-		for n := range f.Unknown {
+		for n := range m.Unknown {
 			names = append(names, n)
 		}
 		sort.Strings(names)
-		warns = append(warns, ifc.Warning{Msg: fmt.Sprintf("%s uses types %s does not define (%s); they are read but not checked", file, f.Schema.Name, strings.Join(names, ", "))})
+		warns = append(warns, ifc.Warning{Msg: fmt.Sprintf("%s uses types %s does not define (%s); they are read but not checked", file, m.Schema.Name, strings.Join(names, ", "))})
 	}
 	key := fileKey(file)
 	others := ids.get()
@@ -477,8 +461,8 @@ func (s *Service) syncFile(ctx context.Context, actor account.Actor, c Connectio
 	}
 	rep.Warnings = warns
 	var geo *Geo
-	if g, ok := f.GeoReference(); ok {
-		geo = &Geo{Connection: c.ID, File: file, Reference: g}
+	if m.HasGeo {
+		geo = &Geo{Connection: c.ID, File: file, Reference: m.Geo}
 	}
 	d, err := s.diff(c, file, els)
 	if err != nil {

@@ -204,6 +204,9 @@ func (s *Schema) EntityBytes(upper []byte) *Entity {
 	return s.byUpper[string(upper)]
 }
 
+// At is the entity with this Index.
+func (s *Schema) At(i int) *Entity { return &s.entities[i] }
+
 // Len is the number of entities in the schema (Entity.Index is below it).
 func (s *Schema) Len() int { return len(s.entities) }
 
