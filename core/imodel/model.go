@@ -249,6 +249,10 @@ type Pending struct {
 	Stage     string `json:"stage"` // staging key prefix
 	Committed bool   `json:"committed"`
 	Remove    bool   `json:"remove,omitempty"` // the scope goes once merged (a delete job)
+	// Direct: the scope had no elements, so the new ones were written in
+	// place, not staged; until the commit clears the mark they are hidden,
+	// and dropping the change deletes every element of the scope.
+	Direct bool `json:"direct,omitempty"`
 }
 
 // Changeset is one sync run's change to an iModel.

@@ -245,9 +245,26 @@ func (s *Service) Find(ctx context.Context, actor account.Actor, imodel string, 
 	var out []Element
 	stop := errors.New("enough")
 	err := s.fsr.View(func(tx *storage.Tx) error {
+		// A file's first elements are written in place before the sync
+		// commits them (apply): they are not shown until it has.
+		var hidden []string
+		err := scopes.Scan(tx, imodel+"/", func(id string, sc Scope) error {
+			if sc.Pending != nil && sc.Pending.Direct && !sc.Pending.Committed {
+				hidden = append(hidden, id+"/")
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
 		return elements.Scan(tx, imodel+"/", func(id string, e Element) error {
 			if ctx.Err() != nil {
 				return ctx.Err()
+			}
+			for _, h := range hidden {
+				if strings.HasPrefix(id, h) {
+					return nil
+				}
 			}
 			if typ != "" && !strings.EqualFold(e.Type, typ) {
 				return nil

@@ -566,6 +566,9 @@ func (s *Service) apply(ctx context.Context, actor account.Actor, c Connection, 
 		return err
 	}
 	stage := fmt.Sprintf("%s/%d", sid, seq)
+	// A file's first elements (nothing stored for it, so nothing to lose)
+	// are written in place once instead of staged and then moved.
+	direct := len(d.updated) == 0 && len(d.deleted) == 0 && d.unchanged == 0
 	// 1. Say that a change is being staged, so a crash can be cleaned up.
 	err = s.fsr.Update(func(tx *storage.Tx) error {
 		sc, err := scopes.Get(tx, sid)
@@ -574,15 +577,27 @@ func (s *Service) apply(ctx context.Context, actor account.Actor, c Connection, 
 		} else if err != nil {
 			return err
 		}
-		sc.Pending = &Pending{Stage: stage}
+		sc.Pending = &Pending{Stage: stage, Direct: direct}
 		return scopes.Put(tx, sid, sc)
 	})
 	if err != nil {
 		return err
 	}
-	// 2. Stage every change.
+	// 2. Stage every change (or write the first ones in place).
 	b := s.fsr.NewBatch()
+	if direct {
+		for _, e := range d.inserted {
+			e.Changeset = seq
+			if err := elements.PutBatch(b, sid+"/"+e.GlobalID, e); err != nil {
+				b.Cancel()
+				return s.dropStage(sid, err)
+			}
+		}
+	}
 	for _, list := range [][]Element{d.inserted, d.updated} {
+		if direct {
+			break
+		}
 		for _, e := range list {
 			e.Changeset = seq
 			e := e
@@ -658,12 +673,18 @@ func (s *Service) apply(ctx context.Context, actor account.Actor, c Connection, 
 		}
 		sc.Changeset = seq
 		sc.Pending = &Pending{Stage: stage, Committed: true, Remove: remove}
+		if direct {
+			sc.Pending = nil // nothing to merge
+		}
 		return scopes.Put(tx, sid, sc)
 	})
 	if err != nil {
 		return s.dropStage(sid, err)
 	}
 	run.Changeset = seq
+	if direct {
+		return nil
+	}
 	// 4. Merge.
 	return s.merge(sid)
 }
@@ -732,6 +753,12 @@ func (s *Service) cleanStage(sid string, commit bool) error {
 		commit = sc.Pending.Committed // the stored mark decides
 	}
 	stage := sc.Pending.Stage
+	if sc.Pending.Direct && !sc.Pending.Committed {
+		// Nothing was staged: the elements in place go.
+		if err := s.dropDirect(sid); err != nil {
+			return err
+		}
+	}
 	type row struct {
 		id string
 		v  stagedEl
@@ -790,6 +817,39 @@ func (s *Service) cleanStage(sid string, commit bool) error {
 }
 
 var errStop = errors.New("stop")
+
+// dropDirect deletes the elements of a scope whose first elements were
+// written in place and not committed: the scope had none before.
+func (s *Service) dropDirect(sid string) error {
+	for {
+		var ids []string
+		err := s.fsr.View(func(tx *storage.Tx) error {
+			return elements.Scan(tx, sid+"/", func(id string, _ Element) error {
+				if len(ids) >= 2000 {
+					return errStop
+				}
+				ids = append(ids, id)
+				return nil
+			})
+		})
+		if err != nil && !errors.Is(err, errStop) {
+			return err
+		}
+		if len(ids) == 0 {
+			return nil
+		}
+		b := s.fsr.NewBatch()
+		for _, id := range ids {
+			if err := elements.DeleteBatch(b, id); err != nil {
+				b.Cancel()
+				return err
+			}
+		}
+		if err := b.Flush(); err != nil {
+			return err
+		}
+	}
+}
 
 // deleteJob removes the elements of the given files of a connection from
 // the iModel, each file atomically, as one changeset.
