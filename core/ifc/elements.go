@@ -335,6 +335,27 @@ func (f *File) canonical(b []byte, in Instance, skip int, ref func(id uint64) (u
 	return b
 }
 
+// Byte classes of canonParams: plain bytes are copied as they are.
+const (
+	clPlain = iota
+	clSpace
+	clOpen
+	clClose
+	clComma
+	clSemicolon
+	clQuote
+	clSlash
+	clHash
+)
+
+var canonClass = func() (t [256]uint8) {
+	for _, c := range []byte(" \n\r\t\f\v") {
+		t[c] = clSpace
+	}
+	t['('], t[')'], t[','], t[';'], t['\''], t['/'], t['#'] = clOpen, clClose, clComma, clSemicolon, clQuote, clSlash, clHash
+	return t
+}()
+
 // canonParams appends the canonical form of the parameter list that
 // starts with '(' at pos (see canonical) and returns the index just after
 // it; it checks the list the way scanParams does, with the same errors,
@@ -347,23 +368,34 @@ func (f *File) canonParams(b []byte, pos, skip int, ref func(id uint64) (uint64,
 	depth, attr := 0, 0
 	for p := pos; p < len(data); {
 		c := data[p]
-		switch c {
-		case ' ', '\n', '\r', '\t', '\f', '\v':
+		cl := canonClass[c]
+		if cl == clPlain && (depth != 1 || attr != skip) {
+			// A run of bytes that are copied as they are.
+			q := p + 1
+			for q < len(data) && canonClass[data[q]] == clPlain {
+				q++
+			}
+			b = append(b, data[p:q]...)
+			p = q
+			continue
+		}
+		switch cl {
+		case clSpace:
 			p++
 			continue
-		case '(':
+		case clOpen:
 			if depth++; depth > MaxNesting {
 				return b, 0, f.errorAt(p, nestingMsg)
 			}
-		case ')':
+		case clClose:
 			depth--
-		case ',':
+		case clComma:
 			if depth == 1 {
 				attr++
 			}
-		case ';':
+		case clSemicolon:
 			return b, 0, f.errorAt(pos, "the parameter list that starts here is not closed before ';' (a ')' is missing)")
-		case '\'':
+		case clQuote:
 			end, ok := stringEnd(data, p)
 			if !ok {
 				return b, 0, f.errorAt(p, "a string is not closed")
@@ -377,7 +409,7 @@ func (f *File) canonParams(b []byte, pos, skip int, ref func(id uint64) (uint64,
 			}
 			p = end
 			continue
-		case '/':
+		case clSlash:
 			if p+1 < len(data) && data[p+1] == '*' {
 				end := indexFrom(data, p+2, "*/")
 				if end < 0 {
@@ -395,7 +427,7 @@ func (f *File) canonParams(b []byte, pos, skip int, ref func(id uint64) (uint64,
 			}
 			continue
 		}
-		if c == '#' {
+		if cl == clHash {
 			p++
 			var id uint64
 			for p < len(data) && isDigit(data[p]) {

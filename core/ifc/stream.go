@@ -68,7 +68,7 @@ type streamer struct {
 	f     *File // f.data is the window; f.Schema, f.Unknown, f.lb as in a File
 	cur   *batch
 	out   chan *batch
-	free  chan []byte   // windows the hashing goroutine is done with
+	free  chan *batch   // batches the hashing goroutine is done with, to reuse
 	stop  chan struct{} // closed when the hashing goroutine stops
 	nread int64         // bytes read from r
 	eof   bool
@@ -273,7 +273,7 @@ func (s *streamer) read() (*Model, error) {
 // hashAll reads the DATA sections from pos on one goroutine and hashes
 // what it reads on this one.
 func (s *streamer) hashAll(pos int) error {
-	s.out, s.free, s.stop = make(chan *batch, 2), make(chan []byte, 4), make(chan struct{})
+	s.out, s.free, s.stop = make(chan *batch, 2), make(chan *batch, 4), make(chan struct{})
 	s.cur = &batch{}
 	defer func() {
 		close(s.stop)
@@ -297,7 +297,7 @@ func (s *streamer) hashAll(pos int) error {
 			return b.err
 		}
 		select {
-		case s.free <- b.data:
+		case s.free <- b:
 		default:
 		}
 	}
@@ -364,20 +364,20 @@ func (s *streamer) more(keep int) error {
 	if len(f.data)-keep > cap(f.data)/2 {
 		need = 2 * cap(f.data) // an instance longer than half the window
 	}
-	var data []byte
+	// A batch the hashing goroutine is done with is used again.
+	next := &batch{}
 	select {
-	case w := <-s.free:
-		if cap(w) >= need && cap(w) <= 2*need {
-			data = w[:0]
-		}
+	case old := <-s.free:
+		next = old
 	default:
 	}
-	if data == nil {
+	data := next.data[:0]
+	if cap(data) < need || cap(data) > 2*need {
 		data = make([]byte, 0, need)
 	}
 	data = append(data, f.data[keep:]...)
 	kept := len(data)
-	if !s.send() {
+	if !s.send(next) {
 		return context.Canceled
 	}
 	f.lb = lineBase{line0: s.curLine - 1, col0: col0}
@@ -413,9 +413,9 @@ func (s *streamer) advance(pos int) {
 }
 
 // send hands the current batch, with the window, to the hashing
-// goroutine and starts a new one; it reports false when that goroutine
-// has stopped.
-func (s *streamer) send() bool {
+// goroutine and starts next (emptied); it reports false when that
+// goroutine has stopped.
+func (s *streamer) send(next *batch) bool {
 	b := s.cur
 	b.data, b.lb = s.f.data, s.f.lb
 	select {
@@ -423,11 +423,9 @@ func (s *streamer) send() bool {
 	case <-s.stop:
 		return false
 	}
-	s.cur = &batch{
-		insts: make([]binst, 0, cap(b.insts)), lines: make([]int32, 0, cap(b.lines)),
-		tmpl: make([]byte, 0, cap(b.tmpl)), tend: make([]uint32, 0, cap(b.tend)),
-		offs: make([]uint32, 0, cap(b.offs)), oend: make([]uint32, 0, cap(b.oend)),
-	}
+	next.insts, next.lines, next.tmpl, next.tend, next.offs, next.oend, next.err =
+		next.insts[:0], next.lines[:0], next.tmpl[:0], next.tend[:0], next.offs[:0], next.oend[:0], nil
+	s.cur = next
 	return true
 }
 
@@ -452,7 +450,7 @@ func (s *streamer) run(pos int) {
 	defer close(s.out)
 	err := s.body(pos)
 	s.cur.err = err
-	s.send()
+	s.send(&batch{})
 }
 
 // body reads the DATA sections from pos to the end of the file.
@@ -715,7 +713,7 @@ func (s *streamer) instance(f *File, in Instance, line int, t []byte, offs []uin
 			s.unres = append(s.unres, id)
 		}
 	}
-	s.waits.add(o, in.ID, in.Entity, t, offs, base, s.unres, len(s.memo))
+	s.waits.add(o, in.ID, e, t, offs, base, s.unres, len(s.memo))
 }
 
 // idRef is canonical's ref for a template: the id stands in for the hash.
@@ -825,7 +823,11 @@ func (s *streamer) finish(m *Model) error {
 	stuck := s.waits.waiting()
 	for _, rec := range stuck {
 		r := s.waits.recs[rec]
-		af.insts = append(af.insts, Instance{ID: r.id, Entity: r.ent})
+		in := Instance{ID: r.id}
+		if r.ent != 0 {
+			in.Entity = s.f.Schema.At(int(r.ent) - 1)
+		}
+		af.insts = append(af.insts, in)
 	}
 	if err := af.index(); err != nil {
 		return err

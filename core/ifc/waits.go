@@ -4,8 +4,6 @@ import (
 	"cmp"
 	"encoding/binary"
 	"slices"
-
-	"codeberg.org/plinth/plinth/core/ifc/schema"
 )
 
 // A template is an instance's canonical form (see canonical) with the id
@@ -75,7 +73,7 @@ type waitRec struct {
 	pending int32  // ids not hashed yet
 	ord     int32  // place in file order
 	id      uint64
-	ent     *schema.Entity
+	ent     uint16 // Entity.Index + 1; 0: none (no pointers: the collector skips recs)
 }
 
 type edge struct{ rec, next int32 }
@@ -83,7 +81,7 @@ type edge struct{ rec, next int32 }
 // add makes instance ord (id, of type ent) wait, with template t and its
 // offsets (counted from base), for the distinct ids in unres; it returns
 // its place.
-func (w *waitSet) add(ord int32, id uint64, ent *schema.Entity, t []byte, offs []uint32, base uint32, unres []uint64, n int) int32 {
+func (w *waitSet) add(ord int32, id uint64, ent uint16, t []byte, offs []uint32, base uint32, unres []uint64, n int) int32 {
 	if len(w.tmpl)+len(t) > 32<<20 && w.dead > len(w.tmpl)/2 {
 		w.compact()
 	}
