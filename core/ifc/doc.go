@@ -5,8 +5,13 @@
 // everything the element references but not the #ids, so that a re-export
 // that only renumbers instances changes no checksum.
 //
-// The reader holds the file in memory and indexes instances by byte span;
-// attribute values are parsed only when asked for. Bad input is reported
+// Read, what a sync and `plinth ifc stats` use, reads a file in one pass
+// through a window of 1 MiB on two goroutines — one checks the syntax and
+// makes each instance's canonical form, the other hashes it as soon as
+// what it refers to is hashed — so its memory is an index of about 16
+// bytes an instance and the elements, not the file. Load, Parse and
+// File.Elements hold the file in memory and index instances by byte span;
+// they are the reference Read is tested against. Bad input is reported
 // with the file, line and column; a reference to a missing instance is a
 // warning on the element that holds it, not a failure of the file.
 //

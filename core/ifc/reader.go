@@ -60,11 +60,11 @@ type File struct {
 // errQuiet is errorAt's error when its place and sentence are not needed.
 var errQuiet = errors.New("a syntax error")
 
-// MaxFileSize is the largest IFC file Plinth reads: 1 GiB. A file is held
-// in memory while it is read, with its index (about three times its size;
-// four during a sync, with the changes to store), so this limit is what
-// bounds the memory one design file can take. Larger models are exported
-// in parts (by storey or by discipline) and mapped as several files. It is
+// MaxFileSize is the largest IFC file Plinth reads: 1 GiB. Read (what a
+// sync and `ifc stats` use) holds only a window of a file and an index of
+// about 16 bytes an instance; Load and Parse hold the whole file with an
+// index of about three times its size. Larger models are exported in
+// parts (by storey or by discipline) and mapped as several files. It is
 // a variable so that tests can lower it; the reader's offsets reach 4 GiB,
 // and a larger value is treated as that.
 var MaxFileSize int64 = 1 << 30

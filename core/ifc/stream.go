@@ -87,6 +87,7 @@ type streamer struct {
 	elWait map[int32]int // a waiting element → its place in els
 
 	info    []entityInfo // per schema entity index
+	types   typeCache
 	rels    []relRec
 	relIDs  []uint64
 	els     []elemRec
@@ -607,7 +608,7 @@ func (s *streamer) step(pos int, inData bool) (next int, stillData, done bool, e
 		}
 		typeName = data[t:pos]
 		in.typeAt, in.typeEnd = uint32(t), uint32(pos)
-		if in.Entity = f.lookupEntity(typeName); in.Entity != nil {
+		if in.Entity = s.types.lookup(f, typeName); in.Entity != nil {
 			skip = s.entityInfo(in.Entity).skip
 		}
 		b.tmpl = append(b.tmpl, typeName...)
@@ -627,6 +628,30 @@ func (s *streamer) step(pos int, inData bool) (next int, stillData, done bool, e
 	}
 	s.take(in)
 	return pos + 1, true, false, nil
+}
+
+// typeCache remembers the entity of the type names met last, by a cheap
+// hash of the name: a file uses a few hundred types, and the schema's map
+// hashes the whole name each time.
+type typeCache struct {
+	slots [512]struct {
+		name string
+		e    *schema.Entity
+	}
+}
+
+func (c *typeCache) lookup(f *File, name []byte) *schema.Entity {
+	n := len(name)
+	h := (uint(n)*31 + uint(name[0])*7 + uint(name[n-1])*13 + uint(name[n/2])*5 + uint(name[n*3/4])) & 511
+	sl := &c.slots[h]
+	if sl.e != nil && sl.name == string(name) {
+		return sl.e
+	}
+	e := f.lookupEntity(name)
+	if e != nil {
+		sl.name, sl.e = string(name), e
+	}
+	return e
 }
 
 // entityInfo is what the reader needs to know of an entity, worked out

@@ -214,6 +214,13 @@ func (p *parser) skip() {
 }
 
 func skipSpace(data []byte, pos int) int {
+	if pos < len(data) && canonClass[data[pos]] != clSpace && data[pos] != '/' {
+		return pos // most often: nothing to skip (small enough to inline)
+	}
+	return skipSpaceSlow(data, pos)
+}
+
+func skipSpaceSlow(data []byte, pos int) int {
 	for pos < len(data) {
 		switch c := data[pos]; {
 		case c == ' ' || c == '\n' || c == '\r' || c == '\t' || c == '\f' || c == '\v':
