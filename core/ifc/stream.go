@@ -76,10 +76,7 @@ type streamer struct {
 	curPos, curLine int
 
 	ids   idTable
-	memo  []uint64 // per instance in file order: its hash, once resolved
-	ent   []uint16 // schema entity index + 1; 0: unknown type or complex
-	line  []uint32
-	flags []uint8 // resolved
+	insts instTable // per instance, in file order
 	// Instances waiting for the ones they refer to.
 	waits  waitSet
 	stack  []uint64 // ids just hashed, whose waiters resolve looks at
@@ -100,6 +97,32 @@ type streamer struct {
 }
 
 const flagResolved = 1
+
+// instRec is what Read keeps of each instance.
+type instRec struct {
+	hash  uint64 // once resolved
+	line  uint32
+	ent   uint16 // schema entity index + 1; 0: unknown type or complex
+	flags uint8  // flagResolved
+}
+
+// instTable holds instRecs in chunks, so that it grows without copying.
+type instTable struct {
+	chunks [][]instRec
+	n      int
+}
+
+const instChunk = 1 << 16
+
+func (t *instTable) add(r instRec) {
+	if t.n&(instChunk-1) == 0 {
+		t.chunks = append(t.chunks, make([]instRec, instChunk))
+	}
+	t.chunks[t.n>>16][t.n&(instChunk-1)] = r
+	t.n++
+}
+
+func (t *instTable) at(o int32) *instRec { return &t.chunks[o>>16][o&(instChunk-1)] }
 
 // binst is an Instance in a batch: without pointers, so that the
 // garbage collector has nothing to look at in a batch.
@@ -157,56 +180,74 @@ type elemRec struct {
 	canon []byte // nil: hashed at the end
 }
 
-// idTable maps instance ids to their place in file order.
-type idTable struct {
-	dense  []int32 // id → place+1
+// idMap maps instance ids to int32 values, 0 when unset: in chunks of a
+// table by id while ids stay within a few times the instances read (so
+// that it grows without copying), in a map once they do not.
+type idMap struct {
+	chunks [][]int32
 	sparse map[uint64]int32
 }
 
-func (t *idTable) get(id uint64) int32 {
-	if t.sparse != nil {
-		if o, ok := t.sparse[id]; ok {
-			return o
-		}
-		return -1
+const idChunk = 1 << 16
+
+func (m *idMap) get(id uint64) int32 {
+	if m.sparse != nil {
+		return m.sparse[id]
 	}
-	if id < uint64(len(t.dense)) {
-		return t.dense[id] - 1
+	if c := id >> 16; c < uint64(len(m.chunks)) && m.chunks[c] != nil {
+		return m.chunks[c][id&(idChunk-1)]
 	}
-	return -1
+	return 0
 }
+
+// slot is where id's value is kept in the table, or nil when ids are in
+// the map; n is the number of instances read.
+func (m *idMap) slot(id uint64, n int) *int32 {
+	if m.sparse == nil && id >= uint64(4*n+1<<20) {
+		m.sparse = map[uint64]int32{}
+		for c, chunk := range m.chunks {
+			for i, v := range chunk {
+				if v != 0 {
+					m.sparse[uint64(c)<<16|uint64(i)] = v
+				}
+			}
+		}
+		m.chunks = nil
+	}
+	if m.sparse != nil {
+		return nil
+	}
+	c := int(id >> 16)
+	for len(m.chunks) <= c {
+		m.chunks = append(m.chunks, nil)
+	}
+	if m.chunks[c] == nil {
+		m.chunks[c] = make([]int32, idChunk)
+	}
+	return &m.chunks[c][id&(idChunk-1)]
+}
+
+func (m *idMap) set(id uint64, v int32, n int) {
+	if p := m.slot(id, n); p != nil {
+		*p = v
+	} else if v == 0 {
+		delete(m.sparse, id)
+	} else {
+		m.sparse[id] = v
+	}
+}
+
+// idTable maps instance ids to their place in file order.
+type idTable struct{ m idMap }
+
+func (t *idTable) get(id uint64) int32 { return t.m.get(id) - 1 }
 
 // put records id at place o; it reports false when id is there already.
 func (t *idTable) put(id uint64, o int32) bool {
-	if t.sparse == nil {
-		if id < uint64(len(t.dense)) {
-			if t.dense[id] != 0 {
-				return false
-			}
-			t.dense[id] = o + 1
-			return true
-		}
-		// Ids a few times the count are kept in a table; sparser ones in a map.
-		if id < uint64(4*int(o)+1<<20) {
-			n := max(2*len(t.dense), int(id)+1, 1024)
-			grown := make([]int32, n)
-			copy(grown, t.dense)
-			t.dense = grown
-			t.dense[id] = o + 1
-			return true
-		}
-		t.sparse = make(map[uint64]int32, o+1)
-		for i, p := range t.dense {
-			if p != 0 {
-				t.sparse[uint64(i)] = p - 1
-			}
-		}
-		t.dense = nil
-	}
-	if _, ok := t.sparse[id]; ok {
+	if t.m.get(id) != 0 {
 		return false
 	}
-	t.sparse[id] = o
+	t.m.set(id, o+1, int(o))
 	return true
 }
 
@@ -246,16 +287,13 @@ func (s *streamer) read() (*Model, error) {
 	s.crsName = map[uint64]string{}
 	s.elWait = map[int32]int{}
 	s.curLine = 1
-	// IFC averages 60–100 bytes an instance.
-	n := min(s.size/64, 1<<26) + 16
-	s.memo, s.ent, s.line, s.flags = make([]uint64, 0, n), make([]uint16, 0, n), make([]uint32, 0, n), make([]uint8, 0, n)
 	if err := s.hashAll(pos); err != nil {
 		return nil, err
 	}
 	if s.dup != nil {
 		return nil, s.dup
 	}
-	m := &Model{Name: s.name, SchemaID: f.SchemaID, Schema: f.Schema, Header: f.Header, Instances: len(s.memo), Bytes: s.nread, Unknown: f.Unknown}
+	m := &Model{Name: s.name, SchemaID: f.SchemaID, Schema: f.Schema, Header: f.Header, Instances: s.insts.n, Bytes: s.nread, Unknown: f.Unknown}
 	if err := s.finish(m); err != nil {
 		return nil, err
 	}
@@ -683,14 +721,14 @@ func (s *streamer) entityInfo(e *schema.Entity) *entityInfo {
 // wait: f holds its window, t its template (which starts at base in the
 // batch's; offs are from there).
 func (s *streamer) instance(f *File, in Instance, line int, t []byte, offs []uint32, base uint32) {
-	o := int32(len(s.memo))
+	o := int32(s.insts.n)
 	if !s.ids.put(in.ID, o) {
 		if s.dup == nil {
 			first := s.ids.get(in.ID)
-			s.dup = f.errorAt(int(in.typeAt), fmt.Sprintf("#%d is defined twice (first on line %d)", in.ID, s.line[first]))
+			s.dup = f.errorAt(int(in.typeAt), fmt.Sprintf("#%d is defined twice (first on line %d)", in.ID, s.insts.at(first).line))
 		}
 		// The file fails; the rest is only read for an earlier syntax error.
-		s.memo, s.ent, s.line, s.flags = append(s.memo, 0), append(s.ent, 0), append(s.line, uint32(line)), append(s.flags, 0)
+		s.insts.add(instRec{line: uint32(line)})
 		return
 	}
 	var ei *entityInfo
@@ -699,7 +737,7 @@ func (s *streamer) instance(f *File, in Instance, line int, t []byte, offs []uin
 		ei = &s.info[in.Entity.Index]
 		e = uint16(in.Entity.Index + 1)
 	}
-	s.memo, s.ent, s.line, s.flags = append(s.memo, 0), append(s.ent, e), append(s.line, uint32(line)), append(s.flags, 0)
+	s.insts.add(instRec{line: uint32(line), ent: e})
 
 	// Hash it now if everything it refers to is hashed.
 	ready := fillAt(t, offs, base, s.hashed)
@@ -738,7 +776,7 @@ func (s *streamer) instance(f *File, in Instance, line int, t []byte, offs []uin
 			s.unres = append(s.unres, id)
 		}
 	}
-	s.waits.add(o, in.ID, e, t, offs, base, s.unres, len(s.memo))
+	s.waits.add(o, in.ID, e, t, offs, base, s.unres, s.insts.n)
 }
 
 // idRef is canonical's ref for a template: the id stands in for the hash.
@@ -747,22 +785,24 @@ func idRef(id uint64) (uint64, bool) { return id, true }
 // hashed is fill's ref while reading: the hash of an instance hashed
 // already.
 func (s *streamer) hashed(id uint64) (uint64, bool) {
-	if o := s.ids.get(id); o >= 0 && s.flags[o]&flagResolved != 0 {
-		return s.memo[o], true
+	if o := s.ids.get(id); o >= 0 {
+		if r := s.insts.at(o); r.flags&flagResolved != 0 {
+			return r.hash, true
+		}
 	}
 	return 0, false
 }
 
 func (s *streamer) isHashed(id uint64) bool {
 	o := s.ids.get(id)
-	return o >= 0 && s.flags[o]&flagResolved != 0
+	return o >= 0 && s.insts.at(o).flags&flagResolved != 0
 }
 
 // resolve records the hash of instance o (with this id) and hashes what
 // waited only for it, and what waited only for those, and so on.
 func (s *streamer) resolve(o int32, id uint64, v uint64) {
-	s.memo[o] = v
-	s.flags[o] |= flagResolved
+	r := s.insts.at(o)
+	r.hash, r.flags = v, r.flags|flagResolved
 	if !s.waits.waitedFor(id) {
 		return
 	}
@@ -771,15 +811,15 @@ func (s *streamer) resolve(o int32, id uint64, v uint64) {
 		id := s.stack[len(s.stack)-1]
 		s.stack = s.stack[:len(s.stack)-1]
 		s.ready = s.ready[:0]
-		s.waits.take(id, func(rec int32) { s.ready = append(s.ready, rec) })
+		s.waits.take(id, s.insts.n, func(rec int32) { s.ready = append(s.ready, rec) })
 		for _, rec := range s.ready {
 			t, offs := s.waits.template(rec)
 			if !fill(t, offs, s.hashed) {
 				panic("ifc: an instance was hashed before what it refers to") // pending counts every id it waits for
 			}
 			r := s.waits.recs[rec]
-			s.memo[r.ord] = xxhash.Sum64(t)
-			s.flags[r.ord] |= flagResolved
+			ir := s.insts.at(r.ord)
+			ir.hash, ir.flags = xxhash.Sum64(t), ir.flags|flagResolved
 			if i, ok := s.elWait[r.ord]; ok {
 				s.els[i].canon = append([]byte(nil), t...)
 				delete(s.elWait, r.ord)
@@ -843,7 +883,7 @@ func (s *streamer) relationship(f *File, in Instance, ei *entityInfo, line int) 
 // elements), attaches relationships to elements and fills m.
 func (s *streamer) finish(m *Model) error {
 	ctx := s.ctx
-	// What waits, as a File of its own; the rest comes from s.memo.
+	// What waits, as a File of its own; the rest comes from s.insts.
 	af := &File{Name: s.name, Schema: s.f.Schema, Unknown: s.f.Unknown}
 	stuck := s.waits.waiting()
 	for _, rec := range stuck {
@@ -860,23 +900,20 @@ func (s *streamer) finish(m *Model) error {
 	h := newHasher(af)
 	h.tmpl = func(i int) ([]byte, []uint32) { return s.waits.template(stuck[i]) }
 	h.pre = func(id uint64) (uint64, bool) {
-		if o := s.ids.get(id); o >= 0 && s.flags[o]&flagResolved != 0 {
-			return s.memo[o], true
-		}
-		return 0, false
+		return s.hashed(id)
 	}
 	// hashOf is the hash of instance o, with this id.
 	hashOf := func(o int32, id uint64) uint64 {
-		if s.flags[o]&flagResolved != 0 {
-			return s.memo[o]
+		if r := s.insts.at(o); r.flags&flagResolved != 0 {
+			return r.hash
 		}
 		return h.hash(af.lookup(id))
 	}
 	isProduct := func(o int32) (known, product bool) {
-		if o < 0 || s.ent[o] == 0 {
+		if o < 0 || s.insts.at(o).ent == 0 {
 			return false, false
 		}
-		return true, s.info[s.ent[o]-1].product
+		return true, s.info[s.insts.at(o).ent-1].product
 	}
 	deep := func(id uint64, line, col int) error {
 		return &SyntaxError{File: s.name, Line: line, Col: col, Msg: deepMsg(id)}
@@ -927,7 +964,7 @@ func (s *streamer) finish(m *Model) error {
 			continue
 		}
 		h.missing, h.cycle, h.bad = h.missing[:0], false, false
-		e.Checksum = h.element(af.lookup(e.ID), s.info[s.ent[rec.ord]-1].skip, extras[rec.ord])
+		e.Checksum = h.element(af.lookup(e.ID), s.info[s.insts.at(rec.ord).ent-1].skip, extras[rec.ord])
 		if h.tooDeep {
 			return deep(e.ID, e.Line, rec.col)
 		}

@@ -61,10 +61,7 @@ type waitSet struct {
 	dead  int // bytes of tmpl whose instance was hashed
 	edges []edge
 	spare int32 // first free edge + 1
-	// The first edge of each id waited for (+1): a table for ids up to a
-	// few times the instances read, a map above.
-	heads  []int32
-	sparse map[uint64]int32
+	heads idMap // the first edge of each id waited for, +1
 }
 
 type waitRec struct {
@@ -130,51 +127,19 @@ func (w *waitSet) link(id uint64, rec int32, n int) {
 		e = int32(len(w.edges))
 		w.edges = append(w.edges, edge{})
 	}
-	if slot := w.slot(id, n); slot != nil {
-		w.edges[e] = edge{rec: rec, next: *slot}
-		*slot = e + 1
-		return
-	}
-	if w.sparse == nil {
-		w.sparse = map[uint64]int32{}
-	}
-	w.edges[e] = edge{rec: rec, next: w.sparse[id]}
-	w.sparse[id] = e + 1
+	w.edges[e] = edge{rec: rec, next: w.heads.get(id)}
+	w.heads.set(id, e+1, n)
 }
 
-// slot is where the first edge of id is kept in the table, growing it,
-// or nil for an id too large for it.
-func (w *waitSet) slot(id uint64, n int) *int32 {
-	if id < uint64(len(w.heads)) {
-		return &w.heads[id]
-	}
-	if id >= uint64(4*n+1<<20) {
-		return nil
-	}
-	grown := make([]int32, max(2*len(w.heads), int(id)+1, 1024))
-	copy(grown, w.heads)
-	w.heads = grown
-	return &w.heads[id]
-}
-
-// waitedFor reports whether anything waits for id (a quick test first).
-func (w *waitSet) waitedFor(id uint64) bool {
-	if id < uint64(len(w.heads)) {
-		return w.heads[id] != 0
-	}
-	return w.sparse != nil && w.sparse[id] != 0
-}
+// waitedFor reports whether anything waits for id.
+func (w *waitSet) waitedFor(id uint64) bool { return w.heads.get(id) != 0 }
 
 // take calls fn with each instance that waited for id and now waits for
-// nothing, and forgets that they waited for id.
-func (w *waitSet) take(id uint64, fn func(rec int32)) {
-	var e int32
-	if id < uint64(len(w.heads)) {
-		e, w.heads[id] = w.heads[id], 0
-	} else if w.sparse != nil {
-		e = w.sparse[id]
-		delete(w.sparse, id)
-	}
+// nothing, and forgets that they waited for id; n is the number of
+// instances read.
+func (w *waitSet) take(id uint64, n int, fn func(rec int32)) {
+	e := w.heads.get(id)
+	w.heads.set(id, 0, n)
 	for e != 0 {
 		ed := w.edges[e-1]
 		w.edges[e-1].next = w.spare
