@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"strings"
 
@@ -47,10 +48,16 @@ var readWindow = 1 << 20
 // the file holds (checked against MaxFileSize first); an error reading r
 // is ErrUnreadable.
 func Read(ctx context.Context, name string, r io.Reader, size int64) (*Model, error) {
+	return ReadSum(ctx, name, r, size, nil)
+}
+
+// ReadSum is Read that also writes every byte it reads to sum (when not
+// nil), from the hashing goroutine: the reading one has more to do.
+func ReadSum(ctx context.Context, name string, r io.Reader, size int64, sum hash.Hash) (*Model, error) {
 	if err := CheckSize(name, size); err != nil {
 		return nil, err
 	}
-	s := &streamer{ctx: ctx, name: name, lim: limit(), size: size}
+	s := &streamer{ctx: ctx, name: name, lim: limit(), size: size, sum: sum}
 	s.r = io.LimitReader(r, s.lim+1)
 	return s.read()
 }
@@ -61,7 +68,8 @@ type streamer struct {
 	name string
 	r    io.Reader
 	lim  int64
-	size int64 // what the source said
+	size int64     // what the source said
+	sum  hash.Hash // gets every byte read, or nil
 
 	// The reading goroutine (body, step, more) owns the window and the
 	// batch it fills; the hashing one (instance and after) the rest.
@@ -153,6 +161,7 @@ type batch struct {
 	offs  []uint32 // where the ids sit in tmpl
 	oend  []uint32 // where each instance's offsets end in offs
 	err   error    // the reading stopped after these instances with this error
+	fresh int      // data[fresh:] was read for this batch; the rest came with the one before
 }
 
 type entityInfo struct {
@@ -326,6 +335,9 @@ func (s *streamer) hashAll(pos int) error {
 			return err
 		}
 		bf.data, bf.lb = b.data, b.lb
+		if s.sum != nil {
+			s.sum.Write(b.data[b.fresh:])
+		}
 		var t0, o0 uint32
 		for i, bi := range b.insts {
 			in := bi.instance(s.f.Schema)
@@ -419,6 +431,7 @@ func (s *streamer) more(keep int) error {
 	if !s.send(next) {
 		return context.Canceled
 	}
+	next.fresh = kept
 	f.lb = lineBase{line0: s.curLine - 1, col0: col0}
 	s.curPos = 0
 	for len(data) < cap(data) {

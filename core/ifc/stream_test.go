@@ -3,6 +3,7 @@ package ifc
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"fmt"
 	"io"
 	"os"
@@ -53,7 +54,11 @@ func sameAsParse(t *testing.T, name string, data []byte) {
 		func() {
 			defer func(w int) { readWindow = w }(readWindow)
 			readWindow = rd.window
-			got, err := Read(context.Background(), name, rd.r(), int64(len(data)))
+			sum := sha256.New()
+			got, err := ReadSum(context.Background(), name, rd.r(), int64(len(data)), sum)
+			if want := sha256.Sum256(data); err == nil && !bytes.Equal(sum.Sum(nil), want[:]) {
+				t.Errorf("%s, %s: the SHA-256 of what was read is not the file's", name, rd.what)
+			}
 			switch {
 			case wantErr != nil || err != nil:
 				if fmt.Sprint(err) != fmt.Sprint(wantErr) {

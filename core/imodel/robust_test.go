@@ -3,6 +3,7 @@ package imodel
 import (
 	"context"
 	"errors"
+	"hash"
 	"io"
 	"os"
 	"path/filepath"
@@ -47,11 +48,11 @@ func (e *env) runs(c Connection) []Run {
 // so the store is left as a crash leaves it.
 func (e *env) dieDuringParse(c Connection, trigger string) {
 	e.t.Helper()
-	e.s.parse = func(context.Context, string, io.Reader, int64) (*ifc.Model, error) {
+	e.s.parse = func(context.Context, string, io.Reader, int64, hash.Hash) (*ifc.Model, error) {
 		runtime.Goexit()
 		return nil, nil
 	}
-	defer func() { e.s.parse = ifc.Read }()
+	defer func() { e.s.parse = ifc.ReadSum }()
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -139,11 +140,11 @@ func TestPanicWhileParsingFailsOnlyThatFile(t *testing.T) {
 	e.sample("IfcOpenHouse_IFC4.ifc", "a.ifc")
 	e.sample("Sample_entities.ifc", "b.ifc")
 	c := e.connect("Two", Composite{Main: "a.ifc"}, Composite{Main: "b.ifc"})
-	e.s.parse = func(ctx context.Context, name string, r io.Reader, size int64) (*ifc.Model, error) {
+	e.s.parse = func(ctx context.Context, name string, r io.Reader, size int64, sum hash.Hash) (*ifc.Model, error) {
 		if name == "a.ifc" {
 			panic("a bug in the reader")
 		}
-		return ifc.Read(ctx, name, r, size)
+		return ifc.ReadSum(ctx, name, r, size, sum)
 	}
 	r := e.sync(c)
 	if r.Result != ResultPartialSuccess || r.Files[0].State != StateFailed || r.Files[1].State != StateSucceeded {
@@ -159,7 +160,7 @@ func TestPanicWhileParsingFailsOnlyThatFile(t *testing.T) {
 	if st, _ := e.s.FileStatuses(context.Background(), e.master, c.ID); st[0].State != StateFailed || st[1].State != StateSucceeded {
 		t.Fatalf("statuses %+v", st)
 	}
-	e.s.parse = ifc.Read
+	e.s.parse = ifc.ReadSum
 	if r := e.sync(c); r.Files[0].State != StateSucceeded {
 		t.Fatalf("the next sync: %+v", r.Files[0])
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"log/slog"
 	"sort"
@@ -51,7 +52,7 @@ type Service struct {
 	Changed func()
 
 	// parse reads a design file; tests replace it.
-	parse func(ctx context.Context, name string, r io.Reader, size int64) (*ifc.Model, error)
+	parse func(ctx context.Context, name string, r io.Reader, size int64, sum hash.Hash) (*ifc.Model, error)
 
 	mu      sync.Mutex
 	cancels map[string]context.CancelFunc // connection id → its running sync
@@ -64,7 +65,7 @@ func NewService(fs *files.Service, acc *account.Service, n *notify.Service, log 
 	}
 	mgr, fsr := fs.Stores()
 	s := &Service{files: fs, acc: acc, notify: n, mgr: mgr, fsr: fsr, log: log, clock: clockwork.NewRealClock(),
-		cancels: map[string]context.CancelFunc{}, parse: ifc.Read}
+		cancels: map[string]context.CancelFunc{}, parse: ifc.ReadSum}
 	// Deleting an iModel node on the Projects page: refused while it has
 	// connections; afterwards its elements and history go too.
 	fs.IModelGuard = s.guardDelete

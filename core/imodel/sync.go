@@ -121,7 +121,7 @@ func (s *Service) read(ctx context.Context, actor account.Actor, src Source, fil
 	}
 	defer r.Close()
 	h := sha256.New()
-	m, err = s.parse(ctx, file, io.TeeReader(r, h), sf.size)
+	m, err = s.parse(ctx, file, r, sf.size, h)
 	switch {
 	case errors.Is(err, ifc.ErrUnreadable):
 		return nil, "", CategorySource, err
