@@ -253,10 +253,19 @@ func (t *idTable) get(id uint64) int32 { return t.m.get(id) - 1 }
 
 // put records id at place o; it reports false when id is there already.
 func (t *idTable) put(id uint64, o int32) bool {
-	if t.m.get(id) != 0 {
+	m := &t.m
+	if c := id >> 16; m.sparse == nil && c < uint64(len(m.chunks)) && m.chunks[c] != nil {
+		p := &m.chunks[c][id&(idChunk-1)] // most often: the chunk is there
+		if *p != 0 {
+			return false
+		}
+		*p = o + 1
+		return true
+	}
+	if m.get(id) != 0 {
 		return false
 	}
-	t.m.set(id, o+1, int(o))
+	m.set(id, o+1, int(o))
 	return true
 }
 

@@ -20,14 +20,20 @@ func fill(t []byte, offs []uint32, ref func(id uint64) (uint64, bool)) bool {
 
 // fillAt is fill for offsets counted from base.
 func fillAt(t []byte, offs []uint32, base uint32, ref func(id uint64) (uint64, bool)) bool {
-	for _, off := range offs {
-		if _, ok := ref(binary.LittleEndian.Uint64(t[off-base:])); !ok {
-			return false
-		}
+	var few [16]uint64
+	vs := few[:0]
+	if len(offs) > len(few) {
+		vs = make([]uint64, 0, len(offs))
 	}
 	for _, off := range offs {
-		v, _ := ref(binary.LittleEndian.Uint64(t[off-base:]))
-		binary.LittleEndian.PutUint64(t[off-base:], v)
+		v, ok := ref(binary.LittleEndian.Uint64(t[off-base:]))
+		if !ok {
+			return false
+		}
+		vs = append(vs, v)
+	}
+	for i, off := range offs {
+		binary.LittleEndian.PutUint64(t[off-base:], vs[i])
 	}
 	return true
 }
