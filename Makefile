@@ -83,6 +83,7 @@ stress:
 	$(GO) test -tags $(TAGS) -run '^$$' -fuzz FuzzJoin -fuzztime 3m ./core/names
 	$(GO) test -tags $(TAGS) -run '^$$' -fuzz FuzzParse -fuzztime 5m ./core/ifc
 	$(GO) test -tags $(TAGS) -run '^$$' -fuzz FuzzDecodeString -fuzztime 2m ./core/ifc
+	$(GO) test -tags $(TAGS) -run '^$$' -fuzz FuzzRead -fuzztime 5m ./core/ifc
 
 bench:
 	$(GO) test -tags $(TAGS) -run '^$$' -bench . -benchmem -timeout 30m ./...
