@@ -190,14 +190,24 @@ type elemRec struct {
 }
 
 // idMap maps instance ids to int32 values, 0 when unset: in chunks of a
-// table by id while ids stay within a few times the instances read (so
-// that it grows without copying), in a map once they do not.
+// table by id (allocated as ids fall in them, so that it grows without
+// copying) while at least one id in sixteen of the chunks' is used, in a
+// map once they are sparser than that or far beyond what the file can
+// hold (ids are any numbers a writer chose).
 type idMap struct {
 	chunks [][]int32
+	used   int    // chunks allocated
+	limit  uint64 // ids from here on go to the map
 	sparse map[uint64]int32
 }
 
 const idChunk = 1 << 16
+
+// newIDMap is an idMap for a file of size bytes (an instance takes at
+// least 8 bytes, so a dense file's ids stay well below its size).
+func newIDMap(size int64) idMap {
+	return idMap{limit: uint64(max(size, 0))/2 + 1<<20}
+}
 
 func (m *idMap) get(id uint64) int32 {
 	if m.sparse != nil {
@@ -212,28 +222,22 @@ func (m *idMap) get(id uint64) int32 {
 // slot is where id's value is kept in the table, or nil when ids are in
 // the map; n is the number of instances read.
 func (m *idMap) slot(id uint64, n int) *int32 {
-	if m.sparse == nil && id >= uint64(4*n+1<<20) {
-		m.sparse = map[uint64]int32{}
-		for c, chunk := range m.chunks {
-			for i, v := range chunk {
-				if v != 0 {
-					m.sparse[uint64(c)<<16|uint64(i)] = v
-				}
+	if m.sparse == nil {
+		c := id >> 16
+		switch {
+		case c < uint64(len(m.chunks)) && m.chunks[c] != nil:
+			return &m.chunks[c][id&(idChunk-1)]
+		case id < m.limit && (m.used+1)*idChunk <= 16*n+1<<21:
+			for uint64(len(m.chunks)) <= c {
+				m.chunks = append(m.chunks, nil)
 			}
+			m.chunks[c] = make([]int32, idChunk)
+			m.used++
+			return &m.chunks[c][id&(idChunk-1)]
 		}
-		m.chunks = nil
+		m.toSparse()
 	}
-	if m.sparse != nil {
-		return nil
-	}
-	c := int(id >> 16)
-	for len(m.chunks) <= c {
-		m.chunks = append(m.chunks, nil)
-	}
-	if m.chunks[c] == nil {
-		m.chunks[c] = make([]int32, idChunk)
-	}
-	return &m.chunks[c][id&(idChunk-1)]
+	return nil
 }
 
 func (m *idMap) set(id uint64, v int32, n int) {
@@ -244,6 +248,19 @@ func (m *idMap) set(id uint64, v int32, n int) {
 	} else {
 		m.sparse[id] = v
 	}
+}
+
+// toSparse moves the table into the map.
+func (m *idMap) toSparse() {
+	m.sparse = map[uint64]int32{}
+	for c, chunk := range m.chunks {
+		for i, v := range chunk {
+			if v != 0 {
+				m.sparse[uint64(c)<<16|uint64(i)] = v
+			}
+		}
+	}
+	m.chunks, m.used = nil, 0
 }
 
 // idTable maps instance ids to their place in file order.
@@ -302,6 +319,8 @@ func (s *streamer) read() (*Model, error) {
 		return nil, fmt.Errorf("%s: %w", s.name, err)
 	}
 	s.info = make([]entityInfo, f.Schema.Len())
+	s.ids.m, s.waits.heads = newIDMap(s.size), newIDMap(s.size)
+	defer s.waits.close()
 	s.crsName = map[uint64]string{}
 	s.elWait = map[int32]int{}
 	s.curLine = 1
@@ -355,6 +374,9 @@ func (s *streamer) hashAll(pos int) error {
 		}
 		if b.err != nil {
 			return b.err
+		}
+		if s.waits.err != nil {
+			return fmt.Errorf("%s: %w", s.name, s.waits.err)
 		}
 		select {
 		case s.free <- b:
@@ -837,9 +859,12 @@ func (s *streamer) resolve(o int32, id uint64, v uint64) {
 		for _, rec := range s.ready {
 			t, offs := s.waits.template(rec)
 			if !fill(t, offs, s.hashed) {
+				if s.waits.err != nil {
+					return // the read fails with it
+				}
 				panic("ifc: an instance was hashed before what it refers to") // pending counts every id it waits for
 			}
-			r := s.waits.recs[rec]
+			r := *s.waits.recs.at(rec)
 			ir := s.insts.at(r.ord)
 			ir.hash, ir.flags = xxhash.Sum64(t), ir.flags|flagResolved
 			if i, ok := s.elWait[r.ord]; ok {
@@ -909,7 +934,7 @@ func (s *streamer) finish(m *Model) error {
 	af := &File{Name: s.name, Schema: s.f.Schema, Unknown: s.f.Unknown}
 	stuck := s.waits.waiting()
 	for _, rec := range stuck {
-		r := s.waits.recs[rec]
+		r := *s.waits.recs.at(rec)
 		in := Instance{ID: r.id}
 		if r.ent != 0 {
 			in.Entity = s.f.Schema.At(int(r.ent) - 1)
@@ -991,6 +1016,9 @@ func (s *streamer) finish(m *Model) error {
 			return deep(e.ID, e.Line, rec.col)
 		}
 		c.add(e, rec.warn, h)
+	}
+	if s.waits.err != nil {
+		return fmt.Errorf("%s: %w", s.name, s.waits.err)
 	}
 	m.Elements, m.Warnings = c.out, c.warns
 	return nil

@@ -42,18 +42,22 @@ func sameAsParse(t *testing.T, name string, data []byte) {
 		what   string
 		r      func() io.Reader
 		window int
+		budget int // waitBudget
 	}{
-		{"whole", func() io.Reader { return bytes.NewReader(data) }, readWindow},
-		{"half reads, 64-byte window", func() io.Reader { return iotest.HalfReader(bytes.NewReader(data)) }, 64},
-		{"one byte at a time, 1 KiB window", func() io.Reader { return iotest.OneByteReader(bytes.NewReader(data)) }, 1 << 10},
+		{"whole", func() io.Reader { return bytes.NewReader(data) }, readWindow, waitBudget},
+		{"half reads, 64-byte window, waiting instances in a temporary file", func() io.Reader { return iotest.HalfReader(bytes.NewReader(data)) }, 64, 0},
+		{"one byte at a time, 1 KiB window", func() io.Reader { return iotest.OneByteReader(bytes.NewReader(data)) }, 1 << 10, 200},
 	}
 	if len(data) > 2<<20 {
 		readers = readers[:2] // a byte at a time is slow on the big samples
 	}
 	for _, rd := range readers {
 		func() {
-			defer func(w int) { readWindow = w }(readWindow)
-			readWindow = rd.window
+			defer func(w, b, sb int) { readWindow, waitBudget, spillBlock = w, b, sb }(readWindow, waitBudget, spillBlock)
+			readWindow, waitBudget = rd.window, rd.budget
+			if rd.budget == 0 {
+				spillBlock = 64 // blocks read forwards and backwards
+			}
 			sum := sha256.New()
 			got, err := ReadSum(context.Background(), name, rd.r(), int64(len(data)), sum)
 			if want := sha256.Sum256(data); err == nil && !bytes.Equal(sum.Sum(nil), want[:]) {
@@ -189,4 +193,27 @@ func corpusBytes(b []byte) ([]byte, bool) {
 		return nil, false
 	}
 	return []byte(s), true
+}
+
+// Instances that wait beyond the memory budget go to a temporary file; a
+// file that cannot be made fails the read with a sentence, not a panic or
+// a wrong checksum, and nothing is left behind.
+func TestWaitingSpillFailsWithASentence(t *testing.T) {
+	defer func(b int) { waitBudget = b }(waitBudget)
+	waitBudget = 0
+	t.Setenv("TMPDIR", filepath.Join(t.TempDir(), "missing"))
+	src := limitHead + "#1=IFCWALL('2O2Fr$t4X7Zf8NOew3FLOH',$,'W',$,$,#2,$,$,$);\n#2=IFCLOCALPLACEMENT($,$);\nENDSEC;\n"
+	_, err := Read(context.Background(), "ahead.ifc", strings.NewReader(src), int64(len(src)))
+	if err == nil || !strings.Contains(err.Error(), "ahead.ifc: a temporary file to hold what the file refers ahead to cannot be made") {
+		t.Fatalf("got %v", err)
+	}
+	// With a place for it, the same file reads.
+	t.Setenv("TMPDIR", t.TempDir())
+	m, err := Read(context.Background(), "ahead.ifc", strings.NewReader(src), int64(len(src)))
+	if err != nil || len(m.Elements) != 1 {
+		t.Fatalf("%v, %+v", err, m)
+	}
+	if left, _ := os.ReadDir(os.Getenv("TMPDIR")); len(left) != 0 {
+		t.Fatalf("left behind: %v", left)
+	}
 }

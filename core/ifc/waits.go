@@ -3,6 +3,8 @@ package ifc
 import (
 	"cmp"
 	"encoding/binary"
+	"fmt"
+	"os"
 	"slices"
 )
 
@@ -59,7 +61,16 @@ func fromTemplate(b, t []byte, offs []uint32, ref func(id uint64) (uint64, bool)
 // waitSet holds the instances that wait for others: their templates, end
 // to end in one buffer, and who waits for which id.
 type waitSet struct {
-	recs  []waitRec
+	// Templates beyond waitBudget bytes go to a temporary file (spill),
+	// so that a file whose instances refer far ahead, or that is crafted
+	// so, does not take memory in proportion to its size.
+	spill   *os.File
+	spilled int64  // bytes used in spill, wbuf included
+	wbuf    []byte // the end of spill, not written yet
+	rbuf    []byte // a block of spill read last
+	rat     int64  // where rbuf starts
+	err     error  // the first error writing or reading spill
+	recs    recTable
 	free  []int32 // places in recs to reuse
 	live  int
 	tmpl  []byte
@@ -71,8 +82,9 @@ type waitSet struct {
 }
 
 type waitRec struct {
-	t0, t1  uint32 // template in tmpl
-	o0, o1  uint32 // its offsets in offs
+	t0, t1  uint32 // template in tmpl; in spill: its length (t1)
+	o0, o1  uint32 // its offsets in offs; in spill: their number (o1)
+	at      int64  // where it is in spill, or -1
 	pending int32  // ids not hashed yet
 	ord     int32  // place in file order
 	id      uint64
@@ -81,34 +93,55 @@ type waitRec struct {
 
 type edge struct{ rec, next int32 }
 
+// recTable holds waitRecs in chunks, so that it grows without copying.
+type recTable struct {
+	chunks [][]waitRec
+	n      int
+}
+
+func (t *recTable) add(r waitRec) int32 {
+	if t.n>>16 >= len(t.chunks) {
+		t.chunks = append(t.chunks, make([]waitRec, 1<<16))
+	}
+	t.chunks[t.n>>16][t.n&(1<<16-1)] = r
+	t.n++
+	return int32(t.n - 1)
+}
+
+func (t *recTable) at(i int32) *waitRec { return &t.chunks[i>>16][i&(1<<16-1)] }
+
 // add makes instance ord (id, of type ent) wait, with template t and its
 // offsets (counted from base), for the distinct ids in unres; it returns
 // its place.
 func (w *waitSet) add(ord int32, id uint64, ent uint16, t []byte, offs []uint32, base uint32, unres []uint64, n int) int32 {
-	if len(w.tmpl)+len(t) > 32<<20 && w.dead > len(w.tmpl)/2 {
+	if len(w.tmpl)+len(t) > waitBudget/2 && w.dead > len(w.tmpl)/2 {
 		w.compact()
 	}
-	r := waitRec{t0: uint32(len(w.tmpl)), o0: uint32(len(w.offs)), ord: ord, id: id, ent: ent}
-	w.tmpl = append(w.tmpl, t...)
-	for _, off := range offs {
-		w.offs = append(w.offs, off-base)
+	r := waitRec{at: -1, ord: ord, id: id, ent: ent}
+	if len(w.tmpl)+len(t)+4*len(offs) <= waitBudget {
+		r.t0, r.o0 = uint32(len(w.tmpl)), uint32(len(w.offs))
+		w.tmpl = append(w.tmpl, t...)
+		for _, off := range offs {
+			w.offs = append(w.offs, off-base)
+		}
+		r.t1, r.o1 = uint32(len(w.tmpl)), uint32(len(w.offs))
+	} else {
+		r.at, r.t1, r.o1 = w.write(t, offs, base), uint32(len(t)), uint32(len(offs))
 	}
-	r.t1, r.o1 = uint32(len(w.tmpl)), uint32(len(w.offs))
 	var i int32
 	if k := len(w.free); k > 0 {
 		i = w.free[k-1]
 		w.free = w.free[:k-1]
-		w.recs[i] = r
+		*w.recs.at(i) = r
 	} else {
-		i = int32(len(w.recs))
-		w.recs = append(w.recs, r)
+		i = w.recs.add(r)
 	}
 	w.live++
 	for k, u := range unres {
 		if k > 0 && contains(unres[:k], u) {
 			continue
 		}
-		w.recs[i].pending++
+		w.recs.at(i).pending++
 		w.link(u, i, n)
 	}
 	return i
@@ -151,28 +184,124 @@ func (w *waitSet) take(id uint64, n int, fn func(rec int32)) {
 		w.edges[e-1].next = w.spare
 		w.spare = e
 		e = ed.next
-		r := &w.recs[ed.rec]
+		r := w.recs.at(ed.rec)
 		if r.pending--; r.pending == 0 {
 			fn(ed.rec)
 		}
 	}
 }
 
-// template is rec's template and offsets.
+// waitBudget is how many bytes of templates a waitSet holds in memory.
+// It is a variable so that tests can lower it.
+var waitBudget = 32 << 20
+
+// write puts a template and its offsets (counted from base) in the spill
+// file and returns where; a failure is kept in w.err (the template then
+// reads back as nothing, and Read fails with the error).
+func (w *waitSet) write(t []byte, offs []uint32, base uint32) int64 {
+	if w.err != nil {
+		return 0
+	}
+	if w.spill == nil {
+		if w.spill, w.err = os.CreateTemp("", "plinth-ifc-*.tmp"); w.err != nil {
+			w.err = fmt.Errorf("a temporary file to hold what the file refers ahead to cannot be made: %w", w.err)
+			return 0
+		}
+	}
+	at := w.spilled
+	for _, off := range offs {
+		w.wbuf = binary.LittleEndian.AppendUint32(w.wbuf, off-base)
+	}
+	w.wbuf = append(w.wbuf, t...)
+	w.spilled += int64(4*len(offs) + len(t))
+	if len(w.wbuf) >= spillBlock {
+		w.flush()
+	}
+	return at
+}
+
+// spillBlock is how much of the spill file is written or read at once (a
+// variable so that tests can lower it).
+var spillBlock = 1 << 20
+
+// flush writes wbuf at the end of the spill file.
+func (w *waitSet) flush() {
+	if w.err != nil || len(w.wbuf) == 0 {
+		return
+	}
+	if _, err := w.spill.WriteAt(w.wbuf, w.spilled-int64(len(w.wbuf))); err != nil {
+		w.err = fmt.Errorf("what the file refers ahead to cannot be kept in a temporary file: %w", err)
+	}
+	w.wbuf = w.wbuf[:0]
+}
+
+// readSpill fills buf from the spill file at at, through a block read
+// ahead (waiting instances are mostly taken in the order they came).
+func (w *waitSet) readSpill(buf []byte, at int64) {
+	if w.err != nil || w.spill == nil {
+		return
+	}
+	w.flush()
+	end := at + int64(len(buf))
+	if at < w.rat || end > w.rat+int64(len(w.rbuf)) {
+		// The block starts here, or ends here when the reads go backwards
+		// (what waited for one id is taken newest first).
+		from := at
+		if at < w.rat {
+			from = min(at, max(0, end-int64(spillBlock)))
+		}
+		n := min(max(int64(spillBlock), end-from), w.spilled-from)
+		if int64(cap(w.rbuf)) < n {
+			w.rbuf = make([]byte, n)
+		}
+		w.rbuf = w.rbuf[:n]
+		at := from
+		if _, err := w.spill.ReadAt(w.rbuf, at); err != nil {
+			w.err = fmt.Errorf("what the file refers ahead to cannot be read back from a temporary file: %w", err)
+			w.rbuf = w.rbuf[:0]
+			return
+		}
+		w.rat = from
+	}
+	copy(buf, w.rbuf[at-w.rat:])
+}
+
+// close removes the spill file.
+func (w *waitSet) close() {
+	if w.spill != nil {
+		_ = w.spill.Close()
+		_ = os.Remove(w.spill.Name())
+		w.spill = nil
+	}
+}
+
+// template is rec's template and offsets (new slices when they come from
+// the spill file).
 func (w *waitSet) template(rec int32) ([]byte, []uint32) {
-	r := &w.recs[rec]
-	return w.tmpl[r.t0:r.t1], w.offs[r.o0:r.o1]
+	r := w.recs.at(rec)
+	if r.at < 0 {
+		return w.tmpl[r.t0:r.t1], w.offs[r.o0:r.o1]
+	}
+	buf := make([]byte, 4*int(r.o1)+int(r.t1))
+	w.readSpill(buf, r.at)
+	offs := make([]uint32, r.o1)
+	for i := range offs {
+		offs[i] = binary.LittleEndian.Uint32(buf[4*i:])
+	}
+	return buf[4*r.o1:], offs
 }
 
 // done forgets rec, hashed now.
 func (w *waitSet) done(rec int32) {
-	r := &w.recs[rec]
-	w.dead += int(r.t1 - r.t0)
+	r := w.recs.at(rec)
+	if r.at < 0 {
+		w.dead += int(r.t1 - r.t0)
+	}
 	w.free = append(w.free, rec)
 	w.live--
 	if w.live == 0 {
-		w.tmpl, w.offs, w.dead = w.tmpl[:0], w.offs[:0], 0
-		w.recs, w.free = w.recs[:0], w.free[:0]
+		w.tmpl, w.offs, w.dead, w.spilled, w.wbuf, w.rbuf = w.tmpl[:0], w.offs[:0], 0, 0, w.wbuf[:0], w.rbuf[:0]
+		w.recs.n, w.free = 0, w.free[:0]
 	}
 }
 
@@ -184,11 +313,14 @@ func (w *waitSet) compact() {
 	}
 	tmpl := make([]byte, 0, len(w.tmpl)-w.dead+len(w.tmpl)/4)
 	offs := make([]uint32, 0, len(w.offs))
-	for i := range w.recs {
+	for i := range w.recs.n {
 		if _, freed := live[int32(i)]; freed {
 			continue
 		}
-		r := &w.recs[i]
+		r := w.recs.at(int32(i))
+		if r.at >= 0 {
+			continue
+		}
 		t0, o0 := uint32(len(tmpl)), uint32(len(offs))
 		tmpl = append(tmpl, w.tmpl[r.t0:r.t1]...)
 		offs = append(offs, w.offs[r.o0:r.o1]...)
@@ -204,12 +336,12 @@ func (w *waitSet) waiting() []int32 {
 		freed[f] = true
 	}
 	var out []int32
-	for i := range w.recs {
+	for i := range w.recs.n {
 		if !freed[int32(i)] {
 			out = append(out, int32(i))
 		}
 	}
 	// Places are reused, so file order is the order of ord.
-	slices.SortFunc(out, func(a, b int32) int { return cmp.Compare(w.recs[a].ord, w.recs[b].ord) })
+	slices.SortFunc(out, func(a, b int32) int { return cmp.Compare(w.recs.at(a).ord, w.recs.at(b).ord) })
 	return out
 }
