@@ -71,14 +71,14 @@ type waitSet struct {
 	rat     int64  // where rbuf starts
 	err     error  // the first error writing or reading spill
 	recs    recTable
-	free  []int32 // places in recs to reuse
-	live  int
-	tmpl  []byte
-	offs  []uint32
-	dead  int // bytes of tmpl whose instance was hashed
-	edges []edge
-	spare int32 // first free edge + 1
-	heads idMap // the first edge of each id waited for, +1
+	free    []int32 // places in recs to reuse
+	live    int
+	tmpl    []byte
+	offs    []uint32
+	dead    int // bytes of tmpl whose instance was hashed
+	edges   []edge
+	spare   int32 // first free edge + 1
+	heads   idMap // the first edge of each id waited for, +1
 }
 
 type waitRec struct {
