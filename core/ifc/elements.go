@@ -193,6 +193,10 @@ type hasher struct {
 // which refers to #3…) may be. Hashing follows references recursively;
 // real files go a few dozen deep (placements, geometry trees, boolean
 // results), and a crafted chain of millions would exhaust the stack.
+// Read hashes each instance as soon as what it refers to is hashed, so it
+// follows references recursively only for what still waits at the end of
+// the file (cycles, references to instances that do not exist): a chain
+// that points back through the file is read whatever its length.
 const MaxReferenceDepth = 10000
 
 // deepError is the error for a chain of references starting at instance

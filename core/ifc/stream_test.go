@@ -217,3 +217,28 @@ func TestWaitingSpillFailsWithASentence(t *testing.T) {
 		t.Fatalf("left behind: %v", left)
 	}
 }
+
+// A chain of references that points back through the file is hashed as
+// it is read, whatever its length; Parse and Elements, which follow it
+// recursively, refuse it past MaxReferenceDepth. The same chain pointing
+// forward (limits_test.go) is refused by both.
+func TestReadLongBackwardChain(t *testing.T) {
+	var b bytes.Buffer
+	b.WriteString(limitHead)
+	const n = 3 * MaxReferenceDepth
+	b.WriteString("#1=IFCCARTESIANPOINT((0.,0.,0.));\n")
+	for i := 2; i <= n; i++ {
+		fmt.Fprintf(&b, "#%d=IFCLOCALPLACEMENT(#%d,$);\n", i, i-1)
+	}
+	fmt.Fprintf(&b, "#%d=IFCWALL('2O2Fr$t4X7Zf8NOew3FLOH',$,'W',$,$,#%d,$,$,$);\nENDSEC;\n", n+1, n)
+	m, err := Read(context.Background(), "back.ifc", bytes.NewReader(b.Bytes()), int64(b.Len()))
+	if err != nil || len(m.Elements) != 1 || len(m.Warnings) != 0 {
+		t.Fatalf("%v, %+v", err, m)
+	}
+	// Renumbering the chain changes nothing.
+	again := strings.ReplaceAll(b.String(), "#", "#1")
+	m2, err := Read(context.Background(), "back.ifc", strings.NewReader(again), int64(len(again)))
+	if err != nil || m2.Elements[0].Checksum != m.Elements[0].Checksum {
+		t.Fatalf("renumbered: %v, %+v", err, m2)
+	}
+}
