@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"math"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/dustin/go-humanize"
@@ -731,6 +732,52 @@ func (f *File) Params(in Instance, warn func(string)) ([]Value, error) {
 		return nil, err
 	}
 	return v.List, nil
+}
+
+// attrTexts reads instance in's parameters the way Params does, with the
+// same errors and warnings, but keeps only the text (Value.Text) of the
+// attributes at the indexes in want (-1: none); nothing is allocated for
+// the others. in is not a complex instance.
+func (f *File) attrTexts(in Instance, want []int, warn func(string)) ([]string, error) {
+	p := &parser{name: f.Name, data: f.data[in.at:in.end], file: f.data, base: int(in.at), warn: warn, lb: f.lb}
+	out := make([]string, len(want))
+	// As list(), at the top level.
+	p.skip()
+	if p.pos >= len(p.data) || p.data[p.pos] != '(' {
+		return nil, p.errorf("expected '(' but found %s", p.what())
+	}
+	p.pos++
+	p.depth++
+	p.skip()
+	if p.pos < len(p.data) && p.data[p.pos] == ')' {
+		return out, nil
+	}
+	for i := 0; ; i++ {
+		p.discard = !slices.Contains(want, i)
+		item, err := p.value()
+		if err != nil {
+			return nil, err
+		}
+		if !p.discard {
+			for k, w := range want {
+				if w == i {
+					out[k] = item.Text()
+				}
+			}
+		}
+		p.skip()
+		if p.pos >= len(p.data) {
+			return nil, p.errorf("a list is not closed with ')'")
+		}
+		switch p.data[p.pos] {
+		case ',':
+			p.pos++
+		case ')':
+			return out, nil
+		default:
+			return nil, p.errorf("expected ',' or ')' in a list but found %s", p.what())
+		}
+	}
 }
 
 func (f *File) complexParams(in Instance, warn func(string)) ([]Value, error) {

@@ -171,6 +171,9 @@ type entityInfo struct {
 	sides   [2][]int // for a relationship: related, relating attribute indexes
 	isCRS   bool
 	product bool
+	// attrs: where an element's GlobalId, Name, ObjectType, Tag and
+	// Description are (-1: not an attribute of it).
+	attrs [5]int
 }
 
 type relRec struct {
@@ -746,6 +749,8 @@ func (s *streamer) entityInfo(e *schema.Entity) *entityInfo {
 	ei.known, ei.skip, ei.product = true, -1, e.IsProduct
 	ei.isRel = e.Is("IfcRelationship")
 	ei.isCRS = e.Is("IfcCoordinateReferenceSystem")
+	ai := newAttrIndex(e)
+	ei.attrs = [5]int{ai.globalID, ai.name, ai.objectType, ai.tag, ai.description}
 	for k, a := range e.Attrs {
 		switch {
 		case a == "OwnerHistory":
@@ -891,14 +896,13 @@ func col(f *File, pos int) int {
 // s.canon (everything it refers to was hashed).
 func (s *streamer) element(f *File, in Instance, o int32, line int, ready bool, t []byte) {
 	rec := elemRec{ord: o}
-	params, err := f.Params(in, func(msg string) { rec.warn = append(rec.warn, msg) })
+	ai := s.info[in.Entity.Index].attrs
+	texts, err := f.attrTexts(in, ai[:], func(msg string) { rec.warn = append(rec.warn, msg) })
 	if err != nil {
 		rec.perr = err
 	} else {
-		ai := newAttrIndex(in.Entity)
 		rec.e = Element{Type: in.Entity.Name, ID: in.ID, Line: line,
-			GlobalID: ai.text(params, ai.globalID), Name: ai.text(params, ai.name), ObjectType: ai.text(params, ai.objectType),
-			Tag: ai.text(params, ai.tag), Description: ai.text(params, ai.description)}
+			GlobalID: texts[0], Name: texts[1], ObjectType: texts[2], Tag: texts[3], Description: texts[4]}
 	}
 	rec.col = col(f, int(in.typeAt))
 	if ready {

@@ -144,6 +144,9 @@ type parser struct {
 	warn  func(msg string)
 	depth int // lists and typed values open around pos
 	lb    lineBase
+	// discard: values are checked (the same errors and warnings) but
+	// not kept, so that nothing is allocated for them.
+	discard bool
 }
 
 // lineBase places a window of a file that Read holds: its first byte is
@@ -272,9 +275,15 @@ func (p *parser) value() (Value, error) {
 		if err != nil {
 			return Value{}, err
 		}
+		if p.discard && plain(raw) {
+			return Value{Kind: String}, nil // nothing to warn about
+		}
 		s, derr := DecodeString(raw)
 		if derr != nil && p.warn != nil {
 			p.warn(derr.Error())
+		}
+		if p.discard {
+			return Value{Kind: String}, nil
 		}
 		return Value{Kind: String, Str: s}, nil
 	case c == '"':
@@ -291,6 +300,9 @@ func (p *parser) value() (Value, error) {
 			return Value{}, p.errorf("a binary value is not closed")
 		}
 		p.pos++
+		if p.discard {
+			return Value{Kind: Binary}, nil
+		}
 		return Value{Kind: Binary, Str: string(p.data[start+1 : p.pos-1])}, nil
 	case c == '.' && p.pos+1 < len(p.data) && isAlpha(p.data[p.pos+1]):
 		start := p.pos
@@ -303,6 +315,9 @@ func (p *parser) value() (Value, error) {
 			return Value{}, p.errorf("an enumeration is not closed with '.'")
 		}
 		p.pos++
+		if p.discard {
+			return Value{Kind: Enum}, nil
+		}
 		return Value{Kind: Enum, Str: string(p.data[start+1 : p.pos-1])}, nil
 	case c == '+' || c == '-' || c == '.' || isDigit(c):
 		return p.number()
@@ -313,10 +328,11 @@ func (p *parser) value() (Value, error) {
 		for p.pos < len(p.data) && (isAlpha(p.data[p.pos]) || isDigit(p.data[p.pos])) {
 			p.pos++
 		}
-		name := strings.ToUpper(string(p.data[start:p.pos]))
+		raw := p.data[start:p.pos]
+		name := func() string { return strings.ToUpper(string(raw)) }
 		p.skip()
 		if p.pos >= len(p.data) || p.data[p.pos] != '(' {
-			return Value{}, p.errorf("%s is not followed by '(' (a typed value)", name)
+			return Value{}, p.errorf("%s is not followed by '(' (a typed value)", name())
 		}
 		if p.depth >= MaxNesting {
 			return Value{}, p.errorf("%s", nestingMsg)
@@ -330,10 +346,13 @@ func (p *parser) value() (Value, error) {
 		}
 		p.skip()
 		if p.pos >= len(p.data) || p.data[p.pos] != ')' {
-			return Value{}, p.errorf("the typed value %s(…) is not closed with ')'", name)
+			return Value{}, p.errorf("the typed value %s(…) is not closed with ')'", name())
 		}
 		p.pos++
-		return Value{Kind: Typed, Str: name, List: []Value{inner}}, nil
+		if p.discard {
+			return Value{Kind: Typed}, nil
+		}
+		return Value{Kind: Typed, Str: name(), List: []Value{inner}}, nil
 	}
 	return Value{}, p.errorf("%s cannot start a value", p.what())
 }
@@ -360,7 +379,9 @@ func (p *parser) list() (Value, error) {
 		if err != nil {
 			return Value{}, err
 		}
-		v.List = append(v.List, item)
+		if !p.discard {
+			v.List = append(v.List, item)
+		}
 		p.skip()
 		if p.pos >= len(p.data) {
 			return Value{}, p.errorf("a list is not closed with ')'")
