@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/dustin/go-humanize"
 
@@ -371,10 +372,11 @@ func (s *Service) ImportPaths(ctx context.Context, actor account.Actor, parentID
 	defer im.release()
 	for i, local := range locals {
 		if err := im.item(ctx, parentID, local, infos[i].Mode().Type()); err != nil {
+			_ = im.wait() // a group committed meanwhile is counted
 			return st, err
 		}
 	}
-	return st, im.flush(ctx)
+	return st, im.flush(ctx, true)
 }
 
 // importer is one run of ImportPaths.
@@ -397,6 +399,10 @@ type importer struct {
 	batchBytes int64
 	batchMeta  int64
 	locked     bool
+	lockedAt   time.Time
+	// committing is the group being committed while the next one is
+	// read, if any; groups are committed one after the other, in order.
+	committing *groupCommit
 	// dests is what the import checked about each container it writes
 	// files into, so that it is not read again for every file.
 	dests map[string]*importDest
@@ -437,21 +443,92 @@ func batchMetaOf(path, name string, c content) int64 {
 func (im *importer) lock() {
 	if !im.locked {
 		im.s.gate.RLock()
-		im.locked = true
+		im.locked, im.lockedAt = true, time.Now()
 	}
 }
 
-// release lets go of the gate; what was not committed is abandoned (its
-// chunks are garbage that Recover and compaction reclaim).
+// release waits for the group being committed, then lets go of the gate;
+// what was read and not committed is abandoned (its chunks are garbage
+// that Recover and compaction reclaim).
 func (im *importer) release() {
+	_ = im.wait()
 	if im.locked {
 		im.s.gate.RUnlock()
 		im.locked = false
 	}
 	im.batch, im.batchPaths, im.batchBytes, im.batchMeta = nil, nil, 0, 0
-	for _, d := range im.dests {
-		d.checked = false
+}
+
+// gateHold is how long an import keeps the gate shared before it lets a
+// compaction waiting for it go first (by committing everything it read
+// and letting go once).
+const gateHold = time.Second
+
+// groupCommit is one group's commit, run while the import reads on.
+type groupCommit struct {
+	adds  []pendingAdd
+	paths []string
+	done  chan struct{}
+	res   []added
+	err   error
+}
+
+// flush starts the commit of the files read so far, after the commit of
+// the group before, and reads on while it runs: a group's commit (three
+// transactions and their syncs) overlaps the reading of the next group.
+// Groups still commit one at a time and in order, each whole or not at
+// all. With last, or when the gate has been held for gateHold, it waits
+// for the commit and lets go of the gate.
+func (im *importer) flush(ctx context.Context, last bool) error {
+	if err := im.wait(); err != nil {
+		return err
 	}
+	if len(im.batch) > 0 {
+		g := &groupCommit{adds: im.batch, paths: im.batchPaths, done: make(chan struct{})}
+		im.batch, im.batchPaths, im.batchBytes, im.batchMeta = nil, nil, 0, 0
+		by := im.actor.Name()
+		go func() {
+			defer close(g.done)
+			g.res, g.err = im.s.commitVersions(ctx, by, g.adds)
+		}()
+		im.committing = g
+		// Where the next group goes is checked again.
+		for _, d := range im.dests {
+			d.checked = false
+		}
+	}
+	if last || im.locked && time.Since(im.lockedAt) >= gateHold {
+		err := im.wait()
+		im.release()
+		return err
+	}
+	return nil
+}
+
+// wait waits for the group being committed, if any, and counts what it
+// did.
+func (im *importer) wait() error {
+	g := im.committing
+	if g == nil {
+		return nil
+	}
+	<-g.done
+	im.committing = nil
+	if g.err != nil {
+		return g.err
+	}
+	for i, r := range g.res {
+		if r.err != nil {
+			im.skip(g.paths[i], sentenceOf(r.err))
+			continue
+		}
+		im.st.Files++
+		if r.existed {
+			im.st.Versions++
+		}
+		im.st.Bytes += g.adds[i].c.size
+	}
+	return nil
 }
 
 // prepare is prepareUpload for a file of the import: it checks parentID
@@ -500,30 +577,6 @@ func (im *importer) prepare(ctx context.Context, parentID, name string) (string,
 		return "", refuse(ErrExists, "%q already holds a %s named %q", d.name, old.Kind, old.Name)
 	}
 	return name, nil
-}
-
-// flush commits the files read so far and counts them.
-func (im *importer) flush(ctx context.Context) error {
-	defer im.release()
-	if len(im.batch) == 0 {
-		return nil
-	}
-	res, err := im.s.commitVersions(ctx, im.actor.Name(), im.batch)
-	if err != nil {
-		return err
-	}
-	for i, r := range res {
-		if r.err != nil {
-			im.skip(im.batchPaths[i], sentenceOf(r.err))
-			continue
-		}
-		im.st.Files++
-		if r.existed {
-			im.st.Versions++
-		}
-		im.st.Bytes += im.batch[i].c.size
-	}
-	return nil
 }
 
 func (im *importer) skip(path, reason string) {
@@ -599,7 +652,7 @@ func (im *importer) item(ctx context.Context, parent, path string, typ fs.FileMo
 	}
 	im.taken[key] = path
 	if len(im.batch) >= batchFiles || im.batchBytes >= batchBytes || im.batchMeta >= batchMeta {
-		return im.flush(ctx)
+		return im.flush(ctx, false)
 	}
 	return nil
 }
