@@ -286,15 +286,15 @@ func TestKillLoopImport(t *testing.T) {
 	k.report()
 }
 
-// Imports of many small files, committed in groups: after each kill the
+// Imports of many small files (3,000), committed in groups: after each kill the
 // stores agree, and what the killed import left is whole files and no
 // holes — the files listed are the first ones in the order the import
 // reads them (folders and names sorted), each byte-identical, because a
 // group is committed whole or not at all and groups commit in order.
 func TestKillLoopImportSmallFiles(t *testing.T) {
-	k := newKillEnv(t, time.Second)
+	k := newKillEnv(t, 400*time.Millisecond)
 	src := t.TempDir()
-	want := k.put(src, "office", 1500, 100, 3000)
+	want := k.put(src, "office", 3000, 100, 3000)
 	order := make([]string, 0, len(want))
 	for rel := range want {
 		order = append(order, strings.TrimPrefix(rel, "office/"))
