@@ -1,6 +1,7 @@
 package files
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -144,5 +145,42 @@ func TestCheckContentsNeedsServersPage(t *testing.T) {
 	nora, _ := e.acc.ActAs(ctx, "nora")
 	if _, err := e.s.CheckContentsReport(ctx, nora, nil); !errors.Is(err, account.ErrPermission) {
 		t.Fatalf("nora: %v", err)
+	}
+}
+
+// readChunk cuts a content into chunks at the same places whatever the
+// size the caller expected: a small guess reads into a small buffer and
+// moves on to a full one when the content is bigger.
+func TestReadChunkCutsTheSameWhateverTheGuess(t *testing.T) {
+	for _, size := range []int{0, 1, 100, 64<<10 - 1, 64 << 10, 64<<10 + 1, 1 << 20, ChunkSize, ChunkSize + 5} {
+		data := random(size)
+		for _, guess := range []int64{0, 1, int64(size), int64(size) / 2, 70 << 10, 2 * int64(size), ChunkSize} {
+			r := bytes.NewReader(data)
+			var got [][]byte
+			var read int64
+			for {
+				buf, n, err := readChunk(r, guess-read)
+				if n > 0 {
+					got = append(got, bytes.Clone((*buf)[:n]))
+					read += int64(n)
+				}
+				putBuf(buf)
+				if err != nil {
+					break
+				}
+			}
+			var want [][]byte
+			for off := 0; off < size; off += ChunkSize {
+				want = append(want, data[off:min(off+ChunkSize, size)])
+			}
+			if len(got) != len(want) {
+				t.Fatalf("size %d, guess %d: %d chunks, want %d", size, guess, len(got), len(want))
+			}
+			for i := range want {
+				if !bytes.Equal(got[i], want[i]) {
+					t.Fatalf("size %d, guess %d: chunk %d is %d bytes, want %d", size, guess, i, len(got[i]), len(want[i]))
+				}
+			}
+		}
 	}
 }

@@ -339,3 +339,120 @@ func TestImportManyFilesInGroups(t *testing.T) {
 	}
 	e.consistent()
 }
+
+// smallFilesDir writes n small files into two folders below a folder
+// named office and returns it with each file's content by its path below
+// it, and the paths in the order an import reads them (folders and names
+// sorted).
+func smallFilesDir(t *testing.T, n int) (string, map[string][]byte, []string) {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "office")
+	content := map[string][]byte{}
+	var order []string
+	for i := range n {
+		rel := fmt.Sprintf("part-%d/f%04d.dat", i*2/n, i)
+		if err := os.MkdirAll(filepath.Join(dir, filepath.Dir(rel)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		b := random(100 + i%3000)
+		if err := os.WriteFile(filepath.Join(dir, rel), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		content[rel] = b
+		order = append(order, rel)
+	}
+	sort.Strings(order)
+	return dir, content, order
+}
+
+// listed returns the files below /office on the Projects page, path below
+// it → content as it reads back.
+func (e *env) listed() map[string][]byte {
+	e.t.Helper()
+	ctx := context.Background()
+	out := map[string][]byte{}
+	for _, part := range []string{"part-0", "part-1"} {
+		dir, err := e.s.Lookup(ctx, e.master, "/office/"+part)
+		if errors.Is(err, ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		kids, err := e.s.List(ctx, e.master, dir.ID)
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		for _, k := range kids {
+			r, _, err := e.s.Open(ctx, e.master, k.ID, "")
+			if err != nil {
+				e.t.Fatalf("%s/%s is listed but cannot be read: %v", part, k.Name, err)
+			}
+			var b bytes.Buffer
+			if _, err := b.ReadFrom(r); err != nil {
+				e.t.Fatalf("%s/%s is listed but cannot be read: %v", part, k.Name, err)
+			}
+			out[part+"/"+k.Name] = b.Bytes()
+		}
+	}
+	return out
+}
+
+// A crash in the second group of an import of many small files, at each
+// step of its commit: after Recover, the stores agree, every file is
+// either there with its bytes or absent, and what is there is whole
+// groups — the first group alone when the second one had only recorded
+// its intents, both when its records had reached the File Server.
+func TestImportSmallFilesCrashLeavesWholeGroups(t *testing.T) {
+	n := 2*batchFiles + 50
+	for _, c := range []struct {
+		step string
+		want int
+	}{{"add:intent", batchFiles}, {"add:fileserver", 2 * batchFiles}, {"add:manager", 2 * batchFiles}} {
+		t.Run(c.step, func(t *testing.T) {
+			dir, content, order := smallFilesDir(t, n)
+			e := newEnv(t)
+			ctx := context.Background()
+			crash := errors.New("killed")
+			seen := 0
+			e.s.failAfter = func(s string) error {
+				if s == c.step {
+					if seen++; seen == 2 {
+						return crash
+					}
+				}
+				return nil
+			}
+			if _, err := e.s.Import(ctx, e.master, RootID, dir, nil); !errors.Is(err, crash) {
+				t.Fatalf("the import did not reach %s of its second group: %v", c.step, err)
+			}
+			e.restart()
+			if err := e.s.Recover(ctx); err != nil {
+				t.Fatal(err)
+			}
+			e.consistent()
+			got := e.listed()
+			if len(got) != c.want {
+				t.Errorf("after recovery %d files are listed, want %d (whole groups of %d)", len(got), c.want, batchFiles)
+			}
+			for i, rel := range order {
+				b, ok := got[rel]
+				switch {
+				case ok && !bytes.Equal(b, content[rel]):
+					t.Errorf("%s reads back %d bytes that differ from the %d imported", rel, len(b), len(content[rel]))
+				case ok != (i < c.want):
+					t.Errorf("%s (file %d in import order) listed = %v, want the first %d files listed and no others", rel, i+1, ok, c.want)
+				}
+			}
+			// The import, run again, brings in the rest and agrees.
+			st, err := e.s.Import(ctx, e.master, RootID, dir, nil)
+			if err != nil || len(st.Skipped) != 0 {
+				t.Fatalf("import again = %+v, %v", st, err)
+			}
+			e.consistent()
+			if got := e.listed(); len(got) != n {
+				t.Errorf("after importing again %d files are listed, want %d", len(got), n)
+			}
+		})
+	}
+}

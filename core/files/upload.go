@@ -41,7 +41,65 @@ func contentHash(chunkSums [][32]byte, size int64) Hash {
 	return out
 }
 
-var bufPool = sync.Pool{New: func() any { b := make([]byte, ChunkSize); return &b }}
+// Chunk buffers come from pools by size: a chunk of a small file is read
+// into a small buffer, so that an import of many small files does not
+// allocate (and clear) a full chunk for each of them whenever the
+// collector has emptied the pool.
+var bufPools = [...]struct {
+	size int
+	pool sync.Pool
+}{{size: 64 << 10}, {size: 1 << 20}, {size: ChunkSize}}
+
+func init() {
+	for i := range bufPools {
+		size := bufPools[i].size
+		bufPools[i].pool.New = func() any { b := make([]byte, size); return &b }
+	}
+}
+
+// getBuf returns a buffer of at least n bytes (n ≤ ChunkSize).
+func getBuf(n int64) *[]byte {
+	for i := range bufPools {
+		if n <= int64(bufPools[i].size) {
+			return bufPools[i].pool.Get().(*[]byte)
+		}
+	}
+	return bufPools[len(bufPools)-1].pool.Get().(*[]byte)
+}
+
+// putBuf gives a buffer from getBuf back to its pool.
+func putBuf(b *[]byte) {
+	for i := range bufPools {
+		if len(*b) == bufPools[i].size {
+			bufPools[i].pool.Put(b)
+			return
+		}
+	}
+}
+
+// readChunk reads the next chunk of r: ChunkSize bytes, fewer at the end.
+// left is how much the caller expects is left to read (0 when it does not
+// know); a chunk expected to be small is read into a small buffer, and
+// moved to a full one if r holds more than expected, so that chunks are
+// cut at the same places whatever was expected.
+func readChunk(r io.Reader, left int64) (*[]byte, int, error) {
+	if left <= 0 || left >= ChunkSize {
+		left = ChunkSize
+	}
+	buf := getBuf(left + 1)
+	n, err := io.ReadFull(r, *buf)
+	if err != nil || len(*buf) == ChunkSize {
+		return buf, n, err
+	}
+	full := getBuf(ChunkSize)
+	copy(*full, (*buf)[:n])
+	putBuf(buf)
+	m, err := io.ReadFull(r, (*full)[n:])
+	if errors.Is(err, io.EOF) {
+		err = io.ErrUnexpectedEOF
+	}
+	return full, n + m, err
+}
 
 // storeContent reads r to the end, splitting it into chunks that it
 // appends to the fileserver's packs unless they are stored already. Memory
@@ -54,7 +112,13 @@ func (s *Service) storeContent(ctx context.Context, r io.Reader, total int64, it
 		buf *[]byte
 		n   int
 	}
-	const workers = 2
+	// Two workers hash and store the chunks of a big content; a content
+	// of one chunk (most files of an office) is stored by the caller,
+	// without handing it to another goroutine.
+	workers := 2
+	if 0 < total && total < ChunkSize {
+		workers = 0
+	}
 	jobs := make(chan job, workers)
 	var (
 		mu      sync.Mutex
@@ -63,26 +127,29 @@ func (s *Service) storeContent(ctx context.Context, r io.Reader, total int64, it
 		firstEr error
 		done    int64
 	)
+	put := func(j job) {
+		data := (*j.buf)[:j.n]
+		sum := sha256.Sum256(data)
+		loc, fresh, err := s.putChunk(sum, data, locs, &mu)
+		putBuf(j.buf)
+		mu.Lock()
+		if err != nil && firstEr == nil {
+			firstEr = err
+		}
+		if fresh {
+			locs[hex.EncodeToString(sum[:])] = loc
+		}
+		sums[j.i] = sum
+		done += int64(j.n)
+		d := done
+		mu.Unlock()
+		prog.Send(progress.Report{Phase: "Uploading", Done: d, Total: total, Item: item, Bytes: true})
+	}
 	var wg sync.WaitGroup
 	for range workers {
 		wg.Go(func() {
 			for j := range jobs {
-				data := (*j.buf)[:j.n]
-				sum := sha256.Sum256(data)
-				loc, fresh, err := s.putChunk(sum, data, locs, &mu)
-				bufPool.Put(j.buf)
-				mu.Lock()
-				if err != nil && firstEr == nil {
-					firstEr = err
-				}
-				if fresh {
-					locs[hex.EncodeToString(sum[:])] = loc
-				}
-				sums[j.i] = sum
-				done += int64(j.n)
-				d := done
-				mu.Unlock()
-				prog.Send(progress.Report{Phase: "Uploading", Done: d, Total: total, Item: item, Bytes: true})
+				put(j)
 			}
 		})
 	}
@@ -99,16 +166,19 @@ func (s *Service) storeContent(ctx context.Context, r io.Reader, total int64, it
 		if stop {
 			break
 		}
-		buf := bufPool.Get().(*[]byte)
-		n, err := io.ReadFull(r, *buf)
+		buf, n, err := readChunk(r, total-size)
 		if n > 0 {
 			mu.Lock()
 			sums = append(sums, [32]byte{})
 			mu.Unlock()
 			size += int64(n)
-			jobs <- job{i: i, buf: buf, n: n}
+			if workers == 0 {
+				put(job{i: i, buf: buf, n: n})
+			} else {
+				jobs <- job{i: i, buf: buf, n: n}
+			}
 		} else {
-			bufPool.Put(buf)
+			putBuf(buf)
 		}
 		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 			break
@@ -343,9 +413,16 @@ func (s *Service) commitVersions(ctx context.Context, by string, adds []pendingA
 	ins := make([]Intent, len(adds)) // no ID: no intent (refused)
 	recs := make([]Record, len(adds))
 	err = s.mgr.Update(func(tx *storage.Tx) error {
+		paths := map[string]string{} // a group's files share a few folders
 		for i, a := range adds {
 			res[i], ins[i] = added{}, Intent{}
-			path, err := pathOf(tx, a.parent)
+			path, ok := paths[a.parent]
+			var err error
+			if !ok {
+				if path, err = pathOf(tx, a.parent); err == nil {
+					paths[a.parent] = path
+				}
+			}
 			if errors.Is(err, ErrNotFound) {
 				res[i].err = refuse(ErrNotFound, "the folder of %q was removed during the import", a.name)
 				continue
@@ -399,12 +476,16 @@ func (s *Service) commitVersions(ctx context.Context, by string, adds []pendingA
 	var drops []Intent
 	err = s.mgr.Update(func(tx *storage.Tx) error {
 		drops = drops[:0]
+		set, err := tx.FileSet()
+		if err != nil {
+			return err
+		}
 		for i, in := range ins {
 			if in.ID == "" {
 				continue
 			}
 			res[i] = added{}
-			n, existed, drop, err := s.finishAddTx(tx, in, rule)
+			n, existed, drop, err := s.finishAddTx(tx, &set, in, rule)
 			if errors.Is(err, ErrExists) || errors.Is(err, ErrNotFound) {
 				res[i].err = err // written nothing; its record goes below
 				continue
@@ -417,7 +498,7 @@ func (s *Service) commitVersions(ctx context.Context, by string, adds []pendingA
 				drops = append(drops, drop)
 			}
 		}
-		return nil
+		return tx.SetFileSet(set)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("record the imported files in the Manager: %w", err)
@@ -482,12 +563,22 @@ func (s *Service) addRecords(recs []Record, locs []map[string]storage.Loc) error
 		}
 	}
 	err := s.fs.Update(func(tx *storage.Tx) error {
+		set, err := tx.FileSet()
+		if err != nil {
+			return err
+		}
+		touched := map[uint32]PackInfo{}
 		for i, rec := range recs {
-			if err := addRecordTx(tx, rec, hashes[i], locs[i]); err != nil {
+			if err := addRecordTx(tx, &set, touched, rec, hashes[i], locs[i]); err != nil {
 				return err
 			}
 		}
-		return nil
+		for id, pi := range touched {
+			if err := packs.Put(tx, packKey(id), pi); err != nil {
+				return err
+			}
+		}
+		return tx.SetFileSet(set)
 	})
 	if err != nil {
 		return err
@@ -495,12 +586,14 @@ func (s *Service) addRecords(recs []Record, locs []map[string]storage.Loc) error
 	return s.syncServer()
 }
 
-// addRecordTx is addRecord's change in a fileserver transaction.
-func addRecordTx(tx *storage.Tx, rec Record, hash Hash, locs map[string]storage.Loc) error {
+// addRecordTx is addRecord's change in a fileserver transaction. It
+// changes set, the file-set summary, and touched, the info of the packs
+// that hold its new chunks (read from tx when missing); the caller read
+// the one and writes both back, once for a whole group.
+func addRecordTx(tx *storage.Tx, set *storage.FileSet, touched map[uint32]PackInfo, rec Record, hash Hash, locs map[string]storage.Loc) error {
 	if ok, err := records.Has(tx, rec.ID); err != nil || ok {
 		return err
 	}
-	touched := map[uint32]PackInfo{}
 	for _, c := range rec.Chunks {
 		n, err := refs.Get(tx, c)
 		if err != nil && !errors.Is(err, storage.ErrNotFound) {
@@ -528,23 +621,14 @@ func addRecordTx(tx *storage.Tx, rec Record, hash Hash, locs map[string]storage.
 			return err
 		}
 	}
-	for id, pi := range touched {
-		if err := packs.Put(tx, packKey(id), pi); err != nil {
-			return err
-		}
-	}
 	if err := records.Put(tx, rec.ID, rec); err != nil {
 		return err
 	}
 	if err := sums.Put(tx, rec.ID, Sum{Hash: hash, Size: rec.Size}); err != nil {
 		return err
 	}
-	set, err := tx.FileSet()
-	if err != nil {
-		return err
-	}
-	addFile(&set, rec.ID, hash, rec.Size)
-	return tx.SetFileSet(set)
+	addFile(set, rec.ID, hash, rec.Size)
+	return nil
 }
 
 // finishAdd commits the manager side of an add intent: the version, the
@@ -556,9 +640,15 @@ func (s *Service) finishAdd(ctx context.Context, in Intent, rule Versioning) (No
 	var n Node
 	var drop Intent
 	var existed bool
-	err := s.mgr.Update(func(tx *storage.Tx) (err error) {
-		n, existed, drop, err = s.finishAddTx(tx, in, rule)
-		return err
+	err := s.mgr.Update(func(tx *storage.Tx) error {
+		set, err := tx.FileSet()
+		if err != nil {
+			return err
+		}
+		if n, existed, drop, err = s.finishAddTx(tx, &set, in, rule); err != nil {
+			return err
+		}
+		return tx.SetFileSet(set)
 	})
 	if err != nil {
 		return Node{}, false, fmt.Errorf("record %s in the Manager: %w", in.Name, err)
@@ -574,11 +664,13 @@ func (s *Service) finishAdd(ctx context.Context, in Intent, rule Versioning) (No
 	return n, existed, nil
 }
 
-// finishAddTx is finishAdd's change in a manager transaction. It returns
-// the drop intent it recorded for versions the rule no longer keeps (no
-// ID when none). Its refusals (ErrExists, ErrNotFound: the folder changed
-// meanwhile) come before it writes anything.
-func (s *Service) finishAddTx(tx *storage.Tx, in Intent, rule Versioning) (n Node, existed bool, drop Intent, err error) {
+// finishAddTx is finishAdd's change in a manager transaction; it changes
+// set, the store's file-set summary, which the caller read in tx and
+// writes back (once for a whole group). It returns the drop intent it
+// recorded for versions the rule no longer keeps (no ID when none). Its
+// refusals (ErrExists, ErrNotFound: the folder changed meanwhile) come
+// before it writes anything.
+func (s *Service) finishAddTx(tx *storage.Tx, set *storage.FileSet, in Intent, rule Versioning) (n Node, existed bool, drop Intent, err error) {
 	if ok, err := versions.Has(tx, in.Version.ID); err != nil {
 		return n, false, drop, err
 	} else if ok { // finished before
@@ -606,17 +698,13 @@ func (s *Service) finishAddTx(tx *storage.Tx, in Intent, rule Versioning) (n Nod
 	}
 	n.Size, n.Hash, n.Version, n.Modified, n.By = v.Size, v.Hash, v.ID, v.Created, v.By
 	n.Versions++
-	set, err := tx.FileSet()
-	if err != nil {
-		return n, existed, drop, err
-	}
 	if err := versions.Put(tx, v.ID, v); err != nil {
 		return n, existed, drop, err
 	}
 	if err := entryVer.Put(tx, n.ID+"/"+v.ID, ""); err != nil {
 		return n, existed, drop, err
 	}
-	addFile(&set, v.ID, v.Hash, v.Size)
+	addFile(set, v.ID, v.Hash, v.Size)
 	// Versioning: drop what the rule no longer keeps, never the new one.
 	if rule.Rule == KeepNone || rule.Rule == KeepLastDays {
 		cutoff := v.Created.AddDate(0, 0, -rule.Days)
@@ -639,15 +727,12 @@ func (s *Service) finishAddTx(tx *storage.Tx, in Intent, rule Versioning) (n Nod
 			return n, existed, drop, err
 		}
 		for _, g := range gone {
-			if err := dropVersion(tx, &set, n.ID, g); err != nil {
+			if err := dropVersion(tx, set, n.ID, g); err != nil {
 				return n, existed, drop, err
 			}
 			n.Versions--
 			drop.Records = append(drop.Records, g.ID)
 		}
-	}
-	if err := tx.SetFileSet(set); err != nil {
-		return n, existed, drop, err
 	}
 	if err := putNode(tx, n); err != nil {
 		return n, existed, drop, err
