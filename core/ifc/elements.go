@@ -7,7 +7,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
-	"sort"
+	"slices"
 	"strings"
 
 	"github.com/cespare/xxhash/v2"
@@ -285,13 +285,14 @@ func (h *hasher) element(i, skip int, extra []uint64) string {
 func checksum(b []byte, extra []uint64) string {
 	sum := sha256.New()
 	sum.Write(b)
-	sort.Slice(extra, func(a, b int) bool { return extra[a] < extra[b] })
+	slices.Sort(extra)
 	var x [8]byte
 	for _, v := range extra {
 		binary.LittleEndian.PutUint64(x[:], v)
 		sum.Write(x[:])
 	}
-	return hex.EncodeToString(sum.Sum(nil)[:16])
+	var out [sha256.Size]byte
+	return hex.EncodeToString(sum.Sum(out[:0])[:16])
 }
 
 // canon writes instance i's canonical form into this depth's buffer.

@@ -999,7 +999,10 @@ func (s *streamer) finish(m *Model) error {
 		}
 	}
 
-	c := &collector{seen: map[string]int{}}
+	c := &collector{seen: make(map[string]int, len(s.els))}
+	if len(s.els) > 0 {
+		c.out = make([]Element, 0, len(s.els))
+	}
 	for i := range s.els {
 		rec := &s.els[i]
 		if i&0xfff == 0 && ctx.Err() != nil {
