@@ -132,7 +132,7 @@ func TestSnapshotRepositoryFormat(t *testing.T) {
 	// Newer: refused everywhere, and nothing is removed.
 	b, _ = json.Marshal(repoFormat{Format: upgrade.SnapshotRepo + 1, Kind: repoKind, WrittenBy: "0.9"})
 	_ = os.WriteFile(filepath.Join(target, repoFormatName), b, 0o600)
-	want := "the snapshot folder " + target + " was written by Plinth 0.9 (snapshot repository format 3)"
+	want := fmt.Sprintf("the snapshot folder %s was written by Plinth 0.9 (snapshot repository format %d)", target, upgrade.SnapshotRepo+1)
 	if _, err := e.b.Snapshots(""); !errors.Is(err, ErrNewerBackup) {
 		t.Fatalf("list: %v", err)
 	}
