@@ -54,7 +54,7 @@ import (
 const (
 	packsDir       = "packs"
 	packExt        = ".pack"
-	snapPackMagic      = "PLNPACK1"
+	snapPackMagic  = "PLNPACK1"
 	packEntrySize  = 32 + 3*8
 	packFooterSize = 8 + 4 + 4 + 8 + 8 + 32
 	// packTarget is the size at which a pack is closed.
