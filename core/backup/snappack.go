@@ -57,12 +57,14 @@ const (
 	snapPackMagic  = "PLNPACK1"
 	packEntrySize  = 32 + 3*8
 	packFooterSize = 8 + 4 + 4 + 8 + 8 + 32
-	// packTarget is the size at which a pack is closed.
-	packTarget = 32 << 20
 	// maxPackEntries and maxPackData bound what a pack may claim to hold.
 	maxPackEntries = 1 << 16
-	maxPackData    = packTarget + maxStoredChunk
+	maxPackData    = 32<<20 + maxStoredChunk
 )
+
+// packTarget is the size at which a pack is closed (tests make it
+// smaller); at most maxPackData - maxStoredChunk.
+var packTarget int64 = 32 << 20
 
 // packEntry is one chunk in a pack.
 type packEntry struct {
@@ -156,7 +158,7 @@ func readPackIndex(fsy fsys.FS, path string) (tag [8]byte, size int64, entries [
 	}
 	foot := make([]byte, packFooterSize)
 	if _, err := f.ReadAt(foot, size-packFooterSize); err != nil {
-		return tag, size, nil, errPackIndex
+		return tag, size, nil, err
 	}
 	if string(foot[:8]) != snapPackMagic {
 		return tag, size, nil, errPackIndex
@@ -170,7 +172,7 @@ func readPackIndex(fsy fsys.FS, path string) (tag [8]byte, size int64, entries [
 	}
 	raw := make([]byte, count*packEntrySize)
 	if _, err := f.ReadAt(raw, int64(dataLen)); err != nil {
-		return tag, size, nil, errPackIndex
+		return tag, size, nil, err
 	}
 	if sum := sha256.Sum256(raw); !bytes.Equal(sum[:], foot[32:64]) {
 		return tag, size, nil, errPackIndex
@@ -205,7 +207,8 @@ type packMeta struct {
 // packSet knows which chunk lies in which pack of a target. refresh lists
 // the packs folder and reads the index of each pack it has not seen
 // (with the same size) before; a pack whose index is damaged is kept in
-// bad, never taken for an empty one.
+// bad, never taken for an empty one; one that cannot be read now (an I/O
+// error) fails the refresh, and is read again by the next.
 type packSet struct {
 	fs  fsys.FS
 	dir string
@@ -262,12 +265,15 @@ func (ps *packSet) refresh() error {
 		}
 		ps.dropLocked(name)
 		tag, size, entries, err := readPackIndex(ps.fs, filepath.Join(ps.dir, name))
-		if errors.Is(err, fs.ErrNotExist) {
-			continue
-		}
-		if err != nil {
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			continue // removed meanwhile
+		case errors.Is(err, errPackIndex):
 			ps.bad[name] = size
 			continue
+		case err != nil:
+			// Not the pack's fault: the next refresh reads it again.
+			return fmt.Errorf("read the index of pack %s: %w", name, err)
 		}
 		ps.addLocked(name, size, tag, entries)
 	}
