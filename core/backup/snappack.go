@@ -214,6 +214,7 @@ type packSet struct {
 	dir string
 
 	mu     sync.Mutex
+	loose  bool // the target has a folder of loose chunks (formats 1, 2)
 	packs  map[string]*packMeta
 	chunks map[string][]packLoc // tagKey → where
 	bad    map[string]int64     // damaged pack → its size
@@ -244,8 +245,10 @@ func (ps *packSet) refresh() error {
 	if err != nil {
 		return fmt.Errorf("read the packs of %s: %w", filepath.Dir(ps.dir), err)
 	}
+	_, lerr := ps.fs.Stat(filepath.Join(filepath.Dir(ps.dir), "chunks"))
 	ps.mu.Lock()
 	defer ps.mu.Unlock()
+	ps.loose = !errors.Is(lerr, fs.ErrNotExist)
 	seen := make(map[string]bool, len(ents))
 	for _, e := range ents {
 		name := e.Name()
@@ -348,6 +351,18 @@ func (ps *packSet) lookup(id, recipient string) []packLoc {
 	return append([]packLoc(nil), ps.chunks[chunkName(id, recipient)]...)
 }
 
+// mayHaveLoose reports whether a chunk might lie loose in the target:
+// not when it has no folder of loose chunks (a target of format 3 from
+// the start), so that looking a chunk up costs no file system call.
+func (ps *packSet) mayHaveLoose() bool {
+	if ps == nil {
+		return true
+	}
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	return ps.loose
+}
+
 // damaged names a pack whose index cannot be read, if there is one.
 func (ps *packSet) damaged() string {
 	if ps == nil {
@@ -384,6 +399,9 @@ func storedChunk(fsy fsys.FS, target string, ps *packSet, id, recipient string) 
 			return b, "pack " + strings.TrimSuffix(l.pack, packExt), nil
 		}
 	}
+	if !ps.mayHaveLoose() {
+		return nil, "", missingChunk(id, ps)
+	}
 	b, err := fsys.ReadFileLimit(fsy, chunkPath(target, id, recipient), maxStoredChunk)
 	if err != nil {
 		return nil, "", missingChunk(id, ps)
@@ -396,6 +414,9 @@ func storedChunk(fsy fsys.FS, target string, ps *packSet, id, recipient string) 
 func storedSize(fsy fsys.FS, target string, ps *packSet, id, recipient string) (int64, bool) {
 	if locs := ps.lookup(id, recipient); len(locs) > 0 {
 		return locs[0].stored, true
+	}
+	if !ps.mayHaveLoose() {
+		return 0, false
 	}
 	fi, err := fsy.Stat(chunkPath(target, id, recipient))
 	if err != nil || !fi.Mode().IsRegular() {

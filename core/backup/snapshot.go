@@ -21,18 +21,27 @@ import (
 
 // Level 1: project and library snapshots. The snapshot target holds
 //
-//	chunks/<aa>/<sha-256>.zst        each content chunk once, compressed
-//	                                 (.<tag>.age when encrypted: snapcodec.go)
+//	format.json                      the target's format (snaprepo.go): 3
+//	packs/<random>.pack              the content chunks, each once,
+//	                                 compressed (and encrypted: snapcodec.go),
+//	                                 packed up to 32 MiB a file, each pack
+//	                                 ending with its index (snappack.go)
+//	chunks/<aa>/<sha-256>.zst        chunks as formats 1 and 2 stored them,
+//	                                 one file each (.<tag>.age when
+//	                                 encrypted); read, never written now
 //	items/<item id>/<snapshot id>/   manifest.json, the tree and the chunk
 //	                                 index (snaptree.go)
 //	keys/<recipient>.age             the key of encrypted snapshots
 //
 // A snapshot's tree lists the item's folders and files with the chunks of
-// each file's current version. Chunks already in the target are not
-// written again, so a snapshot of an unchanged project costs its tree; a
-// chunk is reused only when the size it has on disk is the one recorded
-// when it was written (or, with no record, when it decodes to its hash),
-// so a chunk cut short by a full disk is written again.
+// each file's current version. Chunks already in the target (in a pack or
+// loose) are not written again, so a snapshot of an unchanged project
+// costs its tree; the new ones are appended to packs, each pack fsynced
+// once, and the snapshot's manifest is written only after its packs and
+// their folder are durable. A chunk is reused only when the size it has
+// as stored is the one recorded when it was written (or, with no record,
+// when it decodes to its hash), so a chunk cut short by a full disk is
+// written again.
 //
 // Snapshots are taken on the schedule (TriggerSchedule), by hand
 // (TriggerManual), or by a rollback or item restore to save the state it
@@ -371,8 +380,9 @@ func (s *Service) snapshot(ctx context.Context, actor account.Actor, itemID, tri
 	return m, nil
 }
 
-// snapshotWorkers copy chunks at once; most of a first snapshot's time is
-// waiting for each chunk file's fsync.
+// snapshotWorkers copy chunks at once: reading from the file server,
+// compressing (or encrypting) on both cores, and the fsync of a full pack
+// overlap.
 var snapshotWorkers = 4
 
 // storeChunk makes sure chunk id is in the snapshot target, sound: one

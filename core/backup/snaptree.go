@@ -375,6 +375,12 @@ func loadChunk(fs fsys.FS, target string, ps *packSet, cd *codec, id string, wan
 			first = refusal(ErrDamaged, "chunk %.12s in pack %s is damaged", id, strings.TrimSuffix(l.pack, packExt))
 		}
 	}
+	if !ps.mayHaveLoose() {
+		if first != nil {
+			return nil, first
+		}
+		return nil, missingChunk(id, ps)
+	}
 	stored, err := fsys.ReadFileLimit(fs, chunkPath(target, id, cd.recipient), maxStoredChunk)
 	if err != nil {
 		if first != nil {
