@@ -435,8 +435,17 @@ func TestPruneRepacks(t *testing.T) {
 	tmp := filepath.Join(target, packsDir, ".0123.pack.1.plinth-tmp")
 	_ = os.WriteFile(tmp, []byte("half"), 0o600)
 	retire(t, e, s1)
+	// A reader that looked at the packs before the prune (a restore
+	// running meanwhile) still finds b's chunk after it was repacked.
+	stale := newPackSet(nil, target)
+	if err := stale.refresh(); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := e.b.Prune(ctx, e.master, false); err != nil {
 		t.Fatal(err)
+	}
+	if got, err := loadChunk(nil, target, stale, plain, chunkID(b), int64(len(b))); err != nil || !bytes.Equal(got, b) {
+		t.Fatalf("a chunk read with the packs as they were before the prune: %v", err)
 	}
 	want := []string{chunkName(chunkID(b), ""), chunkName(chunkID(c), "")}
 	got := chunkKeys(t, target)

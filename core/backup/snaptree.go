@@ -5,8 +5,10 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	iofs "io/fs"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -363,8 +365,13 @@ func (r *chunkReader) Close() error { return nil }
 // tried first.
 func loadChunk(fs fsys.FS, target string, ps *packSet, cd *codec, id string, want int64) ([]byte, error) {
 	var first error
+	gone := false
 	for _, l := range ps.lookup(id, cd.recipient) {
 		stored, err := ps.readAt(l)
+		if errors.Is(err, iofs.ErrNotExist) {
+			gone = true // repacked by a prune meanwhile
+			continue
+		}
 		if err == nil {
 			var data []byte
 			if data, err = cd.openChunk(id, stored, want); err == nil {
@@ -373,6 +380,13 @@ func loadChunk(fs fsys.FS, target string, ps *packSet, cd *codec, id string, wan
 		}
 		if first == nil {
 			first = refusal(ErrDamaged, "chunk %.12s in pack %s is damaged", id, strings.TrimSuffix(l.pack, packExt))
+		}
+	}
+	if gone && first == nil && ps.refresh() == nil {
+		for _, l := range ps.lookup(id, cd.recipient) {
+			if stored, err := ps.readAt(l); err == nil {
+				return cd.openChunk(id, stored, want)
+			}
 		}
 	}
 	if !ps.mayHaveLoose() {
