@@ -515,17 +515,6 @@ func writeTar(t *testing.T, path string, entries map[string][]byte) {
 	}
 }
 
-func countFiles(t *testing.T, dir string) int {
-	n := 0
-	_ = filepath.WalkDir(dir, func(_ string, d os.DirEntry, err error) error {
-		if err == nil && !d.IsDir() {
-			n++
-		}
-		return nil
-	})
-	return n
-}
-
 func TestSnapshotSchedulesInheritAndRun(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
