@@ -35,7 +35,8 @@ import (
 //
 //	snapshots/format.json
 //	snapshots/keys/<recipient>.age
-//	snapshots/chunks/<aa>/<chunk file>        as stored here
+//	snapshots/chunks/<aa>/<chunk file>        one object per chunk, as sealed
+//	                                          here (in a pack or loose)
 //	snapshots/items/<item>/<snapshot>/        tree, chunk index, manifest
 //
 // A copy puts the format and key files if missing, every chunk the

@@ -49,7 +49,14 @@ import (
 //
 // Which chunk lies where is known from the packs' indexes; a packSet
 // keeps them in memory for a target, refreshed by one listing of the
-// packs folder, so a snapshot of an unchanged project reads no index.
+// packs folder, so a snapshot of an unchanged project reads no index, and
+// a process reads each pack's index once. The packs lie in one folder:
+// at 32 MiB a pack, 10,000 of them hold 320 GiB, and one listing of them
+// costs less than listing 256 subfolders.
+//
+// Copies to a snapshot copy target (snapcopy.go) still hold one object
+// per chunk, read out of the packs here; a snapshot fetched from there
+// has its chunks put into a pack here.
 
 const (
 	packsDir       = "packs"
