@@ -527,3 +527,47 @@ func TestRepackUnderFaults(t *testing.T) {
 		})
 	}
 }
+
+// Repacking keeps encrypted chunks encrypted, for their recipient, and
+// the snapshot still opens with the passphrase.
+func TestPruneRepacksEncrypted(t *testing.T) {
+	withPackTarget(t, 16<<20)
+	e := newEnv(t)
+	ctx := context.Background()
+	setPassphrase(t, e, passphrase)
+	tower := e.project("Tower")
+	e.put("/Tower/a.bin", random(3<<20))
+	b := random(200 << 10)
+	e.put("/Tower/b.bin", b)
+	s1 := e.snap(tower.ID)
+	target := e.b.snapshotTarget()
+	before := packFiles(t, target)
+	e.rm("/Tower/a.bin")
+	s2 := e.snap(tower.ID)
+	if !s2.Encrypted() || len(packFiles(t, target)) != 1 {
+		t.Fatalf("encrypted %v, %d packs", s2.Encrypted(), len(packFiles(t, target)))
+	}
+	retire(t, e, s1)
+	if _, err := e.b.Prune(ctx, e.master, false); err != nil {
+		t.Fatal(err)
+	}
+	after := packFiles(t, target)
+	if len(after) != 1 || after[0] == before[0] {
+		t.Fatalf("packs after prune: %v, before %v", after, before)
+	}
+	if got := chunkKeys(t, target); got != chunkName(chunkID(b), s2.Recipient) {
+		t.Fatalf("after prune the target holds %s", got)
+	}
+	if raw, _ := os.ReadFile(after[0]); readable(raw, b[:64]) {
+		t.Fatal("the repacked chunk is readable")
+	}
+	if _, err := e.b.Verify(ctx, e.master, s2.ID, passphrase, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.b.RestoreSnapshot(ctx, e.master, s2.ID, "Copy", passphrase, nil); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(e.read("/Copy/b.bin"), b) {
+		t.Fatal("restored bytes differ")
+	}
+}
