@@ -40,8 +40,9 @@ import (
 // once, and the snapshot's manifest is written only after its packs and
 // their folder are durable. A chunk is reused only when the size it has
 // as stored is the one recorded when it was written (or, with no record,
-// when it decodes to its hash), so a chunk cut short by a full disk is
-// written again.
+// when it decodes to its hash), so a loose chunk cut short by a full disk
+// is written again, and so is one whose pack's index is damaged (a pack
+// itself is never half there: it is renamed into place whole).
 //
 // Snapshots are taken on the schedule (TriggerSchedule), by hand
 // (TriggerManual), or by a rollback or item restore to save the state it
