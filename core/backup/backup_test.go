@@ -412,7 +412,7 @@ func TestSnapshots(t *testing.T) {
 	if s1.Tree.Files != 2 || s1.ItemName != "Tower" {
 		t.Fatalf("snapshot = %+v", s1.Tree)
 	}
-	chunksBefore := countFiles(t, filepath.Join(e.b.snapshotTarget(), "chunks"))
+	chunksBefore := len(chunkFiles(t, e.b.snapshotTarget()))
 	// Unchanged: a new snapshot writes no chunk.
 	start := time.Now()
 	s2, err := e.b.Snapshot(ctx, e.master, tower.ID, nil)
@@ -422,7 +422,7 @@ func TestSnapshots(t *testing.T) {
 	if took := time.Since(start); took > 2*time.Second {
 		t.Logf("unchanged snapshot took %v", took)
 	}
-	if countFiles(t, filepath.Join(e.b.snapshotTarget(), "chunks")) != chunksBefore || s2.Tree.Hash != s1.Tree.Hash {
+	if len(chunkFiles(t, e.b.snapshotTarget())) != chunksBefore || s2.Tree.Hash != s1.Tree.Hash {
 		t.Fatal("an unchanged project wrote chunks again")
 	}
 	// What each one cost on disk: the first its content, the second its tree.
@@ -513,17 +513,6 @@ func writeTar(t *testing.T, path string, entries map[string][]byte) {
 	if err := os.WriteFile(path, buf.Bytes(), 0o600); err != nil {
 		t.Fatal(err)
 	}
-}
-
-func countFiles(t *testing.T, dir string) int {
-	n := 0
-	_ = filepath.WalkDir(dir, func(_ string, d os.DirEntry, err error) error {
-		if err == nil && !d.IsDir() {
-			n++
-		}
-		return nil
-	})
-	return n
 }
 
 func TestSnapshotSchedulesInheritAndRun(t *testing.T) {
@@ -760,7 +749,7 @@ func TestSnapshotTarget(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.HasPrefix(second.Path, usb) || countFiles(t, filepath.Join(usb, "chunks")) != 1 {
+	if !strings.HasPrefix(second.Path, usb) || len(chunkFiles(t, usb)) != 1 {
 		t.Fatalf("snapshot at %s, want in %s with its chunk", second.Path, usb)
 	}
 	if l, _ := e.b.Snapshots(tower.ID); len(l) != 1 || l[0].ID != second.ID {

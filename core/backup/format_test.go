@@ -129,10 +129,16 @@ func TestSnapshotRepositoryFormat(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(target, repoFormatName)); err != nil {
 		t.Fatal("the format-1 target was not stamped")
 	}
+	// Format 3 is the one with packs: a Plinth that reads up to 2 refuses
+	// it, as this one refuses 4, below.
+	if upgrade.SnapshotRepo != 3 || len(packFiles(t, target)) == 0 {
+		t.Fatalf("snapshot repository format %d, %d packs", upgrade.SnapshotRepo, len(packFiles(t, target)))
+	}
+	packs := packFiles(t, target)
 	// Newer: refused everywhere, and nothing is removed.
 	b, _ = json.Marshal(repoFormat{Format: upgrade.SnapshotRepo + 1, Kind: repoKind, WrittenBy: "0.9"})
 	_ = os.WriteFile(filepath.Join(target, repoFormatName), b, 0o600)
-	want := "the snapshot folder " + target + " was written by Plinth 0.9 (snapshot repository format 3)"
+	want := fmt.Sprintf("the snapshot folder %s was written by Plinth 0.9 (snapshot repository format %d)", target, upgrade.SnapshotRepo+1)
 	if _, err := e.b.Snapshots(""); !errors.Is(err, ErrNewerBackup) {
 		t.Fatalf("list: %v", err)
 	}
@@ -141,6 +147,9 @@ func TestSnapshotRepositoryFormat(t *testing.T) {
 	}
 	if _, err := e.b.Prune(ctx, e.master, false); !errors.Is(err, ErrNewerBackup) || !strings.Contains(err.Error(), want) {
 		t.Fatalf("prune: %v", err)
+	}
+	if got := packFiles(t, target); strings.Join(got, ",") != strings.Join(packs, ",") {
+		t.Fatal("a refused target's packs changed")
 	}
 }
 

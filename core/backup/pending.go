@@ -254,5 +254,9 @@ func (s *Service) rollTo(ctx context.Context, actor account.Actor, node, id stri
 	if _, err := s.readChunks(ctx, m, plain, want); err != nil {
 		return err
 	}
-	return s.files.PutTree(ctx, actor, node, doc.Entries, true, chunkOpener(s.fs, s.snapshotTarget(), plain, want), nil)
+	ps, err := s.packsOf(s.snapshotTarget())
+	if err != nil {
+		return err
+	}
+	return s.files.PutTree(ctx, actor, node, doc.Entries, true, chunkOpener(s.fs, s.snapshotTarget(), ps, plain, want), nil)
 }

@@ -139,7 +139,8 @@ type Service struct {
 	// the migration steps there), before anything reads them.
 	UpgradeRestored func() error
 
-	running sync.Map // level → struct{}
+	running  sync.Map // level → struct{}
+	packSets sync.Map // snapshot target → *packSet
 
 	// Secrets keeps the named targets' secret keys.
 	Secrets Secrets

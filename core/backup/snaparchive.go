@@ -77,6 +77,10 @@ func (s *Service) ExportSnapshot(ctx context.Context, actor account.Actor, id, d
 	if err != nil {
 		return err
 	}
+	ps, err := s.packsOf(target)
+	if err != nil {
+		return err
+	}
 	tree, err := fsys.ReadFileLimit(s.fs, filepath.Join(m.Path, m.Tree.File), maxTree)
 	if err != nil {
 		return refusal(ErrDamaged, "the tree of snapshot %s is missing", m.ID)
@@ -134,9 +138,9 @@ func (s *Service) ExportSnapshot(ctx context.Context, actor account.Actor, id, d
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		stored, err := fsys.ReadFileLimit(s.fs, chunkPath(target, c, m.Recipient), maxStoredChunk)
+		stored, _, err := storedChunk(s.fs, target, ps, c, m.Recipient)
 		if err != nil {
-			return refusal(ErrDamaged, "chunk %.12s of snapshot %s is missing or cannot be read", c, m.ID)
+			return fmt.Errorf("snapshot %s: %w", m.ID, err)
 		}
 		if n := chunks[c]; n >= 0 && int64(len(stored)) != n {
 			return refusal(ErrDamaged, "chunk %.12s of snapshot %s has %d bytes, not the %d it was written with", c, m.ID, len(stored), n)
@@ -355,7 +359,7 @@ func (s *Service) ImportSnapshot(ctx context.Context, actor account.Actor, archi
 		return res, refusal(ErrDamaged, "%s lacks %d of the %d chunks its tree lists", archive, len(want)-len(seen), len(want))
 	}
 	n, err := s.createFromTree(ctx, actor, Pending{Op: opImport, Name: name, From: filepath.Base(archive)}, kind, doc.Entries,
-		chunkOpener(s.fs, stage, cd, want), prog)
+		chunkOpener(s.fs, stage, nil, cd, want), prog)
 	if err != nil {
 		return res, err
 	}

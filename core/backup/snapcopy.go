@@ -35,7 +35,8 @@ import (
 //
 //	snapshots/format.json
 //	snapshots/keys/<recipient>.age
-//	snapshots/chunks/<aa>/<chunk file>        as stored here
+//	snapshots/chunks/<aa>/<chunk file>        one object per chunk, as sealed
+//	                                          here (in a pack or loose)
 //	snapshots/items/<item>/<snapshot>/        tree, chunk index, manifest
 //
 // A copy puts the format and key files if missing, every chunk the
@@ -201,13 +202,17 @@ func (s *Service) copySnapshot(ctx context.Context, m Manifest, x *snapTarget, p
 		return st, err
 	}
 	local := s.snapshotTarget()
+	ps, err := s.packsOf(local)
+	if err != nil {
+		return st, err
+	}
 	for id, n := range chunks {
 		if n < 0 { // no index (an old snapshot): the size on disk
-			fi, err := s.fs.Stat(chunkPath(local, id, m.Recipient))
-			if err != nil {
+			size, ok := storedSize(s.fs, local, ps, id, m.Recipient)
+			if !ok {
 				return st, refusal(ErrDamaged, "chunk %.12s of snapshot %s is missing", id, m.ID)
 			}
-			chunks[id] = fi.Size()
+			chunks[id] = size
 		}
 	}
 	manifest, err := fsys.ReadFileLimit(s.fs, filepath.Join(m.Path, manifestName), maxManifest)
@@ -271,7 +276,7 @@ func (s *Service) copySnapshot(ctx context.Context, m Manifest, x *snapTarget, p
 				}
 				id := send[i]
 				key := snapChunkKey(id, m.Recipient)
-				stored, err := fsys.ReadFileLimit(s.fs, chunkPath(local, id, m.Recipient), maxStoredChunk)
+				stored, _, err := storedChunk(s.fs, local, ps, id, m.Recipient)
 				if err != nil || int64(len(stored)) != chunks[id] {
 					err = refusal(ErrDamaged, "chunk %.12s of snapshot %s is missing here or not the size it was written with", id, m.ID)
 				} else {
@@ -712,6 +717,10 @@ func (s *Service) fetchSnapshot(ctx context.Context, m Manifest, passphrase stri
 		sizes = idx.Chunks
 	}
 	local := s.snapshotTarget()
+	ps, err := s.packsOf(local)
+	if err != nil {
+		return m, err
+	}
 	var need int64
 	for _, n := range want {
 		need += n
@@ -724,7 +733,7 @@ func (s *Service) fetchSnapshot(ctx context.Context, m Manifest, passphrase stri
 		if err := ctx.Err(); err != nil {
 			return m, err
 		}
-		if _, err := loadChunk(s.fs, local, cd, id, want[id]); err == nil {
+		if _, err := loadChunk(s.fs, local, ps, cd, id, want[id]); err == nil {
 			continue // here, sound
 		}
 		limit := int64(maxStoredChunk)
@@ -753,26 +762,28 @@ func (s *Service) fetchSnapshot(ctx context.Context, m Manifest, passphrase stri
 	if err := s.checkSnapshotRepo(local, true); err != nil {
 		return m, err
 	}
-	dirs := map[string]bool{}
-	for _, id := range fetched {
-		dst := chunkPath(local, id, m.Recipient)
-		if err := s.fs.MkdirAll(filepath.Dir(dst), 0o700); err != nil {
-			return m, fmt.Errorf("fetch snapshot %s: %w", m.ID, err)
+	// Into packs, as a snapshot taken here writes them.
+	if ps, err = s.packsOf(local); err != nil {
+		return m, err
+	}
+	cs := newChunkStore(s.fs, local, m.Recipient, ps)
+	committed := false
+	defer func() {
+		if !committed {
+			cs.discard()
 		}
-		// Copied, not renamed: the snapshot folder may be on another disk.
+	}()
+	for _, id := range fetched {
 		b, err := fsys.ReadFileLimit(s.fs, chunkPath(stage, id, m.Recipient), maxStoredChunk)
 		if err != nil {
 			return m, fmt.Errorf("fetch snapshot %s: %w", m.ID, err)
 		}
-		if err := fsys.WriteFile(s.fs, dst, b, fsys.Options{NoDirSync: true}); err != nil {
+		if err := cs.put(id, b, want[id]); err != nil {
 			return m, fmt.Errorf("fetch snapshot %s: %w", m.ID, err)
 		}
-		dirs[filepath.Dir(dst)] = true
 	}
-	for d := range dirs {
-		if err := s.fs.SyncDir(d); err != nil {
-			return m, fmt.Errorf("fetch snapshot %s: %w", m.ID, err)
-		}
+	if err := cs.sync(); err != nil {
+		return m, fmt.Errorf("fetch snapshot %s: %w", m.ID, err)
 	}
 	if key != nil {
 		if _, err := s.fs.Stat(keyPath(local, m.Recipient)); err != nil {
@@ -802,8 +813,12 @@ func (s *Service) fetchSnapshot(ctx context.Context, m Manifest, passphrase stri
 	lm := m
 	lm.Path, lm.Source = "", nil
 	if err := ir.commit(tmp, &lm); err != nil {
+		if _, serr := s.fs.Stat(filepath.Join(itemDir, m.ID)); serr == nil {
+			committed = true
+		}
 		return m, err
 	}
+	committed = true
 	s.log.Info("snapshot fetched", "id", m.ID, "item", m.ItemName, "from", m.Source.Name, "chunks", len(fetched))
 	return lm, nil
 }

@@ -163,6 +163,14 @@ func TestSnapshotCopyRestoresOnAFreshMachine(t *testing.T) {
 	if m, err := e2.b.Get(s1.ID); err != nil || m.Source != nil {
 		t.Fatalf("the fetched snapshot here: %+v %v", m, err)
 	}
+	// Its chunks came into a pack here, as a snapshot taken here puts them.
+	got := chunkFiles(t, e2.b.snapshotTarget())
+	if len(got) != 3 || len(packFiles(t, e2.b.snapshotTarget())) != 1 {
+		t.Fatalf("the fetched chunks lie in %v", got)
+	}
+	if _, err := e2.b.Verify(ctx, e2.master, s1.ID, passphrase, nil); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // A second snapshot of an unchanged project sends no chunk again; a copy

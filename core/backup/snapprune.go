@@ -2,6 +2,7 @@ package backup
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -114,7 +115,10 @@ func (s *Service) pruneSnapshotsHere(ctx context.Context) ([]Manifest, error) {
 			used[chunkName(id, m.Recipient)] = true
 		}
 	}
-	return gone, s.sweepChunks(ctx, r.dir, used)
+	if err := s.sweepChunks(ctx, r.dir, used); err != nil {
+		return gone, err
+	}
+	return gone, s.sweepPacks(ctx, r.dir, used)
 }
 
 // scanSnapshots lists every snapshot in a target, newest first per item,
@@ -194,4 +198,118 @@ func (s *Service) sweepChunks(ctx context.Context, target string, used map[strin
 		}
 	}
 	return first
+}
+
+// repackBelow is the share of a pack's bytes still used below which prune
+// rewrites the pack with only those chunks.
+const repackBelow = 0.5
+
+// sweepPacks removes the packs of target none of whose chunks is in used
+// (by chunkName), rewrites those mostly unused (repackBelow) with just the
+// used chunks, and removes temporary files left by interrupted writes. A
+// new pack is durable before the one it replaces is removed, so a crash
+// at any point leaves every used chunk in some pack (perhaps in two). A
+// pack whose index is damaged is left alone: what it holds is unknown.
+func (s *Service) sweepPacks(ctx context.Context, target string, used map[string]bool) error {
+	ps, err := s.packsOf(target)
+	if err != nil {
+		return err
+	}
+	dir := filepath.Join(target, packsDir)
+	ents, err := s.fs.ReadDir(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("read snapshot target %s: %w", target, err)
+	}
+	var first error
+	removed := false
+	for _, e := range ents {
+		if !e.IsDir() && fsys.IsTemp(e.Name()) {
+			if err := s.fs.Remove(filepath.Join(dir, e.Name())); err != nil && first == nil {
+				first = fmt.Errorf("remove an unfinished pack: %w", err)
+			}
+			removed = true
+		}
+	}
+	if bad := ps.damaged(); bad != "" {
+		s.log.Warn("a snapshot pack's index is damaged; it is left as it is", "pack", filepath.Join(dir, bad))
+	}
+	for _, name := range ps.list() {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		m, ok := ps.meta(name)
+		if !ok {
+			continue
+		}
+		var keep []packEntry
+		var keepBytes int64
+		for _, e := range m.entries {
+			if used[tagKey(e.id, m.tag)] {
+				keep = append(keep, e)
+				keepBytes += e.stored
+			}
+		}
+		switch {
+		case len(keep) == len(m.entries):
+			continue
+		case len(keep) > 0 && float64(keepBytes) >= repackBelow*float64(m.data):
+			continue
+		case len(keep) > 0:
+			if err := s.repack(dir, ps, name, m, keep); err != nil {
+				return fmt.Errorf("repack a snapshot pack: %w", err)
+			}
+		}
+		if err := s.fs.Remove(filepath.Join(dir, name)); err != nil {
+			if first == nil {
+				first = fmt.Errorf("remove an unused pack: %w", err)
+			}
+			continue
+		}
+		ps.drop(name)
+		removed = true
+	}
+	if removed {
+		if err := s.fs.SyncDir(dir); err != nil && first == nil {
+			first = fmt.Errorf("remove an unused pack: %w", err)
+		}
+	}
+	return first
+}
+
+// repack writes the entries keep of pack name into a new pack, durable
+// (folder synced) when it returns.
+func (s *Service) repack(dir string, ps *packSet, name string, m *packMeta, keep []packEntry) error {
+	src, err := s.fs.Open(filepath.Join(dir, name))
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	w, err := newPackWriter(s.fs, dir, "")
+	if err != nil {
+		return err
+	}
+	w.tag = m.tag
+	for _, e := range keep {
+		b := make([]byte, e.stored)
+		if _, err := src.ReadAt(b, e.off); err != nil {
+			w.abort()
+			return err
+		}
+		if err := w.add(hex.EncodeToString(e.id[:]), b, e.raw); err != nil {
+			w.abort()
+			return err
+		}
+	}
+	size, err := w.commit()
+	if err != nil {
+		return err
+	}
+	if err := s.fs.SyncDir(dir); err != nil {
+		return err
+	}
+	ps.add(w.name, size, w.tag, w.entries)
+	return nil
 }

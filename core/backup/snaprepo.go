@@ -14,7 +14,10 @@ import (
 // repoFormatName records the format of a snapshot target (a level-1
 // repository): the layout of its items, snapshots and chunks. Targets
 // written before formats were recorded have none and are of format 1,
-// whose layout format 2 kept: the first snapshot taken there records 2.
+// whose layout format 2 kept. Format 3 adds packs (snappack.go): chunks
+// a snapshot adds go into packs, while the loose chunks of formats 1 and 2
+// stay where they are and readable, so the first snapshot taken into an
+// older target records 3 and writes packs from then on.
 const repoFormatName = "format.json"
 
 type repoFormat struct {

@@ -144,7 +144,11 @@ func (s *Service) restoreSnapshot(ctx context.Context, actor account.Actor, m Ma
 		return res, err
 	}
 	target := s.snapshotTarget()
-	open := chunkOpener(s.fs, target, cd, want)
+	ps, err := s.packsOf(target)
+	if err != nil {
+		return res, err
+	}
+	open := chunkOpener(s.fs, target, ps, cd, want)
 	if asNew == "" {
 		if err := s.rollBack(ctx, actor, item, Pending{Op: opRollback, From: m.ID}, doc.Entries, open, passphrase, prog); err != nil {
 			return res, err
@@ -281,7 +285,11 @@ func (s *Service) rollBack(ctx context.Context, actor account.Actor, item files.
 		if cerr != nil {
 			return nil, ferr
 		}
-		return loadChunk(s.fs, target, cd, id, -1)
+		ps, perr := s.packsOf(target)
+		if perr != nil {
+			return nil, ferr
+		}
+		return loadChunk(s.fs, target, ps, cd, id, -1)
 	}
 	back := func(e files.TreeEntry) (io.ReadCloser, error) {
 		return &chunkReader{load: load, chunks: e.Chunks, name: e.Path, size: e.Size}, nil

@@ -21,18 +21,28 @@ import (
 
 // Level 1: project and library snapshots. The snapshot target holds
 //
-//	chunks/<aa>/<sha-256>.zst        each content chunk once, compressed
-//	                                 (.<tag>.age when encrypted: snapcodec.go)
+//	format.json                      the target's format (snaprepo.go): 3
+//	packs/<random>.pack              the content chunks, each once,
+//	                                 compressed (and encrypted: snapcodec.go),
+//	                                 packed up to 32 MiB a file, each pack
+//	                                 ending with its index (snappack.go)
+//	chunks/<aa>/<sha-256>.zst        chunks as formats 1 and 2 stored them,
+//	                                 one file each (.<tag>.age when
+//	                                 encrypted); read, never written now
 //	items/<item id>/<snapshot id>/   manifest.json, the tree and the chunk
 //	                                 index (snaptree.go)
 //	keys/<recipient>.age             the key of encrypted snapshots
 //
 // A snapshot's tree lists the item's folders and files with the chunks of
-// each file's current version. Chunks already in the target are not
-// written again, so a snapshot of an unchanged project costs its tree; a
-// chunk is reused only when the size it has on disk is the one recorded
-// when it was written (or, with no record, when it decodes to its hash),
-// so a chunk cut short by a full disk is written again.
+// each file's current version. Chunks already in the target (in a pack or
+// loose) are not written again, so a snapshot of an unchanged project
+// costs its tree; the new ones are appended to packs, each pack fsynced
+// once, and the snapshot's manifest is written only after its packs and
+// their folder are durable. A chunk is reused only when the size it has
+// as stored is the one recorded when it was written (or, with no record,
+// when it decodes to its hash), so a loose chunk cut short by a full disk
+// is written again, and so is one whose pack's index is damaged (a pack
+// itself is never half there: it is renamed into place whole).
 //
 // Snapshots are taken on the schedule (TriggerSchedule), by hand
 // (TriggerManual), or by a rollback or item restore to save the state it
@@ -265,7 +275,11 @@ func (s *Service) snapshot(ctx context.Context, actor account.Actor, itemID, tri
 	if err != nil {
 		return Manifest{}, fmt.Errorf("the file server's record of %s: %w", item.Name, err)
 	}
-	cs := newChunkStore(s.fs, target, cd.recipient)
+	ps, err := s.packsOf(target)
+	if err != nil {
+		return Manifest{}, err
+	}
+	cs := newChunkStore(s.fs, target, cd.recipient, ps)
 	// A chunk the previous snapshot recorded, with that size on disk, is
 	// reused as it is; every other one is checked or written.
 	var check []string
@@ -367,8 +381,9 @@ func (s *Service) snapshot(ctx context.Context, actor account.Actor, itemID, tri
 	return m, nil
 }
 
-// snapshotWorkers copy chunks at once; most of a first snapshot's time is
-// waiting for each chunk file's fsync.
+// snapshotWorkers copy chunks at once: reading from the file server,
+// compressing (or encrypting) on both cores, and the fsync of a full pack
+// overlap.
 var snapshotWorkers = 4
 
 // storeChunk makes sure chunk id is in the snapshot target, sound: one
@@ -387,7 +402,7 @@ func (s *Service) storeChunk(cs *chunkStore, cd *codec, id string, want int64, o
 	if err != nil {
 		return err
 	}
-	return cs.put(id, stored)
+	return cs.put(id, stored, int64(len(data)))
 }
 
 // chunkSound says whether a chunk already in the target, of which the
@@ -396,7 +411,7 @@ func (s *Service) storeChunk(cs *chunkStore, cd *codec, id string, want int64, o
 // the passphrase) when another snapshot recorded it with the size it has.
 func (s *Service) chunkSound(cs *chunkStore, id string, size, want int64, others func() map[string]int64) bool {
 	if cs.recipient == "" {
-		stored, err := fsys.ReadFileLimit(cs.fs, cs.path(id), maxStoredChunk)
+		stored, err := cs.stored(id)
 		if err != nil {
 			return false
 		}
@@ -429,34 +444,39 @@ func (s *Service) recordedSizes(recipient string) map[string]int64 {
 }
 
 // chunkStore writes chunks into a snapshot target for one recipient,
-// records the stored size of every chunk the snapshot needs, counts the
-// bytes it adds, and syncs the folders it touched, once, before the
-// snapshot that needs them is committed. A snapshot that fails removes
-// the chunks it created (discard).
+// appending them to packs (snappack.go), records the stored size of every
+// chunk the snapshot needs, counts the bytes it adds, and syncs the packs
+// folder, once, before the snapshot that needs them is committed. A
+// snapshot that fails removes the packs it created (discard).
 type chunkStore struct {
 	fs        fsys.FS
 	target    string
 	recipient string
+	ps        *packSet
 	added     atomic.Int64
 	mu        sync.Mutex
-	dirs      map[string]bool
-	created   []string
+	cur       *packWriter // the pack being filled
+	created   []string    // packs committed
+	newDir    bool        // the packs folder was created
 	sizes     map[string]int64
+	failed    error
 }
 
-func newChunkStore(fs fsys.FS, target, recipient string) *chunkStore {
-	return &chunkStore{fs: fsys.Or(fs), target: target, recipient: recipient, dirs: map[string]bool{}, sizes: map[string]int64{}}
+func newChunkStore(fs fsys.FS, target, recipient string, ps *packSet) *chunkStore {
+	return &chunkStore{fs: fsys.Or(fs), target: target, recipient: recipient, ps: ps, sizes: map[string]int64{}}
 }
 
-func (cs *chunkStore) path(id string) string { return chunkPath(cs.target, id, cs.recipient) }
+func (cs *chunkStore) packDir() string { return filepath.Join(cs.target, packsDir) }
 
-// size is the size of chunk id on disk, if it is there.
+// size is the size chunk id has as stored, if it is there.
 func (cs *chunkStore) size(id string) (int64, bool) {
-	fi, err := cs.fs.Stat(cs.path(id))
-	if err != nil || !fi.Mode().IsRegular() {
-		return 0, false
-	}
-	return fi.Size(), true
+	return storedSize(cs.fs, cs.target, cs.ps, id, cs.recipient)
+}
+
+// stored reads chunk id as stored.
+func (cs *chunkStore) stored(id string) ([]byte, error) {
+	b, _, err := storedChunk(cs.fs, cs.target, cs.ps, id, cs.recipient)
+	return b, err
 }
 
 // keep records a chunk that is reused as it is.
@@ -466,54 +486,114 @@ func (cs *chunkStore) keep(id string, size int64) {
 	cs.mu.Unlock()
 }
 
-// put stores a chunk as sealed, replacing a damaged one.
-func (cs *chunkStore) put(id string, stored []byte) error {
-	p := cs.path(id)
-	dir := filepath.Dir(p)
-	if err := cs.fs.MkdirAll(dir, 0o700); err != nil {
-		return fmt.Errorf("write snapshot: %w", err)
-	}
-	_, existed := cs.size(id)
-	if err := fsys.WriteFile(cs.fs, p, stored, fsys.Options{NoDirSync: true}); err != nil {
-		return fmt.Errorf("write snapshot: %w", err)
-	}
-	cs.added.Add(int64(len(stored)))
+// put appends a chunk, as sealed and raw bytes long when opened, to the
+// current pack; a pack that is full is committed.
+func (cs *chunkStore) put(id string, stored []byte, raw int64) error {
 	cs.mu.Lock()
-	cs.dirs[dir] = true
-	cs.sizes[id] = int64(len(stored))
-	if !existed {
-		cs.created = append(cs.created, p)
+	if cs.failed != nil {
+		cs.mu.Unlock()
+		return cs.failed
 	}
-	cs.mu.Unlock()
-	return nil
-}
-
-// sync makes the renames of every chunk written so far durable.
-func (cs *chunkStore) sync() error {
-	cs.mu.Lock()
-	defer cs.mu.Unlock()
-	if len(cs.dirs) == 0 {
-		return nil
-	}
-	for dir := range cs.dirs {
-		if err := cs.fs.SyncDir(dir); err != nil {
+	if cs.cur == nil {
+		if _, err := cs.fs.Stat(cs.packDir()); err != nil {
+			if err := cs.fs.MkdirAll(cs.packDir(), 0o700); err != nil {
+				cs.mu.Unlock()
+				return fmt.Errorf("write snapshot: %w", err)
+			}
+			cs.newDir = true
+		}
+		w, err := newPackWriter(cs.fs, cs.packDir(), cs.recipient)
+		if err != nil {
+			cs.mu.Unlock()
 			return fmt.Errorf("write snapshot: %w", err)
 		}
+		cs.cur = w
 	}
-	if err := cs.fs.SyncDir(filepath.Join(cs.target, "chunks")); err != nil {
-		return fmt.Errorf("write snapshot: %w", err)
+	w := cs.cur
+	if err := w.add(id, stored, raw); err != nil {
+		cs.failed = fmt.Errorf("write snapshot: %w", err)
+		cs.mu.Unlock()
+		return cs.failed
 	}
-	cs.dirs = map[string]bool{}
+	cs.added.Add(int64(len(stored)))
+	cs.sizes[id] = int64(len(stored))
+	if !w.full() {
+		cs.mu.Unlock()
+		return nil
+	}
+	cs.cur = nil
+	cs.mu.Unlock()
+	// Committed outside the lock: the others go on filling the next.
+	return cs.commit(w)
+}
+
+// commit closes pack w and makes it known.
+func (cs *chunkStore) commit(w *packWriter) error {
+	size, err := w.commit()
+	if err != nil {
+		err = fmt.Errorf("write snapshot: %w", err)
+		cs.mu.Lock()
+		if cs.failed == nil {
+			cs.failed = err
+		}
+		cs.mu.Unlock()
+		return err
+	}
+	cs.mu.Lock()
+	cs.created = append(cs.created, w.name)
+	cs.mu.Unlock()
+	cs.ps.add(w.name, size, w.tag, w.entries)
 	return nil
 }
 
-// discard removes the chunks this store created: no snapshot uses them.
+// sync commits the pack being filled and makes the packs durable.
+func (cs *chunkStore) sync() error {
+	cs.mu.Lock()
+	w := cs.cur
+	cs.cur = nil
+	failed := cs.failed
+	cs.mu.Unlock()
+	if failed != nil {
+		if w != nil {
+			w.abort()
+		}
+		return failed
+	}
+	if w != nil {
+		if err := cs.commit(w); err != nil {
+			return err
+		}
+	}
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	if len(cs.created) == 0 {
+		return nil
+	}
+	if err := cs.fs.SyncDir(cs.packDir()); err != nil {
+		return fmt.Errorf("write snapshot: %w", err)
+	}
+	if cs.newDir {
+		if err := cs.fs.SyncDir(cs.target); err != nil {
+			return fmt.Errorf("write snapshot: %w", err)
+		}
+		cs.newDir = false
+	}
+	return nil
+}
+
+// discard removes the packs this store created: no snapshot uses them.
 // What cannot be removed now, prune removes later.
 func (cs *chunkStore) discard() {
 	cs.mu.Lock()
 	defer cs.mu.Unlock()
-	for _, p := range cs.created {
-		_ = cs.fs.Remove(p)
+	if cs.cur != nil {
+		cs.cur.abort()
+		cs.cur = nil
+	}
+	for _, name := range cs.created {
+		if err := cs.fs.Remove(filepath.Join(cs.packDir(), name)); err == nil {
+			cs.ps.drop(name)
+		}
 	}
 	cs.created = nil
 }

@@ -165,13 +165,12 @@ func TestEncryptedSnapshots(t *testing.T) {
 	for id := range ids {
 		one = id
 	}
-	p := chunkPath(target, one, m.Recipient)
-	b, _ := os.ReadFile(p)
-	b[len(b)-20] ^= 1
-	_ = os.WriteFile(p, b, 0o600)
+	p := flipChunkByte(t, target, one, m.Recipient, -20)
 	if _, err := e.b.Verify(ctx, e.master, m.ID, passphrase, nil); !errors.Is(err, ErrDamaged) {
 		t.Fatalf("verify of a flipped encrypted chunk: %v", err)
 	}
+	// A pack cut short: its index is gone with its end, and that is told.
+	b, _ := os.ReadFile(p)
 	_ = os.WriteFile(p, b[:len(b)-1], 0o600)
 	if _, err := e.b.Verify(ctx, e.master, m.ID, "", nil); !errors.Is(err, ErrDamaged) {
 		t.Fatalf("verify of a short encrypted chunk without the passphrase: %v", err)
@@ -198,10 +197,7 @@ func TestEncryptedSnapshotDoesNotReusePlainChunks(t *testing.T) {
 	}
 	for id := range ids {
 		for _, r := range []string{"", enc.Recipient, enc2.Recipient} {
-			b, err := os.ReadFile(chunkPath(target, id, r))
-			if err != nil {
-				t.Fatalf("chunk for %q: %v", r, err)
-			}
+			b := readChunkStored(t, target, id, r)
 			if r != "" && readable(b, []byte("plain text")) {
 				t.Fatal("an encrypted snapshot uses a readable chunk")
 			}

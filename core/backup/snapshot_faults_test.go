@@ -125,7 +125,16 @@ func noDebris(t *testing.T, e *env, f fault) {
 // Snapshot under every fault: it succeeds and verifies, or fails with a
 // sentence, and the snapshots before still verify, with nothing left
 // behind (not even the chunks it had written).
-func TestSnapshotUnderFaults(t *testing.T) {
+func TestSnapshotUnderFaults(t *testing.T) { snapshotUnderFaults(t) }
+
+// The same with packs that close after every chunk, so that a fault
+// meets packs committed before it and the one being filled.
+func TestSnapshotUnderFaultsManyPacks(t *testing.T) {
+	withPackTarget(t, 1)
+	snapshotUnderFaults(t)
+}
+
+func snapshotUnderFaults(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
 	ffs := faultfs.New(nil)

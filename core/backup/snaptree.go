@@ -5,8 +5,10 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	iofs "io/fs"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -356,20 +358,61 @@ func (r *chunkReader) Read(p []byte) (int, error) {
 
 func (r *chunkReader) Close() error { return nil }
 
-// loadChunk reads a chunk from a chunk folder (a snapshot target or an
-// import's staging folder), checked against its id and length.
-func loadChunk(fs fsys.FS, target string, cd *codec, id string, want int64) ([]byte, error) {
+// loadChunk reads a chunk from a chunk folder (a snapshot target, with
+// its packs ps, or an import's staging folder, ps nil), checked against
+// its id and length. A chunk found in a pack that does not check out is
+// named with its pack; another copy of it (in another pack, or loose) is
+// tried first.
+func loadChunk(fs fsys.FS, target string, ps *packSet, cd *codec, id string, want int64) ([]byte, error) {
+	var first error
+	gone := false
+	for _, l := range ps.lookup(id, cd.recipient) {
+		stored, err := ps.readAt(l)
+		if errors.Is(err, iofs.ErrNotExist) {
+			gone = true // repacked by a prune meanwhile
+			continue
+		}
+		if err == nil {
+			var data []byte
+			if data, err = cd.openChunk(id, stored, want); err == nil {
+				return data, nil
+			}
+		}
+		if first == nil {
+			first = refusal(ErrDamaged, "chunk %.12s in pack %s is damaged", id, strings.TrimSuffix(l.pack, packExt))
+		}
+	}
+	if gone && first == nil && ps.refresh() == nil {
+		for _, l := range ps.lookup(id, cd.recipient) {
+			if stored, err := ps.readAt(l); err == nil {
+				return cd.openChunk(id, stored, want)
+			}
+		}
+	}
+	if !ps.mayHaveLoose() {
+		if first != nil {
+			return nil, first
+		}
+		return nil, missingChunk(id, ps)
+	}
 	stored, err := fsys.ReadFileLimit(fs, chunkPath(target, id, cd.recipient), maxStoredChunk)
 	if err != nil {
-		return nil, refusal(ErrDamaged, "chunk %.12s of the snapshot is missing or cannot be read", id)
+		if first != nil {
+			return nil, first
+		}
+		return nil, missingChunk(id, ps)
 	}
-	return cd.openChunk(id, stored, want)
+	data, err := cd.openChunk(id, stored, want)
+	if err != nil && first != nil {
+		return nil, first
+	}
+	return data, err
 }
 
 // opener returns what PutTree reads each file of a tree through.
-func chunkOpener(fs fsys.FS, target string, cd *codec, want map[string]int64) func(files.TreeEntry) (io.ReadCloser, error) {
+func chunkOpener(fs fsys.FS, target string, ps *packSet, cd *codec, want map[string]int64) func(files.TreeEntry) (io.ReadCloser, error) {
 	return func(e files.TreeEntry) (io.ReadCloser, error) {
-		return &chunkReader{load: func(id string) ([]byte, error) { return loadChunk(fs, target, cd, id, want[id]) },
+		return &chunkReader{load: func(id string) ([]byte, error) { return loadChunk(fs, target, ps, cd, id, want[id]) },
 			chunks: e.Chunks, name: e.Path, size: e.Size}, nil
 	}
 }
@@ -390,16 +433,20 @@ func (s *Service) checkSnapshotChunks(ctx context.Context, m Manifest) error {
 		return err
 	}
 	target := s.snapshotTarget()
+	ps, err := s.packsOf(target)
+	if err != nil {
+		return err
+	}
 	for _, id := range sortedIDs(chunks) {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		fi, err := s.fs.Stat(chunkPath(target, id, m.Recipient))
-		if err != nil {
-			return refusal(ErrDamaged, "chunk %.12s of snapshot %s is missing", id, m.ID)
+		size, ok := storedSize(s.fs, target, ps, id, m.Recipient)
+		if !ok {
+			return fmt.Errorf("snapshot %s: %w", m.ID, missingChunk(id, ps))
 		}
-		if n := chunks[id]; n >= 0 && fi.Size() != n {
-			return refusal(ErrDamaged, "chunk %.12s of snapshot %s has %d bytes, not the %d it was written with", id, m.ID, fi.Size(), n)
+		if n := chunks[id]; n >= 0 && size != n {
+			return refusal(ErrDamaged, "chunk %.12s of snapshot %s has %d bytes, not the %d it was written with", id, m.ID, size, n)
 		}
 	}
 	return nil
@@ -423,12 +470,16 @@ func (s *Service) verifySnapshot(ctx context.Context, m Manifest, passphrase str
 // before they change anything.
 func (s *Service) readChunks(ctx context.Context, m Manifest, cd *codec, want map[string]int64) (int, error) {
 	target := s.snapshotTarget()
+	ps, err := s.packsOf(target)
+	if err != nil {
+		return 0, err
+	}
 	n := 0
 	for _, id := range sortedIDs(want) {
 		if err := ctx.Err(); err != nil {
 			return n, err
 		}
-		if _, err := loadChunk(s.fs, target, cd, id, want[id]); err != nil {
+		if _, err := loadChunk(s.fs, target, ps, cd, id, want[id]); err != nil {
 			return n, fmt.Errorf("snapshot %s: %w", m.ID, err)
 		}
 		n++

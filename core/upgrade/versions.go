@@ -32,8 +32,10 @@ const (
 	Manifest = 2
 	// SnapshotRepo is the format of a level-1 target folder (the
 	// snapshots of every project and library, and their chunks), kept in
-	// its format.json.
-	SnapshotRepo = 2
+	// its format.json. Format 3 appends new chunks to packs (packs/)
+	// instead of writing one file per chunk; the loose chunks of formats
+	// 1 and 2 stay readable beside them.
+	SnapshotRepo = 3
 	// Control is the format of the small JSON files beside the stores
 	// (backup-targets.json, the restore and upgrade journals).
 	Control = 1
