@@ -499,80 +499,29 @@ func (h *hasher) relationships(ctx context.Context) (map[int32][]uint64, error) 
 		if !ri.isRel {
 			continue
 		}
-		sides := ri.sides
-		refs := f.refsByAttr(in)
 		var relating []uint64
-		for _, k := range sides[1] {
-			if k >= len(refs) {
+		for _, id := range f.appendRefs(nil, in, ri.sides[1]) {
+			j := f.lookup(id)
+			if j < 0 || f.insts[j].Entity == nil || f.insts[j].Entity.IsProduct {
 				continue
 			}
-			for _, id := range refs[k] {
-				j := f.lookup(id)
-				if j < 0 || f.insts[j].Entity == nil || f.insts[j].Entity.IsProduct {
-					continue
-				}
-				relating = append(relating, h.hash(j))
-				if h.tooDeep {
-					return nil, f.deepError(i)
-				}
+			relating = append(relating, h.hash(j))
+			if h.tooDeep {
+				return nil, f.deepError(i)
 			}
 		}
 		if len(relating) == 0 {
 			continue
 		}
-		for _, k := range sides[0] {
-			if k >= len(refs) {
+		for _, id := range f.appendRefs(nil, in, ri.sides[0]) {
+			j := f.lookup(id)
+			if j < 0 || f.insts[j].Entity == nil || !f.insts[j].Entity.IsProduct {
 				continue
 			}
-			for _, id := range refs[k] {
-				j := f.lookup(id)
-				if j < 0 || f.insts[j].Entity == nil || !f.insts[j].Entity.IsProduct {
-					continue
-				}
-				out[int32(j)] = append(out[int32(j)], relating...)
-			}
+			out[int32(j)] = append(out[int32(j)], relating...)
 		}
 	}
 	return out, nil
-}
-
-// refsByAttr lists the references in each top-level attribute.
-func (f *File) refsByAttr(in Instance) [][]uint64 {
-	data := f.data
-	var out [][]uint64
-	depth, attr := 0, 0
-	for p := int(in.at); p < int(in.end); {
-		switch c := data[p]; c {
-		case '(':
-			depth++
-			p++
-		case ')':
-			depth--
-			p++
-		case ',':
-			if depth == 1 {
-				attr++
-			}
-			p++
-		case '\'':
-			end, _ := stringEnd(data, p)
-			p = end
-		case '#':
-			p++
-			var id uint64
-			for p < int(in.end) && isDigit(data[p]) {
-				id = id*10 + uint64(data[p]-'0')
-				p++
-			}
-			for len(out) <= attr {
-				out = append(out, nil)
-			}
-			out[attr] = append(out[attr], id)
-		default:
-			p++
-		}
-	}
-	return out
 }
 
 // appendRefs appends to ids the references in the top-level attributes

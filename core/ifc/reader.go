@@ -181,34 +181,11 @@ func Load(ctx context.Context, name string, r io.Reader, size int64) ([]byte, er
 	readErr := func(err error) error { return &readError{name, err} }
 
 	// The start and the header, from a small buffer.
-	head := make([]byte, 0, firstRead)
-	for {
-		if len(head) == cap(head) {
-			grown := make([]byte, len(head), min(2*len(head), headerWindow))
-			copy(grown, head)
-			head = grown
-		}
-		n, err := io.ReadFull(lr, head[len(head):cap(head)])
-		head = head[:len(head)+n]
-		eof := errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)
-		if err != nil && !eof {
-			return nil, readErr(err)
-		}
-		done, err := checkStart(name, head, eof)
-		switch {
-		case err != nil:
-			return nil, err
-		case eof:
-			return loaded(name, head, lim) // the whole file is in head
-		case done:
-		case len(head) >= headerWindow:
-			return nil, (&File{Name: name, data: head}).errorAt(0,
-				fmt.Sprintf("the HEADER section does not end (ENDSEC;) within the first %s; this is not an IFC file Plinth can read", humanize.IBytes(headerWindow)))
-		default:
-			continue
-		}
-		break
+	h, err := readHead(ctx, name, lr)
+	if err != nil || h.eof {
+		return h.data, err // the whole file is in it
 	}
+	head := h.data
 
 	// The rest, into one buffer of the size the source gave (it grows,
 	// up to the limit, if the file grew).
@@ -541,67 +518,82 @@ func (f *File) dataSection(ctx context.Context, pos int) (int, error) {
 		if pos >= len(data) {
 			return 0, f.errorAt(pos, "the DATA section is not closed with ENDSEC;")
 		}
-		if data[pos] != '#' {
-			if hasKeyword(data, pos, "ENDSEC") {
-				pos = skipSpace(data, pos+len("ENDSEC"))
-				if pos >= len(data) || data[pos] != ';' {
-					return 0, f.errorAt(pos, "ENDSEC is not followed by ';'")
-				}
-				return pos + 1, nil
-			}
-			return 0, f.errorAt(pos, "expected an instance (#n=…) or ENDSEC but found "+f.near(pos))
+		in, next, endsec, err := f.instanceHead(pos)
+		switch {
+		case err != nil:
+			return 0, err
+		case endsec:
+			return next, nil
 		}
-		start := pos
-		pos++
-		var id uint64
-		digits := 0
-		for pos < len(data) && isDigit(data[pos]) {
-			id = id*10 + uint64(data[pos]-'0')
-			pos++
-			digits++
+		pos = next
+		if !in.complex {
+			in.Entity = f.entity(data[in.typeAt:in.typeEnd])
 		}
-		if digits == 0 || digits > 18 {
-			return 0, f.errorAt(start, "an instance number is missing or too long after '#'")
+		end, err := f.scanParams(pos)
+		if err != nil {
+			return 0, err
 		}
-		pos = skipSpace(data, pos)
-		if pos >= len(data) || data[pos] != '=' {
-			return 0, f.errorAt(pos, fmt.Sprintf("#%d is not followed by '='", id))
-		}
-		pos = skipSpace(data, pos+1)
-		in := Instance{ID: id}
-		if pos < len(data) && data[pos] == '(' {
-			end, err := f.scanParams(pos)
-			if err != nil {
-				return 0, err
-			}
-			in.complex = true
-			in.typeAt, in.typeEnd, in.at, in.end = uint32(pos), uint32(pos), uint32(pos), uint32(end)
-			pos = end
-		} else {
-			t := pos
-			for pos < len(data) && (isAlpha(data[pos]) || isDigit(data[pos])) {
-				pos++
-			}
-			if pos == t {
-				return 0, f.errorAt(pos, fmt.Sprintf("#%d has no entity type", id))
-			}
-			in.typeAt, in.typeEnd = uint32(t), uint32(pos)
-			in.Entity = f.entity(data[t:pos])
-			pos = skipSpace(data, pos)
-			end, err := f.scanParams(pos)
-			if err != nil {
-				return 0, err
-			}
-			in.at, in.end = uint32(pos), uint32(end)
-			pos = end
-		}
+		in.end = uint32(end)
+		pos = end
 		pos = skipSpace(data, pos)
 		if pos >= len(data) || data[pos] != ';' {
-			return 0, f.errorAt(pos, fmt.Sprintf("#%d is not followed by ';'", id))
+			return 0, f.errorAt(pos, fmt.Sprintf("#%d is not followed by ';'", in.ID))
 		}
 		pos++
 		f.insts = append(f.insts, in)
 	}
+}
+
+// instanceHead reads, at pos (within data) in a DATA section, either
+// ENDSEC; (endsec, next after it) or the start of an instance — #n=, then
+// its type name, or '(' for a complex instance — and returns the instance
+// with its id, type span and where its parameters start (next).
+func (f *File) instanceHead(pos int) (in Instance, next int, endsec bool, err error) {
+	data := f.data
+	if data[pos] != '#' {
+		if hasKeyword(data, pos, "ENDSEC") {
+			pos = skipSpace(data, pos+len("ENDSEC"))
+			if pos >= len(data) || data[pos] != ';' {
+				return in, 0, false, f.errorAt(pos, "ENDSEC is not followed by ';'")
+			}
+			return in, pos + 1, true, nil
+		}
+		return in, 0, false, f.errorAt(pos, "expected an instance (#n=…) or ENDSEC but found "+f.near(pos))
+	}
+	start := pos
+	pos++
+	var id uint64
+	digits := 0
+	for pos < len(data) && isDigit(data[pos]) {
+		id = id*10 + uint64(data[pos]-'0')
+		pos++
+		digits++
+	}
+	if digits == 0 || digits > 18 {
+		return in, 0, false, f.errorAt(start, "an instance number is missing or too long after '#'")
+	}
+	pos = skipSpace(data, pos)
+	if pos >= len(data) || data[pos] != '=' {
+		return in, 0, false, f.errorAt(pos, fmt.Sprintf("#%d is not followed by '='", id))
+	}
+	pos = skipSpace(data, pos+1)
+	in.ID = id
+	if pos < len(data) && data[pos] == '(' {
+		in.complex = true
+		in.typeAt, in.typeEnd, in.at = uint32(pos), uint32(pos), uint32(pos)
+		return in, pos, false, nil
+	}
+	t := pos
+	for pos < len(data) && (isAlpha(data[pos]) || isDigit(data[pos])) {
+		pos++
+	}
+	if pos == t {
+		return in, 0, false, f.errorAt(pos, fmt.Sprintf("#%d has no entity type", id))
+	}
+	in.typeAt, in.typeEnd = uint32(t), uint32(pos)
+	pos = skipSpace(data, pos)
+	in.at = uint32(pos)
+	return in, pos, false, nil
 }
 
 // entity looks a type name up in the schema (upper case as written; other

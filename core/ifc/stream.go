@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/cespare/xxhash/v2"
+	"github.com/dustin/go-humanize"
 
 	"codeberg.org/plinth/plinth/core/ifc/schema"
 )
@@ -395,8 +396,9 @@ type head struct {
 	eof  bool // data is the whole file
 }
 
-// readHead reads the start of a file up to the end of its header (or all
-// of a small file) and checks it (see Load).
+// readHead reads the start of a file from lr (limited to one byte more
+// than the largest file read) up to the end of its header, or all of a
+// small file, and checks it: Load and Read both start with it.
 func readHead(ctx context.Context, name string, lr io.Reader) (head, error) {
 	buf := make([]byte, 0, firstRead)
 	for {
@@ -425,7 +427,7 @@ func readHead(ctx context.Context, name string, lr io.Reader) (head, error) {
 			return head{data: buf}, nil
 		case len(buf) >= headerWindow:
 			return head{}, (&File{Name: name, data: buf}).errorAt(0,
-				fmt.Sprintf("the HEADER section does not end (ENDSEC;) within the first %d KiB; this is not an IFC file Plinth can read", headerWindow>>10))
+				fmt.Sprintf("the HEADER section does not end (ENDSEC;) within the first %s; this is not an IFC file Plinth can read", humanize.IBytes(headerWindow)))
 		}
 	}
 }
@@ -642,34 +644,14 @@ func (s *streamer) step(pos int, inData bool) (next int, stillData, done bool, e
 		}
 		return 0, false, false, f.errorAt(pos, "the DATA section is not closed with ENDSEC;")
 	}
-	if data[pos] != '#' {
-		if hasKeyword(data, pos, "ENDSEC") {
-			pos = skipSpace(data, pos+len("ENDSEC"))
-			if pos >= len(data) || data[pos] != ';' {
-				return 0, false, false, f.errorAt(pos, "ENDSEC is not followed by ';'")
-			}
-			return pos + 1, false, false, nil
-		}
-		return 0, false, false, f.errorAt(pos, "expected an instance (#n=…) or ENDSEC but found "+f.near(pos))
+	in, next, endsec, err := f.instanceHead(pos)
+	switch {
+	case err != nil:
+		return 0, false, false, err
+	case endsec:
+		return next, false, false, nil
 	}
-	start := pos
-	pos++
-	var id uint64
-	digits := 0
-	for pos < len(data) && isDigit(data[pos]) {
-		id = id*10 + uint64(data[pos]-'0')
-		pos++
-		digits++
-	}
-	if digits == 0 || digits > 18 {
-		return 0, false, false, f.errorAt(start, "an instance number is missing or too long after '#'")
-	}
-	pos = skipSpace(data, pos)
-	if pos >= len(data) || data[pos] != '=' {
-		return 0, false, false, f.errorAt(pos, fmt.Sprintf("#%d is not followed by '='", id))
-	}
-	pos = skipSpace(data, pos+1)
-	in := Instance{ID: id}
+	pos = next
 	// The parameters are checked and the template made in one pass; the
 	// template goes into the batch, and out again if the step fails.
 	b := s.cur
@@ -680,25 +662,12 @@ func (s *streamer) step(pos int, inData bool) (next int, stillData, done bool, e
 	}
 	var typeName []byte
 	skip := -1
-	if pos < len(data) && data[pos] == '(' {
-		in.complex = true
-		in.typeAt, in.typeEnd, in.at = uint32(pos), uint32(pos), uint32(pos)
-	} else {
-		t := pos
-		for pos < len(data) && (isAlpha(data[pos]) || isDigit(data[pos])) {
-			pos++
-		}
-		if pos == t {
-			return 0, false, false, f.errorAt(pos, fmt.Sprintf("#%d has no entity type", id))
-		}
-		typeName = data[t:pos]
-		in.typeAt, in.typeEnd = uint32(t), uint32(pos)
+	if !in.complex {
+		typeName = data[in.typeAt:in.typeEnd]
 		if in.Entity = s.types.lookup(f, typeName); in.Entity != nil {
 			skip = s.entityInfo(in.Entity).skip
 		}
 		b.tmpl = append(b.tmpl, typeName...)
-		pos = skipSpace(data, pos)
-		in.at = uint32(pos)
 	}
 	if b.tmpl, pos, err = f.canonParams(b.tmpl, pos, skip, idRef, &b.offs); err != nil {
 		return undo(err)
@@ -706,7 +675,7 @@ func (s *streamer) step(pos int, inData bool) (next int, stillData, done bool, e
 	in.end = uint32(pos)
 	pos = skipSpace(data, pos)
 	if pos >= len(data) || data[pos] != ';' {
-		return undo(f.errorAt(pos, fmt.Sprintf("#%d is not followed by ';'", id)))
+		return undo(f.errorAt(pos, fmt.Sprintf("#%d is not followed by ';'", in.ID)))
 	}
 	if typeName != nil && in.Entity == nil {
 		f.Unknown[strings.ToUpper(string(typeName))]++
