@@ -303,6 +303,28 @@ func headerEnd(data []byte, pos int) (int, bool) {
 	return 0, false
 }
 
+// start reads the start of the file, ISO-10303-21; and the header, sets
+// the schema, and returns where the DATA sections start.
+func (f *File) start() (int, error) {
+	data := f.data
+	pos := skipSpace(data, skipBOM(data))
+	if !hasKeyword(data, pos, "ISO-10303-21") {
+		return 0, f.errorAt(pos, "this is not an IFC file: it does not start with ISO-10303-21;")
+	}
+	pos = skipSpace(data, pos+len("ISO-10303-21"))
+	if pos >= len(data) || data[pos] != ';' {
+		return 0, f.errorAt(pos, "ISO-10303-21 is not followed by ';'")
+	}
+	pos, err := f.header(skipSpace(data, pos+1))
+	if err != nil {
+		return 0, err
+	}
+	if f.SchemaID, f.Schema, err = pickSchema(f.Header.Schemas); err != nil {
+		return 0, fmt.Errorf("%s: %w", f.Name, err)
+	}
+	return pos, nil
+}
+
 // Parse parses an IFC file held in data, which it keeps (do not change
 // it afterwards). name is used in messages.
 func Parse(ctx context.Context, name string, data []byte) (*File, error) {
@@ -310,20 +332,9 @@ func Parse(ctx context.Context, name string, data []byte) (*File, error) {
 		return nil, err
 	}
 	f := &File{Name: name, data: data, Unknown: map[string]int{}}
-	pos := skipSpace(data, skipBOM(data))
-	if !hasKeyword(data, pos, "ISO-10303-21") {
-		return nil, f.errorAt(pos, "this is not an IFC file: it does not start with ISO-10303-21;")
-	}
-	pos = skipSpace(data, pos+len("ISO-10303-21"))
-	if pos >= len(data) || data[pos] != ';' {
-		return nil, f.errorAt(pos, "ISO-10303-21 is not followed by ';'")
-	}
-	pos, err := f.header(skipSpace(data, pos+1))
+	pos, err := f.start()
 	if err != nil {
 		return nil, err
-	}
-	if f.SchemaID, f.Schema, err = pickSchema(f.Header.Schemas); err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	// One or more DATA sections, then END-ISO-10303-21.
 	f.insts = make([]Instance, 0, len(data)/64+16) // IFC averages 70–100 bytes an instance

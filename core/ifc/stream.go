@@ -308,19 +308,9 @@ func (s *streamer) read() (*Model, error) {
 	}
 	f := &File{Name: s.name, data: data, Unknown: map[string]int{}}
 	s.f = f
-	pos := skipSpace(data, skipBOM(data))
-	if !hasKeyword(data, pos, "ISO-10303-21") {
-		return nil, f.errorAt(pos, "this is not an IFC file: it does not start with ISO-10303-21;")
-	}
-	pos = skipSpace(data, pos+len("ISO-10303-21"))
-	if pos >= len(data) || data[pos] != ';' {
-		return nil, f.errorAt(pos, "ISO-10303-21 is not followed by ';'")
-	}
-	if pos, err = f.header(skipSpace(data, pos+1)); err != nil {
+	pos, err := f.start()
+	if err != nil {
 		return nil, err
-	}
-	if f.SchemaID, f.Schema, err = pickSchema(f.Header.Schemas); err != nil {
-		return nil, fmt.Errorf("%s: %w", s.name, err)
 	}
 	s.info = make([]entityInfo, f.Schema.Len())
 	s.ids.m, s.waits.heads = newIDMap(s.size), newIDMap(s.size)
