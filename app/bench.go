@@ -26,7 +26,8 @@ func cmdBench(ctx context.Context, c *cli, args []string) error {
 	sizeMiB := fs.Int("size-mib", 1024, "size of the file imported (MiB)")
 	entries := fs.Int("entries", 100_000, "files in the drift and diff checks")
 	syncN := fs.Int("sync", 10_000, "files adopted and deleted by the synchronization")
-	filesN := fs.Int("files", 10_000, "files in the backup data set")
+	filesN := fs.Int("files", 10_000, "files in the office data set of bench backup")
+	shape := fs.String("shape", "all", "data set of bench backup: office (many files, -size-mib, -files), large (512 MiB in about 490 files of 4 KiB–4 MiB), or all")
 	keepScratch := fs.Bool("keep", false, "keep the scratch folder (to look at what was measured)")
 	dir := fs.String("dir", "", "scratch folder on the disk to measure (default: the system temp folder)")
 	ifcMiB := fs.Int("ifc-mb", 200, "size of the synthetic IFC file generated for bench ifc from "+ifcWarmupSample+" (MiB, like ifcgen -mb)")
@@ -37,6 +38,14 @@ func cmdBench(ctx context.Context, c *cli, args []string) error {
 	}
 	if len(pos) != 1 || pos[0] != "files" && pos[0] != "backup" && pos[0] != "ifc" {
 		return usagef("bench needs what to measure: files, backup or ifc")
+	}
+	shapes := []string{ShapeOffice, ShapeLarge}
+	switch *shape {
+	case "all":
+	case ShapeOffice, ShapeLarge:
+		shapes = []string{*shape}
+	default:
+		return usagef("bench backup -shape is office, large or all, not %q", *shape)
 	}
 	corpusSizes, err := parseSizesMiB(*corpusMiB)
 	if err != nil {
@@ -53,7 +62,7 @@ func cmdBench(ctx context.Context, c *cli, args []string) error {
 	}
 	switch pos[0] {
 	case "backup":
-		return benchBackup(ctx, c, scratch, *sizeMiB, *filesN)
+		return benchBackup(ctx, c, scratch, *sizeMiB, *filesN, shapes)
 	case "ifc":
 		return benchIFC(ctx, c, scratch, *ifcMiB, corpusSizes)
 	}
