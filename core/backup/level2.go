@@ -561,21 +561,49 @@ func (s *Service) Check(ctx context.Context, m Manifest) error {
 
 // checkChain verifies every stored file of the backups ch against its
 // checksum. Restores run it before they decode anything: a file that
-// does not match is never opened.
+// does not match is never opened. Two files are hashed at once; the
+// failure reported is that of the first file in the chain's order.
 func (s *Service) checkChain(ctx context.Context, ch []Manifest) error {
+	type stored struct {
+		b         Manifest
+		rel       string
+		size      int64
+		sum, what string
+	}
+	var all []stored
 	for _, b := range ch {
 		for _, p := range b.Payloads {
-			what := fmt.Sprintf("the %s part of backup %s", storeName(p.Kind), b.ID)
-			if err := checkStored(ctx, s.fs, b, p.File, p.Bytes, p.SHA256, what); err != nil {
-				return err
-			}
+			all = append(all, stored{b, p.File, p.Bytes, p.SHA256, fmt.Sprintf("the %s part of backup %s", storeName(p.Kind), b.ID)})
 			for _, seg := range p.Segments {
-				what := fmt.Sprintf("content pack %s of backup %s", seg.Name, b.ID)
-				if err := checkStored(ctx, s.fs, b, seg.File, seg.Bytes, seg.SHA256, what); err != nil {
-					return err
-				}
+				all = append(all, stored{b, seg.File, seg.Bytes, seg.SHA256, fmt.Sprintf("content pack %s of backup %s", seg.Name, b.ID)})
 			}
 		}
+	}
+	errs := make([]error, len(all))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range 2 {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= len(all) {
+					return
+				}
+				f := all[i]
+				if errs[i] = checkStored(ctx, s.fs, f.b, f.rel, f.size, f.sum, f.what); errs[i] != nil {
+					next.Store(int64(len(all))) // the files after it need not be read
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	for _, b := range ch {
 		if b.Level == 1 {
 			if err := s.checkSnapshotChunks(ctx, b); err != nil {
 				return err
