@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/klauspost/compress/zstd"
+
 	"codeberg.org/plinth/plinth/storage"
 )
 
@@ -114,23 +116,50 @@ func TestSegmentedLocalBackupsRestoreExactly(t *testing.T) {
 	}
 }
 
-// One flipped byte in one stored segment of a pack: restore and verify
-// refuse with one sentence naming the pack and the backup; the live data
-// stays as it was and nothing is left behind.
+// A stored segment of a pack that does not match its checksum: one
+// flipped byte, or the same plain bytes stored otherwise (a valid zstd
+// file the decoder reads without complaint: only the checksum, checked
+// at the segment's end before any of it is written, tells). Restore and
+// verify refuse with one sentence naming the pack and the backup; the
+// live data stays as it was and nothing is left behind.
 func TestFlippedSegmentRefused(t *testing.T) {
+	for _, damage := range []string{"flipped", "recompressed"} {
+		t.Run(damage, func(t *testing.T) { testDamagedSegment(t, damage) })
+	}
+}
+
+func testDamagedSegment(t *testing.T, damage string) {
 	ctx := context.Background()
 	e := newEnv(t)
 	e.b.segment = 64 << 10
 	e.put("/Tower/a.bin", random(1<<20))
+	e.put("/Tower/b.ifc", ifcText(500_000))
 	m := e.full()
 	segs := packSegments(t, m, 64<<10)
 	if len(segs) < 10 {
 		t.Fatalf("%d segments", len(segs))
 	}
-	bad := segs[len(segs)/2]
+	bad := segs[len(segs)-3]
 	path := filepath.Join(m.Path, filepath.FromSlash(bad.File))
-	flipAt(t, path, bad.Bytes/2)
-	e.put("/Tower/b.txt", []byte("after"))
+	if damage == "flipped" {
+		flipAt(t, path, bad.Bytes/2)
+	} else {
+		stored, _ := os.ReadFile(path)
+		dec, _ := zstd.NewReader(nil)
+		plain, err := dec.DecodeAll(stored, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		enc, _ := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedBestCompression))
+		other := enc.EncodeAll(plain, nil)
+		if bytes.Equal(other, stored) {
+			t.Fatal("recompressed to the same bytes")
+		}
+		if err := os.WriteFile(path, other, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.put("/Tower/c.txt", []byte("after"))
 	before := e.state()
 
 	want := "content pack " + bad.Name + " of backup " + m.ID + " does not match its checksum"
