@@ -179,4 +179,12 @@ func testDamagedSegment(t *testing.T, damage string) {
 	if _, err := e.b.Verify(ctx, e.master, m.ID, "", nil); !errors.Is(err, ErrDamaged) || !strings.Contains(err.Error(), bad.Name) {
 		t.Fatalf("verify: %v", err)
 	}
+	// A restore of the Manager alone decodes no pack: it checks every
+	// stored file first, as before segments.
+	if _, err := e.b.Restore(ctx, e.master, m.ID, ScopeManager, "", nil); !errors.Is(err, ErrDamaged) || !strings.HasPrefix(err.Error(), want) {
+		t.Fatalf("restore of the Manager: %v", err)
+	}
+	if e.state() != before {
+		t.Fatal("a refused restore of the Manager changed the live data")
+	}
 }
