@@ -53,12 +53,26 @@ type sink interface {
 	abort()
 }
 
-// folderDest is the backup folder.
+// folderDest is the backup folder. A content pack is stored there in
+// files of segment bytes of the pack each, like in a target, so that a
+// restore decodes several at once; each file is synced in the background
+// while the next is written (at most syncing at once), and commit waits
+// for them all before the manifest makes the backup whole.
 type folderDest struct {
-	s   *Service
-	r   *repo
-	tmp string
+	s       *Service
+	r       *repo
+	tmp     string
+	segment int64
+
+	syncing chan struct{}
+	synced  sync.WaitGroup
+	mu      sync.Mutex
+	failed  error // the first sync that failed
 }
+
+// filesSyncing stored files of a backup in the backup folder are synced
+// at once, in the background.
+const filesSyncing = 2
 
 func (s *Service) folderDest(ctx context.Context, dir string) (*folderDest, error) {
 	r, err := openRepo(ctx, s.fs, dir)
@@ -66,12 +80,16 @@ func (s *Service) folderDest(ctx context.Context, dir string) (*folderDest, erro
 		return nil, err
 	}
 	r.sweep()
-	return &folderDest{s: s, r: r}, nil
+	seg := s.segment
+	if seg <= 0 {
+		seg = objectCut
+	}
+	return &folderDest{s: s, r: r, segment: seg, syncing: make(chan struct{}, filesSyncing)}, nil
 }
 
 func (d *folderDest) list(context.Context) ([]Manifest, error) { return list(d.s.fs, d.r.dir) }
 func (d *folderDest) where() string                            { return d.r.dir }
-func (d *folderDest) cut() int64                               { return 0 }
+func (d *folderDest) cut() int64                               { return d.segment }
 func (d *folderDest) close()                                   { d.r.close() }
 
 func (d *folderDest) needSpace(need int64) error {
@@ -97,10 +115,45 @@ func (d *folderDest) create(rel string) (sink, error) {
 	if err != nil {
 		return nil, fmt.Errorf("write backup: %w", err)
 	}
-	return &fileSink{f: f}, nil
+	if err := d.failure(); err != nil {
+		_ = f.Close()
+		return nil, err
+	}
+	return &fileSink{f: f, d: d}, nil
+}
+
+// failure is the first sync that failed so far.
+func (d *folderDest) failure() error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.failed
+}
+
+// sync makes f durable and closes it in the background, keeping the
+// first failure.
+func (d *folderDest) sync(f fsys.File) {
+	d.syncing <- struct{}{}
+	d.synced.Go(func() {
+		defer func() { <-d.syncing }()
+		err := f.Sync()
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			d.mu.Lock()
+			if d.failed == nil {
+				d.failed = fmt.Errorf("write %s: %w", filepath.Base(f.Name()), err)
+			}
+			d.mu.Unlock()
+		}
+	})
 }
 
 func (d *folderDest) commit(_ context.Context, m *Manifest) error {
+	d.synced.Wait()
+	if err := d.failure(); err != nil {
+		return err
+	}
 	// The segment files' names are durable once their folder is synced;
 	// the manifest's write syncs only the backup's own folder.
 	if err := d.s.fs.SyncDir(filepath.Join(d.tmp, "packs")); err != nil {
@@ -110,24 +163,24 @@ func (d *folderDest) commit(_ context.Context, m *Manifest) error {
 }
 
 func (d *folderDest) abort() {
+	d.synced.Wait()
 	if d.tmp != "" {
 		_ = d.s.fs.RemoveAll(d.tmp)
 	}
 }
 
-type fileSink struct{ f fsys.File }
+// fileSink is a stored file in the backup folder; finish hands it to
+// the folder's background syncs and reports the first that failed.
+type fileSink struct {
+	f fsys.File
+	d *folderDest
+}
 
 func (f *fileSink) Write(p []byte) (int, error) { return f.f.Write(p) }
 func (f *fileSink) abort()                      { _ = f.f.Close() }
 func (f *fileSink) finish() error {
-	err := f.f.Sync()
-	if cerr := f.f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("write %s: %w", filepath.Base(f.f.Name()), err)
-	}
-	return nil
+	f.d.sync(f.f)
+	return f.d.failure()
 }
 
 // targetDest is a named target: each stored file is streamed up as it is

@@ -123,7 +123,7 @@ func (s *Service) RestoreItem(ctx context.Context, actor account.Actor, id, item
 	// Every file of the chain must match its checksum before any is
 	// decoded.
 	prog.Send(progress.Report{Phase: "Checking checksums"})
-	if err := s.checkChain(ctx, ch); err != nil {
+	if err := s.checkChain(ctx, ch, nil); err != nil {
 		return res, err
 	}
 	// The scratch copy lies beside the live data: same disk, same room.

@@ -556,26 +556,75 @@ func (s *Service) Check(ctx context.Context, m Manifest) error {
 			return err
 		}
 	}
-	return s.checkChain(ctx, ch)
+	return s.checkChain(ctx, ch, nil)
 }
 
 // checkChain verifies every stored file of the backups ch against its
-// checksum. Restores run it before they decode anything: a file that
-// does not match is never opened.
-func (s *Service) checkChain(ctx context.Context, ch []Manifest) error {
+// checksum, but the segments skip says are checked as they are decoded.
+// Restores run it before they decode anything: a file that does not
+// match is never loaded. Two files are hashed at once: the stores'
+// streams one after another (a chain of any length has one of them open
+// at a time) while the other goroutine takes segments, which both take
+// once the streams are done; after a failure no more are begun. Of the
+// files that failed, the first in the chain's order is reported.
+func (s *Service) checkChain(ctx context.Context, ch []Manifest, skip func(Manifest, Segment) bool) error {
+	type stored struct {
+		b         Manifest
+		rel       string
+		size      int64
+		sum, what string
+	}
+	var all []stored
+	var streams, segs []int // indexes into all
 	for _, b := range ch {
 		for _, p := range b.Payloads {
-			what := fmt.Sprintf("the %s part of backup %s", storeName(p.Kind), b.ID)
-			if err := checkStored(ctx, s.fs, b, p.File, p.Bytes, p.SHA256, what); err != nil {
-				return err
-			}
+			streams = append(streams, len(all))
+			all = append(all, stored{b, p.File, p.Bytes, p.SHA256, fmt.Sprintf("the %s part of backup %s", storeName(p.Kind), b.ID)})
 			for _, seg := range p.Segments {
-				what := fmt.Sprintf("content pack %s of backup %s", seg.Name, b.ID)
-				if err := checkStored(ctx, s.fs, b, seg.File, seg.Bytes, seg.SHA256, what); err != nil {
-					return err
+				if skip != nil && skip(b, seg) {
+					continue
 				}
+				segs = append(segs, len(all))
+				all = append(all, stored{b, seg.File, seg.Bytes, seg.SHA256, fmt.Sprintf("content pack %s of backup %s", seg.Name, b.ID)})
 			}
 		}
+	}
+	errs := make([]error, len(all))
+	var failed atomic.Bool // the files not begun need not be read
+	check := func(i int) {
+		f := all[i]
+		if errs[i] = checkStored(ctx, s.fs, f.b, f.rel, f.size, f.sum, f.what); errs[i] != nil {
+			failed.Store(true)
+		}
+	}
+	var next atomic.Int64
+	takeSegments := func() {
+		for !failed.Load() {
+			k := int(next.Add(1)) - 1
+			if k >= len(segs) {
+				return
+			}
+			check(segs[k])
+		}
+	}
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for _, i := range streams {
+			if failed.Load() {
+				return
+			}
+			check(i)
+		}
+		takeSegments()
+	})
+	wg.Go(takeSegments)
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	for _, b := range ch {
 		if b.Level == 1 {
 			if err := s.checkSnapshotChunks(ctx, b); err != nil {
 				return err

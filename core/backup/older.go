@@ -135,7 +135,7 @@ func RestoreOlder(ctx context.Context, dataDir string, targets []string, id, pas
 		return res, err
 	}
 	prog.Send(progress.Report{Phase: "Checking checksums"})
-	if err := s.checkChain(ctx, ch); err != nil {
+	if err := s.checkChain(ctx, ch, nil); err != nil {
 		return res, err
 	}
 	stamp := time.Now().UTC().Format("20060102-150405")

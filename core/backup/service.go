@@ -151,6 +151,11 @@ type Service struct {
 	// whatever its rule says (the app pins the backup taken before the
 	// last upgrade: the way back to the older Plinth).
 	Pinned func() []string
+
+	// segment is how many bytes of a content pack one stored file of a
+	// backup in the backup folder holds at most (0: objectCut); tests
+	// make it small.
+	segment int64
 }
 
 // NewService returns the backup service for the data folder.
