@@ -129,7 +129,13 @@ func startThemedGUI(t *testing.T, display, home, theme, stdin string, args ...st
 	t.Cleanup(func() { _ = g.cmd.Process.Kill() })
 	for deadline := time.Now().Add(20 * time.Second); windowID(display) == ""; time.Sleep(100 * time.Millisecond) {
 		if time.Now().After(deadline) {
-			t.Fatalf("no Plinth window after 20 s; stderr: %s", g.stderr.String())
+			// "Failed to open display" was seen twice, each time in the
+			// test right after TestSmokeRealWindow, on :0 again: say what
+			// the X server looked like then.
+			answers := exec.Command("xdpyinfo", "-display", display).Run() == nil
+			sockets, _ := exec.Command("ls", "-la", "/tmp/.X11-unix").CombinedOutput()
+			t.Fatalf("no Plinth window after 20 s (the X server on %s answers now: %v; /tmp/.X11-unix:\n%s); stderr: %s",
+				display, answers, sockets, g.stderr.String())
 		}
 	}
 	return g
