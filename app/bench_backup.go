@@ -424,23 +424,29 @@ func genOffice(dir string, size int64, n int) error {
 		} else {
 			sz = smallBytes / int64(n-large)
 		}
-		sub := filepath.Join(dir, fmt.Sprintf("project-%02d", i%20), fmt.Sprintf("folder-%02d", (i/20)%25))
-		if err := os.MkdirAll(sub, 0o755); err != nil {
-			return err
-		}
-		buf := make([]byte, sz)
-		ext := ".pdf"
-		if i%2 == 0 {
-			ext = ".ifc"
-			fillText(rng, buf)
-		} else {
-			fillRandom(rng, buf)
-		}
-		if err := os.WriteFile(filepath.Join(sub, fmt.Sprintf("file-%05d%s", i, ext)), buf, 0o644); err != nil {
+		if err := writeMixed(rng, filepath.Join(dir, fmt.Sprintf("project-%02d", i%20), fmt.Sprintf("folder-%02d", (i/20)%25)), i, sz); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// writeMixed writes file i of a generated data set into folder sub: sz
+// bytes, IFC-like text when i is even, random (like PDFs) when it is odd.
+func writeMixed(rng *rand.Rand, sub string, i int, sz int64) error {
+	if err := os.MkdirAll(sub, 0o755); err != nil {
+		return err
+	}
+	buf := make([]byte, sz)
+	ext := ".pdf"
+	if i%2 == 0 {
+		ext = ".ifc"
+		fillText(rng, buf)
+	} else {
+		fillRandom(rng, buf)
+	}
+	name := filepath.Join(sub, fmt.Sprintf("file-%05d%s", i, ext))
+	return fsys.WriteFile(nil, name, buf, fsys.Options{NoDirSync: true, Perm: 0o644})
 }
 
 // largeSizes returns the file sizes of the large shape for total bytes:
@@ -469,20 +475,7 @@ func largeSizes(total int64) []int64 {
 func genLarge(dir string, sizes []int64) error {
 	rng := rand.New(rand.NewPCG(19, 23))
 	for i, sz := range sizes {
-		sub := filepath.Join(dir, fmt.Sprintf("project-%02d", i%10), fmt.Sprintf("folder-%02d", (i/10)%5))
-		if err := os.MkdirAll(sub, 0o755); err != nil {
-			return err
-		}
-		buf := make([]byte, sz)
-		ext := ".pdf"
-		if i%2 == 0 {
-			ext = ".ifc"
-			fillText(rng, buf)
-		} else {
-			fillRandom(rng, buf)
-		}
-		name := filepath.Join(sub, fmt.Sprintf("file-%05d%s", i, ext))
-		if err := fsys.WriteFile(nil, name, buf, fsys.Options{NoDirSync: true, Perm: 0o644}); err != nil {
+		if err := writeMixed(rng, filepath.Join(dir, fmt.Sprintf("project-%02d", i%10), fmt.Sprintf("folder-%02d", (i/10)%5)), i, sz); err != nil {
 			return err
 		}
 	}
