@@ -23,19 +23,7 @@ import (
 func benchService(b *testing.B, mib int) (*Service, account.Actor) {
 	b.Helper()
 	ctx := context.Background()
-	dir := b.TempDir()
-	mgr, err := storage.Open(filepath.Join(dir, "manager"), storage.Manager, storage.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	fsr, err := storage.Open(filepath.Join(dir, "fileserver"), storage.FileServer, storage.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { _ = mgr.Close(); _ = fsr.Close() })
-	acc := account.NewService(mgr)
-	master, _ := acc.Bootstrap(ctx, "master password")
-	fs := files.NewService(mgr, fsr, acc, nil)
+	dir, fs, acc, master := benchStores(b)
 	folder, err := fs.MkdirAll(ctx, master, "/Bench")
 	if err != nil {
 		b.Fatal(err)
@@ -47,6 +35,26 @@ func benchService(b *testing.B, mib int) (*Service, account.Actor) {
 		}
 	}
 	return NewService(fs, acc, nil, dir, nil), master
+}
+
+// benchStores opens the two stores of a fresh Plinth in a temporary
+// folder (closed when the benchmark ends) and returns the folder, the
+// file service, the accounts and the masteradmin.
+func benchStores(b *testing.B) (string, *files.Service, *account.Service, account.Actor) {
+	b.Helper()
+	dir := b.TempDir()
+	mgr, err := storage.Open(filepath.Join(dir, "manager"), storage.Manager, storage.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	fsr, err := storage.Open(filepath.Join(dir, "fileserver"), storage.FileServer, storage.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = mgr.Close(); _ = fsr.Close() })
+	acc := account.NewService(mgr)
+	master, _ := acc.Bootstrap(context.Background(), "master password")
+	return dir, files.NewService(mgr, fsr, acc, nil), acc, master
 }
 
 // cpuTime is the CPU time this process used so far: on a shared machine

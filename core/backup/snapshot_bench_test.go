@@ -15,7 +15,6 @@ import (
 
 	"codeberg.org/plinth/plinth/core/account"
 	"codeberg.org/plinth/plinth/core/files"
-	"codeberg.org/plinth/plinth/storage"
 )
 
 // snapBenchProject is a Plinth holding one project of mib MiB in n files,
@@ -24,19 +23,7 @@ import (
 func snapBenchProject(b *testing.B, mib, n int) (*Service, account.Actor, files.Node) {
 	b.Helper()
 	ctx := context.Background()
-	dir := b.TempDir()
-	mgr, err := storage.Open(filepath.Join(dir, "manager"), storage.Manager, storage.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	fsr, err := storage.Open(filepath.Join(dir, "fileserver"), storage.FileServer, storage.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { _ = mgr.Close(); _ = fsr.Close() })
-	acc := account.NewService(mgr)
-	master, _ := acc.Bootstrap(ctx, "master password")
-	fs := files.NewService(mgr, fsr, acc, nil)
+	dir, fs, acc, master := benchStores(b)
 	p, err := fs.Create(ctx, master, files.RootID, "Office", files.KindProject)
 	if err != nil {
 		b.Fatal(err)
