@@ -166,6 +166,16 @@ func TestRestoreRefusesDamagedChunk(t *testing.T) {
 	if !errors.Is(err, ErrDamaged) || err.Error() != want {
 		t.Fatalf("restore: %v\nwant %s", err, want)
 	}
+	e.untouchedBy(t, before)
+	if _, err := e.b.Verify(ctx, e.master, m.ID, "", nil); !errors.Is(err, ErrDamaged) {
+		t.Fatalf("verify: %v", err)
+	}
+}
+
+// untouchedBy checks what a refused restore leaves: the live data as it
+// was before (e.state()) and no staged store or safety copy.
+func (e *env) untouchedBy(t *testing.T, before string) {
+	t.Helper()
 	if e.state() != before {
 		t.Fatal("a refused restore changed the live data")
 	}
@@ -174,8 +184,5 @@ func TestRestoreRefusesDamagedChunk(t *testing.T) {
 		if strings.Contains(x.Name(), ".restoring-") || x.Name() == "safety" {
 			t.Fatalf("the refused restore left %s", x.Name())
 		}
-	}
-	if _, err := e.b.Verify(ctx, e.master, m.ID, "", nil); !errors.Is(err, ErrDamaged) {
-		t.Fatalf("verify: %v", err)
 	}
 }

@@ -167,15 +167,7 @@ func testDamagedSegment(t *testing.T, damage string) {
 	if !errors.Is(err, ErrDamaged) || !strings.HasPrefix(err.Error(), want) || strings.Count(err.Error(), ":") > 1 {
 		t.Fatalf("restore: %v\nwant one sentence beginning %s", err, want)
 	}
-	if e.state() != before {
-		t.Fatal("a refused restore changed the live data")
-	}
-	ents, _ := os.ReadDir(e.dir)
-	for _, x := range ents {
-		if strings.Contains(x.Name(), ".restoring-") || x.Name() == "safety" {
-			t.Fatalf("the refused restore left %s", x.Name())
-		}
-	}
+	e.untouchedBy(t, before)
 	if _, err := e.b.Verify(ctx, e.master, m.ID, "", nil); !errors.Is(err, ErrDamaged) || !strings.Contains(err.Error(), bad.Name) {
 		t.Fatalf("verify: %v", err)
 	}
