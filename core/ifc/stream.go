@@ -780,7 +780,8 @@ func (s *streamer) instance(f *File, in Instance, line int, t []byte, offs []uin
 	// Wait until what it refers to is hashed.
 	s.unres = s.unres[:0]
 	for _, off := range offs {
-		if id := binary.LittleEndian.Uint64(t[off-base:]); !s.isHashed(id) {
+		id := binary.LittleEndian.Uint64(t[off-base:])
+		if _, ok := s.hashed(id); !ok {
 			s.unres = append(s.unres, id)
 		}
 	}
@@ -799,11 +800,6 @@ func (s *streamer) hashed(id uint64) (uint64, bool) {
 		}
 	}
 	return 0, false
-}
-
-func (s *streamer) isHashed(id uint64) bool {
-	o := s.ids.get(id)
-	return o >= 0 && s.insts.at(o).flags&flagResolved != 0
 }
 
 // resolve records the hash of instance o (with this id) and hashes what
