@@ -27,7 +27,7 @@ func cmdBench(ctx context.Context, c *cli, args []string) error {
 	entries := fs.Int("entries", 100_000, "files in the drift and diff checks")
 	syncN := fs.Int("sync", 10_000, "files adopted and deleted by the synchronization")
 	filesN := fs.Int("files", 10_000, "files in the office data set of bench backup")
-	shape := fs.String("shape", "all", "data set of bench backup: office (many files, -size-mib, -files), large (512 MiB in about 490 files of 4 KiB–4 MiB), or all")
+	shape := fs.String("shape", "all", "data set of bench backup: office (many files, -size-mib, -files), large (512 MiB in about 490 files of 4 KiB–4 MiB), all, or level1 (the office data set's level-1 snapshots alone)")
 	smallN := fs.Int("small-files", 50_000, "small files (200 B to 8 KiB, 1,000 to a folder) imported by bench files against cp -r; 0 leaves the row out")
 	keepScratch := fs.Bool("keep", false, "keep the scratch folder (to look at what was measured)")
 	dir := fs.String("dir", "", "scratch folder on the disk to measure (default: the system temp folder)")
@@ -46,10 +46,10 @@ func cmdBench(ctx context.Context, c *cli, args []string) error {
 	shapes := []string{ShapeLarge, ShapeOffice} // office last: it opens Plinth in this process (see benchLevel1)
 	switch *shape {
 	case "all":
-	case ShapeOffice, ShapeLarge:
+	case ShapeOffice, ShapeLarge, ShapeLevel1:
 		shapes = []string{*shape}
 	default:
-		return usagef("bench backup -shape is office, large or all, not %q", *shape)
+		return usagef("bench backup -shape is office, large, all or level1, not %q", *shape)
 	}
 	corpusSizes, err := parseSizesMiB(*corpusMiB)
 	if err != nil {
@@ -66,6 +66,9 @@ func cmdBench(ctx context.Context, c *cli, args []string) error {
 	}
 	switch pos[0] {
 	case "backup":
+		if *shape == ShapeLevel1 {
+			return benchLevel1Run(ctx, c, scratch, *sizeMiB, *filesN)
+		}
 		return benchBackup(ctx, c, scratch, *sizeMiB, *filesN, shapes)
 	case "ifc":
 		return benchIFC(ctx, c, scratch, *ifcMiB, corpusSizes)
