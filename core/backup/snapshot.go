@@ -230,11 +230,6 @@ func (s *Service) snapshot(ctx context.Context, actor account.Actor, itemID, tri
 		rec.OK, rec.Bytes = true, m.Bytes()
 		s.record(rec)
 	}()
-	item, tree, err := s.files.TreeShape(ctx, actor, itemID)
-	if err != nil {
-		return Manifest{}, err
-	}
-	rec.Item = item.Name
 	cfg, err := s.Level2()
 	if err != nil {
 		return Manifest{}, err
@@ -257,42 +252,73 @@ func (s *Service) snapshot(ctx context.Context, actor account.Actor, itemID, tri
 			return Manifest{}, err
 		}
 	}
-	// Chunks the target has are reused when they check out against the
-	// sizes the item's newest snapshot recorded (or, with no record, as
-	// chunkSound says); chunks come first: a snapshot appears only when
-	// everything it needs is there. The tree itself is always made from
-	// the live stores, never taken from the target.
-	recorded := map[string]int64{}
-	if ps, err := s.Snapshots(item.ID); err == nil && len(ps) > 0 && ps[0].Recipient == cd.recipient {
-		if idx, ok, err := s.readIndex(ps[0]); err == nil && ok {
-			recorded = idx.Chunks
+	// The item's tree as the manager has it and, on the other core, the
+	// target's packs and what the item's last snapshot left: neither
+	// waits for the other.
+	type packsAndLast struct {
+		ps   *packSet
+		last reused
+		ok   bool
+		err  error
+	}
+	loaded := make(chan packsAndLast, 1)
+	go func() {
+		var l packsAndLast
+		if l.ps, l.err = s.packsOf(target); l.err == nil {
+			l.last, l.ok = s.lastSnapshot(target, cd.recipient, itemID)
 		}
-	}
-	if err := s.files.FillChunks(tree, nil); err != nil {
-		return Manifest{}, err
-	}
-	want, err := chunkLengths(tree) // chunk → length
-	if err != nil {
-		return Manifest{}, fmt.Errorf("the file server's record of %s: %w", item.Name, err)
-	}
-	ps, err := s.packsOf(target)
+		loaded <- l
+	}()
+	item, tree, err := s.files.TreeShape(ctx, actor, itemID)
+	l := <-loaded
 	if err != nil {
 		return Manifest{}, err
 	}
-	cs := newChunkStore(s.fs, target, cd.recipient, ps)
-	// A chunk the previous snapshot recorded, with that size on disk, is
-	// reused as it is; every other one is checked or written.
+	rec.Item = item.Name
+	if l.err != nil {
+		return Manifest{}, l.err
+	}
+	cs := newChunkStore(s.fs, target, cd.recipient, l.ps)
+	// An unchanged item takes over the tree and chunk index of its last
+	// snapshot, as the manager remembers them (snapreuse.go). Otherwise
+	// the tree is made from the live stores, never taken from the target,
+	// and chunks the target has are reused when they check out against
+	// the sizes the item's newest snapshot recorded (or, with no record,
+	// as chunkSound says). Chunks come first: a snapshot appears only when
+	// everything it needs is there.
+	shape := shapeHash(item, tree)
+	_, server := s.files.Stores()
+	gen := serverGeneration(server.Identity())
+	last := l.last
+	same := l.ok && last.shape == shape && last.server == gen && cs.keepAll(last.chunks)
+	var want map[string]int64 // chunk → length
 	var check []string
 	need := int64(1 << 20) // tree and index
-	for _, id := range sortedIDs(want) {
-		if n, ok := recorded[id]; ok {
-			if size, ok := cs.size(id); ok && size == n {
-				cs.keep(id, n)
-				continue
+	if !same {
+		recorded := map[string]int64{}
+		if prev, err := s.Snapshots(item.ID); err == nil && len(prev) > 0 && prev[0].Recipient == cd.recipient {
+			if idx, ok, err := s.readIndex(prev[0]); err == nil && ok {
+				recorded = idx.Chunks
 			}
 		}
-		check = append(check, id)
-		need += want[id]
+		if err := s.files.FillChunks(tree, nil); err != nil {
+			return Manifest{}, err
+		}
+		if want, err = chunkLengths(tree); err != nil {
+			return Manifest{}, fmt.Errorf("the file server's record of %s: %w", item.Name, err)
+		}
+		// A chunk the previous snapshot recorded, with that size on disk, is
+		// reused as it is; every other one is checked or written.
+		for _, id := range sortedIDs(want) {
+			if n, ok := recorded[id]; ok {
+				if size, ok := cs.size(id); ok && size == n {
+					cs.keep(id, n)
+					continue
+				}
+			}
+			check = append(check, id)
+			need += want[id]
+		}
 	}
 	if err := storage.NeedSpace(target, need, "the snapshot of "+item.Name); err != nil {
 		return Manifest{}, err
@@ -344,8 +370,12 @@ func (s *Service) snapshot(ctx context.Context, actor account.Actor, itemID, tri
 	if err := cs.sync(); err != nil {
 		return Manifest{}, err
 	}
-	if len(cs.sizes) != len(want) {
-		return Manifest{}, fmt.Errorf("snapshot of %s: %d of %d chunks stored", item.Name, len(cs.sizes), len(want))
+	n := len(want)
+	if same {
+		n = len(last.chunks)
+	}
+	if len(cs.sizes) != n {
+		return Manifest{}, fmt.Errorf("snapshot of %s: %d of %d chunks stored", item.Name, len(cs.sizes), n)
 	}
 	itemDir := filepath.Join(r.dir, "items", item.ID)
 	if err := s.fs.MkdirAll(itemDir, 0o700); err != nil {
@@ -360,9 +390,18 @@ func (s *Service) snapshot(ctx context.Context, actor account.Actor, itemID, tri
 	mgr, _ := s.files.Stores()
 	m = Manifest{Format: upgrade.Manifest, Writer: s.Version, ID: rec.ID, Level: 1, Type: TypeSnapshot, Plinth: mgr.Identity().ID, Created: start.UTC(),
 		By: actor.Name(), Recipient: cd.recipient, Item: item.ID, ItemName: item.Name, ItemKind: item.Kind.String(), Trigger: trigger}
-	tf, err := writeTree(s.fs, cd, tmp, treeDoc{Item: item.ID, Kind: item.Kind.String(), Name: item.Name, Entries: tree})
-	if err == nil {
-		err = writeIndex(s.fs, tmp, chunkIndex{Recipient: cd.recipient, Chunks: cs.sizes}, tf)
+	var tf *TreeFile
+	if same {
+		tf = &last.tf
+		err = fsys.WriteFile(s.fs, filepath.Join(tmp, tf.File), last.tree, fsys.Options{NoDirSync: true})
+		if err == nil {
+			err = fsys.WriteFile(s.fs, filepath.Join(tmp, tf.Index), last.index, fsys.Options{NoDirSync: true})
+		}
+	} else {
+		tf, err = writeTree(s.fs, cd, tmp, treeDoc{Item: item.ID, Kind: item.Kind.String(), Name: item.Name, Entries: tree})
+		if err == nil {
+			err = writeIndex(s.fs, tmp, chunkIndex{Recipient: cd.recipient, Chunks: cs.sizes}, tf)
+		}
 	}
 	if err != nil {
 		return Manifest{}, fmt.Errorf("write snapshot: %w", err)
@@ -378,6 +417,7 @@ func (s *Service) snapshot(ctx context.Context, actor account.Actor, itemID, tri
 		return Manifest{}, err
 	}
 	committed = true
+	s.rememberSnapshot(item.ID, lastSnap{Snapshot: m.ID, Target: target, Recipient: cd.recipient, Shape: shape, Server: gen, Tree: *tf})
 	return m, nil
 }
 

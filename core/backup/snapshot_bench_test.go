@@ -124,3 +124,23 @@ func sysTime() time.Duration {
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	return time.Duration(ru.Stime.Nano())
 }
+
+// BenchmarkUnchangedSnapshot takes snapshots of an unchanged project of
+// 10,000 files (PLINTH_SNAPBENCH_FILES) of 4 KiB: what it costs is the
+// number of files, not their bytes.
+func BenchmarkUnchangedSnapshot(b *testing.B) {
+	n := 10000
+	if v := os.Getenv("PLINTH_SNAPBENCH_FILES"); v != "" {
+		_, _ = fmt.Sscan(v, &n)
+	}
+	ctx := context.Background()
+	s, master, p := snapBenchProject(b, max(n*4>>10, 1), n)
+	if _, err := s.Snapshot(ctx, master, p.ID, nil); err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		if _, err := s.Snapshot(ctx, master, p.ID, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
