@@ -199,8 +199,12 @@ func isChunkID(id string) bool {
 	if len(id) != 64 {
 		return false
 	}
-	_, err := hex.DecodeString(id)
-	return err == nil && strings.ToLower(id) == id
+	for i := 0; i < len(id); i++ {
+		if c := id[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 // isChunkFile reports whether name is the file name of a chunk (of any
