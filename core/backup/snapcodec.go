@@ -104,6 +104,33 @@ func sealingCodec(recipient string) (*codec, error) {
 func (c *codec) encrypted() bool { return c.recipient != "" }
 
 // seal compresses raw and, when the codec encrypts, encrypts the result.
+// sealChunk is seal for a chunk read for a snapshot: a plain one is
+// compressed into a buffer of sealBufs (given back with freeSealed once
+// written), which holds any chunk, so that the frame is not grown and
+// copied as it is written; an encrypted one as seal does.
+func (c *codec) sealChunk(raw []byte) ([]byte, error) {
+	if c.to != nil {
+		return c.seal(raw)
+	}
+	buf := sealBufs.Get().(*[]byte)
+	out := chunkEncoder().EncodeAll(raw, (*buf)[:0])
+	*buf = out
+	return out, nil
+}
+
+// freeSealed gives a chunk sealChunk returned back to sealBufs.
+func (c *codec) freeSealed(b []byte) {
+	if c.to == nil && cap(b) >= sealBufSize() {
+		b = b[:0]
+		sealBufs.Put(&b)
+	}
+}
+
+// sealBufSize is the most a chunk takes compressed (MaxEncodedSize).
+var sealBufSize = sync.OnceValue(func() int { return chunkEncoder().MaxEncodedSize(files.ChunkSize) })
+
+var sealBufs = sync.Pool{New: func() any { b := make([]byte, 0, sealBufSize()); return &b }}
+
 func (c *codec) seal(raw []byte) ([]byte, error) {
 	z := chunkEncoder().EncodeAll(raw, nil)
 	if c.to == nil {

@@ -438,11 +438,13 @@ func (s *Service) storeChunk(cs *chunkStore, cd *codec, id string, want int64, o
 	if err != nil {
 		return err
 	}
-	stored, err := cd.seal(data)
+	stored, err := cd.sealChunk(data)
 	if err != nil {
 		return err
 	}
-	return cs.put(id, stored, int64(len(data)))
+	err = cs.put(id, stored, int64(len(data)))
+	cd.freeSealed(stored)
+	return err
 }
 
 // chunkSound says whether a chunk already in the target, of which the
