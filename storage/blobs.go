@@ -278,7 +278,11 @@ const maxEntry = 16 << 20
 
 // Read returns an entry's data. A location no entry can have is damage
 // (a *DamageError naming the File Server store).
-func (b *Blobs) Read(loc Loc) ([]byte, error) {
+func (b *Blobs) Read(loc Loc) ([]byte, error) { return b.ReadInto(loc, nil) }
+
+// ReadInto is Read into buf when it has room for the bytes (else into a
+// new slice); the bytes returned start at buf's start.
+func (b *Blobs) ReadInto(loc Loc, buf []byte) ([]byte, error) {
 	if loc.Len < 0 || loc.Len > maxEntry || loc.Off < 0 {
 		return nil, damaged(FileServer, filepath.Dir(b.dir), nil,
 			"its chunk index places a chunk of %d bytes at byte %d of content pack %d, where a chunk holds at most %d MiB", loc.Len, loc.Off, loc.Pack, maxEntry>>20)
@@ -288,7 +292,11 @@ func (b *Blobs) Read(loc Loc) ([]byte, error) {
 		return nil, err
 	}
 	defer b.release(h)
-	buf := make([]byte, loc.Len)
+	if int64(cap(buf)) >= loc.Len {
+		buf = buf[:loc.Len]
+	} else {
+		buf = make([]byte, loc.Len)
+	}
 	if _, err := h.f.ReadAt(buf, loc.Off); err != nil {
 		if errors.Is(err, io.EOF) {
 			return nil, fmt.Errorf("pack %d ends before the data: %w", loc.Pack, ErrNotFound)

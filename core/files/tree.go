@@ -99,12 +99,15 @@ func (s *Service) FillChunks(tree []TreeEntry, known map[string][]string) error 
 }
 
 // ReadChunk returns one chunk's bytes, checked against its hash.
-func (s *Service) ReadChunk(id string) ([]byte, error) {
+func (s *Service) ReadChunk(id string) ([]byte, error) { return s.ReadChunkInto(id, nil) }
+
+// ReadChunkInto is ReadChunk into buf when it has room for the chunk.
+func (s *Service) ReadChunkInto(id string, buf []byte) ([]byte, error) {
 	var loc storage.Loc
 	if err := s.fs.View(func(tx *storage.Tx) (err error) { loc, err = chunks.Get(tx, id); return err }); err != nil {
 		return nil, refuse(ErrDamaged, "a chunk is missing from the file server")
 	}
-	data, err := s.fs.Blobs().Read(loc)
+	data, err := s.fs.Blobs().ReadInto(loc, buf)
 	if err != nil {
 		return nil, err
 	}
