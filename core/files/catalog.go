@@ -431,7 +431,21 @@ func runAlso(tx *storage.Tx, also func(*storage.Tx) error) error {
 // job record and history.
 func (s *Service) Manager() *storage.Store { return s.mgr }
 
-// Healthy checks that both stores are open and readable.
+// Readable checks that both stores are open and answer, at a cost that
+// does not grow with them (storage.Store.Readable); Healthy also reads
+// every table of both against its checksums.
+func (s *Service) Readable() error {
+	if err := s.mgr.Readable(); err != nil {
+		return fmt.Errorf("the Manager store is not healthy: %w", err)
+	}
+	if err := s.fs.Readable(); err != nil {
+		return fmt.Errorf("the File Server store is not healthy: %w", err)
+	}
+	return nil
+}
+
+// Healthy checks that both stores are open and readable: every table of
+// both is read against its checksums (storage.Store.Healthy).
 func (s *Service) Healthy() error {
 	if err := s.mgr.Healthy(); err != nil {
 		return fmt.Errorf("the Manager store is not healthy: %w", err)
