@@ -70,6 +70,7 @@ func (s *Service) Diff(ctx context.Context) (Diff, error) {
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		srvErr = s.fs.View(func(tx *storage.Tx) error {
+			srv = make([]idSum, 0, listCap(tx))
 			return tx.Scan([]byte(sums.Prefix()), func(k, v []byte) error {
 				var sm Sum
 				if err := (sumCodec{}).Decode(v, &sm); err != nil {
@@ -81,6 +82,7 @@ func (s *Service) Diff(ctx context.Context) (Diff, error) {
 		})
 	})
 	err := s.mgr.View(func(tx *storage.Tx) error {
+		mgr = make([]idSum, 0, listCap(tx))
 		return tx.Scan([]byte(versions.Prefix()), func(k, v []byte) error {
 			var ver Version
 			if err := (versionCodec{}).Decode(v, &ver); err != nil {
@@ -158,6 +160,18 @@ func (s *Service) Diff(ctx context.Context) (Diff, error) {
 		return nil
 	})
 	return d, err
+}
+
+// listCap is how many files the store's summary counts, for a list of
+// them made at its size once (growing a list of 100,000 by appending
+// allocates twice its size again, and the collector pays for that near the
+// process's soft memory limit). It is only a capacity: the scan decides.
+func listCap(tx *storage.Tx) int {
+	set, err := tx.FileSet()
+	if err != nil {
+		return 0
+	}
+	return int(min(max(set.Count, 0), 1<<22))
 }
 
 func joinPath(dir, name string) string {
