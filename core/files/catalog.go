@@ -74,11 +74,12 @@ type sumList struct {
 }
 
 // newSumList makes a list for the files the store's summary counts (only
-// a capacity: the scan decides), at idLen bytes of text a file.
+// a capacity, up to a million files: the scan decides), at idLen bytes of
+// text a file.
 func newSumList(tx *storage.Tx, idLen int) sumList {
 	n := 0
 	if set, err := tx.FileSet(); err == nil {
-		n = int(min(max(set.Count, 0), 1<<22))
+		n = int(min(max(set.Count, 0), 1<<20))
 	}
 	return sumList{text: make([]byte, 0, n*idLen), items: make([]idSum, 0, n)}
 }
