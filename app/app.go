@@ -362,6 +362,13 @@ func (a *App) StartBackground(desktop notify.Desktop) error {
 		Name: "filesync.detect", Title: "Compare the Manager and the File Server",
 		Spec: schedule.EveryInterval(time.Hour),
 		Run: func(ctx context.Context) error {
+			// Agreeing digests answer at once; once an hour every table
+			// of both stores is read against its checksums too, so that
+			// damage on disk is found within the hour even with no window
+			// showing the health report.
+			if err := a.Files.Healthy(); err != nil {
+				return fmt.Errorf("compare the stores: %w", err)
+			}
 			_, _, err := a.Sync.Detect(ctx, true)
 			return err
 		},

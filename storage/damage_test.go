@@ -220,9 +220,15 @@ func TestHealthyFindsDamagedTable(t *testing.T) {
 		t.Fatalf("Healthy on a sound store: %v", err)
 	}
 	flip(t, firstTable(t, dir))
+	if err := s.Readable(); err != nil {
+		t.Fatalf("Readable, which reads no table, after damage = %v", err)
+	}
 	err := s.Healthy()
 	if !errors.Is(err, ErrDamaged) || !strings.Contains(err.Error(), "the Manager store in "+dir+" is damaged: its table 000001.sst does not match its checksums") {
 		t.Fatalf("Healthy after damage = %v", err)
+	}
+	if err := s.Readable(); !errors.Is(err, ErrDamaged) {
+		t.Fatalf("Readable of a store found damaged = %v, want ErrDamaged", err)
 	}
 	if err := s.View(func(tx *Tx) error { _, err := tx.Get([]byte("rec/0/000001")); return err }); !errors.Is(err, ErrDamaged) {
 		t.Fatalf("reading a store found damaged = %v, want ErrDamaged", err)

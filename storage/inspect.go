@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -99,10 +100,12 @@ func verifyTables(dir string, listed map[uint64]badger.TableManifest, gone bool)
 		ids = append(ids, id)
 	}
 	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
+	var buf []byte // one table at a time: read into the same memory
 	for _, id := range ids {
 		name := fmt.Sprintf("%06d.sst", id)
 		path := filepath.Join(dir, name)
-		err := verifyTable(path, id, listed[id])
+		var err error
+		buf, err = verifyTable(path, id, listed[id], buf)
 		if gone && err != nil {
 			// A compaction of the running store may have removed the
 			// table while it was read (Badger empties a table file before
@@ -125,14 +128,19 @@ func verifyTables(dir string, listed map[uint64]badger.TableManifest, gone bool)
 // before Badger runs, in this goroutine, and a panic is damage too. The
 // table is read into memory, not mapped: a running store's compaction
 // empties a table file before it removes it, and a mapping of a file that
-// shrank kills the process (SIGBUS) when it is read.
-func verifyTable(path string, id uint64, tm badger.TableManifest) (err error) {
+// shrank kills the process (SIGBUS) when it is read. The file is read
+// into buf, grown when it is too small and returned for the next table:
+// nothing of the table is kept once it is checked.
+func verifyTable(path string, id uint64, tm badger.TableManifest, buf []byte) (_ []byte, err error) {
 	if tm.KeyID != 0 {
-		return errors.New("it is encrypted, and Plinth does not encrypt its stores")
+		return buf, errors.New("it is encrypted, and Plinth does not encrypt its stores")
 	}
-	data, err := os.ReadFile(path)
+	data, err := readFileInto(path, buf)
+	if cap(data) > cap(buf) {
+		buf = data
+	}
 	if err != nil {
-		return err
+		return buf, err
 	}
 	defer func() {
 		if r := recover(); r != nil {
@@ -145,9 +153,27 @@ func verifyTable(path string, id uint64, tm badger.TableManifest) (err error) {
 		BlockSize:   badger.DefaultOptions("").BlockSize,
 	})
 	if err != nil {
-		return err
+		return buf, err
 	}
-	return t.VerifyChecksum()
+	return buf, t.VerifyChecksum()
+}
+
+// readFileInto reads a whole file as os.ReadFile does (to its end, however
+// long it turns out to be), into buf when the file fits.
+func readFileInto(path string, buf []byte) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	if fi, err := f.Stat(); err == nil && int64(cap(buf)) < fi.Size()+512 {
+		buf = make([]byte, 0, fi.Size()+512)
+	}
+	b := bytes.NewBuffer(buf[:0])
+	if _, err := b.ReadFrom(f); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
 }
 
 // refused is a damaged store, unless the OS refused to read a file (a

@@ -178,6 +178,24 @@ func (versionCodec) Decode(b []byte, v *Version) error {
 	return r.err
 }
 
+// decodeVersionSum is versionCodec.Decode for the diff: it checks the
+// whole record as Decode does and returns the version's id and entry as
+// slices of b (valid as long as b is), its hash and its size, allocating
+// nothing.
+func decodeVersionSum(b []byte) (id, entry []byte, sum Sum, err error) {
+	if len(b) < 1 || b[0] != 1 {
+		return nil, nil, Sum{}, errCorrupt
+	}
+	r := reader{b: b[1:]}
+	id = r.raw()
+	entry = r.raw()
+	copy(sum.Hash[:], r.bytes(32))
+	sum.Size = r.varint()
+	r.varint() // created
+	r.raw()    // by
+	return id, entry, sum, r.err
+}
+
 // VersioningRule is how many old versions a file keeps.
 type VersioningRule string
 

@@ -208,10 +208,15 @@ func (r *reader) bytes(n int) []byte {
 }
 
 func (r *reader) string() string {
+	return string(r.raw())
+}
+
+// raw is string without the copy: a slice of what is being read.
+func (r *reader) raw() []byte {
 	n := r.uvarint()
 	if r.err != nil || uint64(len(r.b)) < n {
 		r.err = errCorrupt
-		return ""
+		return nil
 	}
-	return string(r.bytes(int(n)))
+	return r.bytes(int(n))
 }
