@@ -94,7 +94,7 @@ func (s *Store) fullStream(w io.Writer) (uint64, error) {
 		at := 0
 		for i, e := range ents {
 			kvs[i] = pb.KV{Key: arena[at:e.key], Value: arena[e.key:e.val:e.val], Version: e.version, ExpiresAt: e.expires,
-				UserMeta: flags[e.userMeta : e.userMeta+1], Meta: flags[e.bit : e.bit+1]}
+				UserMeta: flags[int(e.userMeta) : int(e.userMeta)+1], Meta: flags[int(e.bit) : int(e.bit)+1]}
 			if e.key == e.val {
 				kvs[i].Value = nil
 			}

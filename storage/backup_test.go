@@ -75,6 +75,11 @@ func TestFullBackupHoldsNewestVersions(t *testing.T) {
 	set(5000, 5003, 3<<20, 4) // in the value log
 	del(2500, 2600)
 	del(1550, 1560) // deleted after three versions
+	if err := src.db.Update(func(txn *badger.Txn) error { // Plinth sets no user meta; Badger allows any byte
+		return txn.SetEntry(badger.NewEntry([]byte("meta/user"), []byte("x")).WithMeta(0xff))
+	}); err != nil {
+		t.Fatal(err)
+	}
 
 	var full bytes.Buffer
 	since, err := src.Backup(&full, 0)
@@ -113,6 +118,9 @@ func TestFullBackupHoldsNewestVersions(t *testing.T) {
 				t.Errorf("key %s is in the full backup, deleted in the store", k)
 			case kv.Version != newest[k]:
 				t.Errorf("key %s is in the full backup at version %d, its newest is %d", k, kv.Version, newest[k])
+			}
+			if k == "meta/user" && (len(kv.UserMeta) != 1 || kv.UserMeta[0] != 0xff) {
+				t.Errorf("key %s has user meta %x in the full backup, want ff", k, kv.UserMeta)
 			}
 			seen[k] = true
 		}
