@@ -75,7 +75,8 @@ func TestFullBackupHoldsNewestVersions(t *testing.T) {
 	set(5000, 5003, 3<<20, 4) // in the value log
 	del(2500, 2600)
 	del(1550, 1560) // deleted after three versions
-	if err := src.db.Update(func(txn *badger.Txn) error { // Plinth sets no user meta; Badger allows any byte
+	// Plinth sets no user meta; Badger allows any byte.
+	if err := src.db.Update(func(txn *badger.Txn) error {
 		return txn.SetEntry(badger.NewEntry([]byte("meta/user"), []byte("x")).WithMeta(0xff))
 	}); err != nil {
 		t.Fatal(err)
