@@ -27,8 +27,8 @@ func cmdBench(ctx context.Context, c *cli, args []string) error {
 	entries := fs.Int("entries", 100_000, "files in the drift and diff checks")
 	syncN := fs.Int("sync", 10_000, "files adopted and deleted by the synchronization")
 	filesN := fs.Int("files", 10_000, "files in the office data set of bench backup")
-	shape := fs.String("shape", "all", "data set of bench backup: office (many files, -size-mib, -files), large (512 MiB in about 490 files of 4 KiB–4 MiB), all, or level1 (the office data set's level-1 snapshots alone)")
-	smallN := fs.Int("small-files", 50_000, "small files (200 B to 8 KiB, 1,000 to a folder) imported by bench files against cp -r; 0 leaves the row out")
+	shape := fs.String("shape", "all", "data set of bench backup: office (many files, -size-mib, -files), large (512 MiB in about 490 files of 4 KiB–4 MiB), small (-small-files files of 200 B–8 KiB), all, or level1 (the office data set's level-1 snapshots alone)")
+	smallN := fs.Int("small-files", 50_000, "small files (200 B to 8 KiB, 1,000 to a folder) imported by bench files against cp -r, and backed up by bench backup's small shape; 0 leaves them out")
 	keepScratch := fs.Bool("keep", false, "keep the scratch folder (to look at what was measured)")
 	dir := fs.String("dir", "", "scratch folder on the disk to measure (default: the system temp folder)")
 	ifcMiB := fs.Int("ifc-mb", 200, "size of the synthetic IFC file generated for bench ifc from "+ifcWarmupSample+" (MiB, like ifcgen -mb)")
@@ -43,13 +43,19 @@ func cmdBench(ctx context.Context, c *cli, args []string) error {
 	if *smallN < 0 {
 		return usagef("--small-files must be 0 or more")
 	}
-	shapes := []string{ShapeLarge, ShapeOffice} // office last: it opens Plinth in this process (see benchLevel1)
+	shapes := []string{ShapeLarge, ShapeSmall, ShapeOffice} // office last: it opens Plinth in this process (see benchLevel1)
 	switch *shape {
 	case "all":
-	case ShapeOffice, ShapeLarge, ShapeLevel1:
+		if *smallN == 0 {
+			shapes = []string{ShapeLarge, ShapeOffice}
+		}
+	case ShapeOffice, ShapeLarge, ShapeSmall, ShapeLevel1:
 		shapes = []string{*shape}
 	default:
-		return usagef("bench backup -shape is office, large, all or level1, not %q", *shape)
+		return usagef("bench backup -shape is office, large, small, all or level1, not %q", *shape)
+	}
+	if *shape == ShapeSmall && *smallN == 0 {
+		return usagef("bench backup -shape small needs -small-files above 0")
 	}
 	corpusSizes, err := parseSizesMiB(*corpusMiB)
 	if err != nil {
@@ -69,7 +75,7 @@ func cmdBench(ctx context.Context, c *cli, args []string) error {
 		if *shape == ShapeLevel1 {
 			return benchLevel1Run(ctx, c, scratch, *sizeMiB, *filesN)
 		}
-		return benchBackup(ctx, c, scratch, *sizeMiB, *filesN, shapes)
+		return benchBackup(ctx, c, scratch, shapeSizes{sizeMiB: *sizeMiB, files: *filesN, small: *smallN}, shapes)
 	case "ifc":
 		return benchIFC(ctx, c, scratch, *ifcMiB, corpusSizes)
 	}

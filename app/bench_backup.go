@@ -23,7 +23,23 @@ import (
 const (
 	ShapeOffice = "office" // 10,000 files (-files), 1 GiB (-size-mib), mixed sizes
 	ShapeLarge  = "large"  // 512 MiB in about 490 files of 4 KiB–4 MiB
+	ShapeSmall  = "small"  // 50,000 files (-small-files) of 200 B–8 KiB, 1,000 to a folder
 )
+
+// shapeSizes are the sizes bench backup's flags give its data sets.
+type shapeSizes struct {
+	sizeMiB, files int // office: MiB in all, files
+	small          int // small: files
+}
+
+// fullTarget is issue 15's target for a shape's full backup, as a ratio
+// to restic's wall time.
+func fullTarget(shape string) float64 {
+	if shape == ShapeSmall {
+		return 0.5
+	}
+	return 0.35
+}
 
 // largeShape is the second data set: few, larger files.
 const (
@@ -39,7 +55,7 @@ const (
 // unchanged project, a project with 200 snapshots, and the rows through
 // an S3 bucket. Plinth runs as child processes, so their peak memory is
 // measured alone. Each data set is removed once it was measured.
-func benchBackup(ctx context.Context, c *cli, scratch string, sizeMiB, nFiles int, shapes []string) error {
+func benchBackup(ctx context.Context, c *cli, scratch string, sz shapeSizes, shapes []string) error {
 	w := c.io.Out
 	self, err := os.Executable()
 	if err != nil {
@@ -53,7 +69,7 @@ func benchBackup(ctx context.Context, c *cli, scratch string, sizeMiB, nFiles in
 	var results []result
 	for _, shape := range shapes {
 		dir := filepath.Join(scratch, shape)
-		rows, tail, err := benchBackupShape(ctx, c, dir, self, p, shape, sizeMiB, nFiles)
+		rows, tail, err := benchBackupShape(ctx, c, dir, self, p, shape, sz)
 		if err != nil {
 			return fmt.Errorf("bench backup, %s shape: %w", shape, err)
 		}
@@ -127,7 +143,7 @@ func childCPU(cmd *exec.Cmd) time.Duration {
 
 // benchBackupShape measures one data set in dir and returns its two
 // tables.
-func benchBackupShape(ctx context.Context, c *cli, dir, self string, p peers, shape string, sizeMiB, nFiles int) (rows, tail [][]string, err error) {
+func benchBackupShape(ctx context.Context, c *cli, dir, self string, p peers, shape string, sz shapeSizes) (rows, tail [][]string, err error) {
 	w := c.io.Out
 	data := filepath.Join(dir, "office")
 	switch shape {
@@ -135,9 +151,13 @@ func benchBackupShape(ctx context.Context, c *cli, dir, self string, p peers, sh
 		sizes := largeSizes(largeShapeBytes)
 		fmt.Fprintf(w, "Generating %d files of 4 KiB–4 MiB, %d MiB in all (half compressible text, half incompressible)…\n", len(sizes), largeShapeBytes>>20)
 		err = genLarge(data, sizes)
+	case ShapeSmall:
+		fmt.Fprintf(w, "Generating %d files of 200 B–8 KiB in %d folders (half compressible text, half incompressible)…\n", sz.small, smallFolders(sz.small))
+		_, err = genSmallFiles(data, sz.small)
+		_ = exec.CommandContext(ctx, "sync").Run() // genSmallFiles leaves syncing to its caller
 	default:
-		fmt.Fprintf(w, "Generating %d files, %d MiB in all (half compressible text, half incompressible)…\n", nFiles, sizeMiB)
-		err = genOffice(data, int64(sizeMiB)<<20, nFiles)
+		fmt.Fprintf(w, "Generating %d files, %d MiB in all (half compressible text, half incompressible)…\n", sz.files, sz.sizeMiB)
+		err = genOffice(data, int64(sz.sizeMiB)<<20, sz.files)
 	}
 	if err != nil {
 		return nil, nil, err
@@ -161,8 +181,9 @@ func benchBackupShape(ctx context.Context, c *cli, dir, self string, p peers, sh
 		r, out, err := child(args...)
 		return r.wall, r.rss, out, err
 	}
+	var imp childRun // the import, for information
 	for _, args := range [][]string{{"init"}, {"mkdir", "/Office", "--kind", "project"}, {"import", "--to", "/Office", data}} {
-		if _, _, err := child(args...); err != nil {
+		if imp, _, err = child(args...); err != nil {
 			return nil, nil, err
 		}
 	}
@@ -286,7 +307,7 @@ func benchBackupShape(ctx context.Context, c *cli, dir, self string, p peers, sh
 		}
 		rows = append(rows, r)
 	}
-	row("level-2 full backup", full, rFull, bFull, 0.35)
+	row("level-2 full backup", full, rFull, bFull, fullTarget(shape))
 	row("incremental after 1% change", inc, rInc, bInc, 0.15)
 	row("restore everything", restore, rRestore, bRestore, 0.35)
 	rows = append(rows,
@@ -295,6 +316,7 @@ func benchBackupShape(ctx context.Context, c *cli, dir, self string, p peers, sh
 
 	tail = [][]string{
 		{strings.ToUpper(shape) + ": MEASURE", "RESULT", "TARGET", ""},
+		{"import into Plinth (before the backups, not compared)", fmt.Sprintf("%s, CPU %s, peak RSS %s", secs(imp.wall), secs(imp.cpu), humanize.IBytes(uint64(imp.rss))), "", ""},
 		{"peak RSS, full backup", humanize.IBytes(uint64(full.rss)), "< 200 MB", okMark(full.rss < 200e6)},
 		{"peak RSS, incremental", humanize.IBytes(uint64(inc.rss)), "< 200 MB", okMark(inc.rss < 200e6)},
 		{"peak RSS, restore", humanize.IBytes(uint64(restore.rss)), "", ""},

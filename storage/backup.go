@@ -11,16 +11,30 @@ import (
 	"slices"
 
 	"github.com/dgraph-io/badger/v4"
+	"github.com/dgraph-io/badger/v4/pb"
 	"github.com/dustin/go-humanize"
+	"google.golang.org/protobuf/proto"
 )
 
 // Backup writes a consistent snapshot of every entry newer than since to w
 // and returns the version to pass, unchanged, as since for the next
 // incremental backup. (Badger's doc comment says to add 1; that drops the
 // entries of that version, badger issue #2060.)
+//
+// A full backup (since 0) holds the newest version of each key and
+// nothing of a key whose newest version deletes it (fullStream); an
+// incremental holds every version since, deletions included (Badger's
+// stream). Both load with LoadInto.
 func (s *Store) Backup(w io.Writer, since uint64) (uint64, error) {
 	s.swap.RLock()
 	defer s.swap.RUnlock()
+	if since == 0 {
+		v, err := s.fullStream(w)
+		if err != nil {
+			return 0, s.wrap("backup", fmt.Errorf("back up the %s store: %w", s.kind, err))
+		}
+		return v, nil
+	}
 	// A desktop-sized stream: one producer and 16 MB batches rather than
 	// Badger's defaults, which hold up to 100 MB in flight. Each producer
 	// takes 32 MB buffers (a constant in Badger) and Plinth's stores hold
@@ -36,6 +50,110 @@ func (s *Store) Backup(w io.Writer, since uint64) (uint64, error) {
 	}
 	return v, nil
 }
+
+// fullBlock is about how many bytes of keys and values one block of a
+// full backup stream holds: small enough to keep the stream's memory
+// small, large enough that the blocks' headers cost nothing.
+const fullBlock = 1 << 20
+
+// fullStream writes the newest version of every key in one read
+// transaction to w, in Badger's backup format (what Stream.Backup
+// writes, and Load reads), and returns the highest version it saw, as
+// Stream.Backup does. It leaves out what a full backup loaded into an
+// empty store does not need: the older versions of a key, and the keys
+// whose newest version deletes them or has expired. Each entry is
+// encoded once, straight from the iterator; Badger's stream encodes every
+// entry into its own buffer (32 MB a producer), decodes it and encodes it
+// again, which took half the CPU of a full backup of 50,000 small files.
+func (s *Store) fullStream(w io.Writer) (uint64, error) {
+	type entry struct {
+		key, val      int // ends of the key and the value in arena
+		version       uint64
+		expires       uint64
+		userMeta, bit byte
+	}
+	var (
+		maxVersion uint64
+		arena      []byte // keys and values of the block being built
+		ents       []entry
+		kvs        []pb.KV
+		list       pb.KVList
+		out        []byte
+		last       []byte // the key whose versions are being skipped
+	)
+	flags := make([]byte, 256) // flags[b:b+1] is the one-byte slice b
+	for i := range flags {
+		flags[i] = byte(i)
+	}
+	flush := func() error {
+		if len(ents) == 0 {
+			return nil
+		}
+		kvs = slices.Grow(kvs[:0], len(ents))[:len(ents)]
+		list.Kv = list.Kv[:0]
+		at := 0
+		for i, e := range ents {
+			kvs[i] = pb.KV{Key: arena[at:e.key], Value: arena[e.key:e.val:e.val], Version: e.version, ExpiresAt: e.expires,
+				UserMeta: flags[int(e.userMeta) : int(e.userMeta)+1], Meta: flags[int(e.bit) : int(e.bit)+1]}
+			if e.key == e.val {
+				kvs[i].Value = nil
+			}
+			list.Kv = append(list.Kv, &kvs[i])
+			at = e.val
+		}
+		var err error
+		out, err = proto.MarshalOptions{}.MarshalAppend(binary.LittleEndian.AppendUint64(out[:0], 0), &list)
+		if err != nil {
+			return err
+		}
+		binary.LittleEndian.PutUint64(out, uint64(len(out)-8))
+		if _, err := w.Write(out); err != nil {
+			return err
+		}
+		arena, ents = arena[:0], ents[:0]
+		return nil
+	}
+	err := s.db.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{AllVersions: true})
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			item := it.Item()
+			if last != nil && bytes.Equal(item.Key(), last) {
+				continue // an older version
+			}
+			last = append(last[:0], item.Key()...)
+			maxVersion = max(maxVersion, item.Version())
+			if item.IsDeletedOrExpired() {
+				continue
+			}
+			e := entry{version: item.Version(), expires: item.ExpiresAt(), userMeta: item.UserMeta()}
+			if item.DiscardEarlierVersions() {
+				e.bit = bitDiscardEarlierVersions
+			}
+			arena = append(arena, last...)
+			e.key = len(arena)
+			if err := item.Value(func(v []byte) error {
+				arena = append(arena, v...)
+				return nil
+			}); err != nil {
+				return fmt.Errorf("read the value of %q: %w", last, err)
+			}
+			e.val = len(arena)
+			ents = append(ents, e)
+			if len(arena) >= fullBlock {
+				if err := flush(); err != nil {
+					return err
+				}
+			}
+		}
+		return flush()
+	})
+	return maxVersion, err
+}
+
+// bitDiscardEarlierVersions is Badger's meta bit of an entry whose older
+// versions are to be dropped (its own constant is not exported).
+const bitDiscardEarlierVersions = 0x04
 
 // ErrBadBackup means a backup stream is not what Backup writes: it was
 // damaged or crafted. The error is a *BackupError.
