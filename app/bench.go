@@ -287,21 +287,32 @@ func syncPath(path string) {
 	}
 }
 
-// childRunner runs the plinth binary self with env as a child process and
-// returns its wall time, peak RSS and standard output; a failure carries
-// the command and its standard error.
-func childRunner(ctx context.Context, self string, env []string) func(args ...string) (time.Duration, int64, []byte, error) {
-	return func(args ...string) (time.Duration, int64, []byte, error) {
+// plinthChild runs the plinth binary self with env as a child process and
+// returns what it took (wall and CPU time, peak RSS) and its standard
+// output; a failure carries the command and its standard error.
+func plinthChild(ctx context.Context, self string, env []string) func(args ...string) (childRun, []byte, error) {
+	return func(args ...string) (childRun, []byte, error) {
 		cmd := exec.CommandContext(ctx, self, args...)
 		cmd.Env = env
 		var out, errb bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &out, &errb
 		start := time.Now()
 		err := cmd.Run()
-		d := time.Since(start)
+		r := childRun{wall: time.Since(start)}
 		if err != nil {
-			return d, 0, nil, fmt.Errorf("plinth %s: %w: %s", strings.Join(args, " "), err, strings.TrimSpace(errb.String()))
+			return r, nil, fmt.Errorf("plinth %s: %w: %s", strings.Join(args, " "), err, strings.TrimSpace(errb.String()))
 		}
-		return d, childRSS(cmd), out.Bytes(), nil
+		r.cpu, r.rss = childCPU(cmd), childRSS(cmd)
+		return r, out.Bytes(), nil
+	}
+}
+
+// childRunner is plinthChild for callers that want the wall time, peak
+// RSS and standard output only.
+func childRunner(ctx context.Context, self string, env []string) func(args ...string) (time.Duration, int64, []byte, error) {
+	run := plinthChild(ctx, self, env)
+	return func(args ...string) (time.Duration, int64, []byte, error) {
+		r, out, err := run(args...)
+		return r.wall, r.rss, out, err
 	}
 }

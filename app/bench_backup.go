@@ -166,17 +166,7 @@ func benchBackupShape(ctx context.Context, c *cli, dir, self string, p peers, sh
 	env := append(os.Environ(), "PLINTH_PASSWORD=benchmark password", "PLINTH_DATA="+dataDir,
 		"PLINTH_NEW_BACKUP_PASSPHRASE=benchmark passphrase", "PLINTH_BACKUP_PASSPHRASE=benchmark passphrase",
 		"PLINTH_S3_SECRET=plinth-bench-secret-0123456789")
-	child := func(args ...string) (childRun, []byte, error) {
-		cmd := exec.CommandContext(ctx, self, args...)
-		cmd.Env = env
-		var out, errb bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &errb
-		start := time.Now()
-		if err := cmd.Run(); err != nil {
-			return childRun{}, nil, fmt.Errorf("plinth %s: %w: %s", strings.Join(args, " "), err, strings.TrimSpace(errb.String()))
-		}
-		return childRun{wall: time.Since(start), cpu: childCPU(cmd), rss: childRSS(cmd)}, out.Bytes(), nil
-	}
+	child := plinthChild(ctx, self, env)
 	plinth := func(args ...string) (time.Duration, int64, []byte, error) {
 		r, out, err := child(args...)
 		return r.wall, r.rss, out, err

@@ -1,7 +1,6 @@
 package app
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -28,17 +27,14 @@ func benchLevel1Alone(ctx context.Context, c *cli, dir, self string, sizeMiB, nF
 	dataDir := filepath.Join(dir, "plinth")
 	env := append(os.Environ(), "PLINTH_PASSWORD=benchmark password", "PLINTH_DATA="+dataDir)
 	var cpu []time.Duration // of each child, in order
+	run := plinthChild(ctx, self, env)
 	plinth := func(args ...string) (time.Duration, int64, []byte, error) {
-		cmd := exec.CommandContext(ctx, self, args...)
-		cmd.Env = env
-		var out, errb bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &errb
-		start := time.Now()
-		if err := cmd.Run(); err != nil {
-			return 0, 0, nil, fmt.Errorf("plinth %s: %w: %s", strings.Join(args, " "), err, strings.TrimSpace(errb.String()))
+		r, out, err := run(args...)
+		if err != nil {
+			return 0, 0, nil, err
 		}
-		cpu = append(cpu, childCPU(cmd))
-		return time.Since(start), childRSS(cmd), out.Bytes(), nil
+		cpu = append(cpu, r.cpu)
+		return r.wall, r.rss, out, nil
 	}
 	for _, args := range [][]string{{"init"}, {"mkdir", "/Office", "--kind", "project"}, {"import", "--to", "/Office", data}} {
 		if _, _, _, err := plinth(args...); err != nil {
