@@ -103,7 +103,6 @@ func sealingCodec(recipient string) (*codec, error) {
 
 func (c *codec) encrypted() bool { return c.recipient != "" }
 
-// seal compresses raw and, when the codec encrypts, encrypts the result.
 // sealChunk is seal for a chunk read for a snapshot: a plain one is
 // compressed into a buffer of sealBufs (given back with freeSealed once
 // written), which holds any chunk, so that the frame is not grown and
@@ -131,6 +130,7 @@ var sealBufSize = sync.OnceValue(func() int { return chunkEncoder().MaxEncodedSi
 
 var sealBufs = sync.Pool{New: func() any { b := make([]byte, 0, sealBufSize()); return &b }}
 
+// seal compresses raw and, when the codec encrypts, encrypts the result.
 func (c *codec) seal(raw []byte) ([]byte, error) {
 	z := chunkEncoder().EncodeAll(raw, nil)
 	if c.to == nil {

@@ -105,7 +105,7 @@ func (s *Service) lastSnapshot(target, recipient, itemID string) (r reused, ok b
 	if err := s.mgr.View(func(tx *storage.Tx) (err error) { last, err = lastSnaps.Get(tx, itemID); return err }); err != nil {
 		return r, false
 	}
-	if last.Recipient != recipient || last.Target != target || !isNewID(last.Snapshot) || last.Tree.Index != indexName {
+	if last.Recipient != recipient || last.Target != target || !snapshotID.MatchString(last.Snapshot) || last.Tree.Index != indexName {
 		return r, false
 	}
 	m := Manifest{ID: last.Snapshot, Recipient: last.Recipient, Tree: &last.Tree}
@@ -150,22 +150,4 @@ func (s *Service) rememberSnapshot(itemID string, last lastSnap) {
 	if err := s.mgr.Update(func(tx *storage.Tx) error { return lastSnaps.Put(tx, itemID, last) }); err != nil {
 		s.log.Warn("remember the last snapshot", "item", itemID, "err", err)
 	}
-}
-
-// isNewID reports whether id has the shape newID gives: a name, never a
-// path.
-func isNewID(id string) bool {
-	if len(id) != len("20060102-150405-abcdef") || id[8] != '-' || id[15] != '-' {
-		return false
-	}
-	for i, c := range []byte(id) {
-		switch {
-		case i == 8 || i == 15:
-		case i < 15 && c >= '0' && c <= '9':
-		case i > 15 && (c >= '0' && c <= '9' || c >= 'a' && c <= 'f'):
-		default:
-			return false
-		}
-	}
-	return true
 }

@@ -287,7 +287,7 @@ func (s *Service) snapshot(ctx context.Context, actor account.Actor, itemID, tri
 	// as chunkSound says). Chunks come first: a snapshot appears only when
 	// everything it needs is there.
 	shape := shapeHash(item, tree)
-	_, server := s.files.Stores()
+	mgr, server := s.files.Stores()
 	gen := serverGeneration(server.Identity())
 	last := l.last
 	same := l.ok && last.shape == shape && last.server == gen && cs.keepAll(last.chunks)
@@ -387,7 +387,6 @@ func (s *Service) snapshot(ctx context.Context, actor account.Actor, itemID, tri
 		return Manifest{}, fmt.Errorf("write snapshot: %w", err)
 	}
 	defer s.fs.RemoveAll(tmp)
-	mgr, _ := s.files.Stores()
 	m = Manifest{Format: upgrade.Manifest, Writer: s.Version, ID: rec.ID, Level: 1, Type: TypeSnapshot, Plinth: mgr.Identity().ID, Created: start.UTC(),
 		By: actor.Name(), Recipient: cd.recipient, Item: item.ID, ItemName: item.Name, ItemKind: item.Kind.String(), Trigger: trigger}
 	var tf *TreeFile
