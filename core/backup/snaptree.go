@@ -293,8 +293,16 @@ func decodeIndex(m Manifest, stored []byte) (idx chunkIndex, err error) {
 	if err != nil {
 		return idx, bad
 	}
-	var ok bool
-	if idx, ok = parseIndex(raw); !ok && json.Unmarshal(raw, &idx) != nil || idx.Recipient != m.Recipient {
+	idx, ok := parseIndex(raw)
+	if !ok {
+		// Another spelling: read it whole, with nothing of what parseIndex
+		// got through before it gave up.
+		idx = chunkIndex{}
+		if json.Unmarshal(raw, &idx) != nil {
+			return idx, bad
+		}
+	}
+	if idx.Recipient != m.Recipient {
 		return idx, bad
 	}
 	for id, n := range idx.Chunks {
