@@ -483,23 +483,18 @@ func (s *Service) Manager() *storage.Store { return s.mgr }
 // Readable checks that both stores are open and answer, at a cost that
 // does not grow with them (storage.Store.Readable); Healthy also reads
 // every table of both against its checksums.
-func (s *Service) Readable() error {
-	if err := s.mgr.Readable(); err != nil {
-		return fmt.Errorf("the Manager store is not healthy: %w", err)
-	}
-	if err := s.fs.Readable(); err != nil {
-		return fmt.Errorf("the File Server store is not healthy: %w", err)
-	}
-	return nil
-}
+func (s *Service) Readable() error { return s.bothStores((*storage.Store).Readable) }
 
 // Healthy checks that both stores are open and readable: every table of
 // both is read against its checksums (storage.Store.Healthy).
-func (s *Service) Healthy() error {
-	if err := s.mgr.Healthy(); err != nil {
+func (s *Service) Healthy() error { return s.bothStores((*storage.Store).Healthy) }
+
+// bothStores runs check on the Manager store, then the File Server's.
+func (s *Service) bothStores(check func(*storage.Store) error) error {
+	if err := check(s.mgr); err != nil {
 		return fmt.Errorf("the Manager store is not healthy: %w", err)
 	}
-	if err := s.fs.Healthy(); err != nil {
+	if err := check(s.fs); err != nil {
 		return fmt.Errorf("the File Server store is not healthy: %w", err)
 	}
 	return nil
